@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CDP := $(BIN)/cdp
+
+.PHONY: setup deps sample manifest run test dev lint bench clean
+
+setup deps: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# The bundled sample: about 5,000 people, fixed seed (sample: in cdp.yml).
+sample: $(STAMP)
+	$(CDP) generate --if-missing
+
+# dbt manifest for the workspace (rebuilt only when dbt/ or cdp.yml changed).
+manifest: $(STAMP)
+	$(BIN)/python -c "from dagster_project.config import load_config; from dagster_project.dbt_workspace import prepare_dbt_project; print(prepare_dbt_project(load_config()).manifest_path)"
+
+run: sample manifest
+	$(CDP) run
+
+test: $(STAMP) manifest
+	$(BIN)/python -m pytest -q
+
+dev: sample manifest
+	DAGSTER_HOME=$(CURDIR)/.cdp/dagster $(BIN)/dagster dev -m dagster_project.definitions
+
+lint: $(STAMP)
+	$(BIN)/python -m compileall -q dagster_project tests
+
+clean:
+	rm -rf .cdp data/landing data/exports data/warehouse.duckdb* truth.csv

@@ -1,0 +1,389 @@
+"""Load and validate `cdp.yml`, the one configuration file.
+
+Paths are resolved against the config file's own folder, so a copy of the file
+in an empty folder is a fresh workspace. Every problem is reported with the
+key it concerns and why, before anything runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from dagster_project.canonical import (
+    CONSENT_PURPOSES,
+    KIND_ENTITY,
+    KIND_FIELDS,
+    KIND_REQUIRED,
+    fields_for_kind,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "cdp.yml"
+BUNDLED_EXPECTATIONS = PROJECT_ROOT / "expectations"
+BUNDLED_DBT_PROJECT = PROJECT_ROOT / "dbt"
+
+FORMATS = ("csv", "jsonl", "parquet")
+COLUMN_TYPES = ("string", "int", "float", "bool", "date", "timestamp")
+COLUMN_TYPE_SQL = {
+    "string": "varchar",
+    "int": "bigint",
+    "float": "double",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
+
+class ConfigError(ValueError):
+    """A problem in cdp.yml, naming the key and the reason."""
+
+    def __init__(self, key: str, reason: str, path: Path | None = None):
+        self.key, self.reason = key, reason
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}{key}: {reason}")
+
+
+@dataclass(frozen=True)
+class ColumnContract:
+    name: str
+    type: str = "string"
+    required: bool = False  # the column must exist and every value be non-empty
+    formats: tuple[str, ...] = ()  # strptime formats for date/timestamp, tried in order
+    allowed: tuple[str, ...] = ()
+    pattern: str | None = None  # regular expression a non-empty value must match
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    kind: str
+    glob: str
+    format: str
+    contract: dict[str, ColumnContract]
+    mapping: dict[str, str]
+    entity: str
+    identity_source: str | None = None  # rows belong to identity records of another source
+    links_to: str | None = None  # account_ref values name records of this source
+    delimiter: str = ","
+
+    @property
+    def staging_model(self) -> str:
+        return f"stg_{self.name}__{self.entity}"
+
+    @property
+    def has_identity_records(self) -> bool:
+        """Whether rows of this source are identity records of their own."""
+        return self.identity_source is None
+
+
+@dataclass(frozen=True)
+class AudienceConfig:
+    name: str
+    model: str
+    suite: str
+    description: str = ""
+    min_rows: int = 1
+    max_rows: int = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class DestinationConfig:
+    name: str
+    purpose: str
+    channel: str
+    audiences: tuple[str, ...]
+    formats: tuple[str, ...] = ("parquet",)
+
+
+@dataclass(frozen=True)
+class CdpConfig:
+    path: Path
+    warehouse: Path
+    landing: Path
+    exports: Path
+    truth: Path
+    expectations: Path
+    sample_people: int
+    sample_seed: int
+    deterministic_keys: tuple[str, ...]
+    default_phone_country_code: str
+    consent_defaults: dict[str, str]
+    audiences: tuple[AudienceConfig, ...]
+    destinations: tuple[DestinationConfig, ...]
+    sources: tuple[SourceConfig, ...]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the workspace keeps generated state (dbt build, Dagster home)."""
+        return self.root / ".cdp"
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+    def audience(self, name: str) -> AudienceConfig:
+        for audience in self.audiences:
+            if audience.name == name:
+                return audience
+        raise KeyError(name)
+
+    def check_ready_to_run(self) -> None:
+        """Paths that must exist before a pipeline run."""
+        if not self.landing.is_dir():
+            raise ConfigError("landing", f"folder {self.landing} does not exist (run `cdp generate` or point it at your files)", self.path)
+        if not self.expectations.is_dir():
+            raise ConfigError("expectations", f"folder {self.expectations} does not exist", self.path)
+        for audience in self.audiences:
+            suite = self.expectations / f"{audience.suite}.json"
+            if not suite.is_file():
+                raise ConfigError(f"audiences.{audience.name}.suite", f"suite file {suite} does not exist", self.path)
+
+
+TOP_KEYS = {"warehouse", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "audiences", "destinations", "sources"}
+SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter"}
+COLUMN_KEYS = {"type", "required", "formats", "allowed", "pattern", "min", "max"}
+
+
+def resolve_config_path(path: str | os.PathLike | None = None) -> Path:
+    """The config to use: the argument, else $CDP_CONFIG, else the repository's cdp.yml."""
+    chosen = path or os.environ.get("CDP_CONFIG") or DEFAULT_CONFIG
+    return Path(chosen).expanduser().resolve()
+
+
+def load_config(path: str | os.PathLike | None = None) -> CdpConfig:
+    config_path = resolve_config_path(path)
+    if not config_path.is_file():
+        raise ConfigError("--config", f"config file {config_path} does not exist")
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError("(file)", f"not valid YAML: {error}", config_path) from error
+    try:
+        return _parse(raw, config_path)
+    except ConfigError as error:
+        if error.args[0].startswith(str(config_path)):
+            raise
+        raise ConfigError(error.key, error.reason, config_path) from None
+
+
+def _parse(raw: dict, config_path: Path) -> CdpConfig:
+    _check_keys(raw, TOP_KEYS, "")
+    root = config_path.parent
+
+    def path_of(key: str, default: str | None = None) -> Path:
+        value = raw.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(key, "must be a path (string)")
+        return (root / value).resolve()
+
+    sample = raw.get("sample") or {}
+    _check_keys(sample, {"people", "seed"}, "sample")
+    identity = raw.get("identity") or {}
+    _check_keys(identity, {"deterministic_keys", "default_phone_country_code"}, "identity")
+    keys = tuple(identity.get("deterministic_keys", ["email", "phone", "loyalty_id"]))
+    for key in keys:
+        if key not in ("email", "phone", "loyalty_id", "device_id"):
+            raise ConfigError("identity.deterministic_keys", f"unknown key {key!r} (email, phone, loyalty_id, device_id)")
+
+    sources = tuple(_parse_source(s, i) for i, s in enumerate(_list(raw, "sources")))
+    _check_source_references(sources)
+    audiences = tuple(_parse_audience(a, i) for i, a in enumerate(_list(raw, "audiences")))
+    destinations = tuple(_parse_destination(d, i, audiences) for i, d in enumerate(_list(raw, "destinations")))
+
+    return CdpConfig(
+        path=config_path,
+        warehouse=path_of("warehouse", "data/warehouse.duckdb"),
+        landing=path_of("landing", "data/landing"),
+        exports=path_of("exports", "data/exports"),
+        truth=path_of("truth", "truth.csv"),
+        expectations=path_of("expectations") if "expectations" in raw else BUNDLED_EXPECTATIONS,
+        sample_people=int(sample.get("people", 5000)),
+        sample_seed=int(sample.get("seed", 42)),
+        deterministic_keys=keys,
+        default_phone_country_code=str(identity.get("default_phone_country_code", "44")),
+        consent_defaults=_parse_consent(raw.get("consent") or {}),
+        audiences=audiences,
+        destinations=destinations,
+        sources=sources,
+        raw=raw,
+    )
+
+
+def _list(raw: dict, key: str) -> list:
+    value = raw.get(key) or []
+    if not isinstance(value, list):
+        raise ConfigError(key, "must be a list")
+    return value
+
+
+def _check_keys(mapping: Any, allowed: set[str], where: str) -> None:
+    if not isinstance(mapping, dict):
+        raise ConfigError(where or "(top level)", "must be a mapping")
+    for key in mapping:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise ConfigError(f"{prefix}{key}", f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+
+
+def _parse_source(raw: dict, index: int) -> SourceConfig:
+    where = f"sources[{index}]"
+    _check_keys(raw, SOURCE_KEYS, where)
+    for key in ("name", "kind", "glob", "format", "contract", "mapping"):
+        if key not in raw:
+            raise ConfigError(f"{where}.{key}", "is required")
+    name = raw["name"]
+    where = f"sources.{name}"
+    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+        raise ConfigError(f"{where}.name", "must be a lower-case identifier (letters, digits, underscores)")
+    kind = raw["kind"]
+    if kind not in KIND_FIELDS:
+        raise ConfigError(f"{where}.kind", f"unknown kind {kind!r} (one of: {', '.join(KIND_FIELDS)})")
+    if raw["format"] not in FORMATS:
+        raise ConfigError(f"{where}.format", f"unknown format {raw['format']!r} (one of: {', '.join(FORMATS)})")
+    contract = _parse_contract(raw["contract"], f"{where}.contract")
+    mapping = _parse_mapping(raw["mapping"], kind, contract, f"{where}.mapping")
+    return SourceConfig(
+        name=name,
+        kind=kind,
+        glob=str(raw["glob"]),
+        format=raw["format"],
+        contract=contract,
+        mapping=mapping,
+        entity=str(raw.get("entity") or KIND_ENTITY[kind]),
+        identity_source=raw.get("identity_source"),
+        links_to=raw.get("links_to"),
+        delimiter=str(raw.get("delimiter", ",")),
+    )
+
+
+def _parse_contract(raw: Any, where: str) -> dict[str, ColumnContract]:
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(where, "must map column names to their contract")
+    contract = {}
+    for column, spec in raw.items():
+        spec = spec or {}
+        _check_keys(spec, COLUMN_KEYS, f"{where}.{column}")
+        col_type = spec.get("type", "string")
+        if col_type not in COLUMN_TYPES:
+            raise ConfigError(f"{where}.{column}.type", f"unknown type {col_type!r} (one of: {', '.join(COLUMN_TYPES)})")
+        formats = tuple(spec.get("formats") or ())
+        if col_type in ("date", "timestamp") and not formats:
+            raise ConfigError(f"{where}.{column}.formats", f"a {col_type} column needs at least one format, e.g. '%Y-%m-%d'")
+        contract[column] = ColumnContract(
+            name=column,
+            type=col_type,
+            required=bool(spec.get("required", False)),
+            formats=formats,
+            allowed=tuple(str(v) for v in spec.get("allowed") or ()),
+            pattern=spec.get("pattern"),
+            min=spec.get("min"),
+            max=spec.get("max"),
+        )
+    return contract
+
+
+def _parse_mapping(raw: Any, kind: str, contract: dict[str, ColumnContract], where: str) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ConfigError(where, "must map canonical fields to column names or SQL expressions")
+    allowed = fields_for_kind(kind)
+    for target in raw:
+        if target not in allowed:
+            raise ConfigError(f"{where}.{target}", f"not a canonical field of kind {kind!r} (one of: {', '.join(allowed)})")
+    for target in ["source_record_id", *KIND_REQUIRED[kind]]:
+        if target not in raw:
+            raise ConfigError(f"{where}.{target}", f"is required for a source of kind {kind!r}")
+    mapping = {target: str(expression) for target, expression in raw.items()}
+    _check_expressions(mapping, contract, where)
+    return mapping
+
+
+def _check_expressions(mapping: dict[str, str], contract: dict[str, ColumnContract], where: str) -> None:
+    """Compile every mapping expression against the contract's columns in DuckDB."""
+    con = duckdb.connect()
+    try:
+        columns = ", ".join(f'"{c.name}" {COLUMN_TYPE_SQL[c.type]}' for c in contract.values())
+        con.execute(f"create table source_row ({columns})")
+        for target, expression in mapping.items():
+            try:
+                con.execute(f"select {expression} from source_row limit 0")
+            except duckdb.Error as error:
+                reason = str(error).splitlines()[0]
+                raise ConfigError(f"{where}.{target}", f"bad expression {expression!r}: {reason}") from None
+    finally:
+        con.close()
+
+
+def _check_source_references(sources: tuple[SourceConfig, ...]) -> None:
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        duplicate = next(n for n in names if names.count(n) > 1)
+        raise ConfigError(f"sources.{duplicate}", "is declared twice")
+    for source in sources:
+        for key in ("identity_source", "links_to"):
+            target = getattr(source, key)
+            if target is not None and target not in names:
+                raise ConfigError(f"sources.{source.name}.{key}", f"names no declared source ({target!r})")
+        if source.links_to and "account_ref" not in source.mapping:
+            raise ConfigError(f"sources.{source.name}.mapping.account_ref", "is required when links_to is set")
+
+
+def _parse_audience(raw: dict, index: int) -> AudienceConfig:
+    where = f"audiences[{index}]"
+    _check_keys(raw, {"name", "description", "model", "suite", "min_rows", "max_rows"}, where)
+    for key in ("name", "model", "suite"):
+        if key not in raw:
+            raise ConfigError(f"{where}.{key}", "is required")
+    return AudienceConfig(
+        name=raw["name"],
+        model=raw["model"],
+        suite=raw["suite"],
+        description=raw.get("description", ""),
+        min_rows=int(raw.get("min_rows", 1)),
+        max_rows=int(raw.get("max_rows", 1_000_000_000)),
+    )
+
+
+def _parse_destination(raw: dict, index: int, audiences: tuple[AudienceConfig, ...]) -> DestinationConfig:
+    where = f"destinations[{index}]"
+    _check_keys(raw, {"name", "purpose", "channel", "audiences", "formats"}, where)
+    for key in ("name", "purpose", "channel", "audiences"):
+        if key not in raw:
+            raise ConfigError(f"{where}.{key}", "is required")
+    if raw["purpose"] not in CONSENT_PURPOSES:
+        raise ConfigError(f"{where}.purpose", f"unknown purpose {raw['purpose']!r} (one of: {', '.join(CONSENT_PURPOSES)})")
+    known = {a.name for a in audiences}
+    for audience in raw["audiences"]:
+        if audience not in known:
+            raise ConfigError(f"{where}.audiences", f"names no declared audience ({audience!r})")
+    formats = tuple(raw.get("formats") or ("parquet",))
+    for fmt in formats:
+        if fmt not in ("parquet", "csv"):
+            raise ConfigError(f"{where}.formats", f"unknown export format {fmt!r} (parquet, csv)")
+    return DestinationConfig(raw["name"], raw["purpose"], raw["channel"], tuple(raw["audiences"]), formats)
+
+
+def _parse_consent(raw: dict) -> dict[str, str]:
+    _check_keys(raw, {"defaults"}, "consent")
+    defaults = {purpose: "withdrawn" for purpose in CONSENT_PURPOSES}
+    for purpose, state in (raw.get("defaults") or {}).items():
+        if purpose not in CONSENT_PURPOSES:
+            raise ConfigError(f"consent.defaults.{purpose}", f"unknown purpose (one of: {', '.join(CONSENT_PURPOSES)})")
+        if state not in ("granted", "withdrawn"):
+            raise ConfigError(f"consent.defaults.{purpose}", f"must be granted or withdrawn, not {state!r}")
+        defaults[purpose] = state
+    return defaults

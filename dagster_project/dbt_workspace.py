@@ -1,0 +1,176 @@
+"""Render the dbt project for one workspace and keep its manifest fresh.
+
+The repository's `dbt/` folder holds every hand-written model and macro. A
+workspace's sources come from its cdp.yml, so `prepare_dbt_project` copies
+`dbt/` to `<workspace>/.cdp/dbt`, adds a staging model and a source entry per
+configured source, writes the vars and a profile pointing at the workspace's
+warehouse, and runs `dbt parse` when anything changed (the fingerprint of all
+of it is kept beside the manifest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, fields_for_kind
+from dagster_project.config import BUNDLED_DBT_PROJECT, CdpConfig, SourceConfig
+
+COPIED = ("dbt_project.yml", "macros", "models", "tests")
+
+
+@dataclass(frozen=True)
+class DbtWorkspace:
+    project_dir: Path
+    profiles_dir: Path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.project_dir / "target" / "manifest.json"
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment, so an unactivated venv works."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def prepare_dbt_project(config: CdpConfig, force: bool = False) -> DbtWorkspace:
+    workspace = DbtWorkspace(config.state_dir / "dbt", config.state_dir / "dbt")
+    rendered = render_files(config)
+    fingerprint = _fingerprint(rendered)
+    stamp = workspace.project_dir / ".fingerprint"
+    if not force and workspace.manifest_path.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return workspace
+    _write_project(workspace.project_dir, rendered)
+    _parse(workspace)
+    stamp.write_text(fingerprint)
+    return workspace
+
+
+def render_files(config: CdpConfig) -> dict[str, str]:
+    """Every file of the workspace's dbt project: relative path -> text."""
+    files: dict[str, str] = {}
+    for name in COPIED:
+        path = BUNDLED_DBT_PROJECT / name
+        if path.is_file():
+            files[name] = path.read_text(encoding="utf-8")
+        else:
+            for child in sorted(path.rglob("*")):
+                if child.is_file():
+                    files[str(child.relative_to(BUNDLED_DBT_PROJECT))] = child.read_text(encoding="utf-8")
+    files["dbt_project.yml"] = _project_yml(files["dbt_project.yml"], config)
+    files["profiles.yml"] = _profiles_yml(config)
+    files["models/staging/__sources.yml"] = _sources_yml(config)
+    for source in config.sources:
+        files[f"models/staging/{source.name}/{source.staging_model}.sql"] = (
+            f"{{# Generated from cdp.yml (source {source.name}); the SQL is in macros/stage_source.sql. #}}\n"
+            f"{{{{ cdp_stage_source('{source.name}') }}}}\n"
+        )
+        files[f"models/staging/{source.name}/{source.staging_model}.yml"] = _staging_yml(source)
+    return files
+
+
+def _project_yml(template: str, config: CdpConfig) -> str:
+    project = yaml.safe_load(template)
+    project["vars"] = {
+        "cdp_sources": {
+            s.name: {
+                "kind": s.kind,
+                "model": s.staging_model,
+                "mapping": s.mapping,
+                "grain": KIND_GRAIN[s.kind],
+                "has_identity_records": s.has_identity_records,
+                "links_to": s.links_to,
+            }
+            for s in config.sources
+        },
+        "cdp_canonical_fields": {kind: fields_for_kind(kind) for kind in KIND_FIELDS},
+        "cdp_identity_fields": list(IDENTITY_FIELDS),
+        "cdp_deterministic_keys": list(config.deterministic_keys),
+        "cdp_default_phone_country_code": config.default_phone_country_code,
+        "cdp_consent_defaults": dict(config.consent_defaults),
+    }
+    return yaml.safe_dump(project, sort_keys=False)
+
+
+def _profiles_yml(config: CdpConfig) -> str:
+    profile = {
+        "cdp": {
+            "target": "local",
+            "outputs": {"local": {"type": "duckdb", "path": str(config.warehouse), "schema": "main", "threads": 2}},
+        }
+    }
+    return yaml.safe_dump(profile, sort_keys=False)
+
+
+def _sources_yml(config: CdpConfig) -> str:
+    tables = [
+        {
+            "name": s.name,
+            "description": f"Landing files {s.glob} ({s.format}, kind {s.kind}) loaded under their contract by the ingest asset raw/{s.name}.",
+        }
+        for s in config.sources
+    ]
+    return yaml.safe_dump({"version": 2, "sources": [{"name": "raw", "schema": "raw", "tables": tables}]}, sort_keys=False)
+
+
+def _staging_yml(source: SourceConfig) -> str:
+    grain = KIND_GRAIN[source.kind]
+    columns = [{"name": grain, "description": f"Grain of the model: the latest version of each {grain}.", "data_tests": ["unique", "not_null"]}]
+    columns += [
+        {"name": field, "description": f"Canonical {field}, mapped from `{expression}`."}
+        for field, expression in source.mapping.items()
+        if field != grain and field not in IDENTITY_FIELDS
+    ]
+    model = {
+        "name": source.staging_model,
+        "description": (
+            f"Source {source.name} ({source.kind}) mapped to canonical fields, latest version per {grain}, "
+            "identifiers normalised (email lower case, phone E.164, names folded for matching; originals kept as *_original)."
+        ),
+        "columns": columns,
+    }
+    return yaml.safe_dump({"version": 2, "models": [model]}, sort_keys=False)
+
+
+def _fingerprint(files: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode())
+        digest.update(files[name].encode())
+    digest.update(dbt_executable().encode())
+    return digest.hexdigest()
+
+
+def _write_project(project_dir: Path, files: dict[str, str]) -> None:
+    for name in (*COPIED, "profiles.yml"):
+        target = project_dir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+    for name, text in files.items():
+        path = project_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def _parse(workspace: DbtWorkspace) -> None:
+    result = subprocess.run(
+        [dbt_executable(), "parse", "--project-dir", str(workspace.project_dir), "--profiles-dir", str(workspace.profiles_dir)],
+        capture_output=True,
+        text=True,
+        cwd=workspace.project_dir,
+    )
+    if result.returncode != 0 or not workspace.manifest_path.exists():
+        raise RuntimeError(f"dbt parse failed for {workspace.project_dir}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
+
+
+def manifest(workspace: DbtWorkspace) -> dict:
+    return json.loads(workspace.manifest_path.read_text())

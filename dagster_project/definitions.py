@@ -1,0 +1,53 @@
+"""Dagster definitions for one workspace (the config from $CDP_CONFIG or ./cdp.yml).
+
+`dagster dev -m dagster_project.definitions` (make dev) loads `defs` from here.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from dagster_project.config import CdpConfig, load_config
+from dagster_project.dbt_workspace import dbt_executable, prepare_dbt_project
+from dagster_project.defs.automation import build_landing_sensor, daily_schedule, full_run_job
+from dagster_project.defs.dbt import build_dbt_assets
+from dagster_project.defs.export import build_export_assets
+from dagster_project.defs.identity import one_row_per_identity_record, person_map
+from dagster_project.defs.ingest import build_ingest_assets, build_ingest_checks
+from dagster_project.defs.resources import CdpResource
+
+
+def build_definitions(config: CdpConfig) -> dg.Definitions:
+    workspace = prepare_dbt_project(config)
+    return dg.Definitions(
+        assets=[
+            *build_ingest_assets(config),
+            *build_dbt_assets(workspace),
+            person_map,
+            *build_export_assets(config),
+        ],
+        asset_checks=[*build_ingest_checks(config), one_row_per_identity_record],
+        jobs=[full_run_job],
+        schedules=[daily_schedule],
+        sensors=[build_landing_sensor(config)],
+        resources={
+            "cdp": CdpResource(config_path=str(config.path)),
+            "dbt": DbtCliResource(
+                project_dir=str(workspace.project_dir),
+                profiles_dir=str(workspace.profiles_dir),
+                dbt_executable=dbt_executable(),
+            ),
+        },
+        # DuckDB has one writer: steps run one after another in one process.
+        executor=dg.in_process_executor,
+    )
+
+
+def _workspace_definitions() -> dg.Definitions:
+    return build_definitions(load_config(os.environ.get("CDP_CONFIG")))
+
+
+defs = _workspace_definitions()

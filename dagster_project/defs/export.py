@@ -1,0 +1,102 @@
+"""Quality gate + export stage: one asset per destination and audience.
+
+The audience's Great Expectations suite runs on the mart in place; when it
+passes the audience is written for the destination, when it fails nothing is
+written and the asset fails naming each failed expectation. Every result goes
+to quality.validation_results.
+"""
+
+
+import json
+
+import dagster as dg
+
+from dagster_project.config import AudienceConfig, CdpConfig, DestinationConfig
+from dagster_project.defs.resources import CdpResource
+from dagster_project.export.writer import export_audience
+from dagster_project.quality.gates import GateResult, run_suite
+from dagster_project.warehouse import connect
+
+RESULTS_DDL = """
+create schema if not exists quality;
+create table if not exists quality.validation_results (
+    run_id varchar,
+    suite varchar not null,
+    target varchar not null,
+    expectation varchar not null,
+    column_name varchar,
+    success boolean not null,
+    observed_value varchar,
+    unexpected_count bigint,
+    evaluated_at timestamp not null
+);
+"""
+
+
+def build_export_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
+    return [
+        _export_asset(destination, config.audience(name))
+        for destination in config.destinations
+        for name in destination.audiences
+    ]
+
+
+def record_gate_result(con, result: GateResult, run_id: str) -> None:
+    con.execute(RESULTS_DDL)
+    rows = [
+        (run_id, result.suite_name, result.target, o.expectation_type, o.column, o.success,
+         None if o.observed_value is None else json.dumps(o.observed_value, default=str)[:1000],
+         o.unexpected_count, result.evaluated_at.replace(tzinfo=None))
+        for o in result.results
+    ]
+    con.executemany("insert into quality.validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey(["export", destination.name, audience.name]),
+        deps=[dg.AssetKey(["marts", audience.model])],
+        group_name="export",
+        kinds={"parquet", "csv"} & set(destination.formats) or {"parquet"},
+        description=f"Audience {audience.name} for {destination.name} (purpose {destination.purpose}, "
+        f"channel {destination.channel}), written only when suite {audience.suite} passes.",
+    )
+    def export(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+        config = cdp.config()
+        query = f"select * from marts.{audience.model}"
+        gate = run_suite(
+            config.warehouse,
+            config.expectations / f"{audience.suite}.json",
+            query,
+            params={"min_rows": audience.min_rows, "max_rows": audience.max_rows},
+        )
+        with connect(config.warehouse) as con:
+            record_gate_result(con, gate, context.run_id)
+            if not gate.passed:
+                raise dg.Failure(
+                    description=f"Quality gate {gate.suite_name} failed; {audience.name} was not exported to "
+                    f"{destination.name}:\n{gate.describe_failures()}",
+                    metadata={"failed_expectations": len(gate.failures), "rows": gate.row_count},
+                )
+            result = export_audience(
+                con,
+                query=query,
+                folder=config.exports / destination.name / audience.name,
+                destination=destination.name,
+                audience=audience.name,
+                purpose=destination.purpose,
+                channel=destination.channel,
+                formats=destination.formats,
+                run_id=context.run_id,
+                gate={"suite": gate.suite_name, "passed": True, "evaluated_at": gate.evaluated_at.isoformat()},
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "rows": result.rows,
+                "files": dg.MetadataValue.json(result.files),
+                "manifest": dg.MetadataValue.path(str(result.manifest_path)),
+                "gate": gate.suite_name,
+            }
+        )
+
+    return export

@@ -1,0 +1,83 @@
+"""Ingest stage: one asset per source in cdp.yml, keyed raw/<source> like its dbt source."""
+
+
+import dagster as dg
+
+from dagster_project.config import CdpConfig, SourceConfig
+from dagster_project.defs.resources import CdpResource
+from dagster_project.ingest.load import describe_errors, load_source
+from dagster_project.warehouse import connect
+
+
+def build_ingest_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
+    return [_ingest_asset(source) for source in config.sources]
+
+
+def build_ingest_checks(config: CdpConfig) -> list[dg.AssetChecksDefinition]:
+    return [_reconciliation_check(source) for source in config.sources]
+
+
+def _ingest_asset(source: SourceConfig) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey(["raw", source.name]),
+        group_name="ingest",
+        kinds={"polars", "duckdb"},
+        description=f"Landing files {source.glob} ({source.format}, kind {source.kind}) checked against their "
+        "contract: valid rows to raw, the rest to raw.quarantine with the reason.",
+    )
+    def load(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+        config = cdp.config()
+        with connect(config.warehouse) as con:
+            report = load_source(con, source, config.landing, context.run_id)
+        metadata = {
+            "files_loaded": report.count("loaded"),
+            "files_skipped_already_loaded": report.count("skipped"),
+            "files_failed": report.count("failed"),
+            "rows_read": report.total("rows_read"),
+            "rows_loaded": report.total("rows_loaded"),
+            "rows_quarantined": report.total("rows_quarantined"),
+        }
+        if report.errors:
+            raise dg.Failure(description=describe_errors(report), metadata=metadata)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return load
+
+
+def _reconciliation_check(source: SourceConfig) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", source.name]),
+        name="loaded_plus_quarantined_equals_read",
+        description="For every loaded file: rows loaded + rows quarantined = rows read, and the raw table and quarantine hold exactly those rows.",
+    )
+    def reconcile(cdp: CdpResource) -> dg.AssetCheckResult:
+        config = cdp.config()
+        with connect(config.warehouse) as con:
+            mismatches = con.execute(
+                f"""
+                with logged as (
+                    select sha256, file, rows_read, rows_loaded, rows_quarantined
+                    from raw.load_log where source = ? and status = 'loaded'
+                ),
+                in_raw as (select _file_sha256 as sha256, count(*) as n from raw.{source.name} group by 1),
+                in_quarantine as (
+                    select file_sha256 as sha256, count(distinct row_number) as n
+                    from raw.quarantine where source = ? group by 1
+                )
+                select logged.file, rows_read, rows_loaded, rows_quarantined,
+                       coalesce(in_raw.n, 0) as raw_rows, coalesce(in_quarantine.n, 0) as quarantine_rows
+                from logged
+                left join in_raw using (sha256)
+                left join in_quarantine using (sha256)
+                where rows_loaded + rows_quarantined <> rows_read
+                   or coalesce(in_raw.n, 0) <> rows_loaded
+                   or coalesce(in_quarantine.n, 0) <> rows_quarantined
+                """,
+                [source.name, source.name],
+            ).fetchall()
+        return dg.AssetCheckResult(
+            passed=not mismatches,
+            metadata={"files_not_reconciling": len(mismatches), "examples": str(mismatches[:5])},
+        )
+
+    return reconcile

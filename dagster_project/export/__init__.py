@@ -1,0 +1,1 @@
+"""Activation: audiences written per destination, atomically, with a manifest."""

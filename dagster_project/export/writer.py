@@ -1,0 +1,86 @@
+"""Write one audience for one destination: Parquet/CSV plus manifest.json.
+
+Files are written under a temporary name in the target folder and renamed
+into place (atomic on one filesystem), the manifest last, so a reader or an
+interrupted run never sees a half-written export: either the previous export
+or the new one, whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+
+@dataclass
+class ExportResult:
+    destination: str
+    audience: str
+    rows: int
+    files: dict[str, str]  # file name -> sha256
+    manifest_path: Path
+
+
+def export_audience(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    query: str,
+    folder: Path,
+    destination: str,
+    audience: str,
+    purpose: str,
+    channel: str,
+    formats: tuple[str, ...],
+    run_id: str,
+    gate: dict,
+) -> ExportResult:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = con.execute(f"select count(*) from ({query})").fetchone()[0]
+    written: dict[str, Path] = {}
+    try:
+        for fmt in formats:
+            final = folder / f"{audience}.{fmt}"
+            temporary = folder / f".{audience}.{fmt}.{run_id or 'run'}.tmp"
+            options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
+            con.execute(f"copy ({query} order by person_id) to '{temporary}' {options}")
+            written[final.name] = temporary
+        checksums = {name: _sha256(path) for name, path in written.items()}
+        for name, temporary in written.items():
+            os.replace(temporary, folder / name)
+    finally:
+        for temporary in written.values():
+            temporary.unlink(missing_ok=True)
+    manifest = {
+        "destination": destination,
+        "audience": audience,
+        "purpose": purpose,
+        "channel": channel,
+        "run_id": run_id,
+        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "row_count": rows,
+        "files": [{"name": name, "sha256": sha} for name, sha in checksums.items()],
+        "quality_gate": gate,
+    }
+    manifest_path = folder / "manifest.json"
+    _write_atomically(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    return ExportResult(destination, audience, rows, checksums, manifest_path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)

@@ -1,0 +1,128 @@
+"""Cluster identity records into persons, keeping person ids stable.
+
+Records are nodes, links are edges; each connected component is a person.
+Ids survive across runs: a cluster keeps the id its records had before. When
+clusters merge, the oldest id survives and the merge is logged; when a
+person splits, the part holding most of its records keeps the id, the other
+parts get new ids, and the split is logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+ID_PREFIX = "P"
+ID_DIGITS = 10
+
+
+@dataclass
+class Assignment:
+    person_map: pl.DataFrame  # record_key, person_id, cluster_size
+    history: pl.DataFrame  # event, old_person_ids, person_id, records
+
+
+def connected_clusters(record_keys: pl.Series, links: pl.DataFrame) -> pl.DataFrame:
+    """record_key -> cluster number, over links (record_key, linked_record_key)."""
+    keys = record_keys.unique().sort()
+    index = pl.DataFrame({"record_key": keys, "node": np.arange(keys.len(), dtype=np.int64)})
+    edges = (
+        links.select("record_key", "linked_record_key")
+        .join(index, on="record_key")
+        .join(index.rename({"record_key": "linked_record_key", "node": "linked_node"}), on="linked_record_key")
+    )
+    size = keys.len()
+    graph = coo_matrix(
+        (np.ones(edges.height, dtype=np.int8), (edges["node"].to_numpy(), edges["linked_node"].to_numpy())),
+        shape=(size, size),
+    )
+    _, labels = connected_components(graph, directed=False)
+    return index.with_columns(pl.Series("cluster", labels, dtype=pl.Int64)).drop("node")
+
+
+def assign_person_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None) -> Assignment:
+    """Give each cluster a person id, reusing `previous` (record_key, person_id) where it can."""
+    if previous is None or previous.is_empty():
+        previous = pl.DataFrame(schema={"record_key": pl.String, "person_id": pl.String})
+    with_previous = clusters.join(previous, on="record_key", how="left")
+
+    # Each previous id is won by the cluster holding most of its records
+    # (ties: the cluster with the smallest record key, so re-runs agree).
+    claims = (
+        with_previous.drop_nulls("person_id")
+        .group_by("person_id", "cluster")
+        .agg(pl.len().alias("records"), pl.col("record_key").min().alias("first_key"))
+        .sort(["person_id", "records", "first_key"], descending=[False, True, False])
+    )
+    winners = claims.unique(subset="person_id", keep="first", maintain_order=True)
+    # A cluster winning several ids keeps the oldest (ids are sequential).
+    kept = winners.group_by("cluster").agg(
+        pl.col("person_id").min().alias("kept_id"),
+        pl.col("person_id").sort().alias("won_ids"),
+    )
+    lost = claims.join(winners.select("person_id", pl.col("cluster").alias("winner")), on="person_id").filter(
+        pl.col("cluster") != pl.col("winner")
+    )
+
+    cluster_ids = (
+        clusters.group_by("cluster")
+        .agg(pl.len().alias("cluster_size"), pl.col("record_key").min().alias("first_key"))
+        .join(kept, on="cluster", how="left")
+        .sort("first_key")
+    )
+    next_number = _next_id_number(previous)
+    need_new = cluster_ids["kept_id"].is_null()
+    new_ids = [_format_id(next_number + i) for i in range(int(need_new.sum()))]
+    cluster_ids = cluster_ids.with_columns(
+        pl.when(need_new).then(pl.lit(None, pl.String)).otherwise(pl.col("kept_id")).alias("person_id")
+    )
+    cluster_ids = cluster_ids.with_columns(
+        pl.col("person_id").fill_null(
+            pl.Series(_fill(need_new.to_list(), new_ids), dtype=pl.String)
+        )
+    )
+
+    person_map = clusters.join(cluster_ids.select("cluster", "person_id", "cluster_size"), on="cluster").select(
+        "record_key", "person_id", "cluster_size"
+    )
+    history = _history(cluster_ids, lost, previous.is_empty())
+    return Assignment(person_map.sort("record_key"), history)
+
+
+def _history(cluster_ids: pl.DataFrame, lost: pl.DataFrame, first_run: bool) -> pl.DataFrame:
+    events = []
+    split_into = pl.DataFrame()
+    for row in cluster_ids.filter(pl.col("won_ids").list.len() > 1).iter_rows(named=True):
+        events.append({"event": "merge", "old_person_ids": row["won_ids"], "person_id": row["person_id"], "records": row["cluster_size"]})
+    if not lost.is_empty():
+        split_into = lost.join(cluster_ids.select("cluster", pl.col("person_id").alias("new_id")), on="cluster")
+        for row in split_into.sort("person_id", "new_id").iter_rows(named=True):
+            events.append({"event": "split", "old_person_ids": [row["person_id"]], "person_id": row["new_id"], "records": row["records"]})
+    if not first_run:
+        created = cluster_ids.filter(pl.col("kept_id").is_null())
+        split_targets = set(split_into["new_id"].to_list()) if not lost.is_empty() else set()
+        for row in created.iter_rows(named=True):
+            if row["person_id"] not in split_targets:
+                events.append({"event": "create", "old_person_ids": [], "person_id": row["person_id"], "records": row["cluster_size"]})
+    schema = {"event": pl.String, "old_person_ids": pl.List(pl.String), "person_id": pl.String, "records": pl.Int64}
+    return pl.DataFrame(events, schema=schema)
+
+
+def _fill(mask: list[bool], values: list[str]) -> list[str | None]:
+    iterator = iter(values)
+    return [next(iterator) if needed else None for needed in mask]
+
+
+def _next_id_number(previous: pl.DataFrame) -> int:
+    if previous.is_empty():
+        return 1
+    numbers = previous["person_id"].str.slice(len(ID_PREFIX)).cast(pl.Int64, strict=False)
+    return int(numbers.max() or 0) + 1
+
+
+def _format_id(number: int) -> str:
+    return f"{ID_PREFIX}{number:0{ID_DIGITS}d}"

@@ -1,0 +1,97 @@
+"""Resolve identity records into persons and write the identity tables.
+
+Reads `intermediate.int_identity__records` and `intermediate.int_identity__links`
+(built by dbt), clusters them, and writes in one transaction:
+- identity.person_map: exactly one row per identity record, with its person_id;
+- identity.edges: the links that made each cluster, with the rule behind each;
+- identity.id_history: person id merges, splits and creations, per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import duckdb
+import polars as pl
+
+from dagster_project.identity.clusters import assign_person_ids, connected_clusters
+from dagster_project.warehouse import table_exists
+
+IDENTITY_DDL = """
+create schema if not exists identity;
+create table if not exists identity.id_history (
+    event varchar not null,            -- merge | split | create
+    old_person_ids varchar[] not null,
+    person_id varchar not null,
+    records bigint not null,
+    run_id varchar,
+    recorded_at timestamp not null
+);
+"""
+
+
+@dataclass
+class IdentityReport:
+    records: int
+    persons: int
+    links: int
+    links_by_rule: dict[str, int]
+    largest_cluster: int
+    cluster_size_counts: dict[int, int]
+    merges: int
+    splits: int
+    created: int
+
+
+def resolve_identities(con: duckdb.DuckDBPyConnection, run_id: str = "") -> IdentityReport:
+    con.execute(IDENTITY_DDL)
+    records = con.sql("select record_key, source, source_record_id from intermediate.int_identity__records").pl()
+    links = con.sql("select record_key, linked_record_key, rule from intermediate.int_identity__links").pl()
+    previous = (
+        con.sql("select record_key, person_id from identity.person_map").pl()
+        if table_exists(con, "identity", "person_map")
+        else None
+    )
+    assignment = assign_person_ids(connected_clusters(records["record_key"], links), previous)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    person_map = records.join(assignment.person_map, on="record_key").with_columns(
+        pl.col("cluster_size").cast(pl.Int64), pl.lit(run_id).alias("run_id"), pl.lit(now).alias("resolved_at")
+    )
+    edges = links.with_columns(pl.lit(run_id).alias("run_id"))
+    history = assignment.history.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(now).alias("recorded_at"))
+
+    con.execute("begin transaction")
+    try:
+        con.register("new_person_map", person_map.to_arrow())
+        con.execute("create or replace table identity.person_map as select * from new_person_map order by record_key")
+        con.register("new_edges", edges.to_arrow())
+        con.execute("create or replace table identity.edges as select * from new_edges")
+        if history.height:
+            con.register("new_history", history.to_arrow())
+            con.execute("insert into identity.id_history by name select * from new_history")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    finally:
+        for name in ("new_person_map", "new_edges", "new_history"):
+            try:
+                con.unregister(name)
+            except Exception:
+                pass
+
+    sizes = person_map.unique("person_id").group_by("cluster_size").len().sort("cluster_size")
+    events = history["event"].value_counts() if history.height else pl.DataFrame({"event": [], "count": []})
+    event_counts = dict(zip(events["event"].to_list(), events["count"].to_list()))
+    return IdentityReport(
+        records=person_map.height,
+        persons=person_map["person_id"].n_unique(),
+        links=links.height,
+        links_by_rule=dict(links.group_by("rule").len().sort("rule").iter_rows()),
+        largest_cluster=int(person_map["cluster_size"].max() or 0),
+        cluster_size_counts=dict(sizes.iter_rows()),
+        merges=event_counts.get("merge", 0),
+        splits=event_counts.get("split", 0),
+        created=event_counts.get("create", 0),
+    )

@@ -1,0 +1,1 @@
+"""Governed ingestion: landing files → contract check → raw tables + quarantine."""

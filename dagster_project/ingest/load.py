@@ -1,0 +1,207 @@
+"""Load a source's landing files into `raw.<source>`, governed by its contract.
+
+Per file, in one transaction: valid rows go to `raw.<source>` with their
+lineage (file, hash, row number, load time, run id); rows that break the
+contract go to `raw.quarantine` with the reason and their original text; a
+line goes to `raw.load_log`. A file whose hash is already logged as loaded is
+skipped, so re-running a load is a no-op and a run that failed half-way can
+simply be run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dagster_project.config import COLUMN_TYPE_SQL, SourceConfig
+from dagster_project.ingest.contract import check_contract
+from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, read_landing_file
+
+LINEAGE_COLUMNS = {
+    "_source": "varchar",
+    "_file": "varchar",
+    "_file_sha256": "varchar",
+    "_row_number": "bigint",
+    "_loaded_at": "timestamp",
+    "_run_id": "varchar",
+}
+
+RAW_DDL = """
+create schema if not exists raw;
+create table if not exists raw.load_log (
+    source varchar not null,
+    file varchar not null,
+    sha256 varchar not null,
+    status varchar not null,          -- loaded | failed
+    rows_read bigint not null,
+    rows_loaded bigint not null,
+    rows_quarantined bigint not null,
+    error varchar,
+    loaded_at timestamp not null,
+    run_id varchar
+);
+create table if not exists raw.quarantine (
+    source varchar not null,
+    file varchar not null,
+    file_sha256 varchar not null,
+    row_number bigint not null,
+    column_name varchar not null,
+    value varchar,
+    reason varchar not null,
+    raw_record varchar not null,      -- the whole row as JSON text, so nothing is lost
+    quarantined_at timestamp not null,
+    run_id varchar
+);
+"""
+
+
+@dataclass
+class FileLoad:
+    file: str
+    status: str  # loaded | skipped | failed
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+
+
+@dataclass
+class SourceLoadReport:
+    source: str
+    files: list[FileLoad] = field(default_factory=list)
+
+    def total(self, attribute: str) -> int:
+        return sum(getattr(f, attribute) for f in self.files)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{f.file}: {f.error}" for f in self.files if f.status == "failed"]
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(RAW_DDL)
+
+
+def landing_files(source: SourceConfig, landing: Path) -> list[Path]:
+    return sorted(p for p in landing.glob(source.glob) if p.is_file())
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_source(
+    con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Path, run_id: str = ""
+) -> SourceLoadReport:
+    """Load every new file of `source`. Unreadable files are reported in the
+    result (and logged as failed); the caller decides to fail the source."""
+    ensure_raw_schema(con)
+    _ensure_raw_table(con, source)
+    report = SourceLoadReport(source.name)
+    for path in landing_files(source, landing):
+        report.files.append(_load_file(con, source, landing, path, run_id))
+    return report
+
+
+def describe_errors(report: SourceLoadReport) -> str:
+    return f"source {report.source!r}: {len(report.errors)} file(s) could not be read:\n  " + "\n  ".join(report.errors)
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Path, path: Path, run_id: str) -> FileLoad:
+    relative = str(path.relative_to(landing))
+    sha = file_sha256(path)
+    if _already_loaded(con, source.name, sha):
+        return FileLoad(relative, "skipped")
+    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    try:
+        frame = read_landing_file(path, source.format, source.delimiter)
+        result = check_contract(frame, source.contract, path)
+    except UnreadableFileError as error:
+        _log(con, source.name, relative, sha, "failed", 0, 0, 0, error.reason, loaded_at, run_id)
+        return FileLoad(relative, "failed", error=error.reason)
+
+    lineage = [
+        pl.lit(source.name).alias("_source"),
+        pl.lit(relative).alias("_file"),
+        pl.lit(sha).alias("_file_sha256"),
+        pl.lit(loaded_at).cast(pl.Datetime("us")).alias("_loaded_at"),
+        pl.lit(run_id).alias("_run_id"),
+    ]
+    rows = result.valid.with_columns(lineage)
+    quarantine = _quarantine_rows(result, source.name, relative, sha, loaded_at, run_id)
+    con.execute("begin transaction")
+    try:
+        _add_new_columns(con, source, rows)
+        con.register("incoming_rows", rows.to_arrow())
+        con.execute(f"insert into raw.{source.name} by name select * from incoming_rows")
+        con.unregister("incoming_rows")
+        if quarantine.height:
+            con.register("incoming_quarantine", quarantine.to_arrow())
+            con.execute("insert into raw.quarantine by name select * from incoming_quarantine")
+            con.unregister("incoming_quarantine")
+        _log(con, source.name, relative, sha, "loaded", result.rows_read, rows.height, result.invalid_rows.height, None, loaded_at, run_id)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return FileLoad(relative, "loaded", result.rows_read, rows.height, result.invalid_rows.height)
+
+
+def _already_loaded(con: duckdb.DuckDBPyConnection, source: str, sha: str) -> bool:
+    found = con.execute(
+        "select count(*) from raw.load_log where source = ? and sha256 = ? and status = 'loaded'", [source, sha]
+    ).fetchone()[0]
+    return found > 0
+
+
+def _log(con, source, file, sha, status, read, loaded, quarantined, error, loaded_at, run_id) -> None:
+    con.execute(
+        "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [source, file, sha, status, read, loaded, quarantined, error, loaded_at, run_id],
+    )
+
+
+def _ensure_raw_table(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> None:
+    columns = {**LINEAGE_COLUMNS, **{c.name: COLUMN_TYPE_SQL[c.type] for c in source.contract.values()}}
+    ddl = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns.items())
+    con.execute(f"create table if not exists raw.{source.name} ({ddl})")
+
+
+def _add_new_columns(con: duckdb.DuckDBPyConnection, source: SourceConfig, rows: pl.DataFrame) -> None:
+    """Columns outside the contract are kept as text, so nothing in a file is lost."""
+    existing = {r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?", [source.name]
+    ).fetchall()}
+    for name in rows.columns:
+        if name not in existing and name != ROW_NUMBER:
+            con.execute(f'alter table raw.{source.name} add column "{name}" varchar')
+
+
+def _quarantine_rows(result, source: str, file: str, sha: str, loaded_at: datetime, run_id: str) -> pl.DataFrame:
+    if result.violations.is_empty():
+        return pl.DataFrame()
+    records = {
+        row[ROW_NUMBER]: json.dumps({k: v for k, v in row.items() if k != ROW_NUMBER}, ensure_ascii=False)
+        for row in result.invalid_rows.iter_rows(named=True)
+    }
+    return result.violations.rename({ROW_NUMBER: "row_number"}).with_columns(
+        pl.col("row_number").replace_strict(records, return_dtype=pl.String).alias("raw_record"),
+        pl.lit(source).alias("source"),
+        pl.lit(file).alias("file"),
+        pl.lit(sha).alias("file_sha256"),
+        pl.lit(loaded_at).cast(pl.Datetime("us")).alias("quarantined_at"),
+        pl.lit(run_id).alias("run_id"),
+    )

@@ -1,0 +1,55 @@
+"""Run the whole asset graph of a workspace in process, through Dagster."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import dagster as dg
+
+from dagster_project.config import CdpConfig
+from dagster_project.run_summary import RunSummary, summarise_run
+
+
+@dataclass
+class PipelineResult:
+    success: bool
+    run_id: str
+    summary: RunSummary
+
+
+def dagster_instance(config: CdpConfig) -> dg.DagsterInstance:
+    """$DAGSTER_HOME's instance if set, else one kept in the workspace so that
+    `make dev` shows the history of `cdp run`."""
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    home = config.state_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def run_pipeline(config: CdpConfig) -> PipelineResult:
+    from dagster_project.definitions import build_definitions
+    from dagster_project.defs.automation import FULL_RUN_JOB
+
+    config.check_ready_to_run()
+    definitions = build_definitions(config)
+    job = definitions.resolve_job_def(FULL_RUN_JOB)
+    with dagster_instance(config) as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    failures = step_failures(result)
+    summary = summarise_run(config, result.run_id, failures)
+    return PipelineResult(result.success, result.run_id, summary)
+
+
+def step_failures(result) -> list[str]:
+    messages = []
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        description = data.user_failure_data.description if data.user_failure_data else None
+        error = description or (data.error.message.strip() if data.error else "unknown error")
+        messages.append(f"{event.step_key}: {error}")
+    return messages

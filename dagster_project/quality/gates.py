@@ -1,0 +1,371 @@
+"""Quality gates: validate the rows of a warehouse query against an expectation suite.
+
+``run_suite`` runs a Great Expectations 1.x suite *in place* in the DuckDB
+warehouse: an ephemeral GX context, a SQL datasource on ``duckdb:///<file>``
+(opened read-only), a query asset for the rows under test and a whole-table
+batch definition.  Every metric is a SQL query run by DuckDB; no table is
+copied into pandas.  Only the few sample failing values/rows GX fetches come
+back into Python.
+
+DuckDB specifics (GX 1.x does not support DuckDB officially):
+
+* GX fetches query results after closing the connection, which breaks every
+  metric on duckdb-engine (upstream issue #11579); :mod:`.ge_duckdb_shim` makes
+  GX keep one connection open, and ``run_suite`` closes and disposes it.
+* Table assets outside schema ``main`` lose their schema: validate a query
+  such as ``select * from marts.aud_email_newsletter`` instead.
+* Regex/LIKE expectations fail on this dialect: write them as
+  ``unexpected_rows_expectation`` with DuckDB SQL (``regexp_matches``).
+
+Connection handling: the caller must not hold a DuckDB connection to the file
+while ``run_suite`` runs (DuckDB allows one writer process, and a read-write
+and a read-only connection cannot coexist in one process).  When ``run_suite``
+returns or raises, everything it opened is closed, so the caller, or another
+process such as dbt, can open the file read-write again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import re
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import ge_duckdb_shim
+from .suites import SuiteError, build_expectation, load_suite, resolve_placeholders
+
+__all__ = [
+    "ExpectationOutcome",
+    "GateError",
+    "GateResult",
+    "SuiteError",
+    "load_suite",
+    "run_suite",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_SAMPLES = 5
+
+
+class GateError(RuntimeError):
+    """The gate could not be evaluated at all (warehouse not openable, query unreadable)."""
+
+_SIMPLE_QUERY = re.compile(
+    r"\s*select\s+\*\s+from\s+([A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)*)\s*;?\s*", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """The result of one expectation of a suite."""
+
+    expectation_type: str
+    column: str | None
+    kwargs: dict[str, Any]  # as validated, placeholders resolved
+    success: bool
+    observed_value: Any = None  # e.g. the row count; for unexpected_rows_expectation the number of rows
+    unexpected_count: int | None = None  # failing rows (None for aggregate/table expectations)
+    element_count: int | None = None  # rows considered, when GX reports it
+    samples: list[Any] = field(default_factory=list)  # at most MAX_SAMPLES failing values or rows
+    notes: str | None = None  # meta.notes from the suite
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # set when GX could not evaluate the expectation (counts as failed)
+
+    def signature(self) -> str:
+        """``type(column=email, ...)`` for messages."""
+        items = dict(self.kwargs)
+        parts = []
+        if "column" in items:
+            parts.append(f"column={items.pop('column')}")
+        for key, value in items.items():
+            parts.append(f"{key}={_short(value)}")
+        return f"{self.expectation_type}({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The outcome of validating one query's rows against one suite."""
+
+    suite_name: str
+    passed: bool
+    evaluated_at: _dt.datetime  # UTC, when validation started
+    results: list[ExpectationOutcome]
+    target: str  # what was validated, e.g. "marts.aud_email_newsletter"
+    row_count: int  # rows returned by the query
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [r for r in self.results if not r.success]
+
+    def describe_failures(self) -> str:
+        """One human-readable line per failed expectation ("" when the gate passed)."""
+        return "\n".join(self._describe(outcome) for outcome in self.failures)
+
+    def _describe(self, outcome: ExpectationOutcome) -> str:
+        head = f"{outcome.signature()} on {self.target}: "
+        if outcome.error is not None:
+            body = f"could not be evaluated: {outcome.error}"
+        elif outcome.unexpected_count is not None:
+            total = outcome.element_count if outcome.element_count is not None else self.row_count
+            body = f"{outcome.unexpected_count} of {total} rows unexpected"
+            if outcome.samples:
+                body += f", e.g. {_samples_text(outcome.samples)}"
+        elif outcome.expectation_type.startswith("expect_table_row_count"):
+            body = f"observed {outcome.observed_value} rows"
+        else:
+            body = f"observed {_samples_text(outcome.observed_value)}"
+        if outcome.notes:
+            body += f" ({outcome.notes})"
+        return head + body
+
+    def to_dict(self, *, include_samples: bool = True) -> dict[str, Any]:
+        """A JSON-serialisable dict (for logs, Dagster metadata, export manifests).
+
+        Samples are failing values/rows, i.e. possibly personal data: pass
+        ``include_samples=False`` for anything that leaves the platform.
+        """
+        data = json.loads(json.dumps(asdict(self), default=str))
+        data["failures"] = self.describe_failures().splitlines() if include_samples else [
+            f"{o.signature()} on {self.target}" for o in self.failures
+        ]
+        if not include_samples:
+            for record in data["results"]:
+                record["samples"] = []
+        return data
+
+
+# --------------------------------------------------------------------------- run_suite
+
+
+def run_suite(
+    warehouse_path: Path,
+    suite_path: Path,
+    query: str,
+    params: dict[str, Any] | None = None,
+    *,
+    target: str | None = None,
+) -> GateResult:
+    """Validate the rows returned by ``query`` in the DuckDB file against a suite.
+
+    ``params`` fill the suite's ``${name}`` placeholders (unknown placeholder:
+    :class:`SuiteError`).  ``target`` labels the rows in messages; by default the
+    table of a ``select * from schema.table`` query, else the query text.
+
+    Failing expectations do not raise: check ``GateResult.passed``.  Raises
+    ``FileNotFoundError`` for a missing warehouse or suite file, :class:`SuiteError`
+    for a bad suite, and :class:`GateError` (a ``RuntimeError``) when the warehouse
+    cannot be opened (e.g. a writer holds its lock) or the query cannot be read.
+    """
+    warehouse = Path(warehouse_path).resolve()
+    if not warehouse.is_file():
+        raise FileNotFoundError(f"warehouse not found: {warehouse}")
+    suite = resolve_placeholders(load_suite(Path(suite_path)), params)
+    label = target or _label(query)
+
+    expectations = []
+    for index, entry in enumerate(suite["expectations"]):
+        expectation = build_expectation(
+            entry, f"{suite['path']}: expectations[{index}] ({entry['type']})"
+        )
+        expectations.append((expectation, entry))
+
+    result_format: dict[str, Any] = {
+        "result_format": "COMPLETE",  # needed for unexpected_rows_expectation's sample rows
+        "partial_unexpected_count": MAX_SAMPLES,
+    }
+    if suite["row_id_columns"]:
+        result_format["unexpected_index_column_names"] = list(suite["row_id_columns"])
+
+    evaluated_at = _dt.datetime.now(_dt.timezone.utc)
+    row_count, validation = _validate(
+        warehouse, query, label, suite["name"], [e for e, _ in expectations], result_format
+    )
+
+    by_id = {r.expectation_config.id: r for r in validation.results}
+    outcomes = [
+        _outcome(entry, by_id.get(expectation.id), bool(suite["row_id_columns"]))
+        for expectation, entry in expectations
+    ]
+    return GateResult(
+        suite_name=suite["name"],
+        passed=all(o.success for o in outcomes),
+        evaluated_at=evaluated_at,
+        results=outcomes,
+        target=label,
+        row_count=row_count,
+    )
+
+
+def _validate(
+    warehouse: Path,
+    query: str,
+    label: str,
+    suite_name: str,
+    expectations: list[Any],
+    result_format: dict[str, Any],
+) -> tuple[int, Any]:
+    """(row count of the query, GX suite validation result); closes all it opens."""
+    import great_expectations as gx
+    import sqlalchemy as sa
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ge_duckdb_shim.install()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    connection_string = sa.engine.URL.create("duckdb", database=str(warehouse)).render_as_string(
+        hide_password=False
+    )
+    datasource = None
+    try:
+        try:
+            datasource = context.data_sources.add_sql(
+                name="warehouse",
+                connection_string=connection_string,
+                # The gate never writes; read-only also guards against GX temp-table writes.
+                kwargs={"connect_args": {"read_only": True}},
+            )
+        except Exception as error:  # GX raises TestConnectionError (e.g. file locked by a writer)
+            raise GateError(
+                f"quality gate {suite_name!r}: cannot open the warehouse {warehouse}: "
+                f"{_condense(str(error.__cause__ or error))}"
+            ) from error
+        # GX turns an unreadable query into one error per expectation; fail once, clearly.
+        body = query.strip().rstrip(";").rstrip()
+        try:
+            with datasource.get_engine().connect() as connection:
+                row_count = connection.execute(
+                    sa.text(f"select count(*) from (\n{body}\n) as gate_rows")
+                ).scalar_one()
+        except sa.exc.SQLAlchemyError as error:
+            raise GateError(
+                f"quality gate {suite_name!r}: cannot read the rows of {label} "
+                f"from {warehouse}: {_condense(str(error))}"
+            ) from error
+        asset = datasource.add_query_asset(name="rows", query=query)
+        batch = asset.add_batch_definition_whole_table("all").get_batch()
+        suite = gx.ExpectationSuite(name=suite_name, expectations=expectations)
+        # GX refuses expectations that already have an id; the ids match results to entries.
+        for expectation in expectations:
+            expectation.id = str(uuid.uuid4())
+        return int(row_count), batch.validate(suite, result_format=result_format)
+    finally:
+        if datasource is not None:
+            _close(datasource)
+
+
+def _close(datasource: Any) -> None:
+    """Close the connection GX keeps (see the shim) and dispose both engines GX made.
+
+    The datasource's own engine (connection tests, the row count) and the execution
+    engine's (metrics) are separate; both pool DuckDB connections until disposed.
+    """
+    execution_engine = getattr(datasource, "_execution_engine", None)
+    engines = [getattr(datasource, "_engine", None)]
+    if execution_engine is not None:
+        connection = getattr(execution_engine, "_connection", None)
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # keep going: the engines below must be disposed regardless
+                logger.warning("quality gate: closing the GX connection failed", exc_info=True)
+            execution_engine._connection = None
+        engines += [getattr(execution_engine, "engine", None), getattr(execution_engine, "_engine_backup", None)]
+    for engine in {id(e): e for e in engines if e is not None and hasattr(e, "dispose")}.values():
+        try:
+            engine.dispose()
+        except Exception:
+            logger.warning("quality gate: disposing a GX engine failed", exc_info=True)
+
+
+# --------------------------------------------------------------------------- result mapping
+
+
+def _outcome(entry: dict, validation_result: Any, with_row_ids: bool) -> ExpectationOutcome:
+    kwargs = dict(entry["kwargs"])
+    meta = dict(entry.get("meta") or {})
+    notes = meta.get("notes")
+    common = dict(
+        expectation_type=entry["type"],
+        column=kwargs.get("column") if isinstance(kwargs.get("column"), str) else None,
+        kwargs=kwargs,
+        notes=notes if isinstance(notes, str) else None,
+        meta=meta,
+    )
+    if validation_result is None:  # not expected to happen: GX returns one result per expectation
+        return ExpectationOutcome(success=False, error="no result returned by Great Expectations", **common)
+
+    error = _exception_message(validation_result.exception_info)
+    result = dict(validation_result.result or {})
+    success = bool(validation_result.success) and error is None
+
+    unexpected_count = result.get("unexpected_count")
+    element_count = result.get("element_count")
+    observed = result.get("observed_value")
+    samples: list[Any]
+    if entry["type"] == "unexpected_rows_expectation":
+        unexpected_count = observed if isinstance(observed, int) else None
+        samples = list((result.get("details") or {}).get("unexpected_rows") or [])
+    elif with_row_ids and result.get("partial_unexpected_index_list"):
+        samples = list(result["partial_unexpected_index_list"])
+    else:
+        samples = list(result.get("partial_unexpected_list") or [])
+    return ExpectationOutcome(
+        success=success,
+        observed_value=observed,
+        unexpected_count=unexpected_count,
+        element_count=element_count,
+        samples=samples[:MAX_SAMPLES],
+        error=error,
+        **common,
+    )
+
+
+def _exception_message(info: Any) -> str | None:
+    """One line from GX's error report: one ExceptionInfo or {metric id: ExceptionInfo}."""
+    messages = list(dict.fromkeys(_condense(m) for m in _exception_messages(info)))
+    return "; ".join(messages) or None
+
+
+def _exception_messages(info: Any) -> list[str]:
+    if not isinstance(info, dict) or not info:
+        return []
+    if "raised_exception" in info or "exception_message" in info:
+        if not info.get("raised_exception", True):
+            return []
+        return [str(info.get("exception_message") or "unknown error")]
+    return [m for value in info.values() for m in _exception_messages(value)]
+
+
+def _condense(message: str) -> str:
+    """First paragraph of a driver error, on one line, without SQLAlchemy's SQL echo."""
+    message = message.split("\n[SQL:")[0].split("\n(Background on this error")[0]
+    first = " ".join(message.strip().split("\n\n")[0].split())
+    return first if len(first) <= 300 else first[:297] + "..."
+
+
+def _label(query: str) -> str:
+    match = _SIMPLE_QUERY.fullmatch(query)
+    if match:
+        return match.group(1)
+    text = " ".join(query.split())
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A kwarg value for a one-line message."""
+    if isinstance(value, str):
+        text = " ".join(value.split())
+        if len(text) > limit:
+            text = text[: limit - 3] + "..."
+        return text if re.fullmatch(r"[\w.@$-]+", text) else f'"{text}"'
+    return json.dumps(value, default=str)
+
+
+def _samples_text(value: Any, limit: int = 300) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

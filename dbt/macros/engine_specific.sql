@@ -1,0 +1,50 @@
+{# The only engine-specific SQL in the project. Each macro has a DuckDB
+   implementation and a default that Spark SQL (dbt-spark) understands. #}
+
+{# Replace every match of a regular expression. #}
+{% macro cdp_regex_replace_all(expression, pattern, replacement) -%}
+    {{ return(adapter.dispatch('cdp_regex_replace_all', 'cdp')(expression, pattern, replacement)) }}
+{%- endmacro %}
+{% macro duckdb__cdp_regex_replace_all(expression, pattern, replacement) -%}
+    regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}', 'g')
+{%- endmacro %}
+{% macro default__cdp_regex_replace_all(expression, pattern, replacement) -%}
+    regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}')
+{%- endmacro %}
+
+{# Whether a value matches a regular expression (anywhere). #}
+{% macro cdp_regex_matches(expression, pattern) -%}
+    {{ return(adapter.dispatch('cdp_regex_matches', 'cdp')(expression, pattern)) }}
+{%- endmacro %}
+{% macro duckdb__cdp_regex_matches(expression, pattern) -%}
+    regexp_matches({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+{% macro default__cdp_regex_matches(expression, pattern) -%}
+    ({{ expression }} rlike '{{ pattern }}')
+{%- endmacro %}
+
+{# Lower case with accents removed: José -> jose, Müller -> muller. #}
+{% macro cdp_strip_accents(expression) -%}
+    {{ return(adapter.dispatch('cdp_strip_accents', 'cdp')(expression)) }}
+{%- endmacro %}
+{% macro duckdb__cdp_strip_accents(expression) -%}
+    strip_accents(lower({{ expression }}))
+{%- endmacro %}
+{% macro default__cdp_strip_accents(expression) -%}
+    translate(lower({{ expression }}),
+        'àáâãäåāçćčèéêëēėęìíîïīįłñńòóôõöøōùúûüūÿýžźż',
+        'aaaaaaaccceeeeeeeiiiiiilnnoooooooouuuuuyyzzz')
+{%- endmacro %}
+
+{# The value of `value` on the row with the greatest `order_by` among rows
+   where `when_present` is not null (an aggregate). Ties are broken by
+   `tie_breaker` so re-runs pick the same row. #}
+{% macro cdp_latest_value(value, order_by, tie_breaker, when_present=none) -%}
+    {{ return(adapter.dispatch('cdp_latest_value', 'cdp')(value, order_by, tie_breaker, when_present or value)) }}
+{%- endmacro %}
+{% macro duckdb__cdp_latest_value(value, order_by, tie_breaker, when_present) -%}
+    arg_max({{ value }}, row({{ order_by }}, {{ tie_breaker }})) filter (where {{ when_present }} is not null)
+{%- endmacro %}
+{% macro default__cdp_latest_value(value, order_by, tie_breaker, when_present) -%}
+    max_by({{ value }}, case when {{ when_present }} is not null then struct({{ order_by }}, {{ tie_breaker }}) end)
+{%- endmacro %}

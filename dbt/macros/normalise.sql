@@ -1,0 +1,50 @@
+{# Normalisation of identifiers, written once and used by every staging model. #}
+
+{# Trimmed text with runs of whitespace collapsed; empty becomes null. #}
+{% macro cdp_clean_text(expression) -%}
+    nullif(trim({{ cdp_regex_replace_all(expression, '\\s+', ' ') }}), '')
+{%- endmacro %}
+
+{# For matching: lower case, accents folded, punctuation to spaces, trimmed. #}
+{% macro cdp_fold(expression) -%}
+    nullif(trim({{ cdp_regex_replace_all(cdp_strip_accents(expression), '[^a-z0-9]+', ' ') }}), '')
+{%- endmacro %}
+
+{# Trimmed, lower case, no inner spaces; null unless it looks like an address. #}
+{% macro cdp_normalise_email(expression) -%}
+    case
+        when {{ cdp_regex_matches(
+            "lower(replace(trim(" ~ expression ~ "), ' ', ''))",
+            '^[a-z0-9._%+''-]+@[a-z0-9.-]+\\.[a-z]{2,}$') }}
+        then lower(replace(trim({{ expression }}), ' ', ''))
+    end
+{%- endmacro %}
+
+{# Phone digits with the country code: national numbers (leading 0) take the
+   default country code, 00 and + prefixes are international. #}
+{% macro cdp_phone_digits(expression, default_country_code) -%}
+    {%- set kept = cdp_regex_replace_all("trim(" ~ expression ~ ")", '[^0-9+]', '') -%}
+    {%- set only_digits = cdp_regex_replace_all(kept, '[^0-9]', '') -%}
+    case
+        when {{ kept }} like '+%' then {{ only_digits }}
+        when {{ kept }} like '00%' then substring({{ only_digits }}, 3)
+        when {{ kept }} like '0%' then '{{ default_country_code }}' || substring({{ only_digits }}, 2)
+        when length({{ only_digits }}) >= 11 then {{ only_digits }}
+    end
+{%- endmacro %}
+
+{# E.164 from cdp_phone_digits: anything with fewer than 8 or more than 15
+   digits is not a phone number and becomes null. #}
+{% macro cdp_e164(digits) -%}
+    case when length({{ digits }}) between 8 and 15 then '+' || {{ digits }} end
+{%- endmacro %}
+
+{# Postcode for matching: upper case letters and digits only ("sw1a 1aa" -> "SW1A1AA"). #}
+{% macro cdp_normalise_postcode(expression) -%}
+    nullif(upper({{ cdp_regex_replace_all(expression, '[^A-Za-z0-9]', '') }}), '')
+{%- endmacro %}
+
+{# Identifiers such as loyalty card numbers: letters and digits only, upper case. #}
+{% macro cdp_normalise_code(expression) -%}
+    nullif(upper({{ cdp_regex_replace_all(expression, '[^A-Za-z0-9]', '') }}), '')
+{%- endmacro %}

@@ -1,0 +1,111 @@
+{# The body of every staging model: map a raw source's columns to the
+   canonical fields declared for its kind (mapping from cdp.yml, passed in
+   var cdp_sources), keep the latest version of each grain key, and normalise
+   identifiers. Originals are kept beside normalised values. #}
+
+{% macro cdp_sql_type(canonical_type) -%}
+    {%- if canonical_type == 'varchar' -%} {{ dbt.type_string() }}
+    {%- elif canonical_type == 'timestamp' -%} {{ dbt.type_timestamp() }}
+    {%- elif canonical_type == 'integer' -%} {{ dbt.type_int() }}
+    {%- elif canonical_type == 'double' -%} {{ dbt.type_float() }}
+    {%- else -%} {{ canonical_type }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro cdp_stage_source(source_name) %}
+{%- set src = var('cdp_sources')[source_name] -%}
+{%- set fields = var('cdp_canonical_fields')[src['kind']] -%}
+{%- set identity_fields = var('cdp_identity_fields') -%}
+{%- set cc = var('cdp_default_phone_country_code') -%}
+with raw_rows as (
+
+    select * from {{ source('raw', source_name) }}
+
+),
+
+mapped as (
+
+    select
+        _source as source,
+        _file,
+        _file_sha256,
+        _row_number,
+        _loaded_at,
+        {%- for field, canonical_type in fields.items() %}
+        cast({{ src['mapping'].get(field, 'null') }} as {{ cdp_sql_type(canonical_type) }}) as {{ field ~ ('_original' if field in identity_fields else '') }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from raw_rows
+
+),
+
+latest_version as (
+
+    select
+        *,
+        row_number() over (
+            partition by {{ src['grain'] ~ ('_original' if src['grain'] in identity_fields else '') }}
+            order by updated_at desc, _loaded_at desc, _row_number desc
+        ) as version_rank
+    from mapped
+    where {{ src['grain'] ~ ('_original' if src['grain'] in identity_fields else '') }} is not null
+
+),
+
+normalised as (
+
+    select
+        *,
+        {{ cdp_clean_text('first_name_original') }} as first_name,
+        {{ cdp_fold('first_name_original') }} as first_name_norm,
+        {{ cdp_clean_text('last_name_original') }} as last_name,
+        {{ cdp_fold('last_name_original') }} as last_name_norm,
+        {{ cdp_normalise_email('email_original') }} as email,
+        {{ cdp_phone_digits('phone_original', cc) }} as phone_digits,
+        case
+            when date_of_birth_original between cast('1900-01-01' as date) and cast(updated_at as date)
+            then date_of_birth_original
+        end as date_of_birth,
+        {{ cdp_clean_text('address_line_original') }} as address_line,
+        {{ cdp_fold('address_line_original') }} as address_line_norm,
+        upper({{ cdp_clean_text('postcode_original') }}) as postcode,
+        {{ cdp_normalise_postcode('postcode_original') }} as postcode_norm,
+        {{ cdp_clean_text('city_original') }} as city,
+        {{ cdp_clean_text('region_original') }} as region,
+        upper({{ cdp_clean_text('country_original') }}) as country,
+        {{ cdp_normalise_code('loyalty_id_original') }} as loyalty_id,
+        lower(trim(device_id_original)) as device_id
+    from latest_version
+    where version_rank = 1
+
+)
+
+select
+    source,
+    {%- for field in fields if field not in identity_fields %}
+    {{ field }},
+    {%- endfor %}
+    first_name,
+    first_name_norm,
+    last_name,
+    last_name_norm,
+    email,
+    {{ cdp_e164('phone_digits') }} as phone,
+    date_of_birth,
+    address_line,
+    address_line_norm,
+    postcode,
+    postcode_norm,
+    city,
+    region,
+    country,
+    loyalty_id,
+    device_id,
+    {%- for field in identity_fields %}
+    {{ field }}_original,
+    {%- endfor %}
+    _file,
+    _file_sha256,
+    _row_number,
+    _loaded_at
+from normalised
+{% endmacro %}

@@ -1,0 +1,55 @@
+{# Every identity-bearing record of every source in one canonical shape: one
+   row per (source, source_record_id). A source's record is the latest version
+   of its source_record_id (a contact, an account, a receipt, a device).
+   Records with no identifying value at all (an anonymous receipt) are left
+   out: there is nothing to resolve. Sources whose rows belong to another
+   source's records (identity_source in cdp.yml) add no records. #}
+{%- set identity_sources = [] -%}
+{%- for name, src in var('cdp_sources').items() if src['has_identity_records'] -%}
+    {%- do identity_sources.append(src) -%}
+{%- endfor %}
+
+with all_versions as (
+    {%- for src in identity_sources %}
+
+    select
+        source,
+        source_record_id,
+        first_name, first_name_norm, last_name, last_name_norm,
+        email, phone, date_of_birth,
+        address_line, address_line_norm, postcode, postcode_norm, city, region, country,
+        loyalty_id, device_id,
+        updated_at, _loaded_at, _file, _row_number
+    from {{ ref(src['model']) }}
+    where source_record_id is not null
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by source, source_record_id
+            order by updated_at desc, _loaded_at desc, _row_number desc
+        ) as version_rank
+    from all_versions
+
+)
+
+select
+    {{ dbt.concat(['source', "':'", 'source_record_id']) }} as record_key,
+    source,
+    source_record_id,
+    first_name, first_name_norm, last_name, last_name_norm,
+    email, phone, date_of_birth,
+    address_line, address_line_norm, postcode, postcode_norm, city, region, country,
+    loyalty_id, device_id,
+    updated_at,
+    _file,
+    _row_number
+from ranked
+where version_rank = 1
+  and coalesce(email, phone, loyalty_id, device_id, last_name_norm, first_name_norm, address_line_norm) is not null

@@ -1,0 +1,85 @@
+"""cdp.yml loading: paths relative to the file, and errors that name the key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dagster_project.config import DEFAULT_CONFIG, ConfigError, load_config
+
+
+def write_config(folder: Path, mutate=None) -> Path:
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    if mutate:
+        mutate(raw)
+    path = folder / "cdp.yml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_default_config_declares_every_sample_source():
+    config = load_config(DEFAULT_CONFIG)
+    assert {s.name for s in config.sources} == {
+        "crm", "ecommerce_accounts", "ecommerce_orders", "pos", "web_events",
+        "service_tickets", "loyalty", "consent", "survey", "campaign_responses",
+    }
+
+
+def test_paths_are_relative_to_the_config_file_not_the_working_directory(tmp_path, monkeypatch):
+    path = write_config(tmp_path)
+    monkeypatch.chdir("/")
+    config = load_config(path)
+    assert config.warehouse == tmp_path / "data" / "warehouse.duckdb"
+    assert config.landing == tmp_path / "data" / "landing"
+    assert config.truth == tmp_path / "truth.csv"
+    assert config.state_dir == tmp_path / ".cdp"
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = write_config(tmp_path, lambda raw: raw.update(warehose="x.duckdb"))
+    with pytest.raises(ConfigError, match=r"warehose: unknown key"):
+        load_config(path)
+
+
+def test_unknown_key_inside_a_source_is_named(tmp_path):
+    path = write_config(tmp_path, lambda raw: raw["sources"][0].update(globb="*.csv"))
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.globb: unknown key"):
+        load_config(path)
+
+
+def test_bad_mapping_expression_names_the_field_and_the_reason(tmp_path):
+    def break_mapping(raw):
+        raw["sources"][0]["mapping"]["first_name"] = "upper(no_such_column)"
+    with pytest.raises(ConfigError, match=r"sources\.crm\.mapping\.first_name: bad expression .*no_such_column"):
+        load_config(write_config(tmp_path, break_mapping))
+
+
+def test_mapping_to_an_unknown_canonical_field_is_rejected(tmp_path):
+    def add_field(raw):
+        raw["sources"][0]["mapping"]["shoe_size"] = "zip"
+    with pytest.raises(ConfigError, match=r"sources\.crm\.mapping\.shoe_size: not a canonical field"):
+        load_config(write_config(tmp_path, add_field))
+
+
+def test_required_mapping_of_a_kind_is_enforced(tmp_path):
+    def drop(raw):
+        del next(s for s in raw["sources"] if s["name"] == "pos")["mapping"]["ordered_at"]
+    with pytest.raises(ConfigError, match=r"sources\.pos\.mapping\.ordered_at: is required"):
+        load_config(write_config(tmp_path, drop))
+
+
+def test_missing_landing_folder_is_reported_before_a_run(tmp_path):
+    config = load_config(write_config(tmp_path))
+    with pytest.raises(ConfigError, match=r"landing: folder .* does not exist"):
+        config.check_ready_to_run()
+
+
+def test_destination_naming_an_unknown_audience_is_rejected(tmp_path):
+    path = write_config(tmp_path, lambda raw: raw["destinations"][0].update(audiences=["nobody"]))
+    with pytest.raises(ConfigError, match=r"destinations\[0\]\.audiences: names no declared audience"):
+        load_config(path)
+
+
+def test_missing_config_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yml")

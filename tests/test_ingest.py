@@ -1,0 +1,141 @@
+"""Governed ingestion: contracts, quarantine, reconciliation, idempotency, unreadable files."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dagster_project.config import ColumnContract, SourceConfig
+from dagster_project.ingest.load import load_source
+from dagster_project.warehouse import connect
+
+CONTRACT = {
+    "id": ColumnContract("id", "string", required=True),
+    "name": ColumnContract("name"),
+    "born": ColumnContract("born", "date", formats=("%d/%m/%Y", "%Y-%m-%d")),
+    "qty": ColumnContract("qty", "int", min=0),
+    "status": ColumnContract("status", "string", allowed=("open", "closed")),
+    "seen_at": ColumnContract("seen_at", "timestamp", formats=("%Y-%m-%dT%H:%M:%S%.fZ", "%Y-%m-%dT%H:%M:%SZ")),
+}
+
+
+def source(fmt="csv", glob="people/*.csv") -> SourceConfig:
+    return SourceConfig(
+        name="people", kind="identity", glob=glob, format=fmt, contract=CONTRACT,
+        mapping={"source_record_id": "id"}, entity="records",
+    )
+
+
+@pytest.fixture
+def landing(tmp_path) -> Path:
+    (tmp_path / "landing" / "people").mkdir(parents=True)
+    return tmp_path / "landing"
+
+
+@pytest.fixture
+def con(tmp_path):
+    with connect(tmp_path / "w.duckdb") as connection:
+        yield connection
+
+
+def write(landing: Path, name: str, content: str | bytes) -> Path:
+    path = landing / "people" / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+GOOD_AND_BAD = (
+    "id,name,born,qty,status,extra\n"
+    "1,José,01/02/1980,3,open,a\n"
+    "2,Bob,31/02/1985,1,open,b\n"     # impossible date
+    ",Ann,1990-05-06,2,closed,c\n"    # missing required id
+    "4,Eve,1990-05-06,-1,shut,d\n"    # below minimum and not allowed: one row, two violations
+    "5,  ,1975-12-31,,closed,e\n"
+)
+
+
+def test_bad_rows_are_quarantined_with_reasons_and_counts_reconcile(con, landing):
+    write(landing, "a.csv", GOOD_AND_BAD)
+    report = load_source(con, source(), landing, "run-1")
+    file = report.files[0]
+    assert (file.status, file.rows_read, file.rows_loaded, file.rows_quarantined) == ("loaded", 5, 2, 3)
+    assert con.execute("select count(*) from raw.people").fetchone()[0] == 2
+    quarantine = con.execute(
+        "select row_number, column_name, value, reason from raw.quarantine order by row_number, column_name"
+    ).fetchall()
+    assert quarantine == [
+        (2, "born", "31/02/1985", "not a valid date in format %d/%m/%Y or %Y-%m-%d"),
+        (3, "id", None, "required value is missing"),
+        (4, "qty", "-1", "below minimum 0"),
+        (4, "status", "shut", "not one of the allowed values: open, closed"),
+    ]
+    # Nothing is lost: the quarantined row keeps every original value.
+    record = json.loads(con.execute("select raw_record from raw.quarantine where row_number = 2").fetchone()[0])
+    assert record == {"id": "2", "name": "Bob", "born": "31/02/1985", "qty": "1", "status": "open", "extra": "b"}
+    logged = con.execute("select rows_read, rows_loaded, rows_quarantined from raw.load_log").fetchone()
+    assert logged == (5, 2, 3)
+
+
+def test_loaded_rows_keep_lineage_types_and_unknown_columns(con, landing):
+    write(landing, "a.csv", GOOD_AND_BAD)
+    load_source(con, source(), landing, "run-1")
+    row = con.execute(
+        "select id, name, born, qty, extra, _file, _row_number, _run_id, _loaded_at is not null from raw.people where id = '1'"
+    ).fetchone()
+    assert row[:8] == ("1", "José", __import__("datetime").date(1980, 2, 1), 3, "a", "people/a.csv", 1, "run-1")
+    assert row[8]
+    assert con.execute("select name from raw.people where id = '5'").fetchone()[0] is None  # blank is no value
+
+
+def test_reloading_the_same_file_is_a_no_op_even_under_another_name(con, landing):
+    write(landing, "a.csv", GOOD_AND_BAD)
+    load_source(con, source(), landing, "run-1")
+    write(landing, "copy_of_a.csv", GOOD_AND_BAD)
+    report = load_source(con, source(), landing, "run-2")
+    assert [f.status for f in report.files] == ["skipped", "skipped"]
+    assert con.execute("select count(*) from raw.people").fetchone()[0] == 2
+    assert con.execute("select count(*) from raw.quarantine").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize(
+    "name, content, fmt, message",
+    [
+        ("latin1.csv", "id,name\n1,Jos\xe9\n".encode("latin-1"), "csv", r"not valid UTF-8: byte 0xe9 .* \(line 2\)"),
+        ("empty.csv", b"", "csv", r"file is empty"),
+        ("nocol.csv", "name,born\nAnn,1990-01-01\n", "csv", r"missing required column\(s\): id"),
+        ("cut.jsonl", '{"id": "1", "name": "A"}\n{"id": "2", "na', "jsonl", r"invalid JSON on line 2 .*truncated"),
+    ],
+)
+def test_unreadable_file_fails_with_a_clear_error_and_other_files_still_load(con, landing, name, content, fmt, message):
+    glob = "people/*." + fmt
+    good = '{"id": "9", "name": "Zoë"}\n' if fmt == "jsonl" else "id,name\n9,Zoë\n"
+    write(landing, "0_good." + fmt, good)
+    write(landing, name, content)
+    report = load_source(con, source(fmt, glob), landing, "run-1")
+    assert [f.status for f in report.files] == ["loaded", "failed"]
+    assert len(report.errors) == 1
+    import re
+    assert name in report.errors[0] and re.search(message, report.errors[0]), report.errors[0]
+    assert con.execute("select id from raw.people").fetchall() == [("9",)]
+    assert con.execute("select status from raw.load_log where file like ?", [f"%{name}"]).fetchone()[0] == "failed"
+
+
+def test_failed_file_is_retried_once_fixed(con, landing):
+    path = write(landing, "a.csv", b"")
+    assert load_source(con, source(), landing).files[0].status == "failed"
+    path.write_text("id,name\n1,Ann\n")
+    assert load_source(con, source(), landing).files[0].status == "loaded"
+
+
+def test_jsonl_nested_objects_are_flattened_and_mixed_types_kept_as_text(con, landing):
+    write(landing, "e.jsonl", '{"id": "1", "qty": 2, "address": {"city": "Cork", "geo": {"lat": 51.9}}}\n{"id": "2", "qty": "three"}\n')
+    report = load_source(con, source("jsonl", "people/*.jsonl"), landing, "r")
+    assert (report.files[0].rows_loaded, report.files[0].rows_quarantined) == (1, 1)
+    assert con.execute("select address_city, address_geo_lat, qty from raw.people").fetchone() == ("Cork", "51.9", 2)
+    assert con.execute("select column_name, value from raw.quarantine").fetchone() == ("qty", "three")
+
+
+def test_timestamps_in_any_declared_format(con, landing):
+    write(landing, "t.jsonl", '{"id": "1", "seen_at": "2024-01-02T03:04:05.678Z"}\n{"id": "2", "seen_at": "2024-01-02T03:04:05Z"}\n')
+    load_source(con, source("jsonl", "people/*.jsonl"), landing, "r")
+    assert con.execute("select count(seen_at) from raw.people").fetchone()[0] == 2
