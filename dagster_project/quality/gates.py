@@ -50,14 +50,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_SAMPLES = 5
+_SIMPLE_QUERY = re.compile(
+    r"\s*select\s+\*\s+from\s+([A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)*)\s*;?\s*", re.IGNORECASE
+)
 
 
 class GateError(RuntimeError):
     """The gate could not be evaluated at all (warehouse not openable, query unreadable)."""
-
-_SIMPLE_QUERY = re.compile(
-    r"\s*select\s+\*\s+from\s+([A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)*)\s*;?\s*", re.IGNORECASE
-)
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class GateResult:
         Samples are failing values/rows, i.e. possibly personal data: pass
         ``include_samples=False`` for anything that leaves the platform.
         """
-        data = json.loads(json.dumps(asdict(self), default=str))
+        data = json.loads(json.dumps(asdict(self), default=_json_default))
         data["failures"] = self.describe_failures().splitlines() if include_samples else [
             f"{o.signature()} on {self.target}" for o in self.failures
         ]
@@ -363,9 +362,13 @@ def _short(value: Any, limit: int = 60) -> str:
         if len(text) > limit:
             text = text[: limit - 3] + "..."
         return text if re.fullmatch(r"[\w.@$-]+", text) else f'"{text}"'
-    return json.dumps(value, default=str)
+    return json.dumps(value, default=_json_default)
+
+
+def _json_default(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def _samples_text(value: Any, limit: int = 300) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=False)
+    text = json.dumps(value, default=_json_default, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 3] + "..."

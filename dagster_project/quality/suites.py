@@ -52,6 +52,13 @@ _ENTRY_KEYS = {"type", "kwargs", "meta"}
 # either set by the gate (id, batch_id, result_format), computed (rendered_content), or
 # belong in the entry's "meta".
 _RESERVED_KWARGS = {"id", "batch_id", "meta", "rendered_content", "result_format"}
+# GX 1.x raises "Regex/Like patterns are not supported for dialect duckdb" at run time.
+_UNSUPPORTED_ON_DUCKDB = {
+    f"expect_column_values_to_{negation}match_{kind}{suffix}"
+    for negation in ("", "not_")
+    for kind in ("regex", "like_pattern")
+    for suffix in ("", "_list")
+}
 
 
 class SuiteError(ValueError):
@@ -170,6 +177,12 @@ def _check_entry(entry: Any, where: str) -> dict:
     if not isinstance(expectation_type, str) or not expectation_type:
         raise SuiteError(f"{where}: 'type' must be a non-empty string, got {expectation_type!r}")
     where = f"{where} ({expectation_type})"
+    if expectation_type in _UNSUPPORTED_ON_DUCKDB:
+        raise SuiteError(
+            f"{where}: Great Expectations does not support regex/LIKE expectations on DuckDB; "
+            "use unexpected_rows_expectation with DuckDB SQL, e.g. "
+            "\"select * from {batch} where not regexp_matches(email, '...')\""
+        )
     try:
         cls = _expectation_class(expectation_type)
     except LookupError:
