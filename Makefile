@@ -31,6 +31,7 @@ test: $(STAMP) manifest
 	$(BIN)/python -m pytest -q
 
 dev: sample manifest
+	mkdir -p .cdp/dagster && touch .cdp/dagster/dagster.yaml
 	DAGSTER_HOME=$(CURDIR)/.cdp/dagster $(BIN)/dagster dev -m dagster_project.definitions
 
 lint: $(STAMP)

@@ -37,7 +37,11 @@ def run_pipeline(config: CdpConfig) -> PipelineResult:
     definitions = build_definitions(config)
     job = definitions.resolve_job_def(FULL_RUN_JOB)
     with dagster_instance(config) as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
+        )
     failures = step_failures(result)
     summary = summarise_run(config, result.run_id, failures)
     return PipelineResult(result.success, result.run_id, summary)
@@ -50,6 +54,14 @@ def step_failures(result) -> list[str]:
             continue
         data = event.step_failure_data
         description = data.user_failure_data.description if data.user_failure_data else None
-        error = description or (data.error.message.strip() if data.error else "unknown error")
-        messages.append(f"{event.step_key}: {error}")
+        messages.append(f"{event.step_key}: {description or _root_cause(data.error)}")
     return messages
+
+
+def _root_cause(error) -> str:
+    """The innermost error's message: Dagster wraps the user's exception."""
+    if error is None:
+        return "unknown error"
+    while error.cause is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}"

@@ -60,10 +60,10 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str]) -> RunSum
         if table_exists(con, "identity", "person_map"):
             summary.identity_records, summary.persons = con.execute(
                 "select count(*), count(distinct person_id) from identity.person_map"
-            ).fetchone()
+            ).fetchall()[0]
         for audience in config.audiences:
             if table_exists(con, "marts", audience.model):
-                summary.audiences[audience.name] = con.execute(f"select count(*) from marts.{audience.model}").fetchone()[0]
+                summary.audiences[audience.name] = con.execute(f"select count(*) from marts.{audience.model}").fetchall()[0][0]
     for manifest_path in sorted(config.exports.glob("*/*/manifest.json")):
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("run_id") == run_id:

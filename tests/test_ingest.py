@@ -59,7 +59,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_counts_reconcile(con, landing
     report = load_source(con, source(), landing, "run-1")
     file = report.files[0]
     assert (file.status, file.rows_read, file.rows_loaded, file.rows_quarantined) == ("loaded", 5, 2, 3)
-    assert con.execute("select count(*) from raw.people").fetchone()[0] == 2
+    assert con.execute("select count(*) from raw.people").fetchall()[0][0] == 2
     quarantine = con.execute(
         "select row_number, column_name, value, reason from raw.quarantine order by row_number, column_name"
     ).fetchall()
@@ -70,9 +70,9 @@ def test_bad_rows_are_quarantined_with_reasons_and_counts_reconcile(con, landing
         (4, "status", "shut", "not one of the allowed values: open, closed"),
     ]
     # Nothing is lost: the quarantined row keeps every original value.
-    record = json.loads(con.execute("select raw_record from raw.quarantine where row_number = 2").fetchone()[0])
+    record = json.loads(con.execute("select raw_record from raw.quarantine where row_number = 2").fetchall()[0][0])
     assert record == {"id": "2", "name": "Bob", "born": "31/02/1985", "qty": "1", "status": "open", "extra": "b"}
-    logged = con.execute("select rows_read, rows_loaded, rows_quarantined from raw.load_log").fetchone()
+    logged = con.execute("select rows_read, rows_loaded, rows_quarantined from raw.load_log").fetchall()[0]
     assert logged == (5, 2, 3)
 
 
@@ -81,10 +81,10 @@ def test_loaded_rows_keep_lineage_types_and_unknown_columns(con, landing):
     load_source(con, source(), landing, "run-1")
     row = con.execute(
         "select id, name, born, qty, extra, _file, _row_number, _run_id, _loaded_at is not null from raw.people where id = '1'"
-    ).fetchone()
+    ).fetchall()[0]
     assert row[:8] == ("1", "José", __import__("datetime").date(1980, 2, 1), 3, "a", "people/a.csv", 1, "run-1")
     assert row[8]
-    assert con.execute("select name from raw.people where id = '5'").fetchone()[0] is None  # blank is no value
+    assert con.execute("select name from raw.people where id = '5'").fetchall()[0][0] is None  # blank is no value
 
 
 def test_reloading_the_same_file_is_a_no_op_even_under_another_name(con, landing):
@@ -93,8 +93,8 @@ def test_reloading_the_same_file_is_a_no_op_even_under_another_name(con, landing
     write(landing, "copy_of_a.csv", GOOD_AND_BAD)
     report = load_source(con, source(), landing, "run-2")
     assert [f.status for f in report.files] == ["skipped", "skipped"]
-    assert con.execute("select count(*) from raw.people").fetchone()[0] == 2
-    assert con.execute("select count(*) from raw.quarantine").fetchone()[0] == 4
+    assert con.execute("select count(*) from raw.people").fetchall()[0][0] == 2
+    assert con.execute("select count(*) from raw.quarantine").fetchall()[0][0] == 4
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_unreadable_file_fails_with_a_clear_error_and_other_files_still_load(con
     import re
     assert name in report.errors[0] and re.search(message, report.errors[0]), report.errors[0]
     assert con.execute("select id from raw.people").fetchall() == [("9",)]
-    assert con.execute("select status from raw.load_log where file like ?", [f"%{name}"]).fetchone()[0] == "failed"
+    assert con.execute("select status from raw.load_log where file like ?", [f"%{name}"]).fetchall()[0][0] == "failed"
 
 
 def test_failed_file_is_retried_once_fixed(con, landing):
@@ -131,11 +131,11 @@ def test_jsonl_nested_objects_are_flattened_and_mixed_types_kept_as_text(con, la
     write(landing, "e.jsonl", '{"id": "1", "qty": 2, "address": {"city": "Cork", "geo": {"lat": 51.9}}}\n{"id": "2", "qty": "three"}\n')
     report = load_source(con, source("jsonl", "people/*.jsonl"), landing, "r")
     assert (report.files[0].rows_loaded, report.files[0].rows_quarantined) == (1, 1)
-    assert con.execute("select address_city, address_geo_lat, qty from raw.people").fetchone() == ("Cork", "51.9", 2)
-    assert con.execute("select column_name, value from raw.quarantine").fetchone() == ("qty", "three")
+    assert con.execute("select address_city, address_geo_lat, qty from raw.people").fetchall()[0] == ("Cork", "51.9", 2)
+    assert con.execute("select column_name, value from raw.quarantine").fetchall()[0] == ("qty", "three")
 
 
 def test_timestamps_in_any_declared_format(con, landing):
     write(landing, "t.jsonl", '{"id": "1", "seen_at": "2024-01-02T03:04:05.678Z"}\n{"id": "2", "seen_at": "2024-01-02T03:04:05Z"}\n')
     load_source(con, source("jsonl", "people/*.jsonl"), landing, "r")
-    assert con.execute("select count(seen_at) from raw.people").fetchone()[0] == 2
+    assert con.execute("select count(seen_at) from raw.people").fetchall()[0][0] == 2

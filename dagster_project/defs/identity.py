@@ -49,7 +49,7 @@ def one_row_per_identity_record(cdp: CdpResource) -> dg.AssetCheckResult:
                   where not exists (select 1 from intermediate.int_identity__records r where r.record_key = m.record_key)),
                 (select count(*) - count(distinct record_key) from identity.person_map)
             """
-        ).fetchone()
+        ).fetchall()[0]
     return dg.AssetCheckResult(
         passed=missing == 0 and extra == 0 and duplicated == 0,
         metadata={"records_without_person": missing, "rows_without_record": extra, "duplicated_rows": duplicated},

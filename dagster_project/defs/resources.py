@@ -2,6 +2,7 @@
 
 
 from functools import lru_cache
+from pathlib import Path
 
 import dagster as dg
 
@@ -9,7 +10,7 @@ from dagster_project.config import CdpConfig, load_config
 
 
 @lru_cache(maxsize=8)
-def _load(path: str) -> CdpConfig:
+def _load(path: str, modified_ns: int) -> CdpConfig:
     return load_config(path)
 
 
@@ -19,4 +20,5 @@ class CdpResource(dg.ConfigurableResource):
     config_path: str
 
     def config(self) -> CdpConfig:
-        return _load(self.config_path)
+        # Keyed on the file's modification time: an edited cdp.yml is re-read.
+        return _load(self.config_path, Path(self.config_path).stat().st_mtime_ns)

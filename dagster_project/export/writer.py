@@ -41,7 +41,7 @@ def export_audience(
     gate: dict,
 ) -> ExportResult:
     folder.mkdir(parents=True, exist_ok=True)
-    rows = con.execute(f"select count(*) from ({query})").fetchone()[0]
+    rows = con.execute(f"select count(*) from ({query})").fetchall()[0][0]
     written: dict[str, Path] = {}
     try:
         for fmt in formats:

@@ -25,9 +25,10 @@ _NICK_START = np.concatenate([[0], np.cumsum(_NICK_COUNT)[:-1]])
 _NICK_FLAT = np.array([i for o in names.NICK_OPTIONS for i in o] + [0])
 
 
-def _chars(rng, n: int, alphabet: np.ndarray, k: int) -> pl.Series:
-    raw = alphabet[rng.integers(0, len(alphabet), size=(n, k))]
-    return pl.Series(np.ascontiguousarray(raw).view(f"S{k}").ravel()).cast(pl.String)
+def _chars(rng, n: int, *alphabets: np.ndarray) -> pl.Series:
+    """Random codes, one alphabet per character position."""
+    raw = np.stack([a[rng.integers(0, len(a), n)] for a in alphabets], axis=1)
+    return pl.Series(np.ascontiguousarray(raw).view(f"S{len(alphabets)}").ravel()).cast(pl.String)
 
 
 def _gather(s: pl.Series, idx: np.ndarray) -> pl.Series:
@@ -53,9 +54,9 @@ def _postcodes(rng, city: np.ndarray) -> tuple[np.ndarray, pl.Series]:
     district = 1 + (rng.random(n) * np.maximum(names.AREA_MAXD[area], 1)).astype(np.int64)
     area_name = _gather(names.AREA_S, area)
     sub_u = rng.random(n)
-    sub = _chars(rng, n, _LONDON_LETTERS, 1)
-    inward = pl.concat_str(_chars(rng, n, _DIGITS, 1), _chars(rng, n, _INWARD, 2))
-    eir = pl.concat_str(_chars(rng, n, _EIR[:15], 1), _chars(rng, n, _EIR, 3))
+    sub = _chars(rng, n, _LONDON_LETTERS)
+    inward = _chars(rng, n, _DIGITS, _INWARD, _INWARD)
+    eir = _chars(rng, n, _EIR[:15], _EIR, _EIR, _EIR)
     df = pl.DataFrame({"a": area_name, "d": district, "u": sub_u, "s": sub, "i": inward, "e": eir,
                        "ie": names.CITY_IE[city]})
     london_sub = pl.col("a").is_in(list(_LONDON_SUB)) | (
@@ -211,6 +212,10 @@ def _phones(key: int, pidx: np.ndarray, hh: np.ndarray, ie: np.ndarray, london: 
     return mobile, landline
 
 
+def _per_person(prefix: str, addr: dict, group: np.ndarray) -> dict:
+    return {prefix + k: (_gather(v, group) if isinstance(v, pl.Series) else v[group]) for k, v in addr.items()}
+
+
 def person_chunk(seed: int, chunk: int, registry: "EmailRegistry") -> pl.DataFrame:
     """Attributes of persons [chunk*CHUNK, (chunk+1)*CHUNK); the draw order is fixed."""
     rng = np.random.default_rng([seed, 0x9E0, chunk])
@@ -220,12 +225,11 @@ def person_chunk(seed: int, chunk: int, registry: "EmailRegistry") -> pl.DataFra
     group, gstart, pos, hsize = _households(rng, n)
     head = gstart[group]
     hh = chunk * n + head
-    ie = (rng.random(n) < 0.10)[group]
+    g_ie = rng.random(n) < 0.10  # group-level arrays are indexed by household number
+    ie = g_ie[group]
     nm = _names(rng, ie, pos, head)
     dob = (REF_DAY - _ages(rng, pos, head) * 365.25 - rng.integers(0, 365, n)).astype(np.int32)
 
-    g_ie = (rng.random(n) < 0.10)  # re-drawn per group below to stay aligned with households
-    g_ie[: len(gstart)] = ie[gstart]
     a0 = _address(rng, g_ie)
     _neighbours(rng, a0, g_ie)
     a1 = _moved_address(rng, a0, g_ie)
@@ -269,17 +273,10 @@ def person_chunk(seed: int, chunk: int, registry: "EmailRegistry") -> pl.DataFra
     em = registry.claim(em, pidx, hh, pos)
     mobile, landline = _phones(key, pidx, hh, ie, names.CITIES_LONDON[city0], g_land[group])
 
-    cols = {
-        "pidx": pidx, "person_id": pl.concat_str(pl.lit("T"), ids.dec_series(pidx + 1, 7), eager=True) if False else None,
-    }
-    del cols
     out = pl.DataFrame({
         "pidx": pidx, "hh": hh, "hh_pos": pos, "hh_size": hsize, "ie": ie,
         "first": nm["first"], "nick": nm["nick"], "last": nm["last"], "dob": dob,
-        **{f"a0_{k}": (v if isinstance(v, pl.Series) else v)[group] if not isinstance(v, pl.Series) else _gather(v, group)
-           for k, v in a0.items()},
-        **{f"a1_{k}": (v[group] if not isinstance(v, pl.Series) else _gather(v, group)) for k, v in a1.items()},
-        "move_at": move_at[group],
+        **_per_person("a0_", a0, group), **_per_person("a1_", a1, group), "move_at": move_at[group],
         "email1": em["email1"], "email2": em["email2"], "family_email": em["family"], "change_at": change_at,
         "mobile": mobile, "landline": landline,
         "eng": eng, "since": since, "churn_at": churn,
@@ -348,5 +345,5 @@ class EmailRegistry:
 def _with_digits(email: pl.Series, h: np.ndarray) -> pl.Series:
     """john.smith@x -> john.smith47@x (2-4 digits from a per-owner hash)."""
     digits = pl.Series((h % np.uint64(9990) + np.uint64(10)).astype(np.int64)).cast(pl.String)
-    parts = email.str.split_exact("@", 1).struct.unnest()
-    return pl.concat_str(parts["field_0"], digits, pl.lit("@"), parts["field_1"])
+    parts = email.str.split_exact("@", 1).struct.unnest().with_columns(d=digits)
+    return parts.select(pl.concat_str("field_0", "d", pl.lit("@"), "field_1")).to_series()

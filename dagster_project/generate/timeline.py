@@ -35,11 +35,15 @@ def date_series(days: np.ndarray, fmt: str) -> pl.Series:
     return pl.Series(np.asarray(days, dtype=np.int32)).cast(pl.Date).dt.strftime(fmt)
 
 
-def mixed_format(values: np.ndarray, fmts: list[str], probs: list[float], rng, conv) -> pl.Series:
-    """Format each value with a format drawn per row (systems change over time)."""
-    pick = rng.choice(len(fmts), size=len(values), p=probs)
-    cols = [conv(values, f) for f in fmts]
-    out = cols[0]
+def seconds(t: np.ndarray) -> pl.Series:
+    return pl.from_epoch(pl.Series(np.asarray(t, dtype=np.int64)), time_unit="s")
+
+
+def fmt_mixed(values: pl.Series, fmts: list[str], probs: list[float], rng) -> pl.Series:
+    """strftime each row with a format drawn per row (systems change over time)."""
+    pick = rng.choice(len(fmts), size=len(values), p=np.asarray(probs) / np.sum(probs))
+    out = values.dt.strftime(fmts[0])
     for i in range(1, len(fmts)):
-        out = out.zip_with(pl.Series(pick != i), cols[i])
+        if (pick == i).any():
+            out = values.dt.strftime(fmts[i]).zip_with(pl.Series(pick == i), out)
     return out

@@ -163,7 +163,7 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Pa
 def _already_loaded(con: duckdb.DuckDBPyConnection, source: str, sha: str) -> bool:
     found = con.execute(
         "select count(*) from raw.load_log where source = ? and sha256 = ? and status = 'loaded'", [source, sha]
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return found > 0
 
 
