@@ -74,7 +74,8 @@ def make_catalog(seed: int) -> Catalog:
             sku.append(f"{prefix}-{num}")
             cat.append(name)
             cents.append(int(max(1.0, np.floor(price)) * 100 + round(end * 100)))
-    return Catalog(pl.Series(sku), pl.Series(cat), np.array(cents), np.repeat(np.arange(len(CATEGORIES)), SKUS_PER_CATEGORY))
+    cat_of_sku = np.repeat(np.arange(len(CATEGORIES)), SKUS_PER_CATEGORY)
+    return Catalog(pl.Series(sku), pl.Series(cat), np.array(cents), cat_of_sku)
 
 
 def pick_skus(rng, cat: Catalog, pref_cat: np.ndarray) -> np.ndarray:
@@ -86,7 +87,8 @@ def pick_skus(rng, cat: Catalog, pref_cat: np.ndarray) -> np.ndarray:
     return c * SKUS_PER_CATEGORY + within
 
 
-_THEMES = ["NEW-IN", "SALE", "WEEKEND-DEAL", "LOYALTY-BONUS", "BACK-IN-STOCK", "SEASONAL", "FREE-DELIVERY", "VIP-PREVIEW"]
+_THEMES = ["NEW-IN", "SALE", "WEEKEND-DEAL", "LOYALTY-BONUS", "BACK-IN-STOCK", "SEASONAL", "FREE-DELIVERY",
+           "VIP-PREVIEW"]
 
 
 def campaign_days(seed: int, lo: int, hi: int) -> tuple[np.ndarray, list[str], np.ndarray]:

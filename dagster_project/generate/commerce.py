@@ -8,13 +8,12 @@ import polars as pl
 from . import ids, names
 from .catalog import EUR_PER_GBP, STORE_REGION_S, pick_skus
 from .copies import postcode_region
-from .identity import _cat
 from .noise import choose
 from .plan import Ctx, account_ids, between, card_numbers, explode
-from .timeline import DAY, YEAR, seconds
+from .timeline import DAY, ONLINE, YEAR, seconds
 
-ORDER_RATE = 1.3  # orders per year for engagement 1
-RECEIPT_RATE = 0.9  # store visits per year for engagement 1
+ORDER_RATE = 3.5  # orders per year for engagement 1
+RECEIPT_RATE = 0.77  # store visits per year for engagement 1
 
 
 def _lines(rng, n: int) -> np.ndarray:
@@ -50,9 +49,8 @@ def orders(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame | None, None]:
     o, _ = explode(rows.with_columns(slot=pl.Series(slot), wlo=pl.Series(lo), whi=pl.Series(hi)), n)
     if o.height == 0:
         return None, None
-    t = between(rng, o["wlo"].to_numpy(), o["whi"].to_numpy())
-    order_no = ctx.decimal_id("order", o.height, 60, 9)
-    o = o.with_columns(order_id=pl.lit("ORD-") + ids.dec_series(order_no, 9), t=pl.Series(t))
+    t = between(rng, o["wlo"].to_numpy(), o["whi"].to_numpy(), ONLINE)
+    o = o.with_columns(order_id=ctx.decimal_id("order", "ORD-", o.height, 60, 9), t=pl.Series(t))
     acc = account_ids(ctx, o["pidx"].to_numpy(), o["slot"].to_numpy())
     o = o.with_columns(account_id=acc)
     lines, k = explode(o, _lines(rng, o.height))
@@ -88,7 +86,7 @@ def _order_lines(ctx: Ctx, o: pl.DataFrame, k: np.ndarray, rng) -> pl.DataFrame:
 
 def receipts(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
     if ctx.batch == 1:
-        rate = RECEIPT_RATE * p["eng"].to_numpy() * np.where(p["member"].to_numpy(), 1.6, 1.0)
+        rate = RECEIPT_RATE * p["eng"].to_numpy() * np.where(p["member"].to_numpy(), 2.5, 1.0)
         rate *= np.where(p["ie"].to_numpy(), 0.15, 1.0)
         years = np.maximum(p["act_hi"].to_numpy() - p["lo"].to_numpy(), 0) / YEAR
         n = np.minimum(rng.poisson(rate * years), 80)
@@ -104,7 +102,7 @@ def receipts(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame | None, pl.Da
     store = np.where(rng.random(m) < 0.75, r["home_store"].to_numpy(), rng.integers(0, len(STORE_REGION_S), m))
     rid = _receipt_ids(ctx, store, day, t)
     member_then = r["member"].to_numpy() & (t >= r["joined_at"].to_numpy())
-    card = choose(member_then & (rng.random(m) < 0.85), card_numbers(ctx, r["pidx"].to_numpy()),
+    card = choose(member_then & (rng.random(m) < 0.93), card_numbers(ctx, r["pidx"].to_numpy()),
                   pl.Series([None] * m, dtype=pl.String))
     # cashiers sometimes key the surname for a receipt or a return: "SMITH"
     surname = names.SURNAME_S.gather(r["last"].to_numpy() + len(names.SURNAME)).str.to_uppercase()

@@ -9,18 +9,22 @@ from . import ids, noise
 from .copies import Profile, identity_copy
 from .noise import choose
 from .plan import Ctx, account_ids, between, card_numbers, contact_ids, explode, member_ids
-from .timeline import YEAR, fmt_mixed, seconds
+from .timeline import OFFICE, ONLINE, YEAR, fmt_mixed, seconds
 
 CRM = Profile(phone_missing=0.35, dob_missing=0.25, email_missing=0.08)
 # a duplicate contact was keyed in again later, by someone else, more sloppily
 CRM_DUP = Profile(nick=0.45, typo=0.12, swap=0.04, ascii=0.4, upper=0.05, lower=0.05, email_stale=0.5,
                   email_missing=0.15, phone_missing=0.5, dob_missing=0.45, abbrev=0.6, pc_variant=0.3)
+# a contact edited by staff later: cleaner than the first entry
+CRM_EDIT = Profile(nick=0.1, typo=0.01, swap=0.0, email_missing=0.02, email_stale=0.05, phone_missing=0.2,
+                   dob_missing=0.15, pc_variant=0.05)
 ACCOUNTS = Profile(nick=0.1, typo=0.02, email_missing=0.0, email_stale=0.0, email_family=0.0, email_typo=0.003,
                    email_caps=0.02, email_upper=0.005, email_space=0.01, phone_missing=0.45, landline=0.1,
                    dob_missing=0.5, abbrev=0.4, pc_variant=0.08)
 LOYALTY = Profile(nick=0.25, typo=0.05, ascii=0.6, upper=0.15, lower=0.01, email_missing=0.15, email_stale=0.3,
                   phone_missing=0.3, landline=0.15, dob_missing=0.35, pc_variant=0.15)
 
+CRM_PHONES = {"intl": 0.75, "national": 0.1, "spaced": 0.1, "e164": 0.05}
 GB_COUNTRY = {"GB": 0.6, "United Kingdom": 0.2, "UK": 0.15, "Great Britain": 0.05}
 IE_COUNTRY = {"IE": 0.6, "Ireland": 0.35, "Republic of Ireland": 0.05}
 
@@ -47,19 +51,19 @@ def _reexport(p: pl.DataFrame, rng, has: pl.Expr, share: float) -> pl.DataFrame:
 def crm(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame]:
     new = p.filter(pl.col("is_new") & (pl.col("n_crm") > 0))
     rows, slot = explode(new, new["n_crm"].to_numpy())
-    t = between(rng, rows["lo"].to_numpy(), rows["hi"].to_numpy())
+    t = between(rng, rows["lo"].to_numpy(), rows["hi"].to_numpy(), OFFICE)
     re = _reexport(p, rng, pl.col("n_crm") > 0, 0.3)
     re_slot = np.where((re["n_crm"].to_numpy() == 2) & (rng.random(re.height) < 0.3), 1, 0)
-    re_t = between(rng, re["lo"].to_numpy(), re["hi"].to_numpy())
-    parts = [(rows, t, slot, True), (re, re_t, re_slot, False)]
+    re_t = between(rng, re["lo"].to_numpy(), re["hi"].to_numpy(), OFFICE)
+    parts = [(rows, t, slot, True, CRM), (re, re_t, re_slot, False, CRM_EDIT)]
     out, truth = [], []
-    for r, tt, s, is_truth in parts:
+    for r, tt, s, is_truth, prof in parts:
         for dup in (False, True):
             m = (s == 1) == dup
             if not m.any():
                 continue
             rr = r.filter(pl.Series(m))
-            df = _crm_rows(ctx, rr, tt[m], s[m], rng, CRM_DUP if dup else CRM)
+            df = _crm_rows(ctx, rr, tt[m], s[m], rng, CRM_DUP if dup and is_truth else prof)
             out.append(df)
             if is_truth:
                 truth.append(_truth(df["contact_id"], rr))
@@ -72,7 +76,7 @@ def _crm_rows(ctx, rows, t, slot, rng, prof) -> pl.DataFrame:
     return pl.DataFrame({
         "contact_id": contact_ids(ctx, rows["pidx"].to_numpy(), slot),
         "first_name": c["first_name"], "last_name": c["last_name"], "email": c["email"],
-        "phone": noise.phone_mixed(c["phone_nsn"], ie, rng, {"intl": 0.75, "national": 0.1, "spaced": 0.1, "e164": 0.05}),
+        "phone": noise.phone_mixed(c["phone_nsn"], ie, rng, CRM_PHONES),
         "birth_date": fmt_mixed(c["dob"], ["%d/%m/%Y", "%Y-%m-%d"], [0.85, 0.15], rng),
         "street": c["street"], "zip": c["postcode"], "city": c["city"],
         "country": labels(rng, ie, GB_COUNTRY, IE_COUNTRY),
@@ -85,7 +89,7 @@ def accounts(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame
     rows, slot = explode(new, new["n_acc"].to_numpy())
     created = np.where(slot == 1, rows["acc2_at"].to_numpy(), rows["acc1_at"].to_numpy())
     has_upd = rng.random(rows.height) < 0.55
-    updated = between(rng, created, rows["hi"].to_numpy())
+    updated = between(rng, created, rows["hi"].to_numpy(), ONLINE)
     # an email changer opened a second account; the first keeps the old address
     rows = rows.with_columns(
         email2=pl.when(pl.Series((slot == 0) & (rows["n_acc"].to_numpy() == 2))).then(None).otherwise("email2"))
@@ -95,7 +99,7 @@ def accounts(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame
     re = re.filter(pl.Series(rng.random(re.height) < 0.6))
     re_slot = np.where((re["n_acc"].to_numpy() == 2) & (re["acc2_at"].to_numpy() < ctx.lo), 1, 0)
     re_created = np.where(re_slot == 1, re["acc2_at"].to_numpy(), re["acc1_at"].to_numpy())
-    re_t = between(rng, re["lo"].to_numpy(), re["hi"].to_numpy())
+    re_t = between(rng, re["lo"].to_numpy(), re["hi"].to_numpy(), ONLINE)
     df_re = _account_rows(ctx, re, re_slot, re_created, re_t, rng)
     return _cat([df_new, df_re]), _truth(df_new["account_id"], rows)
 
@@ -129,9 +133,9 @@ def points_at(ctx: Ctx, rows: pl.DataFrame, t: np.ndarray) -> np.ndarray:
 
 def loyalty(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame]:
     new = p.filter(pl.col("is_new") & pl.col("member"))
-    t = between(rng, new["joined_at"].to_numpy(), new["hi"].to_numpy())
+    t = between(rng, new["joined_at"].to_numpy(), new["hi"].to_numpy(), ONLINE)
     re = _reexport(p, rng, pl.col("member"), 0.3)
-    re_t = between(rng, re["lo"].to_numpy(), re["hi"].to_numpy())
+    re_t = between(rng, re["lo"].to_numpy(), re["hi"].to_numpy(), ONLINE)
     df_new = _member_rows(ctx, new, t, rng)
     return _cat([df_new, _member_rows(ctx, re, re_t, rng)]), _truth(df_new["member_id"], new)
 

@@ -17,7 +17,9 @@ _HEX = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np
 
 
 def _u64(x) -> np.ndarray:
-    return np.asarray(x).astype(np.int64, copy=False).view(np.uint64) if np.asarray(x).dtype != np.uint64 else np.asarray(x)
+    """Reinterpret integers as uint64 (two's complement for negatives)."""
+    x = np.asarray(x)
+    return x if x.dtype == np.uint64 else x.astype(np.int64).view(np.uint64)
 
 
 def splitmix(x: np.ndarray) -> np.ndarray:
@@ -91,15 +93,16 @@ def dec_series(x: np.ndarray, width: int) -> pl.Series:
 
 
 def uuid_series(unique: np.ndarray, key: int) -> pl.Series:
-    """uuid4-looking ids; the unique 64 bits sit in the last two groups."""
-    low = hex_series(mix64(unique, key), 16)
-    high = hex_series(hash64(key_of(key, 1), unique), 16)
-    df = pl.DataFrame({"h": high, "l": low})
+    """uuid4-shaped ids: 60 bits are a bijection of `unique` (< 2**60), the rest is hash noise."""
+    body = hex_series(permute(unique, 1 << 60, key), 15)
+    noise = hash64(key_of(key, 1), unique)
+    variant = pl.Series(np.array([b"8", b"9", b"a", b"b"])[(noise >> U64(62)).astype(np.int64)]).cast(pl.String)
+    df = pl.DataFrame({"h": body, "v": variant, "r": hex_series(noise, 15)})
     return df.select(
         pl.concat_str(
             pl.col("h").str.slice(0, 8), pl.lit("-"), pl.col("h").str.slice(8, 4), pl.lit("-4"),
-            pl.col("h").str.slice(13, 3), pl.lit("-"), pl.col("l").str.slice(0, 4), pl.lit("-"),
-            pl.col("l").str.slice(4, 12),
+            pl.col("h").str.slice(12, 3), pl.lit("-"), pl.col("v"), pl.col("r").str.slice(0, 3), pl.lit("-"),
+            pl.col("r").str.slice(3, 12),
         )
     ).to_series()
 

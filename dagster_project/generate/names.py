@@ -150,6 +150,17 @@ SURNAMES = [
     ("De Souza", 0.8, 0.3), ("Le Roux", 0.3, 0.1), ("McAllister", 1.5, 2), ("MacLeod", 1.5, 0.5),
 ]
 
+# Long tail of rarer (toponymic) surnames: in real populations most people have
+# a surname outside the top 200, which keeps full-name collisions plausible.
+_TAIL_HEADS = ["Ash", "Black", "Brad", "Brook", "Chad", "Clay", "Crom", "Dal", "Dun", "Elm", "Fair", "Gold",
+               "Green", "Hal", "Hart", "Hay", "Holm", "Kings", "Lang", "Lock", "Mar", "Mid", "Mor", "New",
+               "North", "Oak", "Pen", "Rad", "Red", "Ros", "Rush", "Sand", "Shel", "Stan", "Stock", "Thorn",
+               "Wad", "Wake", "Wal", "West", "Whit", "Wim", "Win", "Wood", "Wor", "Brom"]
+_TAIL_ENDS = ["ley", "ton", "by", "ford", "field", "well", "worth", "wood", "ham", "combe", "hurst", "more",
+              "stead", "wick", "bridge", "dale", "cott", "den", "land", "shaw"]
+TAIL_SURNAMES = sorted({h + e for h in _TAIL_HEADS for e in _TAIL_ENDS} - {r[0] for r in SURNAMES})
+TAIL_SHARE = (0.6, 0.3)  # share of GB / IE people with a tail surname
+
 NAME_WORDS = [  # unrelated email handles: no name in the address
     "sunny", "bluebird", "tigerlily", "redkite", "starlight", "moonbeam", "happyday",
     "dragonfly", "skyrunner", "seaside", "wildrose", "puddleduck", "thunderbolt",
@@ -258,8 +269,17 @@ NICK = sorted({n for v in NICKNAMES.values() for n in v})
 NICK_BASE = len(FIRST)
 NICK_OPTIONS = [[NICK.index(n) for n in NICKNAMES.get(f, [])] for f in FIRST]
 ALL_FIRST = FIRST + NICK
-SURNAME = [r[0] for r in SURNAMES]
-SURNAME_P = (_weights(SURNAMES, 1), _weights(SURNAMES, 2))
+SURNAME = [r[0] for r in SURNAMES] + TAIL_SURNAMES
+
+
+def _surname_p(col: int, tail_share: float) -> np.ndarray:
+    # flatten the head (w**0.85): Smith ends up ~1.3% of GB people, as in the census
+    head = _weights(SURNAMES, col) ** 0.85
+    head = head / head.sum() * (1 - tail_share)
+    return np.concatenate([head, np.full(len(TAIL_SURNAMES), tail_share / len(TAIL_SURNAMES))])
+
+
+SURNAME_P = (_surname_p(1, TAIL_SHARE[0]), _surname_p(2, TAIL_SHARE[1]))
 
 
 def _series(values: list[str]) -> pl.Series:

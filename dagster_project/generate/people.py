@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from . import catalog, ids, names
-from .timeline import DAY, END, FAR, REF_DAY, START, YEAR
+from .timeline import DAY, END, FAR, ONLINE, REF_DAY, START, diurnal
 
 CHUNK = 20_000
 _INWARD = np.frombuffer(b"ABDEFGHJLNPQRSTUWXYZ", dtype=np.uint8)
@@ -138,7 +138,8 @@ def _names(rng, ie: np.ndarray, pos: np.ndarray, head_of: np.ndarray) -> dict:
     share = (pos == 0) | (rng.random(n) < 0.75)
     last = np.where(share, own[head_of], own)
     cnt = _NICK_COUNT[first]
-    nick = np.where(cnt > 0, names.NICK_BASE + _NICK_FLAT[_NICK_START[first] + (rng.random(n) * cnt).astype(np.int64)], -1)
+    which = _NICK_START[first] + (rng.random(n) * cnt).astype(np.int64)
+    nick = np.where(cnt > 0, names.NICK_BASE + _NICK_FLAT[which], -1)
     return {"first": first, "nick": nick, "last": last}
 
 
@@ -157,7 +158,7 @@ def _local_part(p: pl.Expr) -> pl.Expr:
     return expr.otherwise(forms[0])
 
 
-def _emails(rng, key: int, nm: dict, dob: np.ndarray, ie: np.ndarray, has2: np.ndarray,
+def _emails(rng, nm: dict, dob: np.ndarray, ie: np.ndarray, has2: np.ndarray,
             fam_key: dict) -> pl.DataFrame:
     n = len(ie)
     year = (1970 + dob / 365.25).astype(np.int64)
@@ -176,7 +177,8 @@ def _emails(rng, key: int, nm: dict, dob: np.ndarray, ie: np.ndarray, has2: np.n
     # the second address differs: a new pattern, or the same handle at a new provider
     p2 = pl.when(pl.col("p2") == pl.col("p1")).then((pl.col("p1") + 1) % _PATTERNS).otherwise(pl.col("p2"))
     local2 = pl.when(pl.col("keep_local")).then(_local_part(pl.col("p1"))).otherwise(_local_part(p2))
-    d2 = pl.when(pl.col("keep_local") & (pl.col("d1") == pl.col("d2"))).then(pl.lit("outlook.com")).otherwise(pl.col("d2"))
+    same = pl.col("keep_local") & (pl.col("d1") == pl.col("d2"))
+    d2 = pl.when(same).then(pl.lit("outlook.com")).otherwise(pl.col("d2"))
     fl = pl.col("fam_l")
     fam_local = pl.when(pl.col("fam_p") == 0).then("the" + fl + "s").when(pl.col("fam_p") == 1).then(fl + "family") \
         .when(pl.col("fam_p") == 2).then(fl + pl.col("fam_house").cast(pl.String)) \
@@ -208,7 +210,8 @@ def _phones(key: int, pidx: np.ndarray, hh: np.ndarray, ie: np.ndarray, london: 
     land_ie = 10_000_000 + ids.permute(hh, 9_000_000, ids.key_of(key, 5)).astype(np.int64)
     mobile = pl.Series(np.where(ie, mob_ie, mob_gb)).cast(pl.String)
     land = np.where(ie, land_ie, np.where(london, land_ldn, land_gb))
-    landline = pl.Series(land).cast(pl.String).zip_with(pl.Series(has_land), pl.Series([None] * len(land), dtype=pl.String))
+    none = pl.Series([None] * len(land), dtype=pl.String)
+    landline = pl.Series(land).cast(pl.String).zip_with(pl.Series(has_land), none)
     return mobile, landline
 
 
@@ -245,12 +248,17 @@ def person_chunk(seed: int, chunk: int, registry: "EmailRegistry") -> pl.DataFra
     has2 = (rng.random(n) < 0.3) | (n_acc == 2)
     change_at = np.where(rng.random(n) < 0.8, _uniform_between(rng, since + 30 * DAY, END),
                          _uniform_between(rng, np.full(n, END), END + 180 * DAY))
-    change_at = np.where(n_acc == 2, _uniform_between(rng, np.minimum(since + 45 * DAY, END - 10 * DAY), END - 7 * DAY), change_at)
+    # two accounts: the second was opened after the email change, inside the history
+    early = _uniform_between(rng, np.minimum(since + 45 * DAY, END - 10 * DAY), END - 7 * DAY)
+    change_at = np.where(n_acc == 2, early, change_at)
     change_at = np.where(has2, change_at, FAR)
     acc1 = np.where(n_acc == 2, _uniform_between(rng, since, change_at), _uniform_between(rng, since, END - DAY))
     acc2 = np.where(n_acc == 2, np.minimum(change_at + rng.integers(0, 14 * DAY, n), END - 1), FAR)
+    acc1 = diurnal(rng, acc1, ONLINE, since, END)
+    acc2 = np.where(n_acc == 2, diurnal(rng, acc2, ONLINE, change_at, END), FAR)
     member = rng.random(n) < np.clip(0.38 + 0.12 * eng, 0, 0.85)
-    joined = _uniform_between(rng, since, END - DAY)
+    # most members sign up early in their relationship (so most receipts carry the card)
+    joined = since + (rng.beta(0.6, 2.5, n) * (END - DAY - since)).astype(np.int64)
     n_dev = np.where(n_acc > 0, rng.choice([1, 2, 3], n, p=[0.5, 0.35, 0.15]),
                      np.where(rng.random(n) < 0.3, rng.choice([1, 2], n, p=[0.75, 0.25]), 0))
     pref_cat = rng.integers(0, len(catalog.CATEGORIES), n)
@@ -258,7 +266,7 @@ def person_chunk(seed: int, chunk: int, registry: "EmailRegistry") -> pl.DataFra
     store_pick = (rng.random(n) * catalog.CITY_STORE_COUNT[city0]).astype(np.int64)
     home_store = catalog.CITY_STORES[catalog.CITY_STORE_START[city0] + store_pick]
 
-    g_land = rng.random(n) < np.where(hsize >= 2, 0.35, 0.15)
+    has_land = rng.random(n)[group] < np.where(hsize >= 2, 0.35, 0.15)  # one draw per household
     fam_on = (rng.random(n) < 0.25)[group] & (hsize >= 2)
     fam_p = rng.integers(0, 5, n)[group]
     fam_dom = _gather(names.FAMILY_DOMAINS_S, np.where(ie, rng.choice([2, 5], n), rng.integers(0, 5, n))[group])
@@ -269,9 +277,9 @@ def person_chunk(seed: int, chunk: int, registry: "EmailRegistry") -> pl.DataFra
         "fam_f1": _gather(names.FIRST_KEY_S, nm["first"][head]),
         "fam_f2": _gather(names.FIRST_KEY_S, nm["first"][second]),
     }
-    em = _emails(rng, key, nm, dob, ie, has2, fam_key)
+    em = _emails(rng, nm, dob, ie, has2, fam_key)
     em = registry.claim(em, pidx, hh, pos)
-    mobile, landline = _phones(key, pidx, hh, ie, names.CITIES_LONDON[city0], g_land[group])
+    mobile, landline = _phones(key, pidx, hh, ie, names.CITIES_LONDON[city0], has_land)
 
     out = pl.DataFrame({
         "pidx": pidx, "hh": hh, "hh_pos": pos, "hh_size": hsize, "ie": ie,

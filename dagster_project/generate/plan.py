@@ -11,7 +11,7 @@ import polars as pl
 from . import ids
 from .catalog import STORES, Catalog, campaign_days, make_catalog
 from .people import CHUNK
-from .timeline import DAY, END, FAR, batch_window
+from .timeline import DAY, END, FAR, batch_window, diurnal
 
 NEW_SHARE = 0.02  # new people per later batch, as a share of `people`
 CHANGED_SHARE = 0.05  # existing people with new records in a later batch
@@ -65,16 +65,17 @@ class Ctx:
             raise ValueError("sequence overflow")
         return (np.int64(self.batch) << np.int64(40)) + np.arange(start, start + count, dtype=np.int64)
 
-    def decimal_id(self, name: str, count: int, per_batch: int, width: int) -> np.ndarray:
-        """Sequence numbers mapped into a decimal id space sized for all batches."""
-        stride = max(per_batch * self.people, 1000)
-        space = 10 ** ids.digits_for(stride * MAX_BATCHES, width)
+    def decimal_id(self, name: str, prefix: str, count: int, per_person: int, width: int) -> pl.Series:
+        """prefix + fixed-width number; each batch owns a disjoint range, shuffled by a bijection."""
+        stride = max(per_person * self.people, 1000)
+        digits = ids.digits_for(stride * MAX_BATCHES, width)
         start = self.seq.get(name, 0)
         if start + count > stride:
             raise ValueError(f"too many {name} records for the id space")
         self.seq[name] = start + count
         n = (self.batch - 1) * stride + np.arange(start, start + count, dtype=np.int64)
-        return ids.permute(n, space, self.key(_tag(name)))
+        number = ids.dec_series(ids.permute(n, 10**digits, self.key(_tag(name))), digits)
+        return pl.select(pl.lit(prefix) + number).to_series()
 
 
 def _tag(name: str) -> int:
@@ -120,10 +121,12 @@ def explode(df: pl.DataFrame, counts: np.ndarray) -> tuple[pl.DataFrame, np.ndar
     return df[idx] if len(idx) else df.clear(), k
 
 
-def between(rng, lo, hi) -> np.ndarray:
+def between(rng, lo, hi, hours: np.ndarray | None = None) -> np.ndarray:
+    """Uniform time in [lo, hi); with `hours`, time of day follows that profile."""
     lo = np.asarray(lo, dtype=np.int64)
     hi = np.maximum(np.asarray(hi, dtype=np.int64), lo + 1)
-    return lo + (rng.random(len(lo)) * (hi - lo)).astype(np.int64)
+    t = lo + (rng.random(len(lo)) * (hi - lo)).astype(np.int64)
+    return t if hours is None else diurnal(rng, t, hours, lo, hi)
 
 
 def cohort(ctx: Ctx, persons: pl.DataFrame) -> pl.DataFrame:
@@ -140,7 +143,8 @@ def cohort(ctx: Ctx, persons: pl.DataFrame) -> pl.DataFrame:
     # movers and email changers of the day re-appear in the CRM that day
     today = pl.col("move_at").is_between(ctx.lo, ctx.hi - 1) | pl.col("change_at").is_between(ctx.lo, ctx.hi - 1)
     picked = ids.uniform(ctx.key(0xC4A, ctx.batch), pidx) < CHANGED_SHARE
-    p = p.with_columns(is_new=pl.Series(is_new), picked=pl.Series(picked)).with_columns(forced=today & ~pl.col("is_new"))
+    p = p.with_columns(is_new=pl.Series(is_new), picked=pl.Series(picked))
+    p = p.with_columns(forced=today & ~pl.col("is_new"))
     p = p.filter(pl.col("is_new") | pl.col("picked") | pl.col("forced")).drop("picked")
     return p.with_columns(
         lo=pl.lit(ctx.lo), hi=pl.lit(ctx.hi),

@@ -15,6 +15,22 @@ FAR = 2**62  # "never" for move/churn/email-change times
 REF_DAY = (date(2025, 6, 30) - date(1970, 1, 1)).days  # ages are computed on this day
 
 
+# relative activity by hour of day (UTC): shoppers online in the evening, staff in office hours
+ONLINE = np.array([1, .6, .4, .3, .3, .5, 1.2, 2.5, 3.5, 4, 4.2, 4.5,
+                   5, 4.8, 4.5, 4.5, 4.7, 5, 5.5, 6, 6.2, 5.5, 4, 2.2])
+OFFICE = np.array([0, 0, 0, 0, 0, 0, .1, .5, 3, 5, 5, 5, 4, 5, 5, 5, 4.5, 3, 1, .5, .2, .1, 0, 0])
+ONLINE = ONLINE / ONLINE.sum()
+OFFICE = OFFICE / OFFICE.sum()
+
+
+def diurnal(rng, t: np.ndarray, hours: np.ndarray, lo, hi) -> np.ndarray:
+    """Keep the day of t, redraw its time of day from an hourly profile, stay in [lo, hi)."""
+    t = np.asarray(t, dtype=np.int64)
+    day = t // DAY * DAY
+    out = day + rng.choice(24, len(t), p=hours) * 3600 + rng.integers(0, 3600, len(t))
+    return np.clip(out, lo, np.asarray(hi, dtype=np.int64) - 1)
+
+
 def batch_window(batch: int) -> tuple[int, int]:
     """[lo, hi) of record times: the history for batch 1, one later day for batch b."""
     if batch == 1:

@@ -1,0 +1,102 @@
+"""Benchmark the whole pipeline on generated data: stage times and peak memory.
+
+    .venv/bin/python benchmarks/pipeline_bench.py --people 100000 [--workdir DIR] [--keep]
+
+Generates a fresh workspace (a copy of cdp.yml), times `cdp generate`, then
+runs the pipeline through Dagster and reports each step's wall time (from
+Dagster's step events), the peak RSS of this process and of its children
+(dbt runs as a subprocess), and the row counts. Timings go here, never into
+pass/fail tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dagster_project.config import DEFAULT_CONFIG, load_config  # noqa: E402
+
+
+def peak_rss_mib() -> dict[str, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"self": round(own, 1), "children": round(children, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
+    args = parser.parse_args()
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cdp-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DEFAULT_CONFIG, workdir / "cdp.yml")
+    config = load_config(workdir / "cdp.yml")
+
+    from dagster_project.generate import generate_sample
+
+    started = time.perf_counter()
+    stats = generate_sample(config.landing, config.truth, people=args.people, seed=args.seed)
+    generate_seconds = time.perf_counter() - started
+
+    from dagster_project.pipeline import run_pipeline
+
+    started = time.perf_counter()
+    result = run_pipeline(config)
+    run_seconds = time.perf_counter() - started
+    steps = step_durations(config, result.run_id)
+
+    report = {
+        "people": args.people,
+        "landing_rows": sum(stats["files"].values()),
+        "generate_seconds": round(generate_seconds, 1),
+        "run_seconds": round(run_seconds, 1),
+        "success": result.success,
+        "steps_seconds": steps,
+        "peak_rss_mib": peak_rss_mib(),
+        "identity_records": result.summary.identity_records,
+        "persons": result.summary.persons,
+        "audiences": result.summary.audiences,
+    }
+    print(json.dumps(report, indent=2))
+    if not result.success:
+        print(result.summary.render(), file=sys.stderr)
+    if not args.keep and not args.workdir:
+        shutil.rmtree(workdir)
+    return 0 if result.success else 1
+
+
+def step_durations(config, run_id: str) -> dict[str, float]:
+    from dagster import DagsterEventType
+
+    from dagster_project.pipeline import dagster_instance
+
+    with dagster_instance(config) as instance:
+        records = instance.get_records_for_run(run_id).records
+    started: dict[str, float] = {}
+    durations: dict[str, float] = {}
+    for record in records:
+        event = record.event_log_entry
+        if not event.is_dagster_event or not event.step_key:
+            continue
+        kind = event.dagster_event.event_type
+        if kind == DagsterEventType.STEP_START:
+            started[event.step_key] = event.timestamp
+        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE) and event.step_key in started:
+            durations[event.step_key] = round(event.timestamp - started[event.step_key], 2)
+    return dict(sorted(durations.items(), key=lambda item: -item[1]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

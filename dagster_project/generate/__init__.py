@@ -1,0 +1,57 @@
+"""Sample-data generator: landing files of the bundled sample retailer plus ground truth.
+
+generate_sample() streams people in chunks; every chunk's draws are seeded
+from (seed, batch, chunk), so the output is byte-identical for the same
+arguments and memory stays flat whatever the number of people.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .people import EmailRegistry, person_chunk
+from .plan import Ctx, cohort
+from .sources import SOURCES, Writer
+from . import defects
+
+__all__ = ["generate_sample"]
+
+
+def generate_sample(landing_dir: Path, truth_path: Path, people: int, seed: int, batch: int = 1,
+                    defect_rate: float = 0.0005) -> dict:
+    """Write batch `batch` of the sample landing files and its truth rows.
+
+    Batch 1 is the history 2023-01-01..2025-06-30 of `people` people and
+    overwrites truth.csv; batch b > 1 is the single day 2025-06-30 + (b-1)
+    with ~2% new people and ~5% of existing ones active, appended to truth.csv.
+    """
+    if people < 1 or batch < 1 or not 0 <= defect_rate <= 1:
+        raise ValueError("people >= 1, batch >= 1 and 0 <= defect_rate <= 1 are required")
+    ctx = Ctx(seed=seed, batch=batch, people=people, defect_rate=defect_rate)
+    registry = EmailRegistry(seed)
+    writer = Writer(Path(landing_dir), Path(truth_path), batch)
+    stats = {"new_people": 0, "changed_people": 0, "defective_rows": 0}
+    try:
+        for chunk in range(ctx.n_chunks):
+            ctx.chunk = chunk
+            p = cohort(ctx, person_chunk(seed, chunk, registry))
+            stats["new_people"] += int(p["is_new"].sum())
+            stats["changed_people"] += int((~p["is_new"]).sum())
+            _write_chunk(ctx, p, writer, stats)
+    finally:
+        files = writer.close()
+    return {"people": ctx.total, "batch": batch, **stats, "files": files, "truth_rows": writer.truth_rows}
+
+
+def _write_chunk(ctx: Ctx, p, writer: Writer, stats: dict) -> None:
+    for tag, src in enumerate(SOURCES):
+        if p.height == 0:
+            return
+        df, truth = src.make(ctx, p, ctx.rng(tag))
+        if df is None or df.height == 0:
+            continue
+        if src.truth and truth is not None and truth.height:
+            writer.write_truth(src, truth)
+        df, broken = defects.inject(df, src.name, ctx.rng(100 + tag), ctx.defect_rate, src.fmt == "csv")
+        stats["defective_rows"] += broken
+        writer.write(src, df)

@@ -1,0 +1,189 @@
+"""Input preparation for the Splink model: a scratch database and one prepared table.
+
+Splink materialises its working tables with `CREATE TABLE` in the current
+schema. To write nothing into the warehouse, every run happens inside an
+in-memory database attached next to it (`scratch`): the prepared records and
+all of Splink's tables live there and vanish on detach.
+
+The prepared table has the same columns whatever the input holds ("bring your
+own data"): every canonical field is present, null when the input lacks it,
+plus columns derived for comparisons and blocking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+SCRATCH = "splink_scratch"
+PREPARED = "splink_records"
+NICKNAMES_CSV = Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "nicknames.csv"
+
+# A blocking key shared by more records than this is dropped (set to null) for
+# that rule only: one very common value (a placeholder email, "john smith")
+# would otherwise generate cap^2 / 2 comparisons on its own.
+DEFAULT_BLOCK_CAP = 200
+
+TEXT_FIELDS = [
+    "first_name", "first_name_norm", "first_name_canonical", "last_name", "last_name_norm",
+    "email", "phone", "address_line", "address_line_norm", "postcode", "postcode_norm", "city",
+]
+
+# Street-type abbreviations, expanded so "12 High St" equals "12 High Street".
+STREET_ABBREVIATIONS = {
+    "rd": "road", "st": "street", "ln": "lane", "ave": "avenue", "av": "avenue", "cl": "close",
+    "dr": "drive", "cres": "crescent", "gdns": "gardens", "gr": "grove", "pl": "place",
+    "terr": "terrace", "tce": "terrace", "ct": "court", "pk": "park", "sq": "square", "vw": "view",
+    "wlk": "walk", "hts": "heights", "mt": "mount", "apt": "flat",
+}
+
+UK_POSTCODE = "^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$"
+
+
+@contextlib.contextmanager
+def scratch_database(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Attach an in-memory database for Splink's tables; restore the caller's schema after."""
+    database, schema = con.execute("select current_database(), current_schema()").fetchone()
+    con.execute(f"attach ':memory:' as {SCRATCH}")
+    try:
+        yield
+    finally:
+        con.execute(f'use "{database}"."{schema}"')
+        con.execute(f"detach {SCRATCH}")
+
+
+def _fold(expression: str) -> str:
+    """Same folding as dbt's cdp_fold: lower case, accents stripped, punctuation to spaces."""
+    return f"nullif(trim(regexp_replace(lower(strip_accents({expression})), '[^a-z0-9]+', ' ', 'g')), '')"
+
+
+def _column_or_null(columns: set[str], name: str, fallback: str | None = None, cast: str = "varchar") -> str:
+    if name in columns:
+        return f"cast({name} as {cast})"
+    return fallback if fallback else f"cast(null as {cast})"
+
+
+def _base_select(columns: set[str]) -> str:
+    """Canonical fields, normalised here when the input only has the raw column."""
+    col = lambda name, fallback=None, cast="varchar": _column_or_null(columns, name, fallback, cast)  # noqa: E731
+    first_raw, last_raw = col("first_name"), col("last_name")
+    address_raw = col("address_line")
+    postcode_raw = col("postcode")
+    return f"""
+        cast(record_key as varchar) as record_key,
+        {col("first_name_norm", _fold(first_raw))} as first_name_norm,
+        {col("last_name_norm", _fold(last_raw))} as last_name_norm,
+        {col("first_name_canonical")} as first_name_canonical_input,
+        nullif(lower(replace(trim({col("email")}), ' ', '')), '') as email,
+        nullif(regexp_replace({col("phone")}, '[^0-9+]', '', 'g'), '') as phone,
+        {"try_cast(date_of_birth as date)" if "date_of_birth" in columns else "cast(null as date)"} as date_of_birth,
+        {col("address_line_norm", _fold(address_raw))} as address_line_folded,
+        {col("postcode_norm", f"nullif(upper(regexp_replace({postcode_raw}, '[^A-Za-z0-9]', '', 'g')), '')")}
+            as postcode_norm,
+        {_fold(col("city"))} as city_norm
+    """
+
+
+def _expand_abbreviations(expression: str) -> str:
+    cases = " ".join(f"when '{short}' then '{long}'" for short, long in STREET_ABBREVIATIONS.items())
+    return (
+        f"array_to_string(list_transform(string_split({expression}, ' '), "
+        f"lambda w: case w {cases} else w end), ' ')"
+    )
+
+
+def _capped(key: str, name: str, cap: int) -> str:
+    """Blocking key, null where its value is shared by more than `cap` records."""
+    return f"case when count({key}) over (partition by {key}) <= {cap} then {key} end as {name}"
+
+
+def prepare_records(
+    con: duckdb.DuckDBPyConnection,
+    records_table: str,
+    *,
+    table: str = PREPARED,
+    keys: list[str] | None = None,
+    nicknames_csv: Path = NICKNAMES_CSV,
+    block_cap: int = DEFAULT_BLOCK_CAP,
+) -> int:
+    """Create `{SCRATCH}.main.{table}` from `records_table`; returns its row count.
+
+    Runs before switching to the scratch database, so `records_table` resolves
+    exactly as the caller would resolve it. `keys` restricts to those record keys.
+    """
+    columns = {row[0] for row in con.sql(f"describe select * from {records_table}").fetchall()}
+    if "record_key" not in columns:
+        raise ValueError(f"{records_table} has no record_key column")
+    key_filter = ""
+    if keys is not None:
+        con.execute(f"create table {SCRATCH}.main.{table}_keys as select unnest(?::varchar[]) as record_key", [keys])
+        key_filter = f"where cast(record_key as varchar) in (select record_key from {SCRATCH}.main.{table}_keys)"
+    nickname_source = (
+        f"read_csv('{nicknames_csv.as_posix()}', header = true, "
+        "columns = {'nickname': 'VARCHAR', 'canonical': 'VARCHAR'})"
+    )
+    sql = f"""
+    create or replace table {SCRATCH}.main.{table} as
+    with base as (
+        select {_base_select(columns)} from {records_table} {key_filter}
+    ),
+    nicknames as (select distinct on (nickname) nickname, canonical from {nickname_source}),
+    named as (
+        select
+            base.* exclude (first_name_canonical_input, address_line_folded),
+            -- The dbt join gives first_name_canonical; without it, look the nickname up here.
+            coalesce(first_name_canonical_input, nicknames.canonical, first_name_norm) as first_name_canonical,
+            {_expand_abbreviations("address_line_folded")} as address_line_norm
+        from base left join nicknames on nicknames.nickname = base.first_name_norm
+    ),
+    derived as (
+        select
+            *,
+            -- Last number in the line: the house number ("flat 3 12 high street" -> 12).
+            nullif(regexp_extract(address_line_norm, '([0-9]+[a-z]?)[^0-9]*$', 1), '') as house_number,
+            -- UK sector/district from the unspaced postcode; elsewhere the first 3 characters
+            -- (Eircode routing key, US ZIP sectional centre).
+            case when regexp_matches(postcode_norm, '{UK_POSTCODE}')
+                 then regexp_extract(postcode_norm, '{UK_POSTCODE}', 1) || regexp_extract(postcode_norm, '{UK_POSTCODE}', 2)
+            end as postcode_sector,
+            case when regexp_matches(postcode_norm, '{UK_POSTCODE}')
+                 then regexp_extract(postcode_norm, '{UK_POSTCODE}', 1)
+                 when length(postcode_norm) >= 5 then left(postcode_norm, 3)
+            end as postcode_district,
+            -- Names in either order, so swapped first/last names share a block.
+            case when first_name_canonical is not null and last_name_norm is not null
+                 then array_to_string(list_sort([first_name_canonical, last_name_norm]), '|') end as name_key,
+            cast(date_of_birth as varchar) || '|' || left(last_name_norm, 1) as dob_last_key,
+            cast(date_of_birth as varchar) || '|' || left(first_name_canonical, 1) as dob_first_key
+        from named
+    )
+    select
+        * exclude (name_key, dob_last_key, dob_first_key),
+        {_capped("name_key", "bk_name", block_cap)},
+        {_capped("dob_last_key", "bk_dob_last", block_cap)},
+        {_capped("dob_first_key", "bk_dob_first", block_cap)},
+        {_capped("postcode_norm", "bk_postcode", block_cap)},
+        {_capped("address_line_norm", "bk_address", block_cap)},
+        {_capped("email", "bk_email", block_cap)},
+        {_capped("phone", "bk_phone", block_cap)}
+    from derived
+    order by record_key
+    """
+    con.execute(sql)
+    return con.execute(f"select count(*) from {SCRATCH}.main.{table}").fetchone()[0]
+
+
+FIELDS_FOR_FILL = [
+    "first_name_norm", "last_name_norm", "date_of_birth", "email", "phone",
+    "address_line_norm", "postcode_norm", "city_norm",
+]
+
+
+def fill_rates(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Share of non-null values per canonical field in the prepared table."""
+    selects = ", ".join(f"avg(({c} is not null)::int) as {c}" for c in FIELDS_FOR_FILL)
+    row = con.execute(f"select {selects} from {SCRATCH}.main.{PREPARED}").fetchone()
+    return {c: float(v or 0.0) for c, v in zip(FIELDS_FOR_FILL, row)}

@@ -1,0 +1,305 @@
+"""The Splink model specification, chosen from the fields the data actually has.
+
+Each comparison and rule declares the prepared columns it needs; only those
+whose fields are populated (share of non-null >= min_fill) are used, so the
+same code models any subset of the canonical fields.
+
+Comparisons are written as Splink comparison dicts (explicit SQL, readable
+labels for explanations). Columns are those of the prepared table
+(splink_prepare): `*_l` / `*_r` are the two records of a pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from splink import SettingsCreator, block_on
+
+DEFAULT_MIN_FILL = 0.01
+
+
+def _level(sql: str, label: str, **options) -> dict:
+    return {"sql_condition": sql, "label_for_charts": label, **options}
+
+
+def _null(*columns: str) -> dict:
+    """Missing on either side; contributes no evidence (weight 0)."""
+    sql = " AND ".join(f"({c}_l IS NULL OR {c}_r IS NULL)" for c in columns)
+    return _level(sql, "missing", is_null_level=True)
+
+
+ELSE = _level("ELSE", "different")
+
+
+def _jaro_winkler(column: str, threshold: float) -> str:
+    return f"jaro_winkler_similarity({column}_l, {column}_r) >= {threshold}"
+
+
+SWAPPED = "first_name_norm_l = last_name_norm_r AND last_name_norm_l = first_name_norm_r"
+
+
+@dataclass
+class Comparison:
+    name: str
+    levels: list[dict]
+    columns: set[str]  # prepared columns used (a training rule on any of them cannot estimate this)
+
+    def as_dict(self) -> dict:
+        return {"output_column_name": self.name, "comparison_levels": self.levels}
+
+
+def first_name_comparison(has_last: bool) -> Comparison:
+    levels = [
+        _null("first_name_norm"),
+        # Term frequencies: "john" agreeing is weaker evidence than "siobhan".
+        _level("first_name_norm_l = first_name_norm_r", "exact match", tf_adjustment_column="first_name_norm"),
+        _level("first_name_canonical_l = first_name_canonical_r", "nickname match"),
+    ]
+    if has_last:
+        levels.append(_level(SWAPPED, "first and last names swapped"))
+    levels += [
+        _level(_jaro_winkler("first_name_norm", 0.92), "very similar (Jaro-Winkler >= 0.92)"),
+        # Initials and short forms not in the nickname list: "j" / "john", "sam" / "samantha".
+        _level(
+            "starts_with(first_name_norm_l, first_name_norm_r) OR starts_with(first_name_norm_r, first_name_norm_l)",
+            "initial or short form",
+        ),
+        _level(_jaro_winkler("first_name_norm", 0.8), "similar (Jaro-Winkler >= 0.8)"),
+        ELSE,
+    ]
+    columns = {"first_name_norm", "first_name_canonical"} | ({"last_name_norm"} if has_last else set())
+    return Comparison("first_name", levels, columns)
+
+
+def last_name_comparison(has_first: bool) -> Comparison:
+    levels = [
+        _null("last_name_norm"),
+        _level("last_name_norm_l = last_name_norm_r", "exact match", tf_adjustment_column="last_name_norm"),
+    ]
+    if has_first:
+        levels.append(_level(SWAPPED, "first and last names swapped"))
+    levels += [
+        _level(_jaro_winkler("last_name_norm", 0.92), "very similar (Jaro-Winkler >= 0.92)"),
+        # Double-barrelled or partly recorded surnames: "smith jones" / "jones".
+        _level(
+            "contains(' ' || last_name_norm_l || ' ', ' ' || last_name_norm_r || ' ') "
+            "OR contains(' ' || last_name_norm_r || ' ', ' ' || last_name_norm_l || ' ')",
+            "one contains the other",
+        ),
+        _level(_jaro_winkler("last_name_norm", 0.8), "similar (Jaro-Winkler >= 0.8)"),
+        ELSE,
+    ]
+    columns = {"last_name_norm"} | ({"first_name_norm"} if has_first else set())
+    return Comparison("last_name", levels, columns)
+
+
+def date_of_birth_comparison() -> Comparison:
+    dob_l, dob_r = "date_of_birth_l", "date_of_birth_r"
+    levels = [
+        _null("date_of_birth"),
+        # Term frequencies also weaken placeholder dates such as 1900-01-01.
+        _level(f"{dob_l} = {dob_r}", "exact match", tf_adjustment_column="date_of_birth"),
+        _level(
+            f"year({dob_l}) = year({dob_r}) AND month({dob_l}) = day({dob_r}) AND day({dob_l}) = month({dob_r})",
+            "day and month swapped",
+        ),
+        _level(
+            f"damerau_levenshtein(cast({dob_l} as varchar), cast({dob_r} as varchar)) <= 1",
+            "one digit typed wrong or transposed",
+        ),
+        _level(f"year({dob_l}) = year({dob_r})", "same year"),
+        ELSE,
+    ]
+    return Comparison("date_of_birth", levels, {"date_of_birth"})
+
+
+def address_comparison(has_line: bool, has_postcode: bool, has_city: bool) -> Comparison:
+    """Address line, postcode and city as one comparison.
+
+    They are strongly correlated (same postcode nearly implies same city), so
+    separate comparisons would count the same evidence two or three times and
+    make household members look like one person.
+    """
+    present = [c for c, has in (("address_line_norm", has_line), ("postcode_norm", has_postcode),
+                                ("city_norm", has_city)) if has]
+    same_line = "address_line_norm_l = address_line_norm_r"
+    same_pc = "postcode_norm_l = postcode_norm_r"
+    similar_line = (
+        "house_number_l IS NOT DISTINCT FROM house_number_r AND "
+        + _jaro_winkler("address_line_norm", 0.88)
+    )
+    # Same place: postcode district or city agrees, or one side does not say.
+    area_parts = []
+    if has_postcode:
+        area_parts.append("postcode_district_l = postcode_district_r OR postcode_norm_l IS NULL OR postcode_norm_r IS NULL")
+    if has_city:
+        area_parts.append("city_norm_l = city_norm_r")
+    same_area = f"({' OR '.join(area_parts)})" if area_parts else "TRUE"
+
+    levels = [_null(*present)]
+    if has_line and has_postcode:
+        levels.append(_level(f"{same_line} AND {same_pc}", "same address and postcode"))
+        levels.append(_level(f"{same_pc} AND {similar_line}", "same postcode, similar address"))
+        levels.append(_level(
+            f"{same_pc} AND (address_line_norm_l IS NULL OR address_line_norm_r IS NULL)",
+            "same postcode, address line missing",
+        ))
+    if has_line:
+        levels.append(_level(f"{same_line} AND {same_area}", "same address, postcode different or missing"))
+    if has_postcode:
+        # Neighbours: the postcode agrees but the address line clearly does not.
+        levels.append(_level(same_pc, "same postcode, different address"))
+    if has_line:
+        levels.append(_level(f"{similar_line} AND {same_area}", "similar address in the same area"))
+    if has_postcode:
+        levels.append(_level("postcode_sector_l = postcode_sector_r", "same postcode sector"))
+        levels.append(_level("postcode_district_l = postcode_district_r", "same postcode district"))
+    if has_city:
+        levels.append(_level("city_norm_l = city_norm_r", "same city"))
+    levels.append(ELSE)
+
+    columns = set(present)
+    if has_line:
+        columns.add("house_number")
+    if has_postcode:
+        columns |= {"postcode_sector", "postcode_district"}
+    return Comparison("address", levels, columns)
+
+
+def email_comparison() -> Comparison:
+    # No "similar username" levels: usernames are mostly built from the name
+    # (james.white92 / jameswhite51), so they would count the name agreement twice.
+    levels = [
+        _null("email"),
+        # Shared family addresses are frequent values, so they count for less.
+        _level("email_l = email_r", "exact match", tf_adjustment_column="email"),
+        _level("damerau_levenshtein(email_l, email_r) <= 1", "one character typed wrong"),
+        ELSE,
+    ]
+    return Comparison("email", levels, {"email"})
+
+
+def phone_comparison() -> Comparison:
+    levels = [
+        _null("phone"),
+        # Term frequencies: a shared household landline counts for less.
+        _level("phone_l = phone_r", "exact match", tf_adjustment_column="phone"),
+        _level("damerau_levenshtein(phone_l, phone_r) <= 1", "one digit typed wrong or transposed"),
+        ELSE,
+    ]
+    return Comparison("phone", levels, {"phone"})
+
+
+# Blocking rules to generate predictions, each with the fields it needs. Keys are
+# the capped bk_* columns (splink_prepare), so no single value can explode.
+PREDICTION_RULES = [
+    ("bk_name", {"first", "last"}),  # first (canonical) + last name, either order
+    ("bk_dob_last", {"dob", "last"}),  # date of birth + first letter of last name
+    ("bk_dob_first", {"dob", "first"}),  # date of birth + first letter of first name (surname changed)
+    ("bk_postcode", {"postcode"}),
+    ("bk_address", {"address"}),
+    ("bk_email", {"email"}),
+    ("bk_phone", {"phone"}),
+]
+
+# Near-certain rules whose matches estimate the probability two random records match.
+DETERMINISTIC_RULES = [
+    (("first_name_canonical", "last_name_norm", "date_of_birth"), {"first", "last", "dob"}),
+    (("first_name_canonical", "last_name_norm", "postcode_norm"), {"first", "last", "postcode"}),
+    (("email", "first_name_canonical"), {"email", "first"}),
+    (("phone", "first_name_canonical"), {"phone", "first"}),
+]
+FALLBACK_DETERMINISTIC_RULES = [
+    (("date_of_birth", "postcode_norm"), {"dob", "postcode"}),
+    (("email",), {"email"}),
+    (("phone",), {"phone"}),
+]
+
+# Candidate EM blocking rules, in order of preference. A rule cannot estimate
+# the comparisons using its columns, so several are combined (see em_rules).
+EM_RULES = [
+    (("date_of_birth",), {"dob"}),
+    (("first_name_canonical", "last_name_norm"), {"first", "last"}),
+    (("postcode_norm",), {"postcode"}),
+    (("email",), {"email"}),
+    (("phone",), {"phone"}),
+    (("address_line_norm",), {"address"}),
+]
+
+FIELD_COLUMNS = {
+    "first": "first_name_norm", "last": "last_name_norm", "dob": "date_of_birth", "email": "email",
+    "phone": "phone", "address": "address_line_norm", "postcode": "postcode_norm", "city": "city_norm",
+}
+
+
+@dataclass
+class ModelSpec:
+    fields: set[str]
+    comparisons: list[Comparison]
+    blocking_rules: list[str] = field(default_factory=list)
+    deterministic_rules: list[tuple[str, ...]] = field(default_factory=list)
+    em_rules: list[tuple[str, ...]] = field(default_factory=list)
+
+    def settings(self) -> SettingsCreator:
+        return SettingsCreator(
+            link_type="dedupe_only",
+            unique_id_column_name="record_key",
+            comparisons=[c.as_dict() for c in self.comparisons],
+            blocking_rules_to_generate_predictions=[block_on(key) for key in self.blocking_rules],
+            # Both needed for waterfall charts and per-comparison explanations.
+            retain_matching_columns=True,
+            retain_intermediate_calculation_columns=True,
+        )
+
+
+def populated_fields(fill: dict[str, float], min_fill: float = DEFAULT_MIN_FILL) -> set[str]:
+    return {f for f, column in FIELD_COLUMNS.items() if fill.get(column, 0.0) >= min_fill}
+
+
+def build_spec(fields: set[str]) -> ModelSpec:
+    comparisons = []
+    if "first" in fields:
+        comparisons.append(first_name_comparison(has_last="last" in fields))
+    if "last" in fields:
+        comparisons.append(last_name_comparison(has_first="first" in fields))
+    if "dob" in fields:
+        comparisons.append(date_of_birth_comparison())
+    if fields & {"address", "postcode", "city"}:
+        comparisons.append(address_comparison("address" in fields, "postcode" in fields, "city" in fields))
+    if "email" in fields:
+        comparisons.append(email_comparison())
+    if "phone" in fields:
+        comparisons.append(phone_comparison())
+    if len(comparisons) < 2:
+        raise ValueError(f"too few populated fields for probabilistic matching: {sorted(fields)}")
+
+    deterministic = [cols for cols, need in DETERMINISTIC_RULES if need <= fields]
+    if not deterministic:
+        deterministic = [cols for cols, need in FALLBACK_DETERMINISTIC_RULES if need <= fields][:1]
+    return ModelSpec(
+        fields=fields,
+        comparisons=comparisons,
+        blocking_rules=[key for key, need in PREDICTION_RULES if need <= fields],
+        deterministic_rules=deterministic,
+        em_rules=em_rules(fields, comparisons),
+    )
+
+
+def em_rules(fields: set[str], comparisons: list[Comparison]) -> list[tuple[str, ...]]:
+    """At least two EM rules, together estimating every comparison at least once."""
+    candidates = [cols for cols, need in EM_RULES if need <= fields]
+    chosen: list[tuple[str, ...]] = []
+    untrained = {c.name for c in comparisons}
+    for cols in candidates:
+        trains = {c.name for c in comparisons if not set(cols) & c.columns}
+        if trains & untrained:
+            chosen.append(cols)
+            untrained -= trains
+    for cols in candidates:
+        if len(chosen) >= 2:
+            break
+        if cols not in chosen:
+            chosen.append(cols)
+    if untrained or len(chosen) < 2:
+        raise ValueError(f"cannot estimate m for {sorted(untrained)} with fields {sorted(fields)}")
+    return chosen

@@ -1,0 +1,187 @@
+"""Tests of the sample-data generator against the contracts in cdp.yml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from dagster_project.generate import generate_sample
+
+CONFIG = yaml.safe_load((Path(__file__).resolve().parents[1] / "cdp.yml").read_text())
+SOURCES = {s["name"]: s for s in CONFIG["sources"]}
+PEOPLE = 300
+# identity record key of each source whose records get truth rows
+KEYS = {
+    "crm": "contact_id", "ecommerce_accounts": "account_id", "pos": "receipt_id", "web_events": "device_id",
+    "service_tickets": "ticket_id", "loyalty": "member_id", "consent": "consent_event_id",
+    "survey": "response_id", "campaign_responses": "response_id",
+}
+
+
+def _run(root: Path, seed: int, batch: int = 1, defect_rate: float = 0.0) -> dict:
+    return generate_sample(root / "landing", root / "truth.csv", PEOPLE, seed, batch=batch, defect_rate=defect_rate)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("clean")
+    _run(root, seed=11)
+    return root
+
+
+@pytest.fixture(scope="module")
+def two_batches(tmp_path_factory) -> tuple[Path, dict, pl.DataFrame]:
+    root = tmp_path_factory.mktemp("batches")
+    _run(root, seed=5)
+    truth1 = _truth(root)
+    stats = _run(root, seed=5, batch=2)
+    return root, stats, truth1
+
+
+def _truth(root: Path) -> pl.DataFrame:
+    return pl.read_csv(root / "truth.csv", infer_schema=False)
+
+
+def _read(path: Path, fmt: str) -> pl.DataFrame:
+    """All columns as strings, nested JSON objects flattened to parent_child."""
+    if fmt == "csv":
+        return pl.read_csv(path, infer_schema=False)
+    df = pl.read_ndjson(path)
+    for col, dtype in df.schema.items():
+        if isinstance(dtype, pl.Struct):
+            df = df.with_columns(pl.col(col).struct.field(f.name).alias(f"{col}_{f.name}") for f in dtype.fields)
+            df = df.drop(col)
+    return df.with_columns(pl.all().cast(pl.String))
+
+
+def _files(root: Path, source: str, batch: int) -> list[Path]:
+    spec = SOURCES[source]
+    return [f for f in sorted((root / "landing").glob(spec["glob"])) if f.stem.endswith(f"_{batch:04d}")]
+
+
+def _load(root: Path, source: str, batch: int) -> pl.DataFrame:
+    frames = [_read(f, SOURCES[source]["format"]) for f in _files(root, source, batch)]
+    return pl.concat(frames) if frames else pl.DataFrame()
+
+
+def _violations(df: pl.DataFrame, contract: dict) -> dict[str, int]:
+    """Rows breaking each contract column: required, type/format, allowed, min/max."""
+    out = {}
+    for name, spec in contract.items():
+        col = pl.col(name)
+        given = col.is_not_null() & (col.str.strip_chars() != "")
+        bad = ~given if spec.get("required") else pl.lit(False)
+        kind = spec["type"]
+        if kind in ("date", "timestamp"):
+            dtype = pl.Date if kind == "date" else pl.Datetime
+            parsed = pl.coalesce([col.str.strptime(dtype, f, strict=False) for f in spec["formats"]])
+            bad = bad | (given & parsed.is_null())
+        elif kind in ("int", "float"):
+            value = col.cast(pl.Int64 if kind == "int" else pl.Float64, strict=False)
+            bad = bad | (given & value.is_null())
+            if "min" in spec:
+                bad = bad | (value < spec["min"]).fill_null(False)
+            if "max" in spec:
+                bad = bad | (value > spec["max"]).fill_null(False)
+        if "allowed" in spec:
+            bad = bad | (given & ~col.is_in(spec["allowed"]))
+        out[name] = df.select(bad.fill_null(False).sum()).item()
+    return out
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path, clean):
+    again = tmp_path / "again"
+    _run(again, seed=11)
+    files = sorted(p.relative_to(clean) for p in clean.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        assert (clean / rel).read_bytes() == (again / rel).read_bytes(), rel
+    other = tmp_path / "other"
+    _run(other, seed=12)
+    assert (other / "truth.csv").read_bytes() != (clean / "truth.csv").read_bytes()
+    crm = "landing/crm/contacts_0001.csv"
+    assert (other / crm).read_bytes() != (clean / crm).read_bytes()
+
+
+def test_every_file_matches_its_contract(clean):
+    for name, spec in SOURCES.items():
+        files = _files(clean, name, 1)
+        assert len(files) == 1, name
+        df = _read(files[0], spec["format"])
+        assert df.columns == list(spec["contract"]), name
+        assert df.height > 0, name
+        assert sum(_violations(df, spec["contract"]).values()) == 0, (name, _violations(df, spec["contract"]))
+
+
+def test_defects_break_some_rows_but_files_stay_readable(tmp_path):
+    stats = _run(tmp_path, seed=3, defect_rate=0.05)
+    assert stats["defective_rows"] > 0
+    broken = 0
+    for name, spec in SOURCES.items():
+        df = _load(tmp_path, name, 1)
+        broken += sum(_violations(df, spec["contract"]).values())
+    assert broken > 0
+
+
+def test_truth_keys_unique_and_cover_identity_records(clean):
+    truth = _truth(clean)
+    assert truth.columns == ["source", "source_record_id", "person_id"]
+    assert truth.select("source", "source_record_id").is_duplicated().sum() == 0
+    assert truth["person_id"].str.contains(r"^T\d{7}$").all()
+    assert set(truth["source"].unique()) == set(KEYS)
+    for source, key in KEYS.items():
+        records = set(_load(clean, source, 1)[key].unique())
+        keys = set(truth.filter(pl.col("source") == source)["source_record_id"])
+        assert records == keys, source
+    orders = _load(clean, "ecommerce_orders", 1)
+    accounts = set(_load(clean, "ecommerce_accounts", 1)["account_id"])
+    assert set(orders["account_id"]) <= accounts
+
+
+def test_households_share_addresses_across_people(clean):
+    truth = _truth(clean).filter(pl.col("source") == "crm")
+    crm = _load(clean, "crm", 1).join(truth, left_on="contact_id", right_on="source_record_id")
+    address = pl.concat_str(pl.col("street").str.strip_chars().str.to_lowercase(),
+                            pl.col("zip").str.replace_all(" ", "").str.to_lowercase())
+    shared = (crm.filter(pl.col("street").is_not_null() & pl.col("zip").is_not_null())
+              .group_by(address.alias("address")).agg(pl.col("person_id").n_unique().alias("people"))
+              .filter(pl.col("people") > 1))
+    assert shared.height >= 5
+
+
+def test_identity_sources_disagree_realistically(clean):
+    """Same person, different systems: phone formats and name variants differ."""
+    crm_phone = _load(clean, "crm", 1)["phone"].drop_nulls()
+    loyalty_phone = _load(clean, "loyalty", 1)["mobile"].drop_nulls()
+    assert crm_phone.str.starts_with("+").mean() > 0.5
+    assert loyalty_phone.str.starts_with("(").mean() > 0.5
+    names = pl.concat([_load(clean, s, 1)["first_name"] for s in ("crm", "loyalty", "ecommerce_accounts")])
+    assert names.drop_nulls().str.contains(r"[^\x00-\x7f]").any()  # accents survive somewhere
+
+
+def test_batch_two_adds_people_and_keeps_ids_valid(two_batches):
+    root, stats, truth1 = two_batches
+    truth = _truth(root)
+    assert truth.head(truth1.height).equals(truth1)  # batch 2 appends
+    assert truth.select("source", "source_record_id").is_duplicated().sum() == 0
+    assert stats["new_people"] > 0 and stats["changed_people"] > 0
+    assert any(rel.endswith("_0002.csv") or rel.endswith("_0002.jsonl") for rel in stats["files"])
+    new_ids = set(truth["person_id"]) - set(truth1["person_id"])
+    assert new_ids and all(int(p[1:]) > PEOPLE for p in new_ids)
+    # every batch-2 identity record is known to the truth (new rows or earlier batches)
+    for source, key in KEYS.items():
+        records = set(_load(root, source, 2).get_column(key, default=pl.Series([], dtype=pl.String)).drop_nulls())
+        assert records <= set(truth.filter(pl.col("source") == source)["source_record_id"]), source
+    accounts = set(pl.concat([_load(root, "ecommerce_accounts", b)["account_id"] for b in (1, 2)
+                              if _files(root, "ecommerce_accounts", b)]))
+    empty = pl.Series([], dtype=pl.String)
+    assert set(_load(root, "ecommerce_orders", 2).get_column("account_id", default=empty)) <= accounts
+    logins = _load(root, "web_events", 2).get_column("user_id", default=empty).drop_nulls()
+    assert set(logins) <= accounts
+    cards = set(pl.concat([_load(root, "loyalty", b)["card_number"] for b in (1, 2)]))
+    assert set(_load(root, "pos", 2)["loyalty_card"].drop_nulls()) <= cards
+    day = _load(root, "pos", 2)["purchased_at"]
+    assert day.str.starts_with("01.07.2025").all()

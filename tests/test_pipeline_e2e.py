@@ -1,0 +1,184 @@
+"""The whole pipeline, through Dagster, on generated multi-channel data.
+
+One workspace, three runs:
+1. with an unreadable file in one source: that source fails with an error
+   naming the file, every other source still loads;
+2. with the file fixed: the run completes; files are reconciled, broken rows
+   quarantined, one person_map row per identity record, dim_customer grain,
+   the audience gate passes and the export is written;
+3. again, with the audience's size band tightened: nothing new is loaded,
+   person ids do not change, the gate fails, nothing is exported and the run
+   says which expectation failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import polars as pl
+import pytest
+import yaml
+
+from dagster_project.config import load_config
+from dagster_project.generate import generate_sample
+from dagster_project.pipeline import run_pipeline
+from dagster_project.warehouse import connect
+
+BROKEN_CRM_ROWS = (
+    "contact_id,first_name,last_name,email,phone,birth_date,street,zip,city,country,updated_at\n"
+    "X-1,Good,Row,good.row@example.com,07700 900001,01/02/1980,1 Main St,AB1 2CD,Leeds,GB,2024-05-01 10:00:00\n"
+    "X-2,Bad,Date,bad.date@example.com,,31/02/1985,,,,GB,2024-05-01 10:00:00\n"
+    ",No,Id,no.id@example.com,,,,,,GB,2024-05-01 10:00:00\n"
+    "X-4,Bad,Time,bad.time@example.com,,,,,,GB,yesterday\n"
+)
+
+
+@pytest.fixture(scope="module")
+def workspace(workspace_factory):
+    config = workspace_factory("e2e")
+    generate_sample(config.landing, config.truth, people=400, seed=11, defect_rate=0.002)
+    (config.landing / "crm" / "contacts_9999.csv").write_text(BROKEN_CRM_ROWS)
+    return config
+
+
+@pytest.fixture(scope="module")
+def runs(workspace):
+    unreadable = workspace.landing / "survey" / "nps_9999.csv"
+    unreadable.write_bytes("response_id,email,score,comment,answered_at\nN-1,a@b.com,9,Tr\xe8s bien,2024-01-01 10:00:00\n".encode("latin-1"))
+    first = run_pipeline(workspace)
+    unreadable.unlink()
+    second = run_pipeline(workspace)
+    with connect(workspace.warehouse) as con:
+        ids_after_second = con.sql("select record_key, person_id from identity.person_map").pl()
+    tighten_band(workspace)
+    third = run_pipeline(load_config(workspace.path))
+    return {"first": first, "second": second, "third": third, "ids_after_second": ids_after_second}
+
+
+def tighten_band(config) -> None:
+    raw = yaml.safe_load(config.path.read_text())
+    raw["audiences"][0]["max_rows"] = 1
+    config.path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def query(config, sql: str, params=None):
+    with connect(config.warehouse) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def test_unreadable_file_fails_its_source_with_a_clear_error_while_others_load(workspace, runs):
+    first = runs["first"]
+    assert not first.success
+    survey_failures = [f for f in first.summary.failures if "raw__survey" in f]
+    assert len(survey_failures) == 1
+    assert "survey/nps_9999.csv" in survey_failures[0] and "not valid UTF-8" in survey_failures[0]
+    loaded_in_first = {s["source"] for s in first.summary.sources if s["files"] > 0}
+    assert loaded_in_first == {s.name for s in workspace.sources}  # survey's good file loaded too
+    assert query(workspace, "select count(*) from raw.load_log where status = 'failed' and file = 'survey/nps_9999.csv'")[0][0] == 1
+
+
+def test_second_run_completes(runs):
+    assert runs["second"].success, runs["second"].summary.render()
+
+
+def test_every_file_reconciles_read_equals_loaded_plus_quarantined(workspace, runs):
+    logged = query(workspace, "select source, file, rows_read, rows_loaded, rows_quarantined from raw.load_log where status = 'loaded'")
+    assert len(logged) >= len(workspace.sources)
+    for source, file, read, loaded, quarantined in logged:
+        assert read == loaded + quarantined, file
+        assert read == count_records(workspace.landing / file), file
+        in_raw = query(workspace, f"select count(*) from raw.{source} where _file = ?", [file])[0][0]
+        in_quarantine = query(workspace, "select count(distinct row_number) from raw.quarantine where file = ?", [file])[0][0]
+        assert (in_raw, in_quarantine) == (loaded, quarantined), file
+
+
+def count_records(path) -> int:
+    if path.suffix == ".jsonl":
+        return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return pl.read_csv(path, infer_schema=False).height
+
+
+def test_deliberately_broken_rows_are_quarantined_with_reasons(workspace, runs):
+    rows = query(
+        workspace,
+        "select row_number, column_name, reason from raw.quarantine where file = 'crm/contacts_9999.csv' order by row_number",
+    )
+    assert rows == [
+        (2, "birth_date", "not a valid date in format %d/%m/%Y or %Y-%m-%d"),
+        (3, "contact_id", "required value is missing"),
+        (4, "updated_at", "not a valid timestamp in format %Y-%m-%d %H:%M:%S"),
+    ]
+    assert query(workspace, "select contact_id from raw.crm where _file = 'crm/contacts_9999.csv'") == [("X-1",)]
+
+
+def test_generated_defects_are_quarantined_not_dropped(workspace, runs):
+    read, loaded, quarantined = query(workspace, "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined) from raw.load_log where status = 'loaded'")[0]
+    assert quarantined > 3  # the generator's defects plus the three broken CRM rows
+    assert read == loaded + quarantined
+
+
+def test_one_person_map_row_per_identity_record(workspace, runs):
+    records, mapped, distinct_keys, unmapped = query(
+        workspace,
+        """
+        select (select count(*) from intermediate.int_identity__records),
+               (select count(*) from identity.person_map),
+               (select count(distinct record_key) from identity.person_map),
+               (select count(*) from intermediate.int_identity__records r
+                 where not exists (select 1 from identity.person_map m where m.record_key = r.record_key))
+        """,
+    )[0]
+    assert records > 1000
+    assert records == mapped == distinct_keys
+    assert unmapped == 0
+
+
+def test_identity_links_people_across_sources(workspace, runs):
+    persons, multi_source = query(
+        workspace, "select count(*), count(*) filter (where source_count > 1) from marts.dim_customer"
+    )[0]
+    assert 0 < persons < query(workspace, "select count(*) from identity.person_map")[0][0]
+    assert multi_source > persons * 0.3
+
+
+def test_dim_customer_has_one_row_per_person(workspace, runs):
+    rows, distinct_ids, persons = query(
+        workspace,
+        "select count(*), count(distinct person_id), (select count(distinct person_id) from identity.person_map) from marts.dim_customer",
+    )[0]
+    assert rows == distinct_ids == persons
+
+
+def test_export_written_after_the_gate_passed(workspace, runs):
+    folder = workspace.exports / "email_platform" / "email_newsletter"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["run_id"] == runs["second"].run_id
+    assert manifest["quality_gate"]["passed"] is True
+    assert manifest["row_count"] == pl.read_parquet(folder / "email_newsletter.parquet").height > 0
+    for entry in manifest["files"]:
+        assert hashlib.sha256((folder / entry["name"]).read_bytes()).hexdigest() == entry["sha256"]
+    exported = set(pl.read_parquet(folder / "email_newsletter.parquet")["person_id"])
+    granted = {r[0] for r in query(workspace, "select person_id from marts.customer_consent where purpose = 'email_marketing' and status = 'granted'")}
+    assert exported <= granted
+
+
+def test_rerun_loads_nothing_new_and_keeps_every_person_id(workspace, runs):
+    third = runs["third"]
+    assert all(s["files"] == 0 and s["rows_read"] == 0 for s in third.summary.sources)
+    with connect(workspace.warehouse) as con:
+        ids_now = con.sql("select record_key, person_id from identity.person_map").pl()
+    assert ids_now.sort("record_key").equals(runs["ids_after_second"].sort("record_key"))
+
+
+def test_failed_gate_blocks_the_export_and_says_which_expectation(workspace, runs):
+    third = runs["third"]
+    assert not third.success
+    failures = [f for f in third.summary.failures if "export__email_platform__email_newsletter" in f]
+    assert len(failures) == 1
+    assert "expect_table_row_count_to_be_between" in failures[0]
+    assert "was not exported" in failures[0]
+    manifest = json.loads((workspace.exports / "email_platform" / "email_newsletter" / "manifest.json").read_text())
+    assert manifest["run_id"] == runs["second"].run_id  # the previous export is untouched
+    results = query(workspace, "select count(*) from quality.validation_results where run_id = ? and not success", [third.run_id])
+    assert results[0][0] >= 1
