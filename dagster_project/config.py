@@ -115,6 +115,10 @@ class CdpConfig:
     sample_seed: int
     deterministic_keys: tuple[str, ...]
     default_phone_country_code: str
+    identity_model: Path
+    match_threshold: float
+    veto_weight: float
+    max_shared_group: int
     consent_defaults: dict[str, str]
     audiences: tuple[AudienceConfig, ...]
     destinations: tuple[DestinationConfig, ...]
@@ -194,7 +198,17 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
     sample = raw.get("sample") or {}
     _check_keys(sample, {"people", "seed"}, "sample")
     identity = raw.get("identity") or {}
-    _check_keys(identity, {"deterministic_keys", "default_phone_country_code"}, "identity")
+    _check_keys(
+        identity,
+        {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "max_shared_group"},
+        "identity",
+    )
+    match_threshold = float(identity.get("match_threshold", 0.99))
+    if not 0 < match_threshold < 1:
+        raise ConfigError("identity.match_threshold", f"must be a probability between 0 and 1, not {match_threshold}")
+    max_shared_group = int(identity.get("max_shared_group", 20))
+    if max_shared_group < 2:
+        raise ConfigError("identity.max_shared_group", "must be at least 2")
     keys = tuple(identity.get("deterministic_keys", ["email", "phone", "loyalty_id"]))
     for key in keys:
         if key not in ("email", "phone", "loyalty_id", "device_id"):
@@ -216,6 +230,10 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         sample_seed=int(sample.get("seed", 42)),
         deterministic_keys=keys,
         default_phone_country_code=str(identity.get("default_phone_country_code", "44")),
+        identity_model=(root / str(identity.get("model", "identity_model.json"))).resolve(),
+        match_threshold=match_threshold,
+        veto_weight=float(identity.get("veto_weight", -8.0)),
+        max_shared_group=max_shared_group,
         consent_defaults=_parse_consent(raw.get("consent") or {}),
         audiences=audiences,
         destinations=destinations,

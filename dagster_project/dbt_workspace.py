@@ -23,7 +23,7 @@ import yaml
 from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, fields_for_kind
 from dagster_project.config import BUNDLED_DBT_PROJECT, CdpConfig, SourceConfig
 
-COPIED = ("dbt_project.yml", "macros", "models", "tests")
+COPIED = ("dbt_project.yml", "macros", "models", "seeds", "tests")
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ def _project_yml(template: str, config: CdpConfig) -> str:
         "cdp_identity_fields": list(IDENTITY_FIELDS),
         "cdp_deterministic_keys": list(config.deterministic_keys),
         "cdp_default_phone_country_code": config.default_phone_country_code,
+        "cdp_max_shared_group": config.max_shared_group,
         "cdp_consent_defaults": dict(config.consent_defaults),
     }
     return yaml.safe_dump(project, sort_keys=False)

@@ -24,6 +24,8 @@ class CdpDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([dbt_resource_props["config"].get("schema") or "main", dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "staging"
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "marts"
 
@@ -33,7 +35,7 @@ def build_dbt_assets(workspace: DbtWorkspace) -> list[dg.AssetsDefinition]:
 
     @dbt_assets(
         manifest=workspace.manifest_path,
-        select="fqn:staging fqn:intermediate",
+        select="fqn:staging fqn:intermediate resource_type:seed",
         name="dbt_staging_and_intermediate",
         dagster_dbt_translator=translator,
     )

@@ -1,23 +1,63 @@
-{# Deterministic identity links, as a star per shared value rather than every
-   pair: each record sharing a normalised identifier links to the group's
-   first record, so a value shared by n records costs n-1 links, not n^2.
-   Login links tie a device to the one account it logged into; a device
-   that logged into several accounts (a shared family tablet) is left out. #}
+{# Deterministic identity link candidates.
+
+   Records sharing a normalised identifier (email, phone, loyalty id) are
+   linked. Records that carry a first name or date of birth ("described"
+   records) are linked pairwise, so identity resolution can veto one pair (a
+   mother and son sharing a family email) without cutting the others. Records
+   with nothing but the identifier (a consent event, a survey answer) link to
+   the group's first described record. A value shared by more described
+   records than var cdp_max_shared_group (a shop's phone, a placeholder
+   email) is not trusted pairwise: every record links to the group's first.
+   Login links tie a device to the one account it logged into; a device that
+   logged into several accounts (a shared family tablet) is left out. #}
+{%- set max_group = var('cdp_max_shared_group') -%}
+
 with records as (
 
-    select * from {{ ref('int_identity__records') }}
+    select
+        *,
+        first_name_norm is not null or date_of_birth is not null as is_described
+    from {{ ref('int_identity__records') }}
 
 ),
 
 {% for key in var('cdp_deterministic_keys') %}
-{{ key }}_links as (
+{{ key }}_members as (
 
     select
         record_key,
-        min(record_key) over (partition by {{ key }}) as linked_record_key,
-        '{{ key }}' as rule
+        {{ key }} as shared_value,
+        is_described,
+        sum(case when is_described then 1 else 0 end) over (partition by {{ key }}) as described_members,
+        min(case when is_described then record_key end) over (partition by {{ key }}) as first_described,
+        min(record_key) over (partition by {{ key }}) as first_member
     from records
     where {{ key }} is not null
+
+),
+
+{{ key }}_links as (
+
+    select
+        left_member.record_key,
+        right_member.record_key as linked_record_key,
+        '{{ key }}' as rule
+    from {{ key }}_members as left_member
+    inner join {{ key }}_members as right_member
+        on right_member.shared_value = left_member.shared_value
+        and right_member.record_key > left_member.record_key
+    where left_member.is_described
+      and right_member.is_described
+      and left_member.described_members <= {{ max_group }}
+
+    union all
+
+    select
+        record_key,
+        case when described_members <= {{ max_group }} then coalesce(first_described, first_member) else first_member end,
+        '{{ key }}'
+    from {{ key }}_members
+    where not is_described or described_members > {{ max_group }}
 
 ),
 

@@ -27,6 +27,14 @@ with all_versions as (
 
 ),
 
+nicknames as (
+
+    select nickname, min(canonical) as canonical
+    from {{ ref('nicknames') }}
+    group by nickname
+
+),
+
 ranked as (
 
     select
@@ -43,7 +51,9 @@ select
     {{ dbt.concat(['source', "':'", 'source_record_id']) }} as record_key,
     source,
     source_record_id,
-    first_name, first_name_norm, last_name, last_name_norm,
+    first_name, first_name_norm,
+    coalesce(nicknames.canonical, first_name_norm) as first_name_canonical,
+    last_name, last_name_norm,
     email, phone, date_of_birth,
     address_line, address_line_norm, postcode, postcode_norm, city, region, country,
     loyalty_id, device_id,
@@ -51,5 +61,6 @@ select
     _file,
     _row_number
 from ranked
+left join nicknames on nicknames.nickname = ranked.first_name_norm
 where version_rank = 1
   and coalesce(email, phone, loyalty_id, device_id, last_name_norm, first_name_norm, address_line_norm) is not null
