@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from dagster_project.generate import generate_sample
+from dagster_project.generate.people import EmailRegistry, person_chunk
 
 CONFIG = yaml.safe_load((Path(__file__).resolve().parents[1] / "cdp.yml").read_text())
 SOURCES = {s["name"]: s for s in CONFIG["sources"]}
@@ -150,6 +151,21 @@ def test_households_share_addresses_across_people(clean):
               .group_by(address.alias("address")).agg(pl.col("person_id").n_unique().alias("people"))
               .filter(pl.col("people") > 1))
     assert shared.height >= 5
+
+
+def test_personal_emails_unique_family_email_shared_by_whole_household():
+    registry = EmailRegistry(1)
+    people = pl.concat([person_chunk(1, chunk, registry) for chunk in range(2)])
+    personal = pl.concat([people["email1"], people["email2"].drop_nulls()])
+    assert personal.n_unique() == personal.len()
+    family = people.filter(pl.col("family_email").is_not_null())
+    per_household = family.group_by("hh").agg(
+        pl.col("family_email").n_unique().alias("addresses"), pl.len().alias("members"), pl.col("hh_size").first())
+    assert per_household.height > 0
+    assert (per_household["addresses"] == 1).all()
+    assert (per_household["members"] == per_household["hh_size"]).all() and (per_household["hh_size"] > 1).all()
+    assert family["family_email"].n_unique() == per_household.height
+    assert not family["family_email"].is_in(personal.implode()).any()
 
 
 def test_identity_sources_disagree_realistically(clean):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import defects
 from .people import EmailRegistry, person_chunk
 from .plan import Ctx, cohort
 from .sources import SOURCES, Writer
-from . import defects
 
 __all__ = ["generate_sample"]
 

@@ -27,13 +27,13 @@ class Profile:
     ascii: float = 0.15  # accents dropped (José -> Jose)
     email_missing: float = 0.05
     email_stale: float = 0.15  # old address still on file after a change
-    email_family: float = 0.3  # shared household address used instead
+    email_family: float = 0.4  # shared household address used instead
     email_typo: float = 0.008
     email_caps: float = 0.03
     email_upper: float = 0.01
     email_space: float = 0.015
     phone_missing: float = 0.4
-    landline: float = 0.3  # home landline given instead of the mobile
+    landline: float = 0.4  # home landline given instead of the mobile
     dob_missing: float = 0.2
     dob_swap: float = 0.01  # day and month entered the wrong way round
     addr_missing: float = 0.03

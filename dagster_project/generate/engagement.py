@@ -17,8 +17,8 @@ from .plan import Ctx, between, explode
 from .timeline import DAY, FAR, ONLINE, YEAR, seconds
 
 TICKETS = Profile(nick=0.3, typo=0.05, upper=0.03, lower=0.08, email_missing=0.1, email_stale=0.2,
-                  email_typo=0.015, phone_missing=0.55, landline=0.2)
-LIGHT = Profile(email_missing=0.05, email_stale=0.1, email_family=0.15, phone_missing=0.0, landline=0.0)
+                  email_typo=0.015, phone_missing=0.55, landline=0.3)
+LIGHT = Profile(email_missing=0.05, email_stale=0.1, email_family=0.3, phone_missing=0.0, landline=0.0)
 PURPOSES = pl.Series(["email_marketing", "sms_marketing", "ad_personalisation", "profiling", "analytics"])
 PURPOSE_W = np.array([0.35, 0.15, 0.15, 0.15, 0.2])
 GRANT_CH = (["web", "app", "store", "email", "call_centre", "preference_centre"], [0.35, 0.15, 0.2, 0.05, 0.05, 0.2])
@@ -150,7 +150,7 @@ def _consent_rows(ctx: Ctx, ev: pl.DataFrame, rng):
 
 
 def nps_score(rng, eng: np.ndarray, leaving: np.ndarray) -> np.ndarray:
-    mu = 7.3 + 1.3 * np.log(eng) - 3.5 * leaving
+    mu = 8.0 + 1.3 * np.log(eng) - 3.5 * leaving  # loyal customers promote, leavers detract
     return np.clip(np.round(rng.normal(mu, 1.6)), 0, 10).astype(np.int64)
 
 
@@ -216,7 +216,7 @@ def campaigns(ctx: Ctx, p: pl.DataFrame, rng):
         return None, None
     ev = r[row]
     t = times[row, step]
-    c = identity_copy(ev, t, rng, Profile(email_missing=0.03, email_stale=0.1, email_family=0.15, email_typo=0.0,
+    c = identity_copy(ev, t, rng, Profile(email_missing=0.03, email_stale=0.1, email_family=0.3, email_typo=0.0,
                                           phone_missing=1.0))
     k = len(row)
     rid = ids.hex_series(ids.permute(ctx.sequence("response", k), 1 << 48, ctx.key(0x5E5)), 12)

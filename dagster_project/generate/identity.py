@@ -22,7 +22,7 @@ ACCOUNTS = Profile(nick=0.1, typo=0.02, email_missing=0.0, email_stale=0.0, emai
                    email_caps=0.02, email_upper=0.005, email_space=0.01, phone_missing=0.45, landline=0.1,
                    dob_missing=0.5, abbrev=0.4, pc_variant=0.08)
 LOYALTY = Profile(nick=0.25, typo=0.05, ascii=0.6, upper=0.15, lower=0.01, email_missing=0.15, email_stale=0.3,
-                  phone_missing=0.3, landline=0.15, dob_missing=0.35, pc_variant=0.15)
+                  phone_missing=0.3, landline=0.25, dob_missing=0.35, pc_variant=0.15)
 
 CRM_PHONES = {"intl": 0.75, "national": 0.1, "spaced": 0.1, "e164": 0.05}
 GB_COUNTRY = {"GB": 0.6, "United Kingdom": 0.2, "UK": 0.15, "Great Britain": 0.05}

@@ -327,9 +327,10 @@ class EmailRegistry:
         owner = np.concatenate([pidx * 2, pidx * 2 + 1, -1 - hh[fam_rows]])
         order = np.concatenate([np.arange(n) * 3, np.arange(n) * 3 + 1, fam_rows * 3 + 2])
         resolved = self._resolve(cand, owner, order)
-        fam = pl.Series([None] * n, dtype=pl.String).scatter(fam_rows, resolved[2 * n:])
-        head_row = np.searchsorted(fam_rows, np.arange(n), side="right") - 1
-        return pl.DataFrame({"email1": resolved[:n], "email2": resolved[n:2 * n], "family": fam.gather(head_row)})
+        # every member gets the address their household head claimed
+        household = np.searchsorted(fam_rows, np.arange(n), side="right") - 1
+        family = resolved[2 * n:].gather(household)
+        return pl.DataFrame({"email1": resolved[:n], "email2": resolved[n:2 * n], "family": family})
 
     def _resolve(self, cand: pl.Series, owner: np.ndarray, order: np.ndarray) -> pl.Series:
         valid = cand.is_not_null().to_numpy()

@@ -48,3 +48,18 @@
 {% macro cdp_normalise_code(expression) -%}
     nullif(upper({{ cdp_regex_replace_all(expression, '[^A-Za-z0-9]', '') }}), '')
 {%- endmacro %}
+
+{# Country as an ISO 3166 alpha-2 code where a common spelling is recognised
+   ("United Kingdom", "uk", "Great Britain" -> GB); other values upper-cased. #}
+{% macro cdp_normalise_country(expression) -%}
+    {%- set folded = cdp_fold(expression) -%}
+    case {{ folded }}
+        when 'gb' then 'GB' when 'uk' then 'GB' when 'united kingdom' then 'GB' when 'great britain' then 'GB'
+        when 'england' then 'GB' when 'scotland' then 'GB' when 'wales' then 'GB' when 'northern ireland' then 'GB'
+        when 'ie' then 'IE' when 'ireland' then 'IE' when 'republic of ireland' then 'IE' when 'eire' then 'IE'
+        when 'fr' then 'FR' when 'france' then 'FR'
+        when 'de' then 'DE' when 'germany' then 'DE'
+        when 'us' then 'US' when 'usa' then 'US' when 'united states' then 'US'
+        else upper({{ cdp_clean_text(expression) }})
+    end
+{%- endmacro %}

@@ -71,7 +71,7 @@ normalised as (
         {{ cdp_normalise_postcode('postcode_original') }} as postcode_norm,
         {{ cdp_clean_text('city_original') }} as city,
         {{ cdp_clean_text('region_original') }} as region,
-        upper({{ cdp_clean_text('country_original') }}) as country,
+        {{ cdp_normalise_country('country_original') }} as country,
         {{ cdp_normalise_code('loyalty_id_original') }} as loyalty_id,
         lower(trim(device_id_original)) as device_id
     from latest_version
