@@ -36,6 +36,7 @@ def generate_sample(landing_dir: Path, truth_path: Path, people: int, seed: int,
             ctx.chunk = chunk
             p = cohort(ctx, person_chunk(seed, chunk, registry))
             stats["new_people"] += int(p["is_new"].sum())
+            writer.write_households(p.filter(p["is_new"]))
             stats["changed_people"] += int((~p["is_new"]).sum())
             _write_chunk(ctx, p, writer, stats)
     finally:

@@ -50,6 +50,12 @@ SOURCES = (
 )
 
 
+def households_path(truth_path: Path) -> Path:
+    """truth.csv -> truth_households.csv beside it."""
+    truth_path = Path(truth_path)
+    return truth_path.with_name(f"{truth_path.stem}_households.csv")
+
+
 class Writer:
     """Appends chunk frames to one open file per source, plus the truth file."""
 
@@ -63,6 +69,10 @@ class Writer:
         if fresh:
             self.truth.write(b"source,source_record_id,person_id\n")
         self.truth_rows = 0
+        # Who lives with whom: lets the evaluation count false merges of household members.
+        self.households = open(households_path(truth_path), "wb" if fresh else "ab")
+        if fresh:
+            self.households.write(b"person_id,household_id\n")
 
     def _handle(self, src: Source) -> list:
         rel = src.path(self.batch)
@@ -86,6 +96,10 @@ class Writer:
             self.truth, include_header=False)
         self.truth_rows += truth.height
 
+    def write_households(self, people: pl.DataFrame) -> None:
+        people.select("person_id", household_id=pl.lit("H") + pl.col("hh").add(1).cast(pl.String).str.zfill(7)).write_csv(
+            self.households, include_header=False)
+
     def close(self) -> dict[str, int]:
         """Close files; CSV sources without rows still get a header-only file."""
         for src in SOURCES:
@@ -94,4 +108,5 @@ class Writer:
         for handle, _ in self.files.values():
             handle.close()
         self.truth.close()
+        self.households.close()
         return {rel: rows for rel, (_, rows) in sorted(self.files.items())}

@@ -27,6 +27,8 @@ class IdentityEvaluation:
     true_pairs: int
     bcubed_precision: float
     bcubed_recall: float
+    false_merges: int = 0  # pairs of distinct true persons put under one person_id
+    household_false_merges: int | None = None  # of which the two live in the same household
 
     @property
     def precision(self) -> float:
@@ -51,6 +53,8 @@ class IdentityEvaluation:
                 f"pairwise F1         {self.f1:.4f}",
                 f"B-cubed precision   {self.bcubed_precision:.4f}",
                 f"B-cubed recall      {self.bcubed_recall:.4f}",
+                f"false merges        {self.false_merges} pairs of true persons under one person_id",
+                f"  of household members  {'n/a (no households file)' if self.household_false_merges is None else self.household_false_merges}",
             ]
         )
 
@@ -67,10 +71,23 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     truth = pl.read_csv(truth_path, schema_overrides={"source_record_id": pl.String, "person_id": pl.String}).rename(
         {"person_id": "true_id"}
     )
-    return score(predicted.join(truth, on=["source", "source_record_id"], how="inner"))
+    households_path = truth_path.with_name(f"{truth_path.stem}_households.csv")
+    households = pl.read_csv(households_path, infer_schema=False) if households_path.is_file() else None
+    return score(predicted.join(truth, on=["source", "source_record_id"], how="inner"), households)
 
 
-def score(scored: pl.DataFrame) -> IdentityEvaluation:
+def merged_person_pairs(scored: pl.DataFrame) -> pl.DataFrame:
+    """Pairs of distinct true persons (true_a < true_b) that share a predicted person."""
+    people = scored.select("person_id", "true_id").unique()
+    return (
+        people.join(people, on="person_id", suffix="_b")
+        .filter(pl.col("true_id") < pl.col("true_id_b"))
+        .select(pl.col("true_id").alias("true_a"), pl.col("true_id_b").alias("true_b"))
+        .unique()
+    )
+
+
+def score(scored: pl.DataFrame, households: pl.DataFrame | None = None) -> IdentityEvaluation:
     """`scored` has one row per record with person_id (predicted) and true_id."""
     both = scored.group_by("person_id", "true_id").len("n")
     predicted = scored.group_by("person_id").len("n")
@@ -80,7 +97,19 @@ def score(scored: pl.DataFrame) -> IdentityEvaluation:
     # Each record in a (pred, true) cell of size n contributes n/n_pred and n/n_true.
     bcubed_p = float((overlap["n"] * overlap["n"] / overlap["n_pred"]).sum() / records) if records else 1.0
     bcubed_r = float((overlap["n"] * overlap["n"] / overlap["n_true"]).sum() / records) if records else 1.0
+    merged = merged_person_pairs(scored)
+    household_merges = None
+    if households is not None:
+        home = households.select(pl.col("person_id").alias("true_id"), "household_id")
+        household_merges = (
+            merged.join(home.rename({"true_id": "true_a", "household_id": "home_a"}), on="true_a")
+            .join(home.rename({"true_id": "true_b", "household_id": "home_b"}), on="true_b")
+            .filter(pl.col("home_a") == pl.col("home_b"))
+            .height
+        )
     return IdentityEvaluation(
+        false_merges=merged.height,
+        household_false_merges=household_merges,
         records=records,
         predicted_persons=predicted.height,
         true_persons=true.height,
