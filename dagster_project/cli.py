@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -93,5 +94,14 @@ def _evaluate(args) -> int:
     return 0
 
 
+def entry_point() -> None:
+    """Console script: exit without interpreter teardown, where DuckDB's
+    bindings print spurious 'nanobind: leaked' warnings."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

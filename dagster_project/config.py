@@ -232,7 +232,7 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         default_phone_country_code=str(identity.get("default_phone_country_code", "44")),
         identity_model=(root / str(identity.get("model", "identity_model.json"))).resolve(),
         match_threshold=match_threshold,
-        veto_weight=float(identity.get("veto_weight", -8.0)),
+        veto_weight=float(identity.get("veto_weight", -4.0)),
         max_shared_group=max_shared_group,
         consent_defaults=_parse_consent(raw.get("consent") or {}),
         audiences=audiences,

@@ -15,7 +15,7 @@ from dagster_project.dbt_workspace import dbt_executable, prepare_dbt_project
 from dagster_project.defs.automation import build_landing_sensor, daily_schedule, full_run_job
 from dagster_project.defs.dbt import build_dbt_assets
 from dagster_project.defs.export import build_export_assets
-from dagster_project.defs.identity import one_row_per_identity_record, person_map
+from dagster_project.defs.identity import identity_model, one_row_per_identity_record, person_map
 from dagster_project.defs.ingest import build_ingest_assets, build_ingest_checks
 from dagster_project.defs.resources import CdpResource
 
@@ -26,6 +26,7 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
         assets=[
             *build_ingest_assets(config),
             *build_dbt_assets(workspace),
+            identity_model,
             person_map,
             *build_export_assets(config),
         ],

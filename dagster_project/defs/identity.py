@@ -4,15 +4,47 @@
 import dagster as dg
 
 from dagster_project.defs.resources import CdpResource
-from dagster_project.identity.resolve import resolve_identities
+from dagster_project.identity.resolve import ensure_model, resolve_identities
 from dagster_project.warehouse import connect
 
 PERSON_MAP = dg.AssetKey(["identity", "person_map"])
+MODEL = dg.AssetKey(["identity", "model"])
+RECORDS = dg.AssetKey(["intermediate", "int_identity__records"])
+
+
+@dg.asset(
+    key=MODEL,
+    deps=[RECORDS],
+    group_name="identity",
+    kinds={"splink", "duckdb"},
+    description="The Splink model (JSON beside cdp.yml). Trained unsupervised when missing; reused by every run "
+    "until retrained with `cdp identity train`.",
+)
+def identity_model(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+    config = cdp.config()
+    with connect(config.warehouse) as con:
+        summary = ensure_model(con, config)
+    if summary is None:
+        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(config.identity_model)), "trained_this_run": False})
+    return dg.MaterializeResult(metadata=training_metadata(summary, config.identity_model))
+
+
+def training_metadata(summary: dict, path) -> dict:
+    return {
+        "path": dg.MetadataValue.path(str(path)),
+        "trained_this_run": True,
+        "records": summary["records"],
+        "fields_used": dg.MetadataValue.json(summary["fields_used"]),
+        "comparisons_to_score": summary["comparisons_to_score"],
+        "comparisons_per_record": summary["comparisons_per_record"],
+        "probability_two_random_records_match": summary["probability_two_random_records_match"],
+        "training_seconds": summary["training_seconds"],
+    }
 
 
 @dg.asset(
     key=PERSON_MAP,
-    deps=[dg.AssetKey(["intermediate", "int_identity__records"]), dg.AssetKey(["intermediate", "int_identity__links"])],
+    deps=[RECORDS, dg.AssetKey(["intermediate", "int_identity__links"]), MODEL],
     group_name="identity",
     kinds={"duckdb", "python"},
     description="One row per identity record naming its person; also writes identity.edges and identity.id_history.",
@@ -20,7 +52,7 @@ PERSON_MAP = dg.AssetKey(["identity", "person_map"])
 def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
     config = cdp.config()
     with connect(config.warehouse) as con:
-        report = resolve_identities(con, context.run_id)
+        report = resolve_identities(con, config, context.run_id)
     sizes = "\n".join(f"| {size} | {count} |" for size, count in report.cluster_size_counts.items())
     return dg.MaterializeResult(
         metadata={
@@ -28,6 +60,8 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.Materi
             "persons": report.persons,
             "links": report.links,
             "links_by_rule": dg.MetadataValue.json(report.links_by_rule),
+            "vetoed_links": report.vetoed_links,
+            "splink_match_weights": dg.MetadataValue.md(_histogram(report.match_weights)),
             "largest_cluster": report.largest_cluster,
             "merges": report.merges,
             "splits": report.splits,
@@ -54,3 +88,15 @@ def one_row_per_identity_record(cdp: CdpResource) -> dg.AssetCheckResult:
         passed=missing == 0 and extra == 0 and duplicated == 0,
         metadata={"records_without_person": missing, "rows_without_record": extra, "duplicated_rows": duplicated},
     )
+
+
+def _histogram(weights: list[float], width: int = 2) -> str:
+    """Markdown table of Splink match weights in bins of `width`."""
+    if not weights:
+        return "no Splink links"
+    bins: dict[int, int] = {}
+    for weight in weights:
+        start = int(weight // width) * width
+        bins[start] = bins.get(start, 0) + 1
+    rows = "\n".join(f"| {start} to {start + width} | {count} |" for start, count in sorted(bins.items()))
+    return "| match weight | links |\n|---|---|\n" + rows

@@ -1,9 +1,10 @@
 """Resolve identity records into persons and write the identity tables.
 
 Reads `intermediate.int_identity__records` and `intermediate.int_identity__links`
-(built by dbt), clusters them, and writes in one transaction:
+(built by dbt), adds Splink links and vetoes (identity.graph), clusters the
+graph, and writes in one transaction:
 - identity.person_map: exactly one row per identity record, with its person_id;
-- identity.edges: the links that made each cluster, with the rule behind each;
+- identity.edges: every link with its rule or match weights, vetoed ones flagged;
 - identity.id_history: person id merges, splits and creations, per run.
 """
 
@@ -15,7 +16,10 @@ from datetime import datetime, timezone
 import duckdb
 import polars as pl
 
+from dagster_project.config import CdpConfig
 from dagster_project.identity.clusters import assign_person_ids, connected_clusters
+from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph
+from dagster_project.identity.splink_model import train_model
 from dagster_project.warehouse import table_exists
 
 IDENTITY_DDL = """
@@ -37,6 +41,8 @@ class IdentityReport:
     persons: int
     links: int
     links_by_rule: dict[str, int]
+    vetoed_links: int
+    match_weights: list[float]
     largest_cluster: int
     cluster_size_counts: dict[int, int]
     merges: int
@@ -44,10 +50,31 @@ class IdentityReport:
     created: int
 
 
-def resolve_identities(con: duckdb.DuckDBPyConnection, run_id: str = "") -> IdentityReport:
+def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
+    """Train the Splink model when it is missing (or asked to); else reuse it."""
+    if config.identity_model.exists() and not retrain:
+        return None
+    config.identity_model.parent.mkdir(parents=True, exist_ok=True)
+    return train_model(con, RECORDS_TABLE, config.identity_model)
+
+
+def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "") -> IdentityReport:
     con.execute(IDENTITY_DDL)
-    records = con.sql("select record_key, source, source_record_id from intermediate.int_identity__records").pl()
-    links = con.sql("select record_key, linked_record_key, rule from intermediate.int_identity__links").pl()
+    records = con.sql(
+        f"""select record_key, source, source_record_id,
+                  first_name_norm is not null or date_of_birth is not null as is_described
+           from {RECORDS_TABLE}"""
+    ).pl()
+    deterministic = con.sql("select record_key, linked_record_key, rule from intermediate.int_identity__links").pl()
+    if not config.identity_model.exists():
+        raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
+    graph = build_graph(
+        con, deterministic, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight
+    )
+    edges = attach_bare_records(
+        graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]
+    )
+    links = edges.filter(~pl.col("vetoed"))
     previous = (
         con.sql("select record_key, person_id from identity.person_map").pl()
         if table_exists(con, "identity", "person_map")
@@ -55,10 +82,10 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, run_id: str = "") -> Iden
     )
     assignment = assign_person_ids(connected_clusters(records["record_key"], links), previous)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    person_map = records.join(assignment.person_map, on="record_key").with_columns(
+    person_map = records.drop("is_described").join(assignment.person_map, on="record_key").with_columns(
         pl.col("cluster_size").cast(pl.Int64), pl.lit(run_id).alias("run_id"), pl.lit(now).alias("resolved_at")
     )
-    edges = links.with_columns(pl.lit(run_id).alias("run_id"))
+    edges = edges.with_columns(pl.lit(run_id).alias("run_id"))
     history = assignment.history.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(now).alias("recorded_at"))
 
     con.execute("begin transaction")
@@ -89,6 +116,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, run_id: str = "") -> Iden
         persons=person_map["person_id"].n_unique(),
         links=links.height,
         links_by_rule=dict(links.group_by("rule").len().sort("rule").iter_rows()),
+        vetoed_links=edges.height - links.height,
+        match_weights=links.filter(pl.col("rule") == "splink")["match_weight"].to_list(),
         largest_cluster=int(person_map["cluster_size"].max() or 0),
         cluster_size_counts=dict(sizes.iter_rows()),
         merges=event_counts.get("merge", 0),

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -39,18 +39,22 @@ from dagster_project.identity.splink_prepare import (
 )
 from dagster_project.identity.splink_settings import DEFAULT_MIN_FILL, build_spec, populated_fields
 
+if TYPE_CHECKING:
+    from splink.internals.splink_dataframe import SplinkDataFrame
+
 __all__ = ["train_model", "predict_links", "explain_pair", "waterfall_chart_html", "blocking_rule_counts"]
 
 SELECTED = "splink_selected"
 
 
-def _open_linker(con: duckdb.DuckDBPyConnection, settings: Any) -> tuple[Linker, Any]:
-    """A Linker over the prepared table in the scratch database (which becomes current)."""
+def _open_linker(con: duckdb.DuckDBPyConnection, settings: Any) -> tuple[Linker, DuckDBAPI, SplinkDataFrame]:
+    """A Linker over the prepared table; the scratch database becomes current so
+    that Splink's own tables are created there."""
     con.execute(f"use {SCRATCH}")
     db_api = DuckDBAPI(con)
     records = db_api.register(PREPARED)
     # log_level=None: leave logging configuration to the application.
-    return Linker(records, settings, log_level=None), records
+    return Linker(records, settings, log_level=None), db_api, records
 
 
 def train_model(
@@ -76,23 +80,24 @@ def train_model(
     started = time.perf_counter()
     with scratch_database(con):
         records_count = prepare_records(con, records_table, block_cap=block_cap)
-        con.execute(f"use {SCRATCH}")
         fill = fill_rates(con)
         spec = build_spec(populated_fields(fill, min_fill))
-        linker, records = _open_linker(con, spec.settings())
+        linker, _, records = _open_linker(con, spec.settings())
 
         linker.training.estimate_probability_two_random_records_match(
             [block_on(*cols) for cols in spec.deterministic_rules], recall=deterministic_recall
         )
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+        # Small inputs use every blocked pair (Splink's sampling probe would find none).
+        em_pairs = em_max_pairs if records_count > 100_000 else None
         for cols in spec.em_rules:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on(*cols), max_pairs=em_max_pairs if records_count > 50_000 else None
-            )
+            linker.training.estimate_parameters_using_expectation_maximisation(block_on(*cols), max_pairs=em_pairs)
         training_seconds = time.perf_counter() - started
 
         counts = blocking_rule_counts(records, spec.blocking_rules)
-        model = linker.misc.save_model_to_json(str(model_path), overwrite=True)
+        model = linker.misc.save_model_to_json()
+    adjusted = guard_weights(model, unobserved_u=1 / max_pairs)
+    Path(model_path).write_text(json.dumps(model, indent=2), encoding="utf-8")
 
     total = counts[-1]["cumulative_comparisons"] if counts else 0
     return {
@@ -106,13 +111,53 @@ def train_model(
         "deterministic_rules": [" & ".join(cols) for cols in spec.deterministic_rules],
         "em_blocking_rules": [" & ".join(cols) for cols in spec.em_rules],
         "probability_two_random_records_match": model["probability_two_random_records_match"],
+        "levels_adjusted": adjusted,
         "training_seconds": round(training_seconds, 2),
-        "seconds_with_counts": round(time.perf_counter() - started, 2),
+        "total_seconds": round(time.perf_counter() - started, 2),  # with the blocking counts
         "model_path": str(model_path),
     }
 
 
-def blocking_rule_counts(records: Any, keys: Sequence[str]) -> list[dict]:
+# Share of true matches assumed to disagree on any one field, at least: typos
+# beyond the fuzzy levels, a surname changed on marriage, a new phone.
+MIN_M_DIFFERENT = 0.005
+
+
+def guard_weights(model: dict, *, unobserved_u: float) -> list[str]:
+    """Bound how strongly one comparison can speak against a match.
+
+    EM can push m of a rarely seen level to ~0 (weight -40: one typo would veto
+    a match) and leaves no estimate for a level seen in no training pair. So:
+    "different" keeps m >= MIN_M_DIFFERENT, and no agreement level may count
+    against a match more than "different" does (a level never seen among
+    random pairs gets u = `unobserved_u`, below 1 / pairs sampled).
+    Returns the levels changed, for the training summary.
+    """
+    changed = []
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        different = levels[-1]
+        if not different.get("u_probability"):
+            continue
+        if (different.get("m_probability") or 0.0) < MIN_M_DIFFERENT:
+            different["m_probability"] = MIN_M_DIFFERENT
+            changed.append(f"{name}: {different.get('label_for_charts')}")
+        floor = different["m_probability"] / different["u_probability"]
+        for level in levels[:-1]:
+            if level.get("fix_m_probability"):
+                continue  # set by design (household levels)
+            u = level.get("u_probability") or unobserved_u
+            m = level.get("m_probability")
+            if m is None or m / u < floor:
+                m = u * floor
+            if (m, u) != (level.get("m_probability"), level.get("u_probability")):
+                level["m_probability"], level["u_probability"] = m, u
+                changed.append(f"{name}: {level.get('label_for_charts')}")
+    return changed
+
+
+def blocking_rule_counts(records: SplinkDataFrame, keys: Sequence[str]) -> list[dict]:
     """Comparisons generated by each prediction rule (marginal: not found by an earlier rule)."""
     if not keys:
         return []
@@ -150,7 +195,7 @@ def predict_links(
     model = json.loads(Path(model_path).read_text())
     with scratch_database(con):
         prepare_records(con, records_table, block_cap=block_cap)
-        linker, _ = _open_linker(con, model)
+        linker, _, _ = _open_linker(con, model)
         predictions = linker.inference.predict(
             threshold_match_probability=threshold_match_probability, warning_mode="never"
         )
@@ -171,13 +216,15 @@ def _output_select(model: Mapping, table: str, columns: set[str]) -> str:
     return f"select {', '.join(parts)} from {table} as p order by record_key_l, record_key_r"
 
 
-def explain_pair(row: Mapping[str, Any], model_path: str | Path) -> list[str]:
+def explain_pair(row: Mapping[str, Any], model: str | Path | Mapping) -> list[str]:
     """One line per comparison, e.g. "first_name: nickname match (+3.1)", for a predict_links row.
 
     Preceded by the prior (how unlikely any two records are to match) and
     followed by the total, so the lines add up to the pair's match weight.
+    `model` is the saved model's path, or its JSON already loaded (for many rows).
     """
-    model = json.loads(Path(model_path).read_text())
+    if not isinstance(model, Mapping):
+        model = json.loads(Path(model).read_text())
     prior = model["probability_two_random_records_match"]
     lines = [f"prior (any two records match): {math.log2(prior / (1 - prior)):+.1f}"]
     for comparison in model["comparisons"]:
@@ -220,8 +267,8 @@ def waterfall_chart_html(
         # The whole table is prepared too: term frequencies are those of all records.
         prepare_records(con, records_table)
         prepare_records(con, records_table, table=SELECTED, keys=keys)
-        linker, _ = _open_linker(con, model)
-        selected = linker._db_api.register(SELECTED)
+        linker, db_api, _ = _open_linker(con, model)
+        selected = db_api.register(SELECTED)
         scored = linker.inference.score_pairs(selected, selected)
         rows = [r for r in scored.as_record_list() if (r["record_key_l"], r["record_key_r"]) in pairs]
         rows.sort(key=lambda r: (r["record_key_l"], r["record_key_r"]))

@@ -45,13 +45,19 @@ UK_POSTCODE = "^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$"
 
 @contextlib.contextmanager
 def scratch_database(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Attach an in-memory database for Splink's tables; restore the caller's schema after."""
-    database, schema = con.execute("select current_database(), current_schema()").fetchone()
+    """Attach an in-memory database for Splink's tables; restore the caller's schema and search path after."""
+    database, schema, search_path = con.execute(
+        "select current_database(), current_schema(), current_setting('search_path')"
+    ).fetchall()[0]
     con.execute(f"attach ':memory:' as {SCRATCH}")
     try:
         yield
     finally:
         con.execute(f'use "{database}"."{schema}"')
+        if search_path:
+            con.execute("set search_path = ?", [search_path])
+        else:
+            con.execute("reset search_path")
         con.execute(f"detach {SCRATCH}")
 
 
@@ -173,7 +179,7 @@ def prepare_records(
     order by record_key
     """
     con.execute(sql)
-    return con.execute(f"select count(*) from {SCRATCH}.main.{table}").fetchone()[0]
+    return con.execute(f"select count(*) from {SCRATCH}.main.{table}").fetchall()[0][0]
 
 
 FIELDS_FOR_FILL = [
@@ -185,5 +191,5 @@ FIELDS_FOR_FILL = [
 def fill_rates(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
     """Share of non-null values per canonical field in the prepared table."""
     selects = ", ".join(f"avg(({c} is not null)::int) as {c}" for c in FIELDS_FOR_FILL)
-    row = con.execute(f"select {selects} from {SCRATCH}.main.{PREPARED}").fetchone()
+    row = con.execute(f"select {selects} from {SCRATCH}.main.{PREPARED}").fetchall()[0]
     return {c: float(v or 0.0) for c, v in zip(FIELDS_FOR_FILL, row)}

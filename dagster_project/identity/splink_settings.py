@@ -64,7 +64,8 @@ def first_name_comparison(has_last: bool) -> Comparison:
             "starts_with(first_name_norm_l, first_name_norm_r) OR starts_with(first_name_norm_r, first_name_norm_l)",
             "initial or short form",
         ),
-        _level(_jaro_winkler("first_name_norm", 0.8), "similar (Jaro-Winkler >= 0.8)"),
+        # Not lower: charlie / claire (0.80) and alan / alexandra (0.85) are households, not typos.
+        _level(_jaro_winkler("first_name_norm", 0.88), "similar (Jaro-Winkler >= 0.88)"),
         ELSE,
     ]
     columns = {"first_name_norm", "first_name_canonical"} | ({"last_name_norm"} if has_last else set())
@@ -72,13 +73,14 @@ def first_name_comparison(has_last: bool) -> Comparison:
 
 
 def last_name_comparison(has_first: bool) -> Comparison:
-    levels = [
-        _null("last_name_norm"),
-        _level("last_name_norm_l = last_name_norm_r", "exact match", tf_adjustment_column="last_name_norm"),
-    ]
+    null = _null("last_name_norm")
     if has_first:
-        levels.append(_level(SWAPPED, "first and last names swapped"))
-    levels += [
+        # A swapped pair is scored once, by first_name's "swapped" level: here it
+        # counts as no evidence rather than a second agreement (or a disagreement).
+        null = _level(f"({null['sql_condition']}) OR ({SWAPPED})", "missing, or names swapped", is_null_level=True)
+    levels = [
+        null,
+        _level("last_name_norm_l = last_name_norm_r", "exact match", tf_adjustment_column="last_name_norm"),
         _level(_jaro_winkler("last_name_norm", 0.92), "very similar (Jaro-Winkler >= 0.92)"),
         # Double-barrelled or partly recorded surnames: "smith jones" / "jones".
         _level(
@@ -103,17 +105,46 @@ def date_of_birth_comparison() -> Comparison:
             f"year({dob_l}) = year({dob_r}) AND month({dob_l}) = day({dob_r}) AND day({dob_l}) = month({dob_r})",
             "day and month swapped",
         ),
-        _level(
-            f"damerau_levenshtein(cast({dob_l} as varchar), cast({dob_r} as varchar)) <= 1",
-            "one digit typed wrong or transposed",
-        ),
+        # levenshtein, not damerau_levenshtein: the latter is ~10x slower in DuckDB and
+        # the common transposition (day <-> month) has its own level above.
+        _level(f"levenshtein(cast({dob_l} as varchar), cast({dob_r} as varchar)) <= 1", "one digit different"),
         _level(f"year({dob_l}) = year({dob_r})", "same year"),
         ELSE,
     ]
     return Comparison("date_of_birth", levels, {"date_of_birth"})
 
 
-def address_comparison(has_line: bool, has_postcode: bool, has_city: bool) -> Comparison:
+# First names clearly belong to different people (not a nickname, typo or swap).
+FIRST_NAMES_DIFFER = (
+    "first_name_canonical_l <> first_name_canonical_r"
+    " AND jaro_winkler_similarity(first_name_norm_l, first_name_norm_r) < 0.88"
+    " AND NOT starts_with(first_name_norm_l, first_name_norm_r) AND NOT starts_with(first_name_norm_r, first_name_norm_l)"
+    " AND first_name_norm_l <> coalesce(last_name_norm_r, '')"
+)
+NAME_COLUMNS = {"first_name_norm", "first_name_canonical", "last_name_norm"}
+
+
+def _shared_level(agree: str, label: str) -> list[dict]:
+    """`agree` for people with clearly different first names: no evidence either way.
+
+    Households share an address, a surname, often an email or a landline. The
+    model treats fields as independent, so counting each as agreement would
+    merge household members; one person under two first names is far rarer.
+    Weight fixed at 0 (m = u).
+    """
+    return [_level(
+        f"{agree} AND {FIRST_NAMES_DIFFER}", label,
+        m_probability=0.5, u_probability=0.5, fix_m_probability=True, fix_u_probability=True,
+    )]
+
+
+def _shared_contact_level(column: str, has_first: bool) -> list[dict]:
+    if not has_first:
+        return []
+    return _shared_level(f"{column}_l = {column}_r", "shared by different first names (household: no evidence)")
+
+
+def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_first: bool) -> Comparison:
     """Address line, postcode and city as one comparison.
 
     They are strongly correlated (same postcode nearly implies same city), so
@@ -137,6 +168,9 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool) -> Co
     same_area = f"({' OR '.join(area_parts)})" if area_parts else "TRUE"
 
     levels = [_null(*present)]
+    if has_first and (has_line or has_postcode):
+        shared = " OR ".join(c for c, has in ((same_line, has_line), (same_pc, has_postcode)) if has)
+        levels += _shared_level(f"({shared})", "same address, but different first names (household: no evidence)")
     if has_line and has_postcode:
         levels.append(_level(f"{same_line} AND {same_pc}", "same address and postcode"))
         levels.append(_level(f"{same_pc} AND {similar_line}", "same postcode, similar address"))
@@ -158,7 +192,7 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool) -> Co
         levels.append(_level("city_norm_l = city_norm_r", "same city"))
     levels.append(ELSE)
 
-    columns = set(present)
+    columns = set(present) | (NAME_COLUMNS if has_first else set())
     if has_line:
         columns.add("house_number")
     if has_postcode:
@@ -166,28 +200,34 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool) -> Co
     return Comparison("address", levels, columns)
 
 
-def email_comparison() -> Comparison:
+def email_comparison(has_first: bool) -> Comparison:
     # No "similar username" levels: usernames are mostly built from the name
     # (james.white92 / jameswhite51), so they would count the name agreement twice.
     levels = [
         _null("email"),
-        # Shared family addresses are frequent values, so they count for less.
+        *_shared_contact_level("email", has_first),
+        # Term frequencies: an address used by many records counts for less.
         _level("email_l = email_r", "exact match", tf_adjustment_column="email"),
-        _level("damerau_levenshtein(email_l, email_r) <= 1", "one character typed wrong"),
+        # Same digits: jsmith1@ / jsmith2@ are usually two people, not a typo.
+        _level(
+            "levenshtein(email_l, email_r) <= 1 AND "
+            "regexp_replace(email_l, '[^0-9]', '', 'g') = regexp_replace(email_r, '[^0-9]', '', 'g')",
+            "one letter typed wrong",
+        ),
         ELSE,
     ]
-    return Comparison("email", levels, {"email"})
+    return Comparison("email", levels, {"email"} | (NAME_COLUMNS if has_first else set()))
 
 
-def phone_comparison() -> Comparison:
+def phone_comparison(has_first: bool) -> Comparison:
     levels = [
         _null("phone"),
-        # Term frequencies: a shared household landline counts for less.
+        *_shared_contact_level("phone", has_first),
         _level("phone_l = phone_r", "exact match", tf_adjustment_column="phone"),
-        _level("damerau_levenshtein(phone_l, phone_r) <= 1", "one digit typed wrong or transposed"),
+        _level("levenshtein(phone_l, phone_r) <= 1", "one digit typed wrong"),
         ELSE,
     ]
-    return Comparison("phone", levels, {"phone"})
+    return Comparison("phone", levels, {"phone"} | (NAME_COLUMNS if has_first else set()))
 
 
 # Blocking rules to generate predictions, each with the fields it needs. Keys are
@@ -224,6 +264,10 @@ EM_RULES = [
     (("email",), {"email"}),
     (("phone",), {"phone"}),
     (("address_line_norm",), {"address"}),
+    # Large blocks, but EM samples them (max_pairs); for data with few fields.
+    (("last_name_norm",), {"last"}),
+    (("first_name_canonical",), {"first"}),
+    (("city_norm",), {"city"}),
 ]
 
 FIELD_COLUMNS = {
@@ -257,6 +301,22 @@ def populated_fields(fill: dict[str, float], min_fill: float = DEFAULT_MIN_FILL)
 
 
 def build_spec(fields: set[str]) -> ModelSpec:
+    """The model for these populated fields.
+
+    Household levels (an address / email / phone shared under different first
+    names is no evidence) make those comparisons use the name columns, so EM
+    cannot estimate them from name-blocked pairs; without a date of birth,
+    email or phone to block on instead (e.g. names + address only), the model
+    is built without them.
+    """
+    try:
+        return _build_spec(fields, household=True)
+    except ValueError:
+        return _build_spec(fields, household=False)
+
+
+def _build_spec(fields: set[str], household: bool) -> ModelSpec:
+    has_first = "first" in fields
     comparisons = []
     if "first" in fields:
         comparisons.append(first_name_comparison(has_last="last" in fields))
@@ -265,11 +325,13 @@ def build_spec(fields: set[str]) -> ModelSpec:
     if "dob" in fields:
         comparisons.append(date_of_birth_comparison())
     if fields & {"address", "postcode", "city"}:
-        comparisons.append(address_comparison("address" in fields, "postcode" in fields, "city" in fields))
+        comparisons.append(
+            address_comparison("address" in fields, "postcode" in fields, "city" in fields, household and has_first)
+        )
     if "email" in fields:
-        comparisons.append(email_comparison())
+        comparisons.append(email_comparison(household and has_first))
     if "phone" in fields:
-        comparisons.append(phone_comparison())
+        comparisons.append(phone_comparison(household and has_first))
     if len(comparisons) < 2:
         raise ValueError(f"too few populated fields for probabilistic matching: {sorted(fields)}")
 

@@ -205,6 +205,19 @@ def _add_emails(rng: np.random.Generator, people: pl.DataFrame) -> pl.DataFrame:
         # 20% changed address: same username at another provider.
         email2=pl.when(pl.Series(rng.random(n) < 0.2)).then(local + pl.lit("@") + pl.col("domain2")),
     )
+    # An address belongs to one person: later claimants of a taken one get a number.
+    long = people.select("person_id", pl.lit(1).alias("which"), pl.col("email1").alias("email")).vstack(
+        people.select("person_id", pl.lit(2).alias("which"), pl.col("email2").alias("email"))
+    ).drop_nulls("email")
+    taken = pl.struct("person_id", "which").rank("ordinal").over("email") - 1
+    long = long.with_columns(
+        pl.when(taken > 0).then(pl.col("email").str.replace("@", (taken + 1).cast(pl.String) + "@", literal=True))
+        .otherwise(pl.col("email"))
+    )
+    people = people.drop("email1", "email2")
+    for which in (1, 2):
+        chosen = long.filter(pl.col("which") == which).select("person_id", pl.col("email").alias(f"email{which}"))
+        people = people.join(chosen, on="person_id", how="left")
     family = people.group_by("household").agg(pl.col("email1").first().alias("family_email"), pl.len().alias("hh_size"))
     family = family.with_columns(
         pl.when((pl.col("hh_size") > 1) & pl.Series(rng.random(family.height) < 0.3)).then(pl.col("family_email"))

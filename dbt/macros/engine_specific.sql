@@ -28,7 +28,8 @@
     {{ return(adapter.dispatch('cdp_strip_accents', 'cdp')(expression)) }}
 {%- endmacro %}
 {% macro duckdb__cdp_strip_accents(expression) -%}
-    strip_accents(lower({{ expression }}))
+    {#- strip_accents leaves letters that are not a base letter plus a mark (ł, ø, ß, æ). -#}
+    replace(replace(replace(translate(strip_accents(lower({{ expression }})), 'łøđðþı', 'loddti'), 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe')
 {%- endmacro %}
 {% macro default__cdp_strip_accents(expression) -%}
     translate(lower({{ expression }}),

@@ -5,7 +5,8 @@
    records) are linked pairwise, so identity resolution can veto one pair (a
    mother and son sharing a family email) without cutting the others. Records
    with nothing but the identifier (a consent event, a survey answer) link to
-   the group's first described record. A value shared by more described
+   every described record of the group; identity resolution attaches them
+   only when those records turned out to be one person. A value shared by more described
    records than var cdp_max_shared_group (a shop's phone, a placeholder
    email) is not trusted pairwise: every record links to the group's first.
    Login links tie a device to the one account it logged into; a device that
@@ -38,6 +39,9 @@ with records as (
 
 {{ key }}_links as (
 
+    -- Described records of a group: every pair, so that one pair can be vetoed.
+    -- Records with nothing but the identifier: a link to every described record
+    -- (identity resolution attaches them only when those are one person).
     select
         left_member.record_key,
         right_member.record_key as linked_record_key,
@@ -45,19 +49,21 @@ with records as (
     from {{ key }}_members as left_member
     inner join {{ key }}_members as right_member
         on right_member.shared_value = left_member.shared_value
-        and right_member.record_key > left_member.record_key
-    where left_member.is_described
-      and right_member.is_described
-      and left_member.described_members <= {{ max_group }}
+        and right_member.record_key <> left_member.record_key
+        and right_member.is_described
+        and (not left_member.is_described or right_member.record_key > left_member.record_key)
+    where left_member.described_members <= {{ max_group }}
 
     union all
 
+    -- No described record (all are bare identifiers), or a value shared too
+    -- widely to trust pairwise: one link to the group's first record.
     select
         record_key,
-        case when described_members <= {{ max_group }} then coalesce(first_described, first_member) else first_member end,
+        first_member,
         '{{ key }}'
     from {{ key }}_members
-    where not is_described or described_members > {{ max_group }}
+    where described_members = 0 or described_members > {{ max_group }}
 
 ),
 

@@ -1,0 +1,104 @@
+"""`cdp explain PERSON_ID`: why these records are one person.
+
+Prints the person's records grouped by source, then every link between them
+(the deterministic rule, or the Splink match probability and the weight of
+each comparison), the links that were vetoed, and the person id's history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dagster_project.warehouse import connect, table_exists
+
+RECORD_COLUMNS = [
+    "first_name", "last_name", "email", "phone", "date_of_birth", "address_line",
+    "postcode", "city", "country", "loyalty_id", "device_id", "updated_at",
+]
+
+
+class UnknownPersonError(LookupError):
+    pass
+
+
+@dataclass
+class PersonExplanation:
+    person_id: str
+    records: pl.DataFrame
+    links: pl.DataFrame
+    vetoed: pl.DataFrame
+    history: pl.DataFrame
+
+    def render(self) -> str:
+        sources = self.records["source"].n_unique()
+        lines = [f"Person {self.person_id}: {self.records.height} records from {sources} sources", ""]
+        for (source,), group in self.records.group_by("source", maintain_order=True):
+            lines.append(f"{source}")
+            for row in group.iter_rows(named=True):
+                values = [f"{c}={row[c]}" for c in RECORD_COLUMNS if row.get(c) is not None]
+                lines.append(f"  {row['source_record_id']}: {', '.join(values)}")
+        lines += ["", f"Links ({self.links.height})"]
+        lines += [_describe_link(row) for row in self.links.iter_rows(named=True)] or ["  none: a single record"]
+        if self.vetoed.height:
+            lines += ["", f"Vetoed links ({self.vetoed.height}): shared identifier, but the other evidence says different people"]
+            lines += [_describe_link(row) for row in self.vetoed.iter_rows(named=True)]
+        if self.history.height:
+            lines += ["", "Id history"]
+            for row in self.history.iter_rows(named=True):
+                lines.append(f"  {row['recorded_at']:%Y-%m-%d %H:%M} {row['event']}: {', '.join(row['old_person_ids']) or '-'} -> {row['person_id']} ({row['records']} records, run {row['run_id']})")
+        return "\n".join(lines)
+
+
+def _describe_link(row: dict) -> str:
+    head = f"  {row['record_key']} <-> {row['linked_record_key']}: {row['rule']}"
+    if row.get("match_probability") is not None:
+        head += f" (match probability {row['match_probability']:.4f}, weight {row['match_weight']:+.1f})"
+    if row.get("evidence"):
+        head += f"\n      {row['evidence']}"
+    if row.get("veto_reason"):
+        head += f"\n      vetoed: {row['veto_reason']}"
+    return head
+
+
+def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
+    with connect(warehouse) as con:
+        if not table_exists(con, "identity", "person_map"):
+            raise UnknownPersonError("no identity.person_map yet: run `cdp run` first")
+        records = con.execute(
+            f"""
+            select m.record_key, m.source, m.source_record_id, {', '.join('r.' + c for c in RECORD_COLUMNS)}
+            from identity.person_map m
+            left join intermediate.int_identity__records r on r.record_key = m.record_key
+            where m.person_id = ?
+            order by m.source, m.source_record_id
+            """,
+            [person_id],
+        ).pl()
+        if records.is_empty():
+            raise UnknownPersonError(f"no person {person_id!r} in identity.person_map")
+        keys = records["record_key"].to_list()
+        edges = _edges(con, keys)
+        history = con.execute(
+            "select * from identity.id_history where person_id = ? or list_contains(old_person_ids, ?) order by recorded_at",
+            [person_id, person_id],
+        ).pl() if table_exists(con, "identity", "id_history") else pl.DataFrame()
+    vetoed = edges.filter(pl.col("vetoed")) if "vetoed" in edges.columns else edges.clear()
+    links = edges.filter(~pl.col("vetoed")) if "vetoed" in edges.columns else edges
+    return PersonExplanation(person_id, records, links, vetoed, history)
+
+
+def _edges(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pl.DataFrame:
+    if not table_exists(con, "identity", "edges"):
+        return pl.DataFrame(schema={"record_key": pl.String, "linked_record_key": pl.String, "rule": pl.String})
+    return con.execute(
+        """
+        select * from identity.edges
+        where list_contains(?, record_key) or list_contains(?, linked_record_key)
+        order by rule, record_key, linked_record_key
+        """,
+        [keys, keys],
+    ).pl()

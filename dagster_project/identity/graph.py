@@ -1,0 +1,174 @@
+"""The identity graph: deterministic links, Splink links and vetoes, as edges.
+
+Edges come from two places:
+- deterministic rules (dbt int_identity__links): a shared normalised email,
+  phone or loyalty id, a device logged into one account;
+- Splink: record pairs at or above the configured match probability.
+
+A deterministic link on an identifier that families share (email, phone) is
+vetoed when the evidence that tells family members apart says the two
+records are different people: the Splink weights of the first name and date
+of birth comparisons add up to less than `veto_weight`. Household members
+share a surname, an address, a family email or a landline; they differ in
+first name and date of birth. The veto keeps mother and son apart when they
+share a family email, while a nickname, a typo or swapped names (levels of
+the first name comparison) do not trigger it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dagster_project.identity.clusters import connected_clusters
+from dagster_project.identity.splink_model import _open_linker, _output_select, predict_links
+from dagster_project.identity.splink_prepare import prepare_records, scratch_database
+
+RECORDS_TABLE = "intermediate.int_identity__records"
+# Deterministic rules on identifiers that several people can share.
+SHAREABLE_RULES = {"email": "email", "phone": "phone"}
+# The comparisons that tell members of one household apart.
+DISTINGUISHING_COMPARISONS = ("first_name", "date_of_birth")
+SHARED_BLOCKING_KEYS = {"email": "bk_email", "phone": "bk_phone"}
+
+
+@dataclass
+class IdentityGraph:
+    edges: pl.DataFrame  # every edge, vetoed ones flagged
+    comparisons: list[str]
+
+    @property
+    def active(self) -> pl.DataFrame:
+        return self.edges.filter(~pl.col("vetoed"))
+
+
+def comparison_names(model: dict) -> list[str]:
+    return [c["output_column_name"] for c in model["comparisons"]]
+
+
+def build_graph(
+    con: duckdb.DuckDBPyConnection,
+    deterministic: pl.DataFrame,
+    model_path: Path,
+    *,
+    match_threshold: float,
+    veto_weight: float,
+) -> IdentityGraph:
+    """All edges between identity records; `deterministic` is int_identity__links."""
+    model = json.loads(model_path.read_text())
+    names = comparison_names(model)
+    probabilistic = predict_links(con, RECORDS_TABLE, model_path, threshold_match_probability=match_threshold)
+    shared_scores = score_shared_identifier_pairs(con, model, [r for r in SHAREABLE_RULES if r in names])
+
+    deterministic = _ordered(deterministic).join(shared_scores, on=["record_key", "linked_record_key"], how="left")
+    deterministic = deterministic.with_columns(_distinguishing_evidence(names).alias("other_evidence_weight"))
+    vetoed = (
+        pl.col("rule").is_in(list(SHAREABLE_RULES))
+        & pl.col("other_evidence_weight").is_not_null()
+        & (pl.col("other_evidence_weight") < veto_weight)
+    )
+    deterministic = deterministic.with_columns(
+        vetoed.alias("vetoed"),
+        pl.when(vetoed)
+        .then(pl.format("first name and date of birth evidence {} is below the veto weight {}", pl.col("other_evidence_weight").round(1), pl.lit(veto_weight)))
+        .alias("veto_reason"),
+    )
+    splink_edges = (
+        probabilistic.rename({"record_key_l": "record_key", "record_key_r": "linked_record_key"})
+        .with_columns(
+            pl.lit("splink").alias("rule"),
+            pl.lit(None, pl.Float64).alias("other_evidence_weight"),
+            pl.lit(False).alias("vetoed"),
+            pl.lit(None, pl.String).alias("veto_reason"),
+        )
+    )
+    columns = ["record_key", "linked_record_key", "rule", "match_probability", "match_weight", "other_evidence_weight", "vetoed", "veto_reason"]
+    columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
+    edges = pl.concat([_with_columns(deterministic, columns), _with_columns(splink_edges, columns)], how="vertical_relaxed")
+    return IdentityGraph(edges.sort("record_key", "linked_record_key", "rule"), names)
+
+
+def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.Series) -> pl.DataFrame:
+    """Veto the links of records that carry nothing but a shared identifier
+    (a consent event for a family email) when the described records they
+    point to turned out to be different people: which of them it belongs to
+    cannot be known, so it stays apart rather than be given to the wrong one."""
+    described_keys = described.implode()
+    is_attachment = (
+        (pl.col("rule") != "splink")
+        & (pl.col("record_key").is_in(described_keys) != pl.col("linked_record_key").is_in(described_keys))
+    )
+    active = edges.filter(~pl.col("vetoed"))
+    core = connected_clusters(all_keys, active.filter(~is_attachment))
+    attachments = (
+        active.filter(is_attachment)
+        .with_columns(
+            pl.when(pl.col("record_key").is_in(described_keys)).then(pl.col("linked_record_key")).otherwise(pl.col("record_key")).alias("bare"),
+            pl.when(pl.col("record_key").is_in(described_keys)).then(pl.col("record_key")).otherwise(pl.col("linked_record_key")).alias("described"),
+        )
+        .join(core.rename({"record_key": "bare", "cluster": "bare_cluster"}), on="bare")
+        .join(core.rename({"record_key": "described", "cluster": "person_cluster"}), on="described")
+    )
+    # Bare records already linked to each other decide together.
+    persons = attachments.group_by("bare_cluster").agg(pl.col("person_cluster").n_unique().alias("persons"))
+    ambiguous = attachments.join(persons.filter(pl.col("persons") > 1), on="bare_cluster").select(
+        "record_key", "linked_record_key", "rule", "persons"
+    )
+    return edges.join(ambiguous, on=["record_key", "linked_record_key", "rule"], how="left").with_columns(
+        (pl.col("vetoed") | pl.col("persons").is_not_null()).alias("vetoed"),
+        pl.when(pl.col("persons").is_not_null())
+        .then(pl.format("only a shared identifier, which {} different people have", pl.col("persons")))
+        .otherwise(pl.col("veto_reason"))
+        .alias("veto_reason"),
+    ).drop("persons")
+
+
+def score_shared_identifier_pairs(con: duckdb.DuckDBPyConnection, model: dict, rules: list[str]) -> pl.DataFrame:
+    """Splink scores of every pair of records sharing one of these identifiers,
+    whatever the score: the veto needs the low ones too."""
+    empty = pl.DataFrame(schema={"record_key": pl.String, "linked_record_key": pl.String})
+    if not rules:
+        return empty
+    scoring = dict(model)
+    scoring["blocking_rules_to_generate_predictions"] = [
+        {"blocking_rule": f'l."{SHARED_BLOCKING_KEYS[rule]}" = r."{SHARED_BLOCKING_KEYS[rule]}"', "sql_dialect": "duckdb"}
+        for rule in rules
+    ]
+    with scratch_database(con):
+        prepare_records(con, RECORDS_TABLE)
+        linker, _, _ = _open_linker(con, scoring)
+        predictions = linker.inference.predict(warning_mode="never")
+        table = predictions.physical_name
+        columns = {d[0] for d in con.execute(f"select * from {table} limit 0").description}
+        scores = con.sql(_output_select(scoring, table, columns)).pl()
+    return scores.rename({"record_key_l": "record_key", "record_key_r": "linked_record_key"}).select(
+        "record_key", "linked_record_key", "match_probability", "match_weight",
+        *[c for c in scores.columns if c.startswith(("gamma_", "mw_"))],
+    )
+
+
+def _ordered(links: pl.DataFrame) -> pl.DataFrame:
+    """Pairs as (smaller key, larger key), like Splink's output."""
+    return links.select(
+        pl.min_horizontal("record_key", "linked_record_key").alias("record_key"),
+        pl.max_horizontal("record_key", "linked_record_key").alias("linked_record_key"),
+        "rule",
+    ).unique()
+
+
+def _distinguishing_evidence(names: list[str]) -> pl.Expr:
+    """Sum of the weights of the comparisons that tell household members apart."""
+    others = [pl.col(f"mw_{name}").fill_null(0.0) for name in names if name in DISTINGUISHING_COMPARISONS]
+    if not others:
+        return pl.lit(None, pl.Float64)
+    total = pl.sum_horizontal(others)
+    return pl.when(pl.col("match_weight").is_null()).then(None).otherwise(total)
+
+
+def _with_columns(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    missing = [c for c in columns if c not in frame.columns]
+    return frame.with_columns(pl.lit(None).alias(c) for c in missing).select(columns)

@@ -1,0 +1,214 @@
+"""Probabilistic identity matching (Splink): training, prediction, explanations, on small synthetic data."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import duckdb
+import polars as pl
+import pytest
+
+from dagster_project.identity.splink_model import explain_pair, predict_links, train_model, waterfall_chart_html
+from dagster_project.identity.splink_prepare import NICKNAMES_CSV
+from dagster_project.identity.splink_synthetic import load_identity_records, synthetic_records
+
+TABLE = "intermediate.int_identity__records"
+FAST = {"max_pairs": 3e5}  # u from fewer random pairs: enough for a few thousand records
+
+# Hand-made pairs on top of the synthetic people (surnames the generator never makes).
+CASES = [
+    # nickname: Bob / Robert, Peggy / Margaret
+    ("case:bob1", "Robert", "Quarrington", "1971-04-02", "14 Mill Lane", "LS6 2QT", "robert.q@example.org"),
+    ("case:bob2", "Bob", "Quarrington", "1971-04-02", "14 Mill Ln", "LS62QT", None),
+    ("case:peg1", "Margaret", "O'Loughnane", "1958-11-23", "3 Harbour View", "T12 X2YZ", None),
+    ("case:peg2", "Peggy", "O Loughnane", "1958-11-23", "3 Harbour Vw", "T12X2YZ", "peggy.ol@example.org"),
+    # first and last name swapped
+    ("case:swap1", "Evangeline", "Tarrant", "1990-07-30", "88 Kestrel Close", "BS7 9PL", None),
+    ("case:swap2", "Tarrant", "Evangeline", "1990-07-30", "88 Kestrel Cl", "BS7 9PL", None),
+    # household: same address and surname, different first names and dates of birth
+    ("case:home1", "Thomas", "Fairweather", "1962-02-14", "27 Orchard Grove", "M20 4RX", "fairweathers@example.org"),
+    ("case:home2", "Lucy", "Fairweather", "1965-09-03", "27 Orchard Grove", "M20 4RX", "fairweathers@example.org"),
+    ("case:home3", "Oliver", "Fairweather", "1994-06-21", "27 Orchard Gr", "M204RX", None),
+]
+CASE_COLUMNS = ["record_key", "first_name", "last_name", "date_of_birth", "address_line", "postcode", "email"]
+# A placeholder value shared by hundreds of records must not explode the email rule.
+PLACEHOLDER_EMAILS = 400
+
+
+def _records() -> pl.DataFrame:
+    data = synthetic_records(1500, seed=3)
+    cases = pl.DataFrame(CASES, schema=CASE_COLUMNS, orient="row").with_columns(
+        pl.col("date_of_birth").str.to_date(), source=pl.lit("crm"), city=pl.lit(None, pl.String)
+    )
+    placeholder = data.filter(pl.col("source") == "ecommerce").head(PLACEHOLDER_EMAILS).with_columns(
+        email=pl.lit("noemail@example.com"),
+        record_key=pl.format("placeholder:{}", pl.int_range(PLACEHOLDER_EMAILS)),
+    )
+    # One person per case pair (bob1 / bob2); each household member is their own person.
+    cases = cases.with_columns(
+        source_record_id=pl.col("record_key"),
+        person_id=pl.when(pl.col("record_key").str.contains("home")).then(pl.col("record_key"))
+        .otherwise(pl.col("record_key").str.strip_chars_end("12")),
+    )
+    return pl.concat([data, placeholder, cases], how="diagonal_relaxed")
+
+
+@pytest.fixture(scope="module")
+def warehouse():
+    con = duckdb.connect()
+    load_identity_records(con, _records())
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def trained(warehouse, tmp_path_factory):
+    model_path = tmp_path_factory.mktemp("splink") / "model.json"
+    summary = train_model(warehouse, TABLE, model_path, **FAST)
+    return model_path, summary
+
+
+@pytest.fixture(scope="module")
+def links(warehouse, trained):
+    return predict_links(warehouse, TABLE, trained[0], threshold_match_probability=0.0)
+
+
+def _pair(links: pl.DataFrame, a: str, b: str) -> dict | None:
+    a, b = sorted((a, b))
+    rows = links.filter((pl.col("record_key_l") == a) & (pl.col("record_key_r") == b))
+    return rows.row(0, named=True) if rows.height else None
+
+
+def _probability(links: pl.DataFrame, a: str, b: str) -> float:
+    row = _pair(links, a, b)
+    return row["match_probability"] if row else 0.0  # not even blocked together
+
+
+def test_nicknames_seed_is_a_clean_lookup():
+    rows = list(csv.DictReader(NICKNAMES_CSV.open()))
+    nicknames = [r["nickname"] for r in rows]
+    assert len(rows) >= 150
+    assert len(set(nicknames)) == len(nicknames), "one canonical per nickname, so the dbt join cannot duplicate rows"
+    assert not {r["canonical"] for r in rows} & set(nicknames), "no chains: canonical names are not nicknames"
+    assert all(value.isascii() and value == value.lower() for r in rows for value in r.values())
+    assert {"bob": "robert", "bill": "william", "liz": "elizabeth", "peggy": "margaret", "jim": "james"}.items() <= {
+        r["nickname"]: r["canonical"] for r in rows
+    }.items()
+
+
+def test_training_summary(trained):
+    model_path, summary = trained
+    assert summary["records"] > 5000
+    assert set(summary["comparisons"]) == {"first_name", "last_name", "date_of_birth", "address", "email", "phone"}
+    assert len(summary["em_blocking_rules"]) >= 2
+    assert 0 < summary["probability_two_random_records_match"] < 0.01
+    model = json.loads(model_path.read_text())
+    assert model["unique_id_column_name"] == "record_key"
+    assert len(model["comparisons"]) == 6
+
+
+def test_nicknames_and_swapped_names_match(links):
+    assert _probability(links, "case:bob1", "case:bob2") > 0.95
+    assert _probability(links, "case:peg1", "case:peg2") > 0.95
+    assert _probability(links, "case:swap1", "case:swap2") > 0.95
+
+
+def test_household_members_do_not_match(links):
+    for a, b in [("case:home1", "case:home2"), ("case:home1", "case:home3"), ("case:home2", "case:home3")]:
+        assert _probability(links, a, b) < 0.05, (a, b)
+
+
+def test_accuracy_on_synthetic_truth(warehouse, links):
+    truth = _records().select("record_key", "person_id")
+    scored = (
+        links.filter(pl.col("match_probability") >= 0.9)
+        .join(truth.rename({"record_key": "record_key_l", "person_id": "p_l"}), on="record_key_l")
+        .join(truth.rename({"record_key": "record_key_r", "person_id": "p_r"}), on="record_key_r")
+    )
+    precision = (scored["p_l"] == scored["p_r"]).mean()
+    assert precision > 0.95
+
+
+def test_blocking_keeps_comparisons_near_linear(trained):
+    _, summary = trained
+    records = summary["records"]
+    counts = {rule["rule"]: rule["comparisons"] for rule in summary["blocking_rules"]}
+    assert set(counts) >= {"bk_name", "bk_dob_last", "bk_postcode", "bk_email", "bk_phone"}
+    assert all(count <= 5 * records for count in counts.values()), counts
+    assert summary["comparisons_to_score"] <= 10 * records
+    # 400 records share one placeholder email: uncapped that alone is ~80,000 pairs.
+    assert counts["bk_email"] < PLACEHOLDER_EMAILS * (PLACEHOLDER_EMAILS - 1) / 2 / 4
+
+
+def test_prediction_output_and_saved_model_round_trip(warehouse, trained, links):
+    again = predict_links(warehouse, TABLE, trained[0], threshold_match_probability=0.0)
+    assert again.equals(links)
+    for name in ("first_name", "last_name", "date_of_birth", "address", "email", "phone"):
+        assert {f"gamma_{name}", f"bf_{name}", f"mw_{name}"} <= set(links.columns)
+    assert (links["record_key_l"] < links["record_key_r"]).all()
+    high = predict_links(warehouse, TABLE, trained[0], threshold_match_probability=0.9)
+    assert high.height == links.filter(pl.col("match_probability") >= 0.9).height
+
+
+def test_warehouse_left_untouched(warehouse, trained):
+    before = warehouse.execute("select database_name, schema_name, table_name from duckdb_tables() order by all").fetchall()
+    predict_links(warehouse, TABLE, trained[0], threshold_match_probability=0.99)
+    after = warehouse.execute("select database_name, schema_name, table_name from duckdb_tables() order by all").fetchall()
+    assert after == before
+    assert warehouse.execute("select current_database(), current_schema()").fetchall()[0] == ("memory", "main")
+    assert [r[0] for r in warehouse.execute("select database_name from duckdb_databases() where not internal").fetchall()] == ["memory"]
+
+
+def test_given_first_name_canonical_column_is_used(warehouse, trained, links):
+    # As dbt will provide it: the seed joined on first_name_norm.
+    warehouse.execute(f"""
+        create or replace view intermediate.records_with_canonical as
+        select r.*, coalesce(n.canonical, r.first_name_norm) as first_name_canonical
+        from {TABLE} r left join read_csv('{NICKNAMES_CSV.as_posix()}') n on n.nickname = r.first_name_norm
+    """)
+    with_column = predict_links(warehouse, "intermediate.records_with_canonical", trained[0], threshold_match_probability=0.0)
+    assert with_column.equals(links)
+
+
+def test_explain_pair_names_each_comparison(links, trained):
+    lines = explain_pair(_pair(links, "case:bob1", "case:bob2"), trained[0])
+    assert lines[0].startswith("prior")
+    assert any(line.startswith("first_name: nickname match (+") for line in lines), lines
+    assert any(line.startswith("address: same address and postcode (+") for line in lines), lines
+    assert lines[-1].startswith("total:")
+    household = explain_pair(_pair(links, "case:home1", "case:home2"), trained[0])
+    assert any(line.startswith("first_name: different (-") for line in household), household
+
+
+def test_waterfall_chart_is_standalone_html(warehouse, trained, tmp_path):
+    path = waterfall_chart_html(
+        warehouse, TABLE, trained[0], [("case:bob1", "case:bob2"), ("case:home1", "case:home2")], tmp_path / "w.html"
+    )
+    html = path.read_text()
+    assert "vegaEmbed" in html and "quarrington" in html and "fairweather" in html
+    assert '"record_number": 1' in html  # two pairs charted
+    assert "<script src=" not in html, "libraries must be inlined to work offline"
+
+
+@pytest.mark.parametrize("variant", ["absent", "all_null"])
+def test_names_dob_address_only(variant, tmp_path):
+    """Bring your own data: only names, date of birth and address (raw, not normalised)."""
+    data = _records()
+    keep = ["record_key", "first_name", "last_name", "date_of_birth", "address_line", "postcode"]
+    con = duckdb.connect()
+    con.register("raw", data.select(keep).to_arrow())
+    if variant == "absent":
+        con.execute("create table people as select * from raw")
+    else:
+        con.execute("""
+            create table people as select *, null::varchar as email, null::varchar as phone,
+                null::varchar as city, null::varchar as loyalty_id from raw
+        """)
+    summary = train_model(con, "people", tmp_path / "model.json", **FAST)
+    assert summary["fields_used"] == ["address", "dob", "first", "last", "postcode"]
+    assert set(summary["comparisons"]) == {"first_name", "last_name", "date_of_birth", "address"}
+    found = predict_links(con, "people", tmp_path / "model.json", threshold_match_probability=0.0)
+    assert _probability(found, "case:bob1", "case:bob2") > 0.9
+    assert _probability(found, "case:swap1", "case:swap2") > 0.9
+    assert _probability(found, "case:home1", "case:home2") < 0.05
