@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = command("evaluate", _evaluate, "Identity accuracy of identity.person_map against ground truth.")
     evaluate.add_argument("--truth", type=Path, help="ground-truth CSV (default: truth in cdp.yml)")
+
+    explain = command("explain", _explain, "Why a person's records are one person: records by source, every link and its evidence.")
+    explain.add_argument("person_id", help="a person_id from identity.person_map / marts.dim_customer")
+    explain.add_argument("--html", type=Path, help="also write Splink waterfall charts of the person's probabilistic links to this HTML file")
+
+    identity = command("identity", _identity, "Identity model commands.")
+    identity.add_argument("action", choices=["train"], help="train: (re)train the Splink model on the current identity records and save it beside cdp.yml")
     return parser
 
 
@@ -101,6 +108,35 @@ def entry_point() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _explain(args) -> int:
+    from dagster_project.identity.explain import UnknownPersonError, explain_person, write_waterfall
+
+    config = load_config(args.config)
+    try:
+        explanation = explain_person(config.warehouse, args.person_id)
+    except UnknownPersonError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(explanation.render())
+    if args.html:
+        written = write_waterfall(config, explanation, args.html)
+        print(f"\nwaterfall charts: {written}" if written else "\nno probabilistic links to chart")
+    return 0
+
+
+def _identity(args) -> int:
+    from dagster_project.identity.resolve import ensure_model
+    from dagster_project.warehouse import connect
+
+    config = load_config(args.config)
+    with connect(config.warehouse) as con:
+        summary = ensure_model(con, config, retrain=True)
+    print(f"trained on {summary['records']} records in {summary['training_seconds']}s; fields: {', '.join(summary['fields_used'])}")
+    print(f"comparisons to score per run: {summary['comparisons_to_score']} ({summary['comparisons_per_record']} per record)")
+    print(f"model: {config.identity_model}")
+    return 0
 
 
 if __name__ == "__main__":

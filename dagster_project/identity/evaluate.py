@@ -27,6 +27,8 @@ class IdentityEvaluation:
     true_pairs: int
     bcubed_precision: float
     bcubed_recall: float
+    identifiable_recall: float | None = None  # recall over records that carry something to link on
+    identifiable_records: int | None = None
     false_merges: int = 0  # pairs of distinct true persons put under one person_id
     household_false_merges: int | None = None  # of which the two live in the same household
 
@@ -51,6 +53,8 @@ class IdentityEvaluation:
                 f"pairwise precision  {self.precision:.4f}  ({self.true_positive_pairs} of {self.predicted_pairs} predicted pairs)",
                 f"pairwise recall     {self.recall:.4f}  ({self.true_positive_pairs} of {self.true_pairs} true pairs)",
                 f"pairwise F1         {self.f1:.4f}",
+                f"recall, identifiable records  {self.identifiable_recall:.4f}  ({self.identifiable_records} records with an email, phone, loyalty id, full name or a login-tied device)"
+                if self.identifiable_recall is not None else "",
                 f"B-cubed precision   {self.bcubed_precision:.4f}",
                 f"B-cubed recall      {self.bcubed_recall:.4f}",
                 f"false merges        {self.false_merges} pairs of true persons under one person_id",
@@ -67,13 +71,28 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     if not truth_path.is_file():
         raise FileNotFoundError(f"ground truth {truth_path} does not exist (written by `cdp generate`)")
     with connect(warehouse) as con:
-        predicted = con.sql("select source, source_record_id, person_id from identity.person_map").pl()
+        predicted = con.sql(
+            """
+            select m.source, m.source_record_id, m.person_id,
+                   r.email is not null or r.phone is not null or r.loyalty_id is not null
+                   or (r.first_name_norm is not null and r.last_name_norm is not null)
+                   or exists (select 1 from intermediate.int_identity__links l
+                              where l.rule = 'login' and l.record_key = m.record_key) as identifiable
+            from identity.person_map m
+            join intermediate.int_identity__records r on r.record_key = m.record_key
+            """
+        ).pl()
     truth = pl.read_csv(truth_path, schema_overrides={"source_record_id": pl.String, "person_id": pl.String}).rename(
         {"person_id": "true_id"}
     )
     households_path = truth_path.with_name(f"{truth_path.stem}_households.csv")
     households = pl.read_csv(households_path, infer_schema=False) if households_path.is_file() else None
-    return score(predicted.join(truth, on=["source", "source_record_id"], how="inner"), households)
+    scored = predicted.join(truth, on=["source", "source_record_id"], how="inner")
+    evaluation = score(scored.drop("identifiable"), households)
+    identifiable = score(scored.filter(pl.col("identifiable")).drop("identifiable"))
+    evaluation.identifiable_recall = identifiable.recall
+    evaluation.identifiable_records = identifiable.records
+    return evaluation
 
 
 def merged_person_pairs(scored: pl.DataFrame) -> pl.DataFrame:

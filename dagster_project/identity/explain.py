@@ -7,6 +7,7 @@ each comparison), the links that were vetoed, and the person id's history.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,17 +55,23 @@ class PersonExplanation:
 
 
 def _describe_link(row: dict) -> str:
-    head = f"  {row['record_key']} <-> {row['linked_record_key']}: {row['rule']}"
-    if row.get("match_probability") is not None:
-        head += f" (match probability {row['match_probability']:.4f}, weight {row['match_weight']:+.1f})"
-    if row.get("evidence"):
-        head += f"\n      {row['evidence']}"
+    head = f"  {row['record_key']} <-> {row['linked_record_key']}: "
+    if row["rule"] == "splink":
+        head += f"Splink match probability {row['match_probability']:.4f} (weight {row['match_weight']:+.1f})"
+    else:
+        head += f"deterministic, same {row['rule'].replace('_', ' ')}" if row["rule"] != "login" else "deterministic, device logged into this account"
+        if row.get("match_weight") is not None:
+            head += f" (Splink weight of the pair {row['match_weight']:+.1f})"
+    weights = [f"{name[3:]} {value:+.1f}" for name, value in row.items() if name.startswith("mw_") and value]
+    if weights:
+        head += f"\n      weights: {', '.join(weights)}"
     if row.get("veto_reason"):
         head += f"\n      vetoed: {row['veto_reason']}"
     return head
 
 
 def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
+    warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
     with connect(warehouse) as con:
         if not table_exists(con, "identity", "person_map"):
             raise UnknownPersonError("no identity.person_map yet: run `cdp run` first")
@@ -77,7 +84,8 @@ def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
             order by m.source, m.source_record_id
             """,
             [person_id],
-        ).pl()
+        ).to_arrow_table()
+        records = pl.from_arrow(records)
         if records.is_empty():
             raise UnknownPersonError(f"no person {person_id!r} in identity.person_map")
         keys = records["record_key"].to_list()
@@ -85,7 +93,8 @@ def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
         history = con.execute(
             "select * from identity.id_history where person_id = ? or list_contains(old_person_ids, ?) order by recorded_at",
             [person_id, person_id],
-        ).pl() if table_exists(con, "identity", "id_history") else pl.DataFrame()
+        ).to_arrow_table() if table_exists(con, "identity", "id_history") else None
+        history = pl.from_arrow(history) if history is not None else pl.DataFrame()
     vetoed = edges.filter(pl.col("vetoed")) if "vetoed" in edges.columns else edges.clear()
     links = edges.filter(~pl.col("vetoed")) if "vetoed" in edges.columns else edges
     return PersonExplanation(person_id, records, links, vetoed, history)
@@ -94,11 +103,25 @@ def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
 def _edges(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pl.DataFrame:
     if not table_exists(con, "identity", "edges"):
         return pl.DataFrame(schema={"record_key": pl.String, "linked_record_key": pl.String, "rule": pl.String})
-    return con.execute(
+    edges = con.execute(
         """
         select * from identity.edges
         where list_contains(?, record_key) or list_contains(?, linked_record_key)
         order by rule, record_key, linked_record_key
         """,
         [keys, keys],
-    ).pl()
+    ).to_arrow_table()
+    return pl.from_arrow(edges)
+
+
+def write_waterfall(config, explanation: PersonExplanation, path: Path) -> Path | None:
+    """Splink waterfall charts of the person's probabilistic links (HTML, works offline)."""
+    from dagster_project.identity.graph import RECORDS_TABLE
+    from dagster_project.identity.splink_model import waterfall_chart_html
+
+    pairs = explanation.links.filter(pl.col("rule") == "splink")
+    if pairs.is_empty():
+        return None
+    keys = sorted(set(pairs["record_key"]) | set(pairs["linked_record_key"]))
+    with connect(config.warehouse) as con:
+        return waterfall_chart_html(con, RECORDS_TABLE, config.identity_model, keys, path)

@@ -21,14 +21,15 @@
 {%- endmacro %}
 
 {# Phone digits with the country code: national numbers (leading 0) take the
-   default country code, 00 and + prefixes are international. #}
-{% macro cdp_phone_digits(expression, default_country_code) -%}
+   calling code of the record's country (an SQL expression, see
+   cdp_calling_code); 00 and + prefixes are international. #}
+{% macro cdp_phone_digits(expression, calling_code) -%}
     {%- set kept = cdp_regex_replace_all("trim(" ~ expression ~ ")", '[^0-9+]', '') -%}
     {%- set only_digits = cdp_regex_replace_all(kept, '[^0-9]', '') -%}
     case
         when {{ kept }} like '+%' then {{ only_digits }}
         when {{ kept }} like '00%' then substring({{ only_digits }}, 3)
-        when {{ kept }} like '0%' then '{{ default_country_code }}' || substring({{ only_digits }}, 2)
+        when {{ kept }} like '0%' then {{ calling_code }} || substring({{ only_digits }}, 2)
         when length({{ only_digits }}) >= 11 then {{ only_digits }}
     end
 {%- endmacro %}
@@ -61,5 +62,16 @@
         when 'de' then 'DE' when 'germany' then 'DE'
         when 'us' then 'US' when 'usa' then 'US' when 'united states' then 'US'
         else upper({{ cdp_clean_text(expression) }})
+    end
+{%- endmacro %}
+
+{# International calling code for an ISO country code expression, the
+   configured default when the country is unknown or missing. #}
+{% macro cdp_calling_code(country_expression, default_code) -%}
+    case {{ country_expression }}
+        when 'GB' then '44' when 'IE' then '353' when 'FR' then '33' when 'DE' then '49'
+        when 'ES' then '34' when 'IT' then '39' when 'NL' then '31' when 'BE' then '32'
+        when 'PL' then '48' when 'PT' then '351' when 'US' then '1' when 'CA' then '1'
+        else '{{ default_code }}'
     end
 {%- endmacro %}

@@ -60,7 +60,7 @@ normalised as (
         {{ cdp_clean_text('last_name_original') }} as last_name,
         {{ cdp_fold('last_name_original') }} as last_name_norm,
         {{ cdp_normalise_email('email_original') }} as email,
-        {{ cdp_phone_digits('phone_original', cc) }} as phone_digits,
+        {{ cdp_phone_digits('phone_original', cdp_calling_code(cdp_normalise_country('country_original'), cc)) }} as phone_digits,
         case
             when date_of_birth_original between cast('1900-01-01' as date) and cast(updated_at as date)
             then date_of_birth_original
