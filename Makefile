@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDP := $(BIN)/cdp
 
-.PHONY: setup deps sample manifest run test dev lint bench clean
+.PHONY: setup deps sample manifest run test dev lint bench bench-identity clean
 
 setup deps: $(STAMP)
 
@@ -36,6 +36,13 @@ dev: sample manifest
 
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q dagster_project tests
+
+# Benchmarks (timings live here, never in tests).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pipeline_bench.py --people 100000
+
+bench-identity: $(STAMP)
+	$(BIN)/python benchmarks/identity_bench.py --records 100000 --records 1000000
 
 clean:
 	rm -rf .cdp data/landing data/exports data/warehouse.duckdb* truth.csv
