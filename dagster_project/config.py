@@ -98,9 +98,10 @@ class AudienceConfig:
 class DestinationConfig:
     name: str
     purpose: str
-    channel: str
+    channel: str  # email | sms | ads | postal | any
     audiences: tuple[str, ...]
     formats: tuple[str, ...] = ("parquet",)
+    identifiers: tuple[str, ...] = ()  # golden-record columns sent, or *_sha256 forms
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,19 @@ class CdpConfig:
             if not suite.is_file():
                 raise ConfigError(f"audiences.{audience.name}.suite", f"suite file {suite} does not exist", self.path)
 
+
+# What each channel needs to reach a person, and sends by default.
+CHANNEL_IDENTIFIERS = {
+    "email": ("email", "first_name", "last_name"),
+    "sms": ("phone", "first_name"),
+    "ads": ("email_sha256", "phone_sha256"),
+    "postal": ("first_name", "last_name", "address_line", "postcode", "city", "country"),
+    "any": (),
+}
+EXPORTABLE_IDENTIFIERS = (
+    "email", "phone", "first_name", "last_name", "address_line", "postcode", "city", "region", "country",
+    "loyalty_id", "email_sha256", "phone_sha256",
+)
 
 TOP_KEYS = {"warehouse", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "audiences", "destinations", "sources"}
 SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter"}
@@ -378,7 +392,7 @@ def _parse_audience(raw: dict, index: int) -> AudienceConfig:
 
 def _parse_destination(raw: dict, index: int, audiences: tuple[AudienceConfig, ...]) -> DestinationConfig:
     where = f"destinations[{index}]"
-    _check_keys(raw, {"name", "purpose", "channel", "audiences", "formats"}, where)
+    _check_keys(raw, {"name", "purpose", "channel", "audiences", "formats", "identifiers"}, where)
     for key in ("name", "purpose", "channel", "audiences"):
         if key not in raw:
             raise ConfigError(f"{where}.{key}", "is required")
@@ -392,7 +406,16 @@ def _parse_destination(raw: dict, index: int, audiences: tuple[AudienceConfig, .
     for fmt in formats:
         if fmt not in ("parquet", "csv"):
             raise ConfigError(f"{where}.formats", f"unknown export format {fmt!r} (parquet, csv)")
-    return DestinationConfig(raw["name"], raw["purpose"], raw["channel"], tuple(raw["audiences"]), formats)
+    channel = raw["channel"]
+    if channel not in CHANNEL_IDENTIFIERS:
+        raise ConfigError(f"{where}.channel", f"unknown channel {channel!r} (one of: {', '.join(CHANNEL_IDENTIFIERS)})")
+    identifiers = tuple(raw.get("identifiers") or CHANNEL_IDENTIFIERS[channel])
+    for identifier in identifiers:
+        if identifier not in EXPORTABLE_IDENTIFIERS:
+            raise ConfigError(f"{where}.identifiers", f"unknown identifier {identifier!r} (one of: {', '.join(EXPORTABLE_IDENTIFIERS)})")
+        if (channel == "ads" or raw["purpose"] == "ad_personalisation") and not identifier.endswith("_sha256"):
+            raise ConfigError(f"{where}.identifiers", f"an ad destination receives only hashed identifiers, not {identifier!r} (use email_sha256, phone_sha256)")
+    return DestinationConfig(raw["name"], raw["purpose"], channel, tuple(raw["audiences"]), formats, identifiers)
 
 
 def _parse_consent(raw: dict) -> dict[str, str]:

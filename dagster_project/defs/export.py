@@ -13,6 +13,7 @@ import dagster as dg
 
 from dagster_project.config import AudienceConfig, CdpConfig, DestinationConfig
 from dagster_project.defs.resources import CdpResource
+from dagster_project.export.queries import destination_query
 from dagster_project.export.writer import export_audience
 from dagster_project.quality.gates import GateResult, run_suite
 from dagster_project.warehouse import connect
@@ -63,13 +64,13 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> d
     )
     def export(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
-        query = f"select * from marts.{audience.model}"
         gate = run_suite(
             config.warehouse,
             config.expectations / f"{audience.suite}.json",
-            query,
+            f"select * from marts.{audience.model}",
             params={"min_rows": audience.min_rows, "max_rows": audience.max_rows},
         )
+        query = destination_query(destination, audience)
         with connect(config.warehouse) as con:
             record_gate_result(con, gate, context.run_id)
             if not gate.passed:
@@ -96,6 +97,8 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> d
                 "files": dg.MetadataValue.json(result.files),
                 "manifest": dg.MetadataValue.path(str(result.manifest_path)),
                 "gate": gate.suite_name,
+                "added": (result.delta or {}).get("added"),
+                "removed": (result.delta or {}).get("removed"),
             }
         )
 

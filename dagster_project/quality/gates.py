@@ -33,7 +33,7 @@ import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, NamedTuple
 
 from . import ge_duckdb_shim
 from .suites import SuiteError, build_expectation, load_suite, resolve_placeholders
@@ -43,8 +43,10 @@ __all__ = [
     "GateError",
     "GateResult",
     "SuiteError",
+    "SuiteRun",
     "load_suite",
     "run_suite",
+    "run_suites",
 ]
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,8 @@ class GateResult:
     results: list[ExpectationOutcome]
     target: str  # what was validated, e.g. "marts.aud_email_newsletter"
     row_count: int  # rows returned by the query
+    query: str | None = None  # the validated query (None when built by hand)
+    params: dict[str, Any] | None = None  # the params the suite's placeholders were filled with
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
@@ -138,7 +142,16 @@ class GateResult:
         return data
 
 
-# --------------------------------------------------------------------------- run_suite
+# --------------------------------------------------------------------------- run_suite(s)
+
+
+class SuiteRun(NamedTuple):
+    """One validation for :func:`run_suites`: a plain ``(suite_path, query, params)`` tuple works too."""
+
+    suite_path: Path
+    query: str
+    params: dict[str, Any] | None = None
+    target: str | None = None  # label for messages, as in run_suite
 
 
 def run_suite(
@@ -160,55 +173,73 @@ def run_suite(
     for a bad suite, and :class:`GateError` (a ``RuntimeError``) when the warehouse
     cannot be opened (e.g. a writer holds its lock) or the query cannot be read.
     """
+    return run_suites(warehouse_path, [SuiteRun(suite_path, query, params, target)])[0]
+
+
+def run_suites(
+    warehouse_path: Path,
+    runs: Iterable[SuiteRun | tuple],
+) -> list[GateResult]:
+    """Several :func:`run_suite` validations in one GX context and one connection.
+
+    ``runs`` holds ``(suite_path, query, params)`` or ``(suite_path, query, params,
+    target)`` tuples (or :class:`SuiteRun`); the results come back in the same
+    order and equal what ``run_suite`` returns for each (``evaluated_at`` aside).
+    Setting up GX and opening the warehouse happens once instead of per suite.
+
+    Every suite is loaded and its placeholders resolved before the warehouse is
+    opened, so a bad suite or a missing param raises before any query runs.
+    Raises like :func:`run_suite`; a query that cannot be read raises
+    :class:`GateError` naming its suite (no partial results), and everything
+    opened is closed either way.
+    """
     warehouse = Path(warehouse_path).resolve()
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse not found: {warehouse}")
-    suite = resolve_placeholders(load_suite(Path(suite_path)), params)
-    label = target or _label(query)
+    prepared = [_prepare(SuiteRun(*run)) for run in runs]
+    if not prepared:
+        return []
+    return _validate_all(warehouse, prepared)
 
+
+@dataclass
+class _Prepared:
+    """A suite resolved with its params and turned into GX expectations, ready to validate."""
+
+    suite: dict
+    query: str
+    label: str
+    params: dict[str, Any]
+    expectations: list[tuple[Any, dict]]  # (GX expectation, resolved suite entry)
+    result_format: dict[str, Any]
+
+
+def _prepare(run: SuiteRun) -> _Prepared:
+    suite = resolve_placeholders(load_suite(Path(run.suite_path)), run.params)
     expectations = []
     for index, entry in enumerate(suite["expectations"]):
         expectation = build_expectation(
             entry, f"{suite['path']}: expectations[{index}] ({entry['type']})"
         )
         expectations.append((expectation, entry))
-
     result_format: dict[str, Any] = {
         "result_format": "COMPLETE",  # needed for unexpected_rows_expectation's sample rows
         "partial_unexpected_count": MAX_SAMPLES,
     }
     if suite["row_id_columns"]:
         result_format["unexpected_index_column_names"] = list(suite["row_id_columns"])
-
-    evaluated_at = _dt.datetime.now(_dt.timezone.utc)
-    row_count, validation = _validate(
-        warehouse, query, label, suite["name"], [e for e, _ in expectations], result_format
-    )
-
-    by_id = {r.expectation_config.id: r for r in validation.results}
-    outcomes = [
-        _outcome(entry, by_id.get(expectation.id), bool(suite["row_id_columns"]))
-        for expectation, entry in expectations
-    ]
-    return GateResult(
-        suite_name=suite["name"],
-        passed=all(o.success for o in outcomes),
-        evaluated_at=evaluated_at,
-        results=outcomes,
-        target=label,
-        row_count=row_count,
+    return _Prepared(
+        suite=suite,
+        query=run.query,
+        label=run.target or _label(run.query),
+        params=dict(run.params or {}),
+        expectations=expectations,
+        result_format=result_format,
     )
 
 
-def _validate(
-    warehouse: Path,
-    query: str,
-    label: str,
-    suite_name: str,
-    expectations: list[Any],
-    result_format: dict[str, Any],
-) -> tuple[int, Any]:
-    """(row count of the query, GX suite validation result); closes all it opens."""
+def _validate_all(warehouse: Path, prepared: list[_Prepared]) -> list[GateResult]:
+    """Validate every prepared suite on one GX datasource; closes all it opens."""
     import great_expectations as gx
     import sqlalchemy as sa
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -219,6 +250,7 @@ def _validate(
     connection_string = sa.engine.URL.create("duckdb", database=str(warehouse)).render_as_string(
         hide_password=False
     )
+    names = ", ".join(dict.fromkeys(repr(p.suite["name"]) for p in prepared))
     datasource = None
     try:
         try:
@@ -230,31 +262,59 @@ def _validate(
             )
         except Exception as error:  # GX raises TestConnectionError (e.g. file locked by a writer)
             raise GateError(
-                f"quality gate {suite_name!r}: cannot open the warehouse {warehouse}: "
+                f"quality gate {names}: cannot open the warehouse {warehouse}: "
                 f"{_condense(str(error.__cause__ or error))}"
             ) from error
-        # GX turns an unreadable query into one error per expectation; fail once, clearly.
-        body = query.strip().rstrip(";").rstrip()
-        try:
-            with datasource.get_engine().connect() as connection:
-                row_count = connection.execute(
-                    sa.text(f"select count(*) from (\n{body}\n) as gate_rows")
-                ).scalar_one()
-        except sa.exc.SQLAlchemyError as error:
-            raise GateError(
-                f"quality gate {suite_name!r}: cannot read the rows of {label} "
-                f"from {warehouse}: {_condense(str(error))}"
-            ) from error
-        asset = datasource.add_query_asset(name="rows", query=query)
-        batch = asset.add_batch_definition_whole_table("all").get_batch()
-        suite = gx.ExpectationSuite(name=suite_name, expectations=expectations)
-        # GX refuses expectations that already have an id; the ids match results to entries.
-        for expectation in expectations:
-            expectation.id = str(uuid.uuid4())
-        return int(row_count), batch.validate(suite, result_format=result_format)
+        results = []
+        for index, run in enumerate(prepared):
+            evaluated_at = _dt.datetime.now(_dt.timezone.utc)
+            row_count, validation = _validate_one(gx, sa, datasource, warehouse, run, f"rows_{index}")
+            by_id = {r.expectation_config.id: r for r in validation.results}
+            outcomes = [
+                _outcome(entry, by_id.get(expectation.id), bool(run.suite["row_id_columns"]))
+                for expectation, entry in run.expectations
+            ]
+            results.append(
+                GateResult(
+                    suite_name=run.suite["name"],
+                    passed=all(o.success for o in outcomes),
+                    evaluated_at=evaluated_at,
+                    results=outcomes,
+                    target=run.label,
+                    row_count=row_count,
+                    query=run.query,
+                    params=run.params,
+                )
+            )
+        return results
     finally:
         if datasource is not None:
             _close(datasource)
+
+
+def _validate_one(gx: Any, sa: Any, datasource: Any, warehouse: Path, run: _Prepared, asset_name: str) -> tuple[int, Any]:
+    """(row count of the query, GX suite validation result) for one prepared suite."""
+    suite_name = run.suite["name"]
+    # GX turns an unreadable query into one error per expectation; fail once, clearly.
+    body = run.query.strip().rstrip(";").rstrip()
+    try:
+        with datasource.get_engine().connect() as connection:
+            row_count = connection.execute(
+                sa.text(f"select count(*) from (\n{body}\n) as gate_rows")
+            ).scalar_one()
+    except sa.exc.SQLAlchemyError as error:
+        raise GateError(
+            f"quality gate {suite_name!r}: cannot read the rows of {run.label} "
+            f"from {warehouse}: {_condense(str(error))}"
+        ) from error
+    asset = datasource.add_query_asset(name=asset_name, query=run.query)
+    batch = asset.add_batch_definition_whole_table("all").get_batch()
+    expectations = [e for e, _ in run.expectations]
+    suite = gx.ExpectationSuite(name=suite_name, expectations=expectations)
+    # GX refuses expectations that already have an id; the ids match results to entries.
+    for expectation in expectations:
+        expectation.id = str(uuid.uuid4())
+    return int(row_count), batch.validate(suite, result_format=run.result_format)
 
 
 def _close(datasource: Any) -> None:

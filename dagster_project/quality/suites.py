@@ -25,6 +25,14 @@ a placeholder inside a longer string is replaced by ``str(params[name])``.
 ``$${`` is a literal ``${``.  GX's own ``{batch}`` in ``unexpected_rows_query``
 is unrelated and left alone.
 
+GX fills ``unexpected_rows_query`` with ``str.format``, so a literal brace in
+that SQL (a regex quantifier such as ``[0-9]{{64}}``) is written doubled in the
+suite file.  A value substituted *inside* such a query (e.g. a caller's SQL
+passed as ``"... (${suppressed_query}) ..."``) is literal text: its braces are
+doubled for GX, so a regex ``{3}`` in it reaches DuckDB unchanged.  A value
+that *is* the whole query (``"unexpected_rows_query": "${query}"``) is a query
+template like one written in the file, ``{batch}`` and doubled braces included.
+
 Great Expectations is imported lazily (importing it takes seconds).
 """
 
@@ -46,6 +54,8 @@ __all__ = [
 
 _PLACEHOLDER = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WHOLE_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Kwargs GX fills with ``str.format`` ({batch}); values embedded in them get their braces doubled.
+_GX_FORMATTED_KWARGS = {"unexpected_rows_query"}
 _TOP_LEVEL_KEYS = {"name", "expectations", "row_id_columns", "meta"}
 _ENTRY_KEYS = {"type", "kwargs", "meta"}
 # Fields of every GX expectation that a suite file must not set in kwargs: they are
@@ -87,7 +97,7 @@ def placeholders(suite: dict) -> set[str]:
     return found
 
 
-def _resolve(value: Any, params: dict[str, Any], where: str) -> Any:
+def _resolve(value: Any, params: dict[str, Any], where: str, *, gx_formatted: bool = False) -> Any:
     if isinstance(value, str):
         whole = _WHOLE_PLACEHOLDER.fullmatch(value)
         if whole:
@@ -96,13 +106,22 @@ def _resolve(value: Any, params: dict[str, Any], where: str) -> Any:
         def substitute(match: re.Match[str]) -> str:
             if match.group(1) is None:  # "$${" escape
                 return "${"
-            return str(_lookup(match.group(1), params, where))
+            text = str(_lookup(match.group(1), params, where))
+            return text.replace("{", "{{").replace("}", "}}") if gx_formatted else text
 
         return _PLACEHOLDER.sub(substitute, value)
     if isinstance(value, dict):
-        return {key: _resolve(item, params, f"{where}.{key}") for key, item in value.items()}
+        return {
+            key: _resolve(
+                item, params, f"{where}.{key}", gx_formatted=gx_formatted or key in _GX_FORMATTED_KWARGS
+            )
+            for key, item in value.items()
+        }
     if isinstance(value, list):
-        return [_resolve(item, params, f"{where}[{i}]") for i, item in enumerate(value)]
+        return [
+            _resolve(item, params, f"{where}[{i}]", gx_formatted=gx_formatted)
+            for i, item in enumerate(value)
+        ]
     return value
 
 

@@ -1,0 +1,46 @@
+"""The rows a destination receives for an audience: consent and reach enforced.
+
+Whatever an audience model selects, a destination only gets people whose
+consent for the destination's purpose is granted (marts.customer_consent:
+the latest event across all of their records) and who are reachable on its
+channel, with only the identifiers it declares. Ad platforms get normalised
+identifiers hashed with SHA-256 (email lower-cased and trimmed, phone in
+E.164 with its +), never raw values.
+"""
+
+from __future__ import annotations
+
+from dagster_project.config import AudienceConfig, DestinationConfig
+
+REACHABLE = {
+    "email": "customers.email is not null",
+    "sms": "customers.phone is not null",
+    "ads": "(customers.email is not null or customers.phone is not null)",
+    "postal": "customers.address_line is not null and customers.postcode is not null",
+    "any": "true",
+}
+
+HASHED = {
+    "email_sha256": "sha256(customers.email)",
+    "phone_sha256": "sha256(customers.phone)",
+}
+
+
+def identifier_sql(identifier: str) -> str:
+    return f"{HASHED[identifier]} as {identifier}" if identifier in HASHED else f"customers.{identifier}"
+
+
+def destination_query(destination: DestinationConfig, audience: AudienceConfig) -> str:
+    columns = ",\n    ".join(["audience.person_id", *(identifier_sql(i) for i in destination.identifiers)])
+    return f"""
+select
+    {columns}
+from marts.{audience.model} as audience
+inner join marts.dim_customer as customers
+    on customers.person_id = audience.person_id
+inner join marts.customer_consent as consent
+    on consent.person_id = audience.person_id
+    and consent.purpose = '{destination.purpose}'
+    and consent.status = 'granted'
+where {REACHABLE[destination.channel]}
+""".strip()
