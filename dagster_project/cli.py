@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("person_id", help="a person_id from identity.person_map / marts.dim_customer")
     explain.add_argument("--html", type=Path, help="also write Splink waterfall charts of the person's probabilistic links to this HTML file")
 
+    erase = command("erase", _erase, "Right to erasure: remove a person from raw data, identity, marts and exports; tombstone them.")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--email", help="the person's email")
+    who.add_argument("--phone", help="the person's phone, any format")
+    who.add_argument("--person-id", help="a person_id from identity.person_map")
+
     identity = command("identity", _identity, "Identity model commands.")
     identity.add_argument("action", choices=["train"], help="train: (re)train the Splink model on the current identity records and save it beside cdp.yml")
     return parser
@@ -123,6 +129,20 @@ def _explain(args) -> int:
     if args.html:
         written = write_waterfall(config, explanation, args.html)
         print(f"\nwaterfall charts: {written}" if written else "\nno probabilistic links to chart")
+    return 0
+
+
+def _erase(args) -> int:
+    from dagster_project.governance.erasure import NothingToErase, erase_person
+
+    config = load_config(args.config)
+    try:
+        report = erase_person(config, email=args.email, phone=args.phone, person_id=args.person_id)
+    except NothingToErase as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(report.render())
+    print("tombstones keep them out of future loads; the next `cdp run` rebuilds every model without them")
     return 0
 
 

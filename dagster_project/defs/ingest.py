@@ -48,7 +48,7 @@ def _reconciliation_check(source: SourceConfig) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(["raw", source.name]),
         name="loaded_plus_quarantined_equals_read",
-        description="For every loaded file: rows loaded + rows quarantined = rows read, and the raw table and quarantine hold exactly those rows.",
+        description="For every loaded file: rows loaded + quarantined + erased (tombstoned people) = rows read, and the raw table and quarantine hold exactly those rows.",
     )
     def reconcile(cdp: CdpResource) -> dg.AssetCheckResult:
         config = cdp.config()
@@ -56,7 +56,7 @@ def _reconciliation_check(source: SourceConfig) -> dg.AssetChecksDefinition:
             mismatches = con.execute(
                 f"""
                 with logged as (
-                    select sha256, file, rows_read, rows_loaded, rows_quarantined
+                    select sha256, file, rows_read, rows_loaded, rows_quarantined, rows_erased
                     from raw.load_log where source = ? and status = 'loaded'
                 ),
                 in_raw as (select _file_sha256 as sha256, count(*) as n from raw.{source.name} group by 1),
@@ -69,7 +69,7 @@ def _reconciliation_check(source: SourceConfig) -> dg.AssetChecksDefinition:
                 from logged
                 left join in_raw using (sha256)
                 left join in_quarantine using (sha256)
-                where rows_loaded + rows_quarantined <> rows_read
+                where rows_loaded + rows_quarantined + rows_erased <> rows_read
                    or coalesce(in_raw.n, 0) <> rows_loaded
                    or coalesce(in_quarantine.n, 0) <> rows_quarantined
                 """,

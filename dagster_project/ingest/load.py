@@ -3,7 +3,8 @@
 Per file, in one transaction: valid rows go to `raw.<source>` with their
 lineage (file, hash, row number, load time, run id); rows that break the
 contract go to `raw.quarantine` with the reason and their original text; a
-line goes to `raw.load_log`. A file whose hash is already logged as loaded is
+line goes to `raw.load_log`. Rows of people erased earlier (tombstones) are
+dropped and counted: read = loaded + quarantined + erased. A file whose hash is already logged as loaded is
 skipped, so re-running a load is a no-op and a run that failed half-way can
 simply be run again.
 """
@@ -20,6 +21,7 @@ import duckdb
 import polars as pl
 
 from dagster_project.config import COLUMN_TYPE_SQL, SourceConfig
+from dagster_project.governance.tombstones import erased_row_numbers
 from dagster_project.ingest.contract import check_contract
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, read_landing_file
 
@@ -42,6 +44,7 @@ create table if not exists raw.load_log (
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_quarantined bigint not null,
+    rows_erased bigint not null default 0,  -- rows of erased people, dropped (see governance.tombstones)
     error varchar,
     loaded_at timestamp not null,
     run_id varchar
@@ -68,6 +71,7 @@ class FileLoad:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_erased: int = 0
     error: str | None = None
 
 
@@ -89,6 +93,8 @@ class SourceLoadReport:
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_DDL)
+    # Warehouses created before erasure support lack the column.
+    con.execute("alter table raw.load_log add column if not exists rows_erased bigint default 0")
 
 
 def landing_files(source: SourceConfig, landing: Path) -> list[Path]:
@@ -141,6 +147,9 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Pa
         pl.lit(run_id).alias("_run_id"),
     ]
     rows = result.valid.with_columns(lineage)
+    erased = _erased_rows(con, source, rows)
+    if erased:
+        rows = rows.filter(~pl.col(ROW_NUMBER).is_in(list(erased)))
     quarantine = _quarantine_rows(result, source.name, relative, sha, loaded_at, run_id)
     con.execute("begin transaction")
     try:
@@ -152,12 +161,21 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Pa
             con.register("incoming_quarantine", quarantine.to_arrow())
             con.execute("insert into raw.quarantine by name select * from incoming_quarantine")
             con.unregister("incoming_quarantine")
-        _log(con, source.name, relative, sha, "loaded", result.rows_read, rows.height, result.invalid_rows.height, None, loaded_at, run_id)
+        _log(con, source.name, relative, sha, "loaded", result.rows_read, rows.height, result.invalid_rows.height, None, loaded_at, run_id, len(erased))
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    return FileLoad(relative, "loaded", result.rows_read, rows.height, result.invalid_rows.height)
+    return FileLoad(relative, "loaded", result.rows_read, rows.height, result.invalid_rows.height, len(erased))
+
+
+def _erased_rows(con: duckdb.DuckDBPyConnection, source: SourceConfig, rows: pl.DataFrame) -> set[int]:
+    """Rows of people erased earlier: dropped, never loaded again."""
+    con.register("incoming_check", rows.to_arrow())
+    try:
+        return erased_row_numbers(con, source, "incoming_check")
+    finally:
+        con.unregister("incoming_check")
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, source: str, sha: str) -> bool:
@@ -167,10 +185,12 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, source: str, sha: str) -> bo
     return found > 0
 
 
-def _log(con, source, file, sha, status, read, loaded, quarantined, error, loaded_at, run_id) -> None:
+def _log(con, source, file, sha, status, read, loaded, quarantined, error, loaded_at, run_id, erased=0) -> None:
     con.execute(
-        "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [source, file, sha, status, read, loaded, quarantined, error, loaded_at, run_id],
+        """insert into raw.load_log (source, file, sha256, status, rows_read, rows_loaded, rows_quarantined,
+                                     rows_erased, error, loaded_at, run_id)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [source, file, sha, status, read, loaded, quarantined, erased, error, loaded_at, run_id],
     )
 
 

@@ -210,32 +210,34 @@ class _Prepared:
     query: str
     label: str
     params: dict[str, Any]
-    expectations: list[tuple[Any, dict]]  # (GX expectation, resolved suite entry)
-    result_format: dict[str, Any]
+    entries: list[dict]  # resolved suite entries
+    row_id_columns: list[str]
 
 
 def _prepare(run: SuiteRun) -> _Prepared:
     suite = resolve_placeholders(load_suite(Path(run.suite_path)), run.params)
-    expectations = []
     for index, entry in enumerate(suite["expectations"]):
-        expectation = build_expectation(
-            entry, f"{suite['path']}: expectations[{index}] ({entry['type']})"
-        )
-        expectations.append((expectation, entry))
-    result_format: dict[str, Any] = {
-        "result_format": "COMPLETE",  # needed for unexpected_rows_expectation's sample rows
-        "partial_unexpected_count": MAX_SAMPLES,
-    }
-    if suite["row_id_columns"]:
-        result_format["unexpected_index_column_names"] = list(suite["row_id_columns"])
+        _build(suite, index)  # surface bad kwargs now, before the warehouse is opened
     return _Prepared(
         suite=suite,
         query=run.query,
         label=run.target or _label(run.query),
         params=dict(run.params or {}),
-        expectations=expectations,
-        result_format=result_format,
+        entries=list(suite["expectations"]),
+        row_id_columns=list(suite["row_id_columns"]),
     )
+
+
+def _build(suite: dict, index: int) -> Any:
+    entry = suite["expectations"][index]
+    return build_expectation(entry, f"{suite['path']}: expectations[{index}] ({entry['type']})")
+
+
+def _result_format(run: _Prepared, kind: str) -> dict[str, Any]:
+    result_format: dict[str, Any] = {"result_format": kind, "partial_unexpected_count": MAX_SAMPLES}
+    if run.row_id_columns:
+        result_format["unexpected_index_column_names"] = list(run.row_id_columns)
+    return result_format
 
 
 def _validate_all(warehouse: Path, prepared: list[_Prepared]) -> list[GateResult]:
@@ -268,11 +270,12 @@ def _validate_all(warehouse: Path, prepared: list[_Prepared]) -> list[GateResult
         results = []
         for index, run in enumerate(prepared):
             evaluated_at = _dt.datetime.now(_dt.timezone.utc)
-            row_count, validation = _validate_one(gx, sa, datasource, warehouse, run, f"rows_{index}")
-            by_id = {r.expectation_config.id: r for r in validation.results}
+            row_count, validation_results = _validate_one(
+                gx, sa, datasource, warehouse, run, f"rows_{index}"
+            )
             outcomes = [
-                _outcome(entry, by_id.get(expectation.id), bool(run.suite["row_id_columns"]))
-                for expectation, entry in run.expectations
+                _outcome(entry, validation_result, bool(run.row_id_columns))
+                for entry, validation_result in zip(run.entries, validation_results)
             ]
             results.append(
                 GateResult(
@@ -292,8 +295,17 @@ def _validate_all(warehouse: Path, prepared: list[_Prepared]) -> list[GateResult
             _close(datasource)
 
 
-def _validate_one(gx: Any, sa: Any, datasource: Any, warehouse: Path, run: _Prepared, asset_name: str) -> tuple[int, Any]:
-    """(row count of the query, GX suite validation result) for one prepared suite."""
+def _validate_one(
+    gx: Any, sa: Any, datasource: Any, warehouse: Path, run: _Prepared, asset_name: str
+) -> tuple[int, list[Any]]:
+    """(row count of the query, one GX validation result per suite entry, in order).
+
+    Result formats: column expectations run with SUMMARY, which fetches at most
+    MAX_SAMPLES failing values and row ids (COMPLETE would fetch every failing
+    value: a million for a column of nulls).  unexpected_rows_expectation only
+    returns its sample rows with COMPLETE, so the ones that failed run once more
+    with COMPLETE; on data that passes, that second pass never happens.
+    """
     suite_name = run.suite["name"]
     # GX turns an unreadable query into one error per expectation; fail once, clearly.
     body = run.query.strip().rstrip(";").rstrip()
@@ -309,12 +321,29 @@ def _validate_one(gx: Any, sa: Any, datasource: Any, warehouse: Path, run: _Prep
         ) from error
     asset = datasource.add_query_asset(name=asset_name, query=run.query)
     batch = asset.add_batch_definition_whole_table("all").get_batch()
-    expectations = [e for e, _ in run.expectations]
-    suite = gx.ExpectationSuite(name=suite_name, expectations=expectations)
-    # GX refuses expectations that already have an id; the ids match results to entries.
-    for expectation in expectations:
-        expectation.id = str(uuid.uuid4())
-    return int(row_count), batch.validate(suite, result_format=run.result_format)
+
+    def validate(indexes: list[int], kind: str) -> dict[int, Any]:
+        expectations = {index: _build(run.suite, index) for index in indexes}
+        suite = gx.ExpectationSuite(name=suite_name, expectations=list(expectations.values()))
+        # GX refuses expectations that already have an id; the ids match results to entries.
+        for expectation in expectations.values():
+            expectation.id = str(uuid.uuid4())
+        validation = batch.validate(suite, result_format=_result_format(run, kind))
+        by_id = {r.expectation_config.id: r for r in validation.results}
+        return {index: by_id.get(expectation.id) for index, expectation in expectations.items()}
+
+    results = validate(list(range(len(run.entries))), "SUMMARY")
+    rows_to_sample = [
+        index
+        for index, entry in enumerate(run.entries)
+        if entry["type"] == "unexpected_rows_expectation"
+        and results[index] is not None
+        and not results[index].success
+        and _exception_message(results[index].exception_info) is None
+    ]
+    if rows_to_sample:
+        results.update(validate(rows_to_sample, "COMPLETE"))
+    return int(row_count), [results[index] for index in range(len(run.entries))]
 
 
 def _close(datasource: Any) -> None:

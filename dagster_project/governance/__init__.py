@@ -1,0 +1,1 @@
+"""Governance: right to erasure, tombstones and the audit log."""

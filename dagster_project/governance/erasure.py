@@ -1,0 +1,254 @@
+"""Right to erasure: remove a person everywhere, keep them out, keep an audit.
+
+`erase_person` finds the person (by email, phone or person_id), then, in the
+warehouse: writes tombstones (hashed identifiers, see tombstones.py), deletes
+their rows from every raw table (by each source's own mapping, so orders of
+an erased account and events of an erased device go too), their quarantined
+rows, every row keyed by their person_id or record keys in the identity,
+intermediate, marts and quality schemas, and their person id history; then
+rewrites export files already written without them (manifests updated).
+governance.erasure_log records the request, its time and the counts removed,
+with no personal data. The next run rebuilds every model without them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.config import CdpConfig
+from dagster_project.export.writer import _sha256
+from dagster_project.ingest.load import ensure_raw_schema
+from dagster_project.governance.tombstones import KEY_SQL, ensure_tombstones, erased_condition
+from dagster_project.warehouse import connect, table_exists
+
+AUDIT_DDL = """
+create schema if not exists governance;
+create table if not exists governance.erasure_log (
+    request_id varchar not null,
+    requested_at timestamp not null,
+    requested_by varchar not null,         -- which identifier kind the request named
+    persons_erased bigint not null,
+    identity_records_erased bigint not null,
+    raw_rows_erased bigint not null,
+    quarantine_rows_erased bigint not null,
+    warehouse_rows_erased bigint not null,
+    export_rows_erased bigint not null,
+    tombstones_written bigint not null
+);
+"""
+MODEL_SCHEMAS = ("identity", "intermediate", "marts", "quality")
+
+
+class NothingToErase(LookupError):
+    pass
+
+
+@dataclass
+class ErasureReport:
+    request_id: str
+    persons: int = 0
+    records: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def render(self) -> str:
+        lines = [f"erasure {self.request_id}: {self.persons} person(s), {self.records} identity record(s)"]
+        lines += [f"  {name}: {count}" for name, count in self.counts.items()]
+        return "\n".join(lines)
+
+
+def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | None = None, person_id: str | None = None) -> ErasureReport:
+    request_id = f"erasure-{uuid.uuid4().hex[:12]}"
+    report = ErasureReport(request_id)
+    with connect(config.warehouse) as con:
+        con.execute(AUDIT_DDL)
+        ensure_tombstones(con)
+        ensure_raw_schema(con)
+        persons = _find_persons(con, email=email, phone=phone, person_id=person_id)
+        if not persons and not (email or phone):
+            raise NothingToErase(f"no person {person_id!r} in identity.person_map")
+        con.execute("create or replace temp table erased_persons as select unnest(?::varchar[]) as person_id", [persons])
+        con.execute(
+            """create or replace temp table erased_records as
+               select record_key, source, source_record_id from identity.person_map
+               where person_id in (select person_id from erased_persons)"""
+            if table_exists(con, "identity", "person_map") else
+            "create or replace temp table erased_records (record_key varchar, source varchar, source_record_id varchar)"
+        )
+        report.persons = len(persons)
+        report.records = con.execute("select count(*) from erased_records").fetchall()[0][0]
+        con.execute("begin transaction")
+        try:
+            report.counts["tombstones_written"] = _write_tombstones(con, request_id, email, phone)
+            report.counts["raw_rows_erased"] = _erase_raw(con, config)
+            report.counts["quarantine_rows_erased"] = _erase_quarantine(con, config)
+            report.counts["warehouse_rows_erased"] = _erase_models(con)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        report.counts["export_rows_erased"] = _erase_exports(con, config, persons, request_id)
+        con.execute(
+            "insert into governance.erasure_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [request_id, datetime.now(timezone.utc).replace(tzinfo=None),
+             "email" if email else "phone" if phone else "person_id", report.persons, report.records,
+             report.counts["raw_rows_erased"], report.counts["quarantine_rows_erased"],
+             report.counts["warehouse_rows_erased"], report.counts["export_rows_erased"], report.counts["tombstones_written"]],
+        )
+    return report
+
+
+def _find_persons(con, *, email, phone, person_id) -> list[str]:
+    if not table_exists(con, "identity", "person_map"):
+        return []
+    if person_id:
+        where, value = "m.person_id = ?", person_id
+    elif email:
+        where, value = f"{KEY_SQL['email'].format(value='r.email')} = {KEY_SQL['email'].format(value='?')}", email
+    elif phone:
+        where, value = f"{KEY_SQL['phone'].format(value='r.phone')} = {KEY_SQL['phone'].format(value='?')}", phone
+    else:
+        raise ValueError("name the person: email, phone or person_id")
+    rows = con.execute(
+        f"""select distinct m.person_id from identity.person_map m
+            join intermediate.int_identity__records r on r.record_key = m.record_key where {where}""",
+        [value],
+    ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def _write_tombstones(con, request_id: str, email: str | None, phone: str | None) -> int:
+    """Hashes of every identifier and record of the erased person(s), and of the request's own."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    selects = ["select 'record' as kind, sha256(record_key) as value_sha256 from erased_records"]
+    for kind in KEY_SQL:
+        selects.append(
+            f"""select '{kind}', {KEY_SQL[kind].format(value='r.' + kind)} from intermediate.int_identity__records r
+                where r.record_key in (select record_key from erased_records) and r.{kind} is not null"""
+        )
+    if email:
+        selects.append(f"select 'email', {KEY_SQL['email'].format(value='?')}")
+    if phone:
+        selects.append(f"select 'phone', {KEY_SQL['phone'].format(value='?')}")
+    params = [v for v in (email, phone) if v]
+    before = con.execute("select count(*) from governance.erasure_tombstones").fetchall()[0][0]
+    con.execute(
+        f"""insert into governance.erasure_tombstones
+            select distinct kind, value_sha256, '{request_id}', ?::timestamp from ({' union all '.join(selects)})
+            where value_sha256 is not null
+              and (kind, value_sha256) not in (select kind, value_sha256 from governance.erasure_tombstones)""",
+        [now, *params],
+    )
+    return con.execute("select count(*) from governance.erasure_tombstones").fetchall()[0][0] - before
+
+
+def _erase_raw(con, config: CdpConfig) -> int:
+    """Delete matching raw rows and move their count from loaded to erased in raw.load_log."""
+    removed = 0
+    for source in config.sources:
+        if not table_exists(con, "raw", source.name):
+            continue
+        condition = erased_condition(source)
+        per_file = con.execute(f"select _file_sha256, count(*) from raw.{source.name} where {condition} group by 1").fetchall()
+        for sha, count in per_file:
+            con.execute(
+                "update raw.load_log set rows_loaded = rows_loaded - ?, rows_erased = rows_erased + ? where source = ? and sha256 = ? and status = 'loaded'",
+                [count, count, source.name, sha],
+            )
+            removed += count
+        con.execute(f"delete from raw.{source.name} where {condition}")
+    return removed
+
+
+def _erase_quarantine(con, config: CdpConfig) -> int:
+    """Quarantined rows keep their original text: match it with the same keys."""
+    if not table_exists(con, "raw", "quarantine"):
+        return 0
+    removed = 0
+    for source in config.sources:
+        columns = [c for c in source.contract]
+        fields = ", ".join(f"json_extract_string(raw_record, '$.\"{c}\"') as \"{c}\"" for c in columns)
+        matching = f"""
+            select distinct file_sha256, row_number from (
+                select file_sha256, row_number, {fields} from raw.quarantine where source = '{source.name}'
+            ) as quarantined where {erased_condition(source, tolerant=True)}
+        """
+        rows = con.execute(f"select file_sha256, count(*) from ({matching}) group by 1").fetchall()
+        for sha, count in rows:
+            con.execute(
+                "update raw.load_log set rows_quarantined = rows_quarantined - ?, rows_erased = rows_erased + ? where source = ? and sha256 = ? and status = 'loaded'",
+                [count, count, source.name, sha],
+            )
+            removed += count
+        con.execute(
+            f"delete from raw.quarantine where source = '{source.name}' and (file_sha256, row_number) in ({matching})"
+        )
+    return removed
+
+
+def _erase_models(con) -> int:
+    """Every table in the model schemas keyed by person_id or record_key (or linked_record_key)."""
+    removed = 0
+    tables = con.execute(
+        f"""select table_schema, table_name, list(column_name) from information_schema.columns
+            where table_schema in ({', '.join(repr(s) for s in MODEL_SCHEMAS)})
+              and table_name in (select table_name from information_schema.tables
+                                 where table_type = 'BASE TABLE' and table_schema = information_schema.columns.table_schema)
+            group by 1, 2"""
+    ).fetchall()
+    for schema, table, columns in tables:
+        conditions = []
+        if "person_id" in columns:
+            conditions.append("person_id in (select person_id from erased_persons)")
+        for key in ("record_key", "linked_record_key"):
+            if key in columns:
+                conditions.append(f"{key} in (select record_key from erased_records)")
+        if schema == "identity" and table == "id_history":
+            conditions.append("len(list_intersect(old_person_ids, (select list(person_id) from erased_persons))) > 0")
+        if not conditions:
+            continue
+        where = " or ".join(conditions)
+        count = con.execute(f'select count(*) from "{schema}"."{table}" where {where}').fetchall()[0][0]
+        if count:
+            con.execute(f'delete from "{schema}"."{table}" where {where}')
+            removed += count
+    return removed
+
+
+def _erase_exports(con, config: CdpConfig, persons: list[str], request_id: str) -> int:
+    """Rewrite every export file without the erased persons; update manifests."""
+    if not persons or not config.exports.exists():
+        return 0
+    removed = 0
+    for manifest_path in sorted(config.exports.glob("*/*/manifest.json")):
+        manifest = json.loads(manifest_path.read_text())
+        folder = manifest_path.parent
+        for entry in manifest["files"]:
+            path = folder / entry["name"]
+            fmt = "parquet" if path.suffix == ".parquet" else "csv"
+            reader = "read_parquet" if fmt == "parquet" else "read_csv_auto"
+            source = f"{reader}('{path}'" + (", all_varchar = true)" if fmt == "csv" else ")")
+            count = con.execute(f"select count(*) from {source} where person_id in (select person_id from erased_persons)").fetchall()[0][0]
+            if not count:
+                continue
+            temporary = folder / f".{path.name}.{request_id}.tmp"
+            options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
+            con.execute(f"copy (select * from {source} where person_id not in (select person_id from erased_persons)) to '{temporary}' {options}")
+            os.replace(temporary, path)
+            entry["sha256"] = _sha256(path)
+            if not path.name.endswith(".delta.parquet"):
+                removed += count
+        exported = f"{manifest['audience']}.parquet" if any(e["name"].endswith(f"{manifest['audience']}.parquet") for e in manifest["files"]) else f"{manifest['audience']}.csv"
+        reader = "read_parquet" if exported.endswith(".parquet") else "read_csv_auto"
+        manifest["row_count"] = con.execute(f"select count(*) from {reader}('{folder / exported}')").fetchall()[0][0]
+        manifest.setdefault("erasure_requests", []).append(request_id)
+        temporary = folder / f".manifest.json.{request_id}.tmp"
+        temporary.write_text(json.dumps(manifest, indent=2) + "\n")
+        os.replace(temporary, manifest_path)
+    return removed

@@ -1,0 +1,117 @@
+"""Right to erasure on generated data: the person is gone from every table and
+export file, stays gone after re-runs and re-loads, and the audit holds no
+personal data."""
+
+from __future__ import annotations
+
+import shutil
+
+import polars as pl
+import pytest
+
+from dagster_project.generate import generate_sample
+from dagster_project.governance.erasure import erase_person
+from dagster_project.pipeline import run_pipeline
+from dagster_project.warehouse import connect
+
+
+def pick_person(config):
+    """A person with an email, a phone and records in several sources, exported somewhere."""
+    with connect(config.warehouse) as con:
+        return con.execute(
+            """
+            select c.person_id, c.email, c.phone
+            from marts.dim_customer c join marts.aud_email_newsletter a using (person_id)
+            where c.phone is not null and c.source_count >= 3
+            order by c.record_count desc, c.person_id limit 1
+            """
+        ).fetchall()[0]
+
+
+def identifying_values(config, person_id: str) -> dict[str, list[str]]:
+    with connect(config.warehouse) as con:
+        rows = con.execute(
+            """select distinct r.email, r.phone, r.loyalty_id, r.device_id, r.source_record_id, r.record_key
+               from identity.person_map m join intermediate.int_identity__records r using (record_key)
+               where m.person_id = ?""",
+            [person_id],
+        ).fetchall()
+    values = {"substring": set(), "exact": {person_id}}
+    for email, phone, loyalty, device, record_id, record_key in rows:
+        values["substring"].update(v for v in (email, loyalty, device) if v)
+        if phone:
+            values["substring"].add(phone.lstrip("+")[-9:])  # national digits, whatever the format
+        values["exact"].update([record_id, record_key])
+    return values
+
+
+def occurrences(config, values) -> list[str]:
+    """Every table cell (all schemas) and export file that still holds one of the values."""
+    found = []
+    with connect(config.warehouse) as con:
+        tables = con.execute("select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'").fetchall()
+        for schema, table in tables:
+            columns = [r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ? and data_type = 'VARCHAR'",
+                [schema, table]).fetchall()]
+            for column in columns:
+                for value in values["substring"]:
+                    digits = value.isdigit()
+                    cell = f"regexp_replace(\"{column}\", '[^0-9]', '', 'g')" if digits else f'lower("{column}")'
+                    if con.execute(f'select count(*) from "{schema}"."{table}" where contains({cell}, ?)', [value.lower()]).fetchall()[0][0]:
+                        found.append(f"{schema}.{table}.{column} contains {value}")
+                for value in values["exact"]:
+                    if con.execute(f'select count(*) from "{schema}"."{table}" where "{column}" = ?', [value]).fetchall()[0][0]:
+                        found.append(f"{schema}.{table}.{column} = {value}")
+    for path in config.exports.rglob("*"):
+        if path.is_file() and not path.name.endswith(".json"):
+            frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema=False)
+            text = frame.write_csv()
+            found += [f"{path.name} holds {v}" for v in values["exact"] | {v for v in values["substring"] if "@" in v} if v in text]
+    return found
+
+
+@pytest.fixture(scope="module")
+def erased(workspace_factory):
+    config = workspace_factory("erasure")
+    generate_sample(config.landing, config.truth, people=300, seed=44, defect_rate=0.002)
+    assert run_pipeline(config).success
+    person_id, email, phone = pick_person(config)
+    values = identifying_values(config, person_id)
+    assert occurrences(config, values)  # the search finds them before erasure
+    report = erase_person(config, email=email.upper() + " ")
+    return config, person_id, values, report
+
+
+def test_erasure_removes_the_person_from_every_table_and_export(erased):
+    config, person_id, values, report = erased
+    assert report.persons == 1 and report.records >= 3
+    assert report.counts["raw_rows_erased"] > 0 and report.counts["export_rows_erased"] > 0
+    assert occurrences(config, values) == []
+
+
+def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(erased):
+    config, _, values, _ = erased
+    assert run_pipeline(config).success  # reconciliation checks pass with erased rows counted
+    assert occurrences(config, values) == []
+    # A changed file (new hash) is loaded again in full: tombstones drop the erased rows.
+    for path in sorted(config.landing.rglob("*_0001.*")):
+        shutil.copy(path, path.with_name(path.name.replace("_0001", "_0002")))
+        with path.with_name(path.name.replace("_0001", "_0002")).open("a") as handle:
+            handle.write("\n")
+    rerun = run_pipeline(config)
+    assert rerun.success, rerun.summary.render()
+    assert occurrences(config, values) == []
+    with connect(config.warehouse) as con:
+        erased_on_reload = con.execute("select sum(rows_erased) from raw.load_log where file like '%_0002.%'").fetchall()[0][0]
+    assert erased_on_reload > 0
+
+
+def test_the_audit_log_records_the_request_without_personal_data(erased):
+    config, person_id, values, report = erased
+    with connect(config.warehouse) as con:
+        log = con.sql("select * from governance.erasure_log").pl()
+    assert log["request_id"].to_list() == [report.request_id]
+    text = log.write_csv()
+    assert person_id not in text
+    assert not any(v in text for v in values["substring"] | values["exact"])
