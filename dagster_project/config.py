@@ -120,6 +120,8 @@ class CdpConfig:
     match_threshold: float
     veto_weight: float
     max_shared_group: int
+    max_cluster_size: int
+    max_conflicting_dob_rate: float
     consent_defaults: dict[str, str]
     audiences: tuple[AudienceConfig, ...]
     destinations: tuple[DestinationConfig, ...]
@@ -172,7 +174,7 @@ EXPORTABLE_IDENTIFIERS = (
     "loyalty_id", "email_sha256", "phone_sha256",
 )
 
-TOP_KEYS = {"warehouse", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "audiences", "destinations", "sources"}
+TOP_KEYS = {"warehouse", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "quality", "audiences", "destinations", "sources"}
 SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter"}
 COLUMN_KEYS = {"type", "required", "formats", "allowed", "pattern", "min", "max"}
 
@@ -228,6 +230,8 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         if key not in ("email", "phone", "loyalty_id", "device_id"):
             raise ConfigError("identity.deterministic_keys", f"unknown key {key!r} (email, phone, loyalty_id, device_id)")
 
+    quality = raw.get("quality") or {}
+    _check_keys(quality, {"max_cluster_size", "max_conflicting_dob_rate"}, "quality")
     sources = tuple(_parse_source(s, i) for i, s in enumerate(_list(raw, "sources")))
     _check_source_references(sources)
     audiences = tuple(_parse_audience(a, i) for i, a in enumerate(_list(raw, "audiences")))
@@ -248,6 +252,8 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         match_threshold=match_threshold,
         veto_weight=float(identity.get("veto_weight", -4.0)),
         max_shared_group=max_shared_group,
+        max_cluster_size=int(quality.get("max_cluster_size", 200)),
+        max_conflicting_dob_rate=float(quality.get("max_conflicting_dob_rate", 0.01)),
         consent_defaults=_parse_consent(raw.get("consent") or {}),
         audiences=audiences,
         destinations=destinations,

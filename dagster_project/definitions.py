@@ -17,6 +17,7 @@ from dagster_project.defs.dbt import build_dbt_assets
 from dagster_project.defs.export import build_export_assets
 from dagster_project.defs.identity import identity_model, one_row_per_identity_record, person_map
 from dagster_project.defs.ingest import build_ingest_assets, build_ingest_checks
+from dagster_project.defs.quality import build_raw_load_gate, identity_gate, marts_gate
 from dagster_project.defs.resources import CdpResource
 
 
@@ -30,7 +31,13 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
             person_map,
             *build_export_assets(config),
         ],
-        asset_checks=[*build_ingest_checks(config), one_row_per_identity_record],
+        asset_checks=[
+            *build_ingest_checks(config),
+            build_raw_load_gate(config),
+            one_row_per_identity_record,
+            identity_gate,
+            marts_gate,
+        ],
         jobs=[full_run_job],
         schedules=[daily_schedule],
         sensors=[build_landing_sensor(config)],

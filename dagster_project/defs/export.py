@@ -15,7 +15,9 @@ from dagster_project.config import AudienceConfig, CdpConfig, DestinationConfig
 from dagster_project.defs.resources import CdpResource
 from dagster_project.export.queries import destination_query
 from dagster_project.export.writer import export_audience
-from dagster_project.quality.gates import GateResult, run_suite
+from dagster_project.quality.docs import write_data_docs
+from dagster_project.quality.gates import GateResult, SuiteRun, run_suites
+from dagster_project.quality.params import audience_gate_run
 from dagster_project.warehouse import connect
 
 RESULTS_DDL = """
@@ -64,21 +66,28 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> d
     )
     def export(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
-        gate = run_suite(
-            config.warehouse,
-            config.expectations / f"{audience.suite}.json",
-            f"select * from marts.{audience.model}",
-            params={"min_rows": audience.min_rows, "max_rows": audience.max_rows},
-        )
         query = destination_query(destination, audience)
+        # Two gates: the audience's own suite on the mart, and the generic
+        # destination gate on exactly the rows that would leave.
+        audience_gate, destination_gate = run_suites(config.warehouse, [
+            SuiteRun(config.expectations / f"{audience.suite}.json", f"select * from marts.{audience.model}",
+                     {"min_rows": audience.min_rows, "max_rows": audience.max_rows}),
+            audience_gate_run(config.expectations, query, destination.purpose, min_rows=0,
+                              target=f"export {destination.name}/{audience.name}"),
+        ])
+        gates = [audience_gate, destination_gate]
+        docs = write_data_docs(gates, config.state_dir / "data_docs" / f"export_{destination.name}_{audience.name}")
         with connect(config.warehouse) as con:
-            record_gate_result(con, gate, context.run_id)
-            if not gate.passed:
+            for gate in gates:
+                record_gate_result(con, gate, context.run_id)
+            failed = [gate for gate in gates if not gate.passed]
+            if failed:
                 raise dg.Failure(
-                    description=f"Quality gate {gate.suite_name} failed; {audience.name} was not exported to "
-                    f"{destination.name}:\n{gate.describe_failures()}",
-                    metadata={"failed_expectations": len(gate.failures), "rows": gate.row_count},
+                    description=f"Quality gate {', '.join(g.suite_name for g in failed)} failed; {audience.name} was not exported to "
+                    f"{destination.name}:\n" + "\n".join(g.describe_failures() for g in failed),
+                    metadata={"failed_expectations": sum(len(g.failures) for g in failed), "data_docs": dg.MetadataValue.path(str(docs))},
                 )
+            gate = audience_gate
             result = export_audience(
                 con,
                 query=query,
@@ -89,14 +98,15 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> d
                 channel=destination.channel,
                 formats=destination.formats,
                 run_id=context.run_id,
-                gate={"suite": gate.suite_name, "passed": True, "evaluated_at": gate.evaluated_at.isoformat()},
+                gate={"suites": [g.suite_name for g in gates], "passed": True, "evaluated_at": gate.evaluated_at.isoformat()},
             )
         return dg.MaterializeResult(
             metadata={
                 "rows": result.rows,
                 "files": dg.MetadataValue.json(result.files),
                 "manifest": dg.MetadataValue.path(str(result.manifest_path)),
-                "gate": gate.suite_name,
+                "gates": ", ".join(g.suite_name for g in gates),
+                "data_docs": dg.MetadataValue.path(str(docs)),
                 "added": (result.delta or {}).get("added"),
                 "removed": (result.delta or {}).get("removed"),
             }

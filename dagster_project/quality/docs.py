@@ -53,7 +53,6 @@ _GX_OFFLINE_CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 td, th { border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: top; text-align: left; }
-.collapse:not(.show) { display: none; }
 .navbar img { display: none; }
 .ge-walkthrough-modal, .modal { display: none; }
 pre, code { white-space: pre-wrap; word-break: break-word; }
