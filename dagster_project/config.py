@@ -92,6 +92,7 @@ class AudienceConfig:
     description: str = ""
     min_rows: int = 1
     max_rows: int = 1_000_000_000
+    size_band: float | None = None  # allowed relative change from the previous export
 
 
 @dataclass(frozen=True)
@@ -382,7 +383,9 @@ def _check_source_references(sources: tuple[SourceConfig, ...]) -> None:
 
 def _parse_audience(raw: dict, index: int) -> AudienceConfig:
     where = f"audiences[{index}]"
-    _check_keys(raw, {"name", "description", "model", "suite", "min_rows", "max_rows"}, where)
+    _check_keys(raw, {"name", "description", "model", "suite", "min_rows", "max_rows", "size_band"}, where)
+    if "size_band" in raw and not 0 < float(raw["size_band"]):
+        raise ConfigError(f"{where}.size_band", "must be a positive share, e.g. 0.5 for ±50% of the previous export")
     for key in ("name", "model", "suite"):
         if key not in raw:
             raise ConfigError(f"{where}.{key}", "is required")
@@ -393,6 +396,7 @@ def _parse_audience(raw: dict, index: int) -> AudienceConfig:
         description=raw.get("description", ""),
         min_rows=int(raw.get("min_rows", 1)),
         max_rows=int(raw.get("max_rows", 1_000_000_000)),
+        size_band=float(raw["size_band"]) if "size_band" in raw else None,
     )
 
 

@@ -116,3 +116,16 @@ def test_ad_destinations_may_not_receive_raw_identifiers(tmp_path):
         raw["destinations"][1]["identifiers"] = ["email"]
     with pytest.raises(ConfigError, match=r"destinations\[1\]\.identifiers: an ad destination receives only hashed"):
         load_config(make_workspace(tmp_path, raw_email))
+
+
+def test_size_band_follows_the_previous_export(tmp_path):
+    import json as _json
+
+    from dagster_project.config import AudienceConfig
+    from dagster_project.defs.export import size_band
+
+    audience = AudienceConfig("a", "aud_a", "suite", size_band=0.5)
+    assert size_band(tmp_path, audience) == {"min_rows": 0, "max_rows": None}  # first export: no band
+    (tmp_path / "manifest.json").write_text(_json.dumps({"row_count": 1000}))
+    assert size_band(tmp_path, audience) == {"min_rows": 500, "max_rows": 1501}
+    assert size_band(tmp_path, AudienceConfig("a", "aud_a", "suite")) == {"min_rows": 0, "max_rows": None}

@@ -55,6 +55,18 @@ def record_gate_result(con, result: GateResult, run_id: str) -> None:
     con.executemany("insert into quality.validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
+def size_band(folder, audience: AudienceConfig) -> dict:
+    """Row bounds for an export: within audience.size_band of the previous export's size, if any."""
+    manifest = folder / "manifest.json"
+    if audience.size_band is None or not manifest.exists():
+        return {"min_rows": 0, "max_rows": None}
+    previous = json.loads(manifest.read_text())["row_count"]
+    return {
+        "min_rows": int(previous * max(0.0, 1 - audience.size_band)),
+        "max_rows": int(previous * (1 + audience.size_band)) + 1,
+    }
+
+
 def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["export", destination.name, audience.name]),
@@ -72,7 +84,8 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> d
         audience_gate, destination_gate = run_suites(config.warehouse, [
             SuiteRun(config.expectations / f"{audience.suite}.json", f"select * from marts.{audience.model}",
                      {"min_rows": audience.min_rows, "max_rows": audience.max_rows}),
-            audience_gate_run(config.expectations, query, destination.purpose, min_rows=0,
+            audience_gate_run(config.expectations, query, destination.purpose,
+                              **size_band(config.exports / destination.name / audience.name, audience),
                               target=f"export {destination.name}/{audience.name}"),
         ])
         gates = [audience_gate, destination_gate]
