@@ -83,11 +83,11 @@ def build_warehouse(
         con.execute(
             """
             create table raw.load_log as select * from (values
-                ('crm', 'crm/contacts_0001.csv', sha256('crm/contacts_0001.csv'), 'loaded', 42, 40, 2, null, timestamp '2024-05-01 10:00:00', 'run-1'),
-                ('ecommerce_accounts', 'ecommerce/accounts_0001.jsonl', sha256('ecommerce/accounts_0001.jsonl'), 'loaded', 10, 10, 0, null, timestamp '2024-05-01 10:00:01', 'run-1'),
-                ('consent', 'consent/consent_0001.csv', sha256('consent/consent_0001.csv'), 'loaded', 0, 0, 0, null, timestamp '2024-05-01 10:00:02', 'run-1'),
-                ('crm', 'crm/contacts_0002.csv', sha256('crm/contacts_0002.csv'), 'failed', 0, 0, 0, 'not valid UTF-8', timestamp '2024-05-02 10:00:00', 'run-2')
-            ) as t(source, file, sha256, status, rows_read, rows_loaded, rows_quarantined, error, loaded_at, run_id)
+                ('crm', 'crm/contacts_0001.csv', sha256('crm/contacts_0001.csv'), 'loaded', 42, 40, 2, 0, null, timestamp '2024-05-01 10:00:00', 'run-1'),
+                ('ecommerce_accounts', 'ecommerce/accounts_0001.jsonl', sha256('ecommerce/accounts_0001.jsonl'), 'loaded', 10, 10, 0, 0, null, timestamp '2024-05-01 10:00:01', 'run-1'),
+                ('consent', 'consent/consent_0001.csv', sha256('consent/consent_0001.csv'), 'loaded', 0, 0, 0, 0, null, timestamp '2024-05-01 10:00:02', 'run-1'),
+                ('crm', 'crm/contacts_0002.csv', sha256('crm/contacts_0002.csv'), 'failed', 0, 0, 0, 0, 'not valid UTF-8', timestamp '2024-05-02 10:00:00', 'run-2')
+            ) as t(source, file, sha256, status, rows_read, rows_loaded, rows_quarantined, rows_erased, error, loaded_at, run_id)
             """
         )
         con.execute(
@@ -327,7 +327,7 @@ def test_a_loaded_file_that_does_not_reconcile_fails(tmp_path):
     failure = only_failure(raw_load(warehouse))
 
     assert failure.expectation_type == "unexpected_rows_expectation"
-    assert "rows_loaded + rows_quarantined <> rows_read" in failure.kwargs["unexpected_rows_query"]
+    assert "rows_loaded + rows_quarantined + coalesce(rows_erased, 0) <> rows_read" in failure.kwargs["unexpected_rows_query"]
     assert failure.unexpected_count == 1
     assert failure.samples[0]["file"] == "crm/contacts_0001.csv"
     assert (failure.samples[0]["rows_read"], failure.samples[0]["rows_loaded"]) == (42, 39)
