@@ -1,20 +1,9 @@
 """cdp.yml loading: paths relative to the file, and errors that name the key."""
 
-from pathlib import Path
-
 import pytest
-import yaml
 
 from dagster_project.config import DEFAULT_CONFIG, ConfigError, load_config
-
-
-def write_config(folder: Path, mutate=None) -> Path:
-    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    if mutate:
-        mutate(raw)
-    path = folder / "cdp.yml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+from tests.conftest import make_workspace as write_config
 
 
 def test_default_config_declares_every_sample_source():

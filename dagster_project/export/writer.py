@@ -8,7 +8,6 @@ or the new one, whole.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+
+from dagster_project.ingest.load import file_sha256
 
 
 @dataclass
@@ -54,7 +55,7 @@ def export_audience(
         delta = _write_delta(con, folder, audience, written, run_id)
         if delta:
             written[delta["file"]] = folder / f".{delta['file']}.{run_id or 'run'}.tmp"
-        checksums = {name: _sha256(path) for name, path in written.items()}
+        checksums = {name: file_sha256(path) for name, path in written.items()}
         for name, temporary in written.items():
             os.replace(temporary, folder / name)
     finally:
@@ -100,12 +101,6 @@ def _write_delta(con, folder: Path, audience: str, written: dict[str, Path], run
     return {"file": f"{audience}.delta.parquet", "added": added, "removed": removed, "previous_run_id": previous_run}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_atomically(path: Path, text: str) -> None:

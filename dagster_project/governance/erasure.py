@@ -23,8 +23,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.config import CdpConfig
-from dagster_project.export.writer import _sha256
-from dagster_project.ingest.load import ensure_raw_schema
+from dagster_project.ingest.load import ensure_raw_schema, file_sha256
 from dagster_project.governance.tombstones import KEY_SQL, ensure_tombstones, erased_condition
 from dagster_project.warehouse import connect, table_exists
 
@@ -156,14 +155,20 @@ def _erase_raw(con, config: CdpConfig) -> int:
             continue
         condition = erased_condition(source)
         per_file = con.execute(f"select _file_sha256, count(*) from raw.{source.name} where {condition} group by 1").fetchall()
-        for sha, count in per_file:
-            con.execute(
-                "update raw.load_log set rows_loaded = rows_loaded - ?, rows_erased = rows_erased + ? where source = ? and sha256 = ? and status = 'loaded'",
-                [count, count, source.name, sha],
-            )
-            removed += count
+        removed += _count_as_erased(con, source.name, per_file, "rows_loaded")
         con.execute(f"delete from raw.{source.name} where {condition}")
     return removed
+
+
+def _count_as_erased(con, source: str, per_file: list[tuple[str, int]], counter: str) -> int:
+    """Move each file's erased rows from `counter` to rows_erased, so the load log still reconciles."""
+    for sha, count in per_file:
+        con.execute(
+            f"update raw.load_log set {counter} = {counter} - ?, rows_erased = rows_erased + ? "
+            "where source = ? and sha256 = ? and status = 'loaded'",
+            [count, count, source, sha],
+        )
+    return sum(count for _, count in per_file)
 
 
 def _erase_quarantine(con, config: CdpConfig) -> int:
@@ -179,13 +184,8 @@ def _erase_quarantine(con, config: CdpConfig) -> int:
                 select file_sha256, row_number, {fields} from raw.quarantine where source = '{source.name}'
             ) as quarantined where {erased_condition(source, tolerant=True)}
         """
-        rows = con.execute(f"select file_sha256, count(*) from ({matching}) group by 1").fetchall()
-        for sha, count in rows:
-            con.execute(
-                "update raw.load_log set rows_quarantined = rows_quarantined - ?, rows_erased = rows_erased + ? where source = ? and sha256 = ? and status = 'loaded'",
-                [count, count, source.name, sha],
-            )
-            removed += count
+        per_file = con.execute(f"select file_sha256, count(*) from ({matching}) group by 1").fetchall()
+        removed += _count_as_erased(con, source.name, per_file, "rows_quarantined")
         con.execute(
             f"delete from raw.quarantine where source = '{source.name}' and (file_sha256, row_number) in ({matching})"
         )
@@ -241,7 +241,7 @@ def _erase_exports(con, config: CdpConfig, persons: list[str], request_id: str) 
             options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
             con.execute(f"copy (select * from {source} where person_id not in (select person_id from erased_persons)) to '{temporary}' {options}")
             os.replace(temporary, path)
-            entry["sha256"] = _sha256(path)
+            entry["sha256"] = file_sha256(path)
             if not path.name.endswith(".delta.parquet"):
                 removed += count
         exported = f"{manifest['audience']}.parquet" if any(e["name"].endswith(f"{manifest['audience']}.parquet") for e in manifest["files"]) else f"{manifest['audience']}.csv"

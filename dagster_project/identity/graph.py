@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from dagster_project.identity.clusters import connected_clusters
-from dagster_project.identity.splink_model import _open_linker, _output_select
+from dagster_project.identity.splink_model import predict_in_session
 from dagster_project.identity.splink_prepare import prepare_records, scratch_database
 
 RECORDS_TABLE = "intermediate.int_identity__records"
@@ -64,7 +64,7 @@ def build_graph(
     # One scratch session: the records are prepared once for both predictions.
     with scratch_database(con):
         prepare_records(con, RECORDS_TABLE)
-        probabilistic = _predict(con, model, match_threshold)
+        probabilistic = predict_in_session(con, model, match_threshold)
         shared_scores = score_shared_identifier_pairs(con, model, [r for r in SHAREABLE_RULES if r in names])
 
     deterministic = _ordered(deterministic).join(shared_scores, on=["record_key", "linked_record_key"], how="left")
@@ -130,17 +130,6 @@ def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.
     ).drop("persons")
 
 
-def _predict(con: duckdb.DuckDBPyConnection, model: dict, threshold: float | None) -> pl.DataFrame:
-    """Scored pairs from `model` over the prepared records (inside a scratch session)."""
-    linker, _, _ = _open_linker(con, model)
-    predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
-    table = predictions.physical_name
-    columns = {d[0] for d in con.execute(f"select * from {table} limit 0").description}
-    scores = con.sql(_output_select(model, table, columns)).pl()
-    predictions.drop_table_from_database_and_remove_from_cache()
-    return scores
-
-
 def score_shared_identifier_pairs(con: duckdb.DuckDBPyConnection, model: dict, rules: list[str]) -> pl.DataFrame:
     """Splink scores of every pair of records sharing one of these identifiers,
     whatever the score: the veto needs the low ones too. Runs inside the
@@ -153,7 +142,7 @@ def score_shared_identifier_pairs(con: duckdb.DuckDBPyConnection, model: dict, r
         {"blocking_rule": f'l."{SHARED_BLOCKING_KEYS[rule]}" = r."{SHARED_BLOCKING_KEYS[rule]}"', "sql_dialect": "duckdb"}
         for rule in rules
     ]
-    scores = _predict(con, scoring, None)
+    scores = predict_in_session(con, scoring, None)
     return scores.rename({"record_key_l": "record_key", "record_key_r": "linked_record_key"}).select(
         "record_key", "linked_record_key", "match_probability", "match_weight",
         *[c for c in scores.columns if c.startswith(("gamma_", "mw_"))],

@@ -42,7 +42,7 @@ from dagster_project.identity.splink_settings import DEFAULT_MIN_FILL, build_spe
 if TYPE_CHECKING:
     from splink.internals.splink_dataframe import SplinkDataFrame
 
-__all__ = ["train_model", "predict_links", "explain_pair", "waterfall_chart_html", "blocking_rule_counts"]
+__all__ = ["train_model", "predict_links", "predict_in_session", "explain_pair", "waterfall_chart_html", "blocking_rule_counts"]
 
 SELECTED = "splink_selected"
 
@@ -195,13 +195,18 @@ def predict_links(
     model = json.loads(Path(model_path).read_text())
     with scratch_database(con):
         prepare_records(con, records_table, block_cap=block_cap)
-        linker, _, _ = _open_linker(con, model)
-        predictions = linker.inference.predict(
-            threshold_match_probability=threshold_match_probability, warning_mode="never"
-        )
-        table = predictions.physical_name
-        columns = {d[0] for d in con.execute(f"select * from {table} limit 0").description}
-        result = con.sql(_output_select(model, table, columns)).pl()
+        return predict_in_session(con, model, threshold_match_probability)
+
+
+def predict_in_session(con: duckdb.DuckDBPyConnection, model: Mapping, threshold: float | None) -> pl.DataFrame:
+    """Scored pairs from `model` over records already prepared in the open scratch
+    database (see predict_links); Splink's prediction table is dropped afterwards."""
+    linker, _, _ = _open_linker(con, model)
+    predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    table = predictions.physical_name
+    columns = {d[0] for d in con.execute(f"select * from {table} limit 0").description}
+    result = con.sql(_output_select(model, table, columns)).pl()
+    predictions.drop_table_from_database_and_remove_from_cache()
     return result
 
 
