@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
 
     identity = command("identity", _identity, "Identity model commands.")
     identity.add_argument("action", choices=["train"], help="train: (re)train the Splink model on the current identity records and save it beside cdp.yml")
+
+    models = command("models", _models, "Predictive model commands (churn risk, purchase propensity).")
+    models.add_argument("action", choices=["train"], help="train: (re)train both models on the warehouse's history with a time-based split; "
+                        "saves each with its model card in models.folder; the next run scores with them")
     return parser
 
 
@@ -156,6 +160,13 @@ def _identity(args) -> int:
     print(f"trained on {summary['records']} records in {summary['training_seconds']}s; fields: {', '.join(summary['fields_used'])}")
     print(f"comparisons to score per run: {summary['comparisons_to_score']} ({summary['comparisons_per_record']} per record)")
     print(f"model: {config.identity_model}")
+    return 0
+
+
+def _models(args) -> int:
+    from dagster_project.ml.cli import train_command
+
+    print(train_command(load_config(args.config), retrain=True))
     return 0
 
 

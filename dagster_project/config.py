@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from dagster_project import config_profiles as profiles
 from dagster_project.canonical import (
     CONSENT_PURPOSES,
     KIND_ENTITY,
@@ -27,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "cdp.yml"
 BUNDLED_EXPECTATIONS = PROJECT_ROOT / "expectations"
 BUNDLED_DBT_PROJECT = PROJECT_ROOT / "dbt"
+BUNDLED_SEGMENTS = PROJECT_ROOT / "segments.yml"
 
 FORMATS = ("csv", "jsonl", "parquet")
 COLUMN_TYPES = ("string", "int", "float", "bool", "date", "timestamp")
@@ -103,6 +105,12 @@ class DestinationConfig:
     audiences: tuple[str, ...]
     formats: tuple[str, ...] = ("parquet",)
     identifiers: tuple[str, ...] = ()  # golden-record columns sent, or *_sha256 forms
+    suppressions: tuple[str, ...] | None = None  # named suppressions of segments.yml; None = the default
+
+
+# Purposes that are marketing: their destinations leave out everyone matching
+# a global suppression of segments.yml unless they list their own.
+MARKETING_PURPOSES = ("email_marketing", "sms_marketing", "ad_personalisation")
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,12 @@ class CdpConfig:
     audiences: tuple[AudienceConfig, ...]
     destinations: tuple[DestinationConfig, ...]
     sources: tuple[SourceConfig, ...]
+    golden_record: profiles.GoldenRecordConfig
+    traits: profiles.TraitsConfig
+    models: profiles.ModelsConfig
+    next_best_action: tuple[profiles.ActionRule, ...]
+    segments_path: Path
+    erasure_requests: str  # glob of erasure request files under the landing folder
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -143,6 +157,22 @@ class CdpConfig:
             if source.name == name:
                 return source
         raise KeyError(name)
+
+    @property
+    def segments(self) -> profiles.SegmentsConfig:
+        """segments.yml, read when needed (a marketer edits it between runs)."""
+        try:
+            return profiles.load_segments(self.segments_path)
+        except profiles.ProfileConfigError as error:
+            raise ConfigError(error.key, error.reason, self.path) from None
+
+    def destination_suppressions(self, destination: DestinationConfig) -> tuple[str, ...]:
+        """Suppressions applied to a destination's exports."""
+        if destination.suppressions is not None:
+            return destination.suppressions
+        if destination.purpose in MARKETING_PURPOSES:
+            return tuple(self.segments.global_suppressions)
+        return ()
 
     def audience(self, name: str) -> AudienceConfig:
         for audience in self.audiences:
@@ -175,7 +205,11 @@ EXPORTABLE_IDENTIFIERS = (
     "loyalty_id", "email_sha256", "phone_sha256",
 )
 
-TOP_KEYS = {"warehouse", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "quality", "audiences", "destinations", "sources"}
+TOP_KEYS = {
+    "warehouse", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "quality",
+    "golden_record", "traits", "models", "next_best_action", "segments", "erasure_requests", "audiences",
+    "destinations", "sources",
+}
 SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter"}
 COLUMN_KEYS = {"type", "required", "formats", "allowed", "pattern", "min", "max"}
 
@@ -237,6 +271,19 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
     _check_source_references(sources)
     audiences = tuple(_parse_audience(a, i) for i, a in enumerate(_list(raw, "audiences")))
     destinations = tuple(_parse_destination(d, i, audiences) for i, d in enumerate(_list(raw, "destinations")))
+    try:
+        golden_record = profiles.parse_golden_record(raw.get("golden_record"), [s.name for s in sources])
+        traits = profiles.parse_traits(raw.get("traits"))
+        models = profiles.parse_models(raw.get("models"), root)
+        actions = profiles.parse_actions(raw.get("next_best_action"))
+        segments_path = _segments_path(raw, root)
+        segments = profiles.load_segments(segments_path)  # fail at load, naming the key, not mid-run
+        for index, destination in enumerate(destinations):
+            for name in destination.suppressions or ():
+                if name not in segments.suppressions:
+                    raise ConfigError(f"destinations[{index}].suppressions", f"names no suppression of {segments_path.name} ({name!r})")
+    except profiles.ProfileConfigError as error:
+        raise ConfigError(error.key, error.reason) from None
 
     return CdpConfig(
         path=config_path,
@@ -259,8 +306,22 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         audiences=audiences,
         destinations=destinations,
         sources=sources,
+        golden_record=golden_record,
+        traits=traits,
+        models=models,
+        next_best_action=actions,
+        segments_path=segments_path,
+        erasure_requests=str(raw.get("erasure_requests", "privacy/erasure_requests_*.csv")),
         raw=raw,
     )
+
+
+def _segments_path(raw: dict, root: Path) -> Path:
+    """segments.yml: the configured file, else the workspace's own, else the bundled one."""
+    if "segments" in raw:
+        return (root / str(raw["segments"])).resolve()
+    own = root / "segments.yml"
+    return own.resolve() if own.is_file() else BUNDLED_SEGMENTS
 
 
 def _list(raw: dict, key: str) -> list:
@@ -402,7 +463,7 @@ def _parse_audience(raw: dict, index: int) -> AudienceConfig:
 
 def _parse_destination(raw: dict, index: int, audiences: tuple[AudienceConfig, ...]) -> DestinationConfig:
     where = f"destinations[{index}]"
-    _check_keys(raw, {"name", "purpose", "channel", "audiences", "formats", "identifiers"}, where)
+    _check_keys(raw, {"name", "purpose", "channel", "audiences", "formats", "identifiers", "suppressions"}, where)
     for key in ("name", "purpose", "channel", "audiences"):
         if key not in raw:
             raise ConfigError(f"{where}.{key}", "is required")
@@ -425,7 +486,8 @@ def _parse_destination(raw: dict, index: int, audiences: tuple[AudienceConfig, .
             raise ConfigError(f"{where}.identifiers", f"unknown identifier {identifier!r} (one of: {', '.join(EXPORTABLE_IDENTIFIERS)})")
         if (channel == "ads" or raw["purpose"] == "ad_personalisation") and not identifier.endswith("_sha256"):
             raise ConfigError(f"{where}.identifiers", f"an ad destination receives only hashed identifiers, not {identifier!r} (use email_sha256, phone_sha256)")
-    return DestinationConfig(raw["name"], raw["purpose"], channel, tuple(raw["audiences"]), formats, identifiers)
+    suppressions = tuple(raw["suppressions"]) if raw.get("suppressions") is not None else None
+    return DestinationConfig(raw["name"], raw["purpose"], channel, tuple(raw["audiences"]), formats, identifiers, suppressions)
 
 
 def _parse_consent(raw: dict) -> dict[str, str]:

@@ -22,8 +22,9 @@ import yaml
 
 from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, fields_for_kind
 from dagster_project.config import BUNDLED_DBT_PROJECT, CdpConfig, SourceConfig
+from dagster_project.config_profiles import applied_suppressions
 
-COPIED = ("dbt_project.yml", "macros", "models", "seeds", "tests")
+COPIED = ("dbt_project.yml", "macros", "models", "seeds", "snapshots", "tests")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def render_files(config: CdpConfig) -> dict[str, str]:
             f"{{{{ cdp_stage_source('{source.name}') }}}}\n"
         )
         files[f"models/staging/{source.name}/{source.staging_model}.yml"] = _staging_yml(source)
+    files.update(_segment_files(config))
     return files
 
 
@@ -89,6 +91,7 @@ def _project_yml(template: str, config: CdpConfig) -> str:
                 "grain": KIND_GRAIN[s.kind],
                 "has_identity_records": s.has_identity_records,
                 "links_to": s.links_to,
+                "identity_source": s.identity_source or s.name,
             }
             for s in config.sources
         },
@@ -98,8 +101,65 @@ def _project_yml(template: str, config: CdpConfig) -> str:
         "cdp_default_phone_country_code": config.default_phone_country_code,
         "cdp_max_shared_group": config.max_shared_group,
         "cdp_consent_defaults": dict(config.consent_defaults),
+        **_profile_vars(config),
     }
     return yaml.safe_dump(project, sort_keys=False)
+
+
+def _profile_vars(config: CdpConfig) -> dict:
+    """Golden record, traits, model horizons, actions and segments as dbt vars."""
+    golden, traits, segments = config.golden_record, config.traits, config.segments
+    return {
+        "cdp_survivorship": {
+            "trust": {name: rank for rank, name in enumerate(golden.source_trust, start=1)},
+            "attributes": [{"name": a.name, "fields": list(a.fields), "rule": a.rule} for a in golden.attributes],
+        },
+        "cdp_traits": {
+            "as_of": traits.as_of,
+            "session_gap_minutes": traits.session_gap_minutes,
+            "abandoned_cart_after_days": traits.abandoned_cart_after_days,
+            "abandoned_cart_lookback_days": traits.abandoned_cart_lookback_days,
+            "recent_days": traits.recent_days,
+            "loyalty_tiers": [{"tier": t, "points": p} for t, p in traits.loyalty_tiers.items()],
+        },
+        "cdp_models": {
+            "churn_horizon_days": config.models.churn_horizon_days,
+            "propensity_horizon_days": config.models.propensity_horizon_days,
+            "snapshot_offsets": config.models.snapshot_offsets,
+        },
+        "cdp_next_best_action": [{"action": r.action, "when": r.when, "description": r.description} for r in config.next_best_action],
+        "cdp_suppressions": dict(segments.suppressions),
+        "cdp_segments": {
+            s.name: {"description": s.description, "where": s.where, "marketing": s.marketing,
+                     "suppressions": applied_suppressions(segments, s)}
+            for s in segments.segments
+        },
+    }
+
+
+def _segment_files(config: CdpConfig) -> dict[str, str]:
+    """One dbt model per segment of segments.yml: adding a segment is a config change."""
+    files = {}
+    segments = config.segments
+    for segment in segments.segments:
+        model = f"seg_{segment.name}"
+        files[f"models/activation/segments/{model}.sql"] = (
+            f"{{# Generated from {segments.path.name} (segment {segment.name}); the SQL is in macros/segments.sql. #}}\n"
+            f"{{{{ cdp_segment('{segment.name}') }}}}\n"
+        )
+        suppressed = applied_suppressions(segments, segment)
+        yml = {"version": 2, "models": [{
+            "name": model,
+            "description": (segment.description or f"Segment {segment.name}.")
+            + f" Members: customer_traits where `{segment.where}`"
+            + (f", minus suppressions {', '.join(suppressed)}." if suppressed else "."),
+            "columns": [
+                {"name": "person_id", "description": "A member of the segment.", "data_tests": ["unique", "not_null"]},
+                {"name": "segment", "description": f"Always '{segment.name}'."},
+            ],
+        }]}
+        files[f"models/activation/segments/{model}.yml"] = yaml.safe_dump(yml, sort_keys=False)
+    return files
 
 
 def _profiles_yml(config: CdpConfig) -> str:

@@ -16,9 +16,11 @@ from dagster_project.defs.automation import build_landing_sensor, daily_schedule
 from dagster_project.defs.dbt import build_dbt_assets
 from dagster_project.defs.export import build_export_assets
 from dagster_project.defs.identity import identity_model, one_row_per_identity_record, person_map
+from dagster_project.defs.ml import ML_ASSETS
 from dagster_project.defs.ingest import build_ingest_assets, build_ingest_checks
 from dagster_project.defs.quality import build_raw_load_gate, identity_gate, marts_gate
 from dagster_project.defs.resources import CdpResource
+from dagster_project.defs.signals import build_signal_assets
 
 
 def build_definitions(config: CdpConfig) -> dg.Definitions:
@@ -29,6 +31,8 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
             *build_dbt_assets(workspace),
             identity_model,
             person_map,
+            *build_signal_assets(config),
+            *ML_ASSETS,
             *build_export_assets(config),
         ],
         asset_checks=[

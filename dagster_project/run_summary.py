@@ -16,6 +16,11 @@ class RunSummary:
     identity_records: int | None = None
     persons: int | None = None
     audiences: dict[str, int] = field(default_factory=dict)
+    known_persons: int | None = None
+    as_of: str | None = None
+    model_auc: dict[str, float] = field(default_factory=dict)
+    segments: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, int] = field(default_factory=dict)
     exports: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     data_docs: str | None = None
@@ -28,6 +33,14 @@ class RunSummary:
             )
         if self.identity_records is not None:
             lines += ["", f"Identity: {self.identity_records} records resolved to {self.persons} persons"]
+        if self.known_persons is not None:
+            lines.append(f"Profiles: {self.known_persons} known customers, traits as of {self.as_of}")
+        if self.model_auc:
+            lines.append("Models (hold-out ROC AUC): " + ", ".join(f"{n} {auc:.3f}" for n, auc in self.model_auc.items()))
+        if self.actions:
+            lines.append("Next best actions: " + ", ".join(f"{a} {n}" for a, n in self.actions.items()))
+        for name, size in self.segments.items():
+            lines.append(f"Segment {name}: {size} people")
         for name, size in self.audiences.items():
             lines.append(f"Audience {name}: {size} people")
         for export in self.exports:
@@ -66,6 +79,7 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str]) -> RunSum
             summary.identity_records, summary.persons = con.execute(
                 "select count(*), count(distinct person_id) from identity.person_map"
             ).fetchall()[0]
+        _profiles(con, config, summary)
         for audience in config.audiences:
             if table_exists(con, "marts", audience.model):
                 summary.audiences[audience.name] = con.execute(f"select count(*) from marts.{audience.model}").fetchall()[0][0]
@@ -74,3 +88,20 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str]) -> RunSum
         if manifest.get("run_id") == run_id:
             summary.exports.append({**manifest, "files": [f["name"] for f in manifest["files"]]})
     return summary
+
+
+def _profiles(con, config: CdpConfig, summary: RunSummary) -> None:
+    if table_exists(con, "marts", "customer_traits"):
+        summary.known_persons, as_of = con.execute(
+            "select count(*) filter (where is_known), max(as_of_at) from marts.customer_traits").fetchall()[0]
+        summary.as_of = str(as_of)
+    if table_exists(con, "marts", "customer_next_best_action"):
+        summary.actions = dict(con.execute(
+            "select next_best_action, count(*) from marts.customer_next_best_action group by 1 order by 2 desc").fetchall())
+    if table_exists(con, "marts", "segment_members"):
+        sizes = dict(con.execute("select segment, count(*) from marts.segment_members group by 1").fetchall())
+        summary.segments = {s.name: sizes.get(s.name, 0) for s in config.segments.segments}
+    for name in ("churn", "propensity"):
+        card = config.models.folder / f"{name}.card.json"
+        if card.exists():
+            summary.model_auc[name] = json.loads(card.read_text())["holdout_auc"]

@@ -5,10 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
 from dagster_project.config import DEFAULT_CONFIG, load_config
+from dagster_project.generate import generate_sample
+from dagster_project.identity.evaluate import evaluate_identity
+from dagster_project.pipeline import run_pipeline
+from dagster_project.warehouse import connect
 
 
 def make_workspace(folder: Path, mutate=None) -> Path:
@@ -31,3 +36,65 @@ def workspace_factory(tmp_path_factory):
 
 def copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, dirs_exist_ok=True)
+
+
+# The multi-day workspace shared by the identity and profile tests (one set of
+# pipeline runs for both keeps the suite fast): 800 people; a custom golden
+# record (e-commerce accounts trusted over the CRM for names) and its own
+# segments.yml with an extra segment big_spenders. Run 1 on the first batch;
+# then a later day's batch, big_spenders' threshold raised (members exit),
+# run 2 (its exports are kept in a copy); then an identical run 3.
+MULTI_DAY_PEOPLE = 800
+PROFILE_TRUST = ["ecommerce_accounts", "loyalty", "crm", "service_tickets", "pos", "consent", "survey",
+                 "campaign_responses", "web_events"]
+PROFILE_GOLDEN_RULES = {
+    "name": {"fields": ["first_name", "last_name"], "rule": "trust"},
+    "email": {"rule": "recency"},
+    "address": {"fields": ["address_line", "postcode", "city", "region", "country"], "rule": "completeness"},
+}
+ALL_BUYERS = {"name": "all_buyers", "description": "Everyone who ordered (broad on purpose).", "where": "order_count >= 1"}
+
+
+def write_segments(folder: Path, big_spender_threshold: float) -> None:
+    raw = yaml.safe_load(load_config().segments_path.read_text())
+    raw["segments"] += [ALL_BUYERS, {"name": "big_spenders", "description": "Spent a lot.",
+                                     "where": f"lifetime_value >= {big_spender_threshold}"}]
+    (folder / "segments.yml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def _person_ids(config) -> pl.DataFrame:
+    with connect(config.warehouse) as con:
+        return con.sql("select record_key, person_id from identity.person_map").pl()
+
+
+@pytest.fixture(scope="session")
+def multi_day(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("multi_day")
+    write_segments(folder, big_spender_threshold=100)
+
+    def mutate(raw):
+        raw["golden_record"] = {"source_trust": PROFILE_TRUST, "default_rule": "recency", "attributes": PROFILE_GOLDEN_RULES}
+
+    config = load_config(make_workspace(folder, mutate))
+    generate_sample(config.landing, config.truth, people=MULTI_DAY_PEOPLE, seed=21, defect_rate=0)
+    first = run_pipeline(config)
+    evaluation = evaluate_identity(config.warehouse, config.truth)
+    ids_first = _person_ids(config)
+    with connect(config.warehouse) as con:
+        big_spenders_first = con.sql("select person_id from marts.seg_big_spenders").pl()
+    generate_sample(config.landing, config.truth, people=MULTI_DAY_PEOPLE, seed=21, batch=2, defect_rate=0)
+    write_segments(folder, big_spender_threshold=400)
+    config = load_config(config.path)
+    second = run_pipeline(config)
+    ids_second = _person_ids(config)
+    with connect(config.warehouse) as con:
+        history_second = con.sql("select * from marts.segment_membership").pl()
+    exports_second = folder / "exports_after_second_run"
+    shutil.copytree(config.exports, exports_second)
+    third = run_pipeline(config)
+    ids_third = _person_ids(config)
+    return {
+        "config": config, "runs": (first, second, third), "evaluation": evaluation,
+        "ids": (ids_first, ids_second, ids_third), "big_spenders_first": big_spenders_first,
+        "history_second": history_second, "exports_second": exports_second,
+    }

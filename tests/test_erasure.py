@@ -11,6 +11,7 @@ import pytest
 
 from dagster_project.generate import generate_sample
 from dagster_project.governance.erasure import erase_person
+from dagster_project.governance.requests import process_erasure_requests
 from dagster_project.pipeline import run_pipeline
 from dagster_project.warehouse import connect
 
@@ -48,21 +49,26 @@ def identifying_values(config, person_id: str) -> dict[str, list[str]]:
 def occurrences(config, values) -> list[str]:
     """Every table cell (all schemas) and export file that still holds one of the values."""
     found = []
+    wanted = [("exact", v) for v in values["exact"]] + [
+        ("digits" if v.isdigit() else "text", v.lower()) for v in values["substring"]]
     with connect(config.warehouse) as con:
-        tables = con.execute("select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'").fetchall()
-        for schema, table in tables:
-            columns = [r[0] for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = ? and table_name = ? and data_type = 'VARCHAR'",
-                [schema, table]).fetchall()]
-            for column in columns:
-                for value in values["substring"]:
-                    digits = value.isdigit()
-                    cell = f"regexp_replace(\"{column}\", '[^0-9]', '', 'g')" if digits else f'lower("{column}")'
-                    if con.execute(f'select count(*) from "{schema}"."{table}" where contains({cell}, ?)', [value.lower()]).fetchall()[0][0]:
-                        found.append(f"{schema}.{table}.{column} contains {value}")
-                for value in values["exact"]:
-                    if con.execute(f'select count(*) from "{schema}"."{table}" where "{column}" = ?', [value]).fetchall()[0][0]:
-                        found.append(f"{schema}.{table}.{column} = {value}")
+        tables = con.execute(
+            """select table_schema, table_name, list(column_name) from information_schema.columns
+               where data_type = 'VARCHAR'
+                 and (table_schema, table_name) in (select table_schema, table_name from information_schema.tables
+                                                    where table_type = 'BASE TABLE')
+               group by 1, 2""").fetchall()
+        for schema, table, columns in tables:
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            hits = con.execute(f"""
+                with cells as (unpivot (select {quoted} from "{schema}"."{table}") on {quoted} into name col value cell),
+                wanted as (select unnest(?::varchar[]) as kind, unnest(?::varchar[]) as value)
+                select distinct col, value from cells join wanted on
+                    (kind = 'exact' and cell = value)
+                    or (kind = 'text' and contains(lower(cell), value))
+                    or (kind = 'digits' and contains(regexp_replace(cell, '[^0-9]', '', 'g'), value))""",
+                [[k for k, _ in wanted], [v for _, v in wanted]]).fetchall()
+            found += [f"{schema}.{table}.{col} holds {value}" for col, value in hits]
     for path in config.exports.rglob("*"):
         if path.is_file() and not path.name.endswith(".json"):
             frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema=False)
@@ -90,9 +96,31 @@ def test_erasure_removes_the_person_from_every_table_and_export(erased):
     assert occurrences(config, values) == []
 
 
-def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(erased):
+def second_person(config, first_person):
+    with connect(config.warehouse) as con:
+        return con.execute(
+            """select c.person_id, c.email from marts.dim_customer c join marts.aud_email_newsletter a using (person_id)
+               where c.source_count >= 2 and c.person_id <> ? order by c.record_count desc, c.person_id limit 1""",
+            [first_person]).fetchall()[0]
+
+
+@pytest.fixture(scope="module")
+def rerun_with_a_request_file(erased):
+    """A re-run after `cdp erase`, with an erasure request file for a second person in the landing folder."""
+    config, first_person, _, _ = erased
+    person_id, email = second_person(config, first_person)
+    values = identifying_values(config, person_id)
+    requests = config.landing / "privacy" / "erasure_requests_0001.csv"
+    requests.parent.mkdir(parents=True, exist_ok=True)
+    requests.write_text(f"request_id,email,phone,person_id,requested_at\nREQ-1,{email.upper()},,,2025-07-01T09:00:00Z\nREQ-2,,,,\n")
+    run = run_pipeline(config)
+    return run, person_id, email, values
+
+
+def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(erased, rerun_with_a_request_file):
     config, _, values, _ = erased
-    assert run_pipeline(config).success  # reconciliation checks pass with erased rows counted
+    run, *_ = rerun_with_a_request_file
+    assert run.success, run.summary.render()  # reconciliation checks pass with erased rows counted
     assert occurrences(config, values) == []
     # A changed file (new hash) is loaded again in full: tombstones drop the erased rows.
     for path in sorted(config.landing.rglob("*_0001.*")):
@@ -107,11 +135,25 @@ def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(e
     assert erased_on_reload > 0
 
 
+def test_an_erasure_request_file_in_the_landing_folder_is_carried_out_on_the_next_run(erased, rerun_with_a_request_file):
+    config, *_ = erased
+    run, person_id, email, values = rerun_with_a_request_file
+    assert run.success, run.summary.render()
+    assert occurrences(config, values) == []  # also after the changed files were re-loaded, if that ran first
+    with connect(config.warehouse) as con:
+        done = con.sql("select request_id, status, persons_erased, reason from governance.erasure_requests where file like '%_0001.csv' order by 1").pl()
+        text = con.sql("select * from governance.erasure_requests").pl().write_csv()
+    assert done.rows() == [("REQ-1", "erased", 1, None), ("REQ-2", "rejected", 0, "row 3: no email, phone or person_id")]
+    assert email not in text.lower() and person_id not in text  # hashed identifiers only
+    again = process_erasure_requests(config)  # a file already processed is not processed twice
+    assert again.files_processed == 0 and again.files_skipped >= 1
+
+
 def test_the_audit_log_records_the_request_without_personal_data(erased):
     config, person_id, values, report = erased
     with connect(config.warehouse) as con:
         log = con.sql("select * from governance.erasure_log").pl()
-    assert log["request_id"].to_list() == [report.request_id]
+    assert log["request_id"].to_list()[0] == report.request_id
     text = log.write_csv()
     assert person_id not in text
     assert not any(v in text for v in values["substring"] | values["exact"])

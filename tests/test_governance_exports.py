@@ -12,21 +12,16 @@ import pytest
 
 from dagster_project.config import ConfigError, load_config
 from dagster_project.export import writer
-from dagster_project.generate import generate_sample
-from dagster_project.pipeline import run_pipeline
 from dagster_project.warehouse import connect
 from tests.conftest import make_workspace
 
 
 @pytest.fixture(scope="module")
-def exported(workspace_factory):
-    config = workspace_factory("governance")
-    generate_sample(config.landing, config.truth, people=500, seed=33, defect_rate=0)
-    first = run_pipeline(config)
-    generate_sample(config.landing, config.truth, people=500, seed=33, batch=2, defect_rate=0)
-    second = run_pipeline(config)
-    assert first.success and second.success, second.summary.render()
-    return config, first, second
+def exported(multi_day):
+    """The shared multi-day workspace (tests/conftest.py): batch 1, then a later batch."""
+    first, second, third = multi_day["runs"]
+    assert first.success and second.success and third.success, second.summary.render()
+    return multi_day["config"], first, second
 
 
 def latest_consent(config, purpose: str) -> pl.DataFrame:
@@ -80,9 +75,9 @@ def test_ad_export_holds_only_sha256_of_normalised_identifiers(exported):
         assert row["email_sha256"] == hashlib.sha256(golden[row["person_id"]].encode()).hexdigest()
 
 
-def test_manifest_records_delta_and_checksums(exported):
+def test_manifest_records_delta_and_checksums(exported, multi_day):
     config, first, second = exported
-    folder = config.exports / "email_platform" / "email_newsletter"
+    folder = multi_day["exports_second"] / "email_platform" / "email_newsletter"  # as the second run left it
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["run_id"] == second.run_id
     assert manifest["delta"]["previous_run_id"] == first.run_id

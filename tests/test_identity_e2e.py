@@ -1,7 +1,8 @@
 """Identity resolution through the pipeline, on generated data with ground truth.
 
-One workspace: a first run (trains the Splink model), a later day's batch
-and a second run, then an identical third run. Checks accuracy against
+The shared multi-day workspace (tests/conftest.py): a first run (trains the
+Splink model), a later day's batch and a second run, then an identical third
+run. Checks accuracy against
 truth, household hard negatives, stable person ids with every change
 logged, and `cdp explain`.
 """
@@ -11,36 +12,14 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from dagster_project.generate import generate_sample
 from dagster_project.identity.evaluate import evaluate_identity
 from dagster_project.identity.explain import explain_person
-from dagster_project.pipeline import run_pipeline
 from dagster_project.warehouse import connect
-
-PEOPLE = 800
-
-
-def person_ids(config) -> pl.DataFrame:
-    with connect(config.warehouse) as con:
-        return con.sql("select record_key, person_id from identity.person_map").pl()
-
+from tests.conftest import MULTI_DAY_PEOPLE
 
 @pytest.fixture(scope="module")
-def identity_runs(workspace_factory):
-    config = workspace_factory("identity")
-    generate_sample(config.landing, config.truth, people=PEOPLE, seed=21, defect_rate=0)
-    first = run_pipeline(config)
-    evaluation = evaluate_identity(config.warehouse, config.truth)
-    ids_first = person_ids(config)
-    generate_sample(config.landing, config.truth, people=PEOPLE, seed=21, batch=2, defect_rate=0)
-    second = run_pipeline(config)
-    ids_second = person_ids(config)
-    third = run_pipeline(config)
-    ids_third = person_ids(config)
-    return {
-        "config": config, "runs": (first, second, third), "evaluation": evaluation,
-        "ids": (ids_first, ids_second, ids_third),
-    }
+def identity_runs(multi_day):
+    return multi_day
 
 
 def test_runs_succeed_and_the_model_is_saved_beside_the_config(identity_runs):
@@ -62,7 +41,7 @@ def test_household_members_sharing_an_identifier_are_mostly_kept_apart(identity_
         vetoed = con.execute("select count(*) from identity.edges where vetoed and rule in ('email', 'phone')").fetchall()[0][0]
     assert vetoed > 0  # family emails and landlines exist in the data and were cut
     assert evaluation.household_false_merges is not None
-    assert evaluation.household_false_merges <= PEOPLE * 0.03, evaluation.render()
+    assert evaluation.household_false_merges <= MULTI_DAY_PEOPLE * 0.03, evaluation.render()
 
 
 def test_a_later_batch_keeps_person_ids_and_logs_every_change(identity_runs):

@@ -89,7 +89,7 @@ def test_great_expectations_gates_ran_and_passed_with_data_docs(workspace, runs)
         [runs["second"].run_id],
     )
     assert suites == [("audience_email_newsletter", True), ("audience_gate", True), ("audience_known_customers", True),
-                      ("identity_person_map", True), ("marts_dim_customer", True), ("raw_load", True)]
+                      ("audience_segment", True), ("identity_person_map", True), ("marts_dim_customer", True), ("raw_load", True)]
     assert (workspace.state_dir / "data_docs" / "identity_person_map" / "index.html").is_file()
 
 

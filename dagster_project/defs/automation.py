@@ -27,12 +27,15 @@ daily_schedule = dg.ScheduleDefinition(
 
 
 def landing_signature(config: CdpConfig) -> dict[str, str]:
-    """Landing file -> size and modification time, for every configured source."""
+    """Landing file -> size and modification time, for every configured source
+    and for erasure request files."""
+    paths = [path for source in config.sources for path in landing_files(source, config.landing)]
+    if config.landing.is_dir():
+        paths += sorted(config.landing.glob(config.erasure_requests))
     signature = {}
-    for source in config.sources:
-        for path in landing_files(source, config.landing):
-            stat = path.stat()
-            signature[str(path.relative_to(config.landing))] = f"{stat.st_size}:{stat.st_mtime_ns}"
+    for path in paths:
+        stat = path.stat()
+        signature[str(path.relative_to(config.landing))] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return signature
 
 

@@ -1,7 +1,11 @@
-"""dbt stage: staging + intermediate models before identity, marts after.
+"""dbt stage, in three selections of one manifest, because Python steps sit
+between them:
 
-Two @dbt_assets over one manifest, because identity resolution (Python)
-sits between intermediate models and marts. dbt tests become asset checks.
+  staging + intermediate  ->  identity resolution, survey sentiment (Python)
+  marts (golden record, facts, activity snapshots)  ->  churn/propensity scoring (Python)
+  activation (traits, next best action, segments, membership history, audiences)
+
+dbt tests become asset checks.
 """
 
 
@@ -11,6 +15,11 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from dagster_project.dbt_workspace import DbtWorkspace
+
+
+# A test between two selections (an audience's relationship to dim_customer)
+# runs with the later one, once both of its parents exist.
+BUILD = ["build", "--indirect-selection", "buildable"]
 
 
 class CdpDbtTranslator(DagsterDbtTranslator):
@@ -26,6 +35,8 @@ class CdpDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "staging"
+        if dbt_resource_props["resource_type"] == "snapshot":
+            return "activation"
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "marts"
 
@@ -40,7 +51,7 @@ def build_dbt_assets(workspace: DbtWorkspace) -> list[dg.AssetsDefinition]:
         dagster_dbt_translator=translator,
     )
     def dbt_before_identity(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(BUILD, context=context).stream()
 
     @dbt_assets(
         manifest=workspace.manifest_path,
@@ -49,6 +60,15 @@ def build_dbt_assets(workspace: DbtWorkspace) -> list[dg.AssetsDefinition]:
         dagster_dbt_translator=translator,
     )
     def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build"], context=context).stream()
+        yield from dbt.cli(BUILD, context=context).stream()
 
-    return [dbt_before_identity, dbt_marts]
+    @dbt_assets(
+        manifest=workspace.manifest_path,
+        select="fqn:activation resource_type:snapshot",
+        name="dbt_activation",
+        dagster_dbt_translator=translator,
+    )
+    def dbt_activation(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        yield from dbt.cli(BUILD, context=context).stream()
+
+    return [dbt_before_identity, dbt_marts, dbt_activation]

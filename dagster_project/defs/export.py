@@ -13,7 +13,7 @@ import dagster as dg
 
 from dagster_project.config import AudienceConfig, CdpConfig, DestinationConfig
 from dagster_project.defs.resources import CdpResource
-from dagster_project.export.queries import destination_query
+from dagster_project.export.queries import destination_query, suppressed_query
 from dagster_project.export.writer import export_audience
 from dagster_project.quality.docs import write_data_docs
 from dagster_project.quality.gates import GateResult, SuiteRun, run_suites
@@ -70,7 +70,7 @@ def size_band(folder, audience: AudienceConfig) -> dict:
 def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["export", destination.name, audience.name]),
-        deps=[dg.AssetKey(["marts", audience.model])],
+        deps=[dg.AssetKey(["marts", audience.model]), dg.AssetKey(["marts", "customer_suppressions"])],
         group_name="export",
         kinds={"parquet", "csv"} & set(destination.formats) or {"parquet"},
         description=f"Audience {audience.name} for {destination.name} (purpose {destination.purpose}, "
@@ -78,13 +78,15 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> d
     )
     def export(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
-        query = destination_query(destination, audience)
+        suppressions = config.destination_suppressions(destination)
+        query = destination_query(destination, audience, suppressions)
         # Two gates: the audience's own suite on the mart, and the generic
         # destination gate on exactly the rows that would leave.
         audience_gate, destination_gate = run_suites(config.warehouse, [
             SuiteRun(config.expectations / f"{audience.suite}.json", f"select * from marts.{audience.model}",
                      {"min_rows": audience.min_rows, "max_rows": audience.max_rows}),
             audience_gate_run(config.expectations, query, destination.purpose,
+                              suppressed_query=suppressed_query(suppressions),
                               **size_band(config.exports / destination.name / audience.name, audience),
                               target=f"export {destination.name}/{audience.name}"),
         ])
@@ -119,6 +121,7 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> d
                 "files": dg.MetadataValue.json(result.files),
                 "manifest": dg.MetadataValue.path(str(result.manifest_path)),
                 "gates": ", ".join(g.suite_name for g in gates),
+                "suppressions": ", ".join(suppressions) or "none",
                 "data_docs": dg.MetadataValue.path(str(docs)),
                 "added": (result.delta or {}).get("added"),
                 "removed": (result.delta or {}).get("removed"),

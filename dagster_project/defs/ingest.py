@@ -5,12 +5,33 @@ import dagster as dg
 
 from dagster_project.config import CdpConfig, SourceConfig
 from dagster_project.defs.resources import CdpResource
+from dagster_project.governance.requests import process_erasure_requests
 from dagster_project.ingest.load import describe_errors, load_source
 from dagster_project.warehouse import connect
 
+ERASURE_REQUESTS = dg.AssetKey(["governance", "erasure_requests"])
+
 
 def build_ingest_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
-    return [_ingest_asset(source) for source in config.sources]
+    return [erasure_requests, *(_ingest_asset(source) for source in config.sources)]
+
+
+@dg.asset(
+    key=ERASURE_REQUESTS,
+    group_name="ingest",
+    kinds={"duckdb"},
+    description="Right-to-erasure request files (erasure_requests glob in cdp.yml), carried out before any "
+    "source loads so this run's files are already filtered by the new tombstones; "
+    "governance.erasure_requests records each request with hashed identifiers only.",
+)
+def erasure_requests(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+    report = process_erasure_requests(cdp.config(), context.run_id)
+    return dg.MaterializeResult(metadata={
+        "files_processed": report.files_processed,
+        "files_skipped_already_processed": report.files_skipped,
+        "persons_erased": report.persons_erased,
+        **{f"requests_{status}": count for status, count in report.statuses.items()},
+    })
 
 
 def build_ingest_checks(config: CdpConfig) -> list[dg.AssetChecksDefinition]:
@@ -20,6 +41,7 @@ def build_ingest_checks(config: CdpConfig) -> list[dg.AssetChecksDefinition]:
 def _ingest_asset(source: SourceConfig) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["raw", source.name]),
+        deps=[ERASURE_REQUESTS],
         group_name="ingest",
         kinds={"polars", "duckdb"},
         description=f"Landing files {source.glob} ({source.format}, kind {source.kind}) checked against their "

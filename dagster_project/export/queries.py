@@ -5,7 +5,9 @@ consent for the destination's purpose is granted (marts.customer_consent:
 the latest event across all of their records) and who are reachable on its
 channel, with only the identifiers it declares. Ad platforms get normalised
 identifiers hashed with SHA-256 (email lower-cased and trimmed, phone in
-E.164 with its +), never raw values.
+E.164 with its +), never raw values. People matching a suppression that
+applies to the destination (segments.yml; global ones for marketing
+purposes) are left out, and the export gate checks that none slipped through.
 """
 
 from __future__ import annotations
@@ -30,8 +32,18 @@ def identifier_sql(identifier: str) -> str:
     return f"{HASHED[identifier]} as {identifier}" if identifier in HASHED else f"customers.{identifier}"
 
 
-def destination_query(destination: DestinationConfig, audience: AudienceConfig) -> str:
+def suppressed_query(suppressions: tuple[str, ...]) -> str | None:
+    """People matching any of the named suppressions (marts.customer_suppressions)."""
+    if not suppressions:
+        return None
+    names = ", ".join(f"'{name}'" for name in suppressions)
+    return f"select person_id from marts.customer_suppressions where suppression in ({names})"
+
+
+def destination_query(destination: DestinationConfig, audience: AudienceConfig, suppressions: tuple[str, ...] = ()) -> str:
     columns = ",\n    ".join(["audience.person_id", *(identifier_sql(i) for i in destination.identifiers)])
+    suppressed = suppressed_query(suppressions)
+    not_suppressed = f"\n  and audience.person_id not in ({suppressed})" if suppressed else ""
     return f"""
 select
     {columns}
@@ -42,5 +54,5 @@ inner join marts.customer_consent as consent
     on consent.person_id = audience.person_id
     and consent.purpose = '{destination.purpose}'
     and consent.status = 'granted'
-where {REACHABLE[destination.channel]}
+where {REACHABLE[destination.channel]}{not_suppressed}
 """.strip()

@@ -4,8 +4,9 @@
 warehouse: writes tombstones (hashed identifiers, see tombstones.py), deletes
 their rows from every raw table (by each source's own mapping, so orders of
 an erased account and events of an erased device go too), their quarantined
-rows, every row keyed by their person_id or record keys in the identity,
-intermediate, marts and quality schemas, and their person id history; then
+rows, every row keyed by their person_id or records in the identity,
+intermediate, signals, marts, ml (scores), history (segment membership) and
+quality schemas, and their person id history; then
 rewrites export files already written without them (manifests updated).
 governance.erasure_log records the request, its time and the counts removed,
 with no personal data. The next run rebuilds every model without them.
@@ -42,7 +43,7 @@ create table if not exists governance.erasure_log (
     tombstones_written bigint not null
 );
 """
-MODEL_SCHEMAS = ("identity", "intermediate", "marts", "quality")
+MODEL_SCHEMAS = ("identity", "intermediate", "signals", "marts", "ml", "history", "quality")
 
 
 class NothingToErase(LookupError):
@@ -193,7 +194,8 @@ def _erase_quarantine(con, config: CdpConfig) -> int:
 
 
 def _erase_models(con) -> int:
-    """Every table in the model schemas keyed by person_id or record_key (or linked_record_key)."""
+    """Every table in the model schemas keyed by person_id, record_key (or
+    linked_record_key) or (source, source_record_id)."""
     removed = 0
     tables = con.execute(
         f"""select table_schema, table_name, list(column_name) from information_schema.columns
@@ -209,6 +211,8 @@ def _erase_models(con) -> int:
         for key in ("record_key", "linked_record_key"):
             if key in columns:
                 conditions.append(f"{key} in (select record_key from erased_records)")
+        if "source" in columns and "source_record_id" in columns:
+            conditions.append("(source, source_record_id) in (select source, source_record_id from erased_records)")
         if schema == "identity" and table == "id_history":
             conditions.append("len(list_intersect(old_person_ids, (select list(person_id) from erased_persons))) > 0")
         if not conditions:

@@ -1,0 +1,131 @@
+"""Erasure requests as a landing source: files a privacy team or a web form drops.
+
+Each CSV under `erasure_requests` (a glob in the landing folder) has a
+request_id and any of email, phone, person_id (and optionally requested_at).
+The governance/erasure_requests asset runs before any source is loaded: each
+new request is carried out with `erase_person` (so it is tombstoned before
+this run's files are read), and governance.erasure_requests records what was
+done per request with hashed identifiers only. A file whose hash was already
+processed is skipped; a request id already done is not redone. A row without
+any identifier is recorded as rejected with the reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from dagster_project.config import CdpConfig
+from dagster_project.governance.erasure import NothingToErase, erase_person
+from dagster_project.ingest.load import file_sha256
+from dagster_project.ingest.readers import UnreadableFileError
+from dagster_project.warehouse import connect
+
+REQUESTS_DDL = """
+create schema if not exists governance;
+create table if not exists governance.erasure_requests (
+    request_id varchar not null,
+    file varchar not null,
+    file_sha256 varchar not null,
+    row_number bigint not null,
+    identifiers_sha256 varchar,        -- sha256 of each identifier given, no personal data
+    requested_at timestamp,
+    processed_at timestamp not null,
+    run_id varchar,
+    status varchar not null,           -- erased | tombstoned (nobody known yet) | rejected | already_done
+    reason varchar,
+    persons_erased bigint not null,
+    erasure_ids varchar                -- governance.erasure_log request ids
+);
+"""
+IDENTIFIERS = ("email", "phone", "person_id")
+
+
+@dataclass
+class RequestsReport:
+    files_processed: int = 0
+    files_skipped: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    persons_erased: int = 0
+
+    def count(self, status: str) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def process_erasure_requests(config: CdpConfig, run_id: str | None = None) -> RequestsReport:
+    report = RequestsReport()
+    if not config.landing.is_dir():
+        return report
+    with connect(config.warehouse) as con:
+        con.execute(REQUESTS_DDL)
+        done_files = {r[0] for r in con.execute("select distinct file_sha256 from governance.erasure_requests").fetchall()}
+        done_requests = {r[0] for r in con.execute(
+            "select request_id from governance.erasure_requests where status in ('erased', 'tombstoned')").fetchall()}
+    for path in sorted(config.landing.glob(config.erasure_requests)):
+        sha = file_sha256(path)
+        if sha in done_files:
+            report.files_skipped += 1
+            continue
+        rows = [_carry_out(config, row, done_requests) for row in _read_requests(path)]
+        with connect(config.warehouse) as con:
+            processed_at = datetime.now(timezone.utc).replace(tzinfo=None)
+            con.executemany(
+                "insert into governance.erasure_requests values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r["request_id"], str(path), sha, r["row_number"], r["identifiers_sha256"], r["requested_at"],
+                  processed_at, run_id, r["status"], r["reason"], r["persons"], r["erasure_ids"]) for r in rows],
+            )
+        for r in rows:
+            report.count(r["status"])
+            report.persons_erased += r["persons"]
+        report.files_processed += 1
+    return report
+
+
+def _read_requests(path: Path) -> list[dict]:
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (pl.exceptions.ComputeError, UnicodeDecodeError) as error:
+        raise UnreadableFileError(f"{path}: not a readable CSV of erasure requests ({error})") from None
+    if "request_id" not in frame.columns or not set(IDENTIFIERS) & set(frame.columns):
+        raise UnreadableFileError(
+            f"{path}: an erasure request file needs a request_id column and at least one of {', '.join(IDENTIFIERS)}")
+    rows = []
+    for number, row in enumerate(frame.iter_rows(named=True), start=2):  # line 1 is the header
+        given = {k: row[k].strip() for k in IDENTIFIERS if row.get(k) and row[k].strip()}
+        rows.append({"row_number": number, "request_id": (row["request_id"] or "").strip() or f"{path.name}:{number}",
+                     "given": given, "requested_at": _timestamp(row.get("requested_at"))})
+    return rows
+
+
+def _carry_out(config: CdpConfig, request: dict, done_requests: set[str]) -> dict:
+    given = request["given"]
+    result = {**request, "identifiers_sha256": ",".join(
+        f"{k}:{hashlib.sha256(v.lower().encode()).hexdigest()}" for k, v in sorted(given.items())),
+        "persons": 0, "erasure_ids": None, "reason": None}
+    if not given:
+        return {**result, "status": "rejected", "reason": f"row {request['row_number']}: no email, phone or person_id"}
+    if request["request_id"] in done_requests:
+        return {**result, "status": "already_done", "reason": "request id carried out before"}
+    erasures = []
+    for kind, value in given.items():
+        try:
+            erasures.append(erase_person(config, **{kind: value}))
+        except NothingToErase as error:
+            result["reason"] = str(error).replace(value, f"<{kind}>")
+    persons = sum(e.persons for e in erasures)
+    done_requests.add(request["request_id"])
+    return {**result, "persons": persons, "erasure_ids": ",".join(e.request_id for e in erasures) or None,
+            "status": "erased" if persons else "tombstoned" if erasures else "rejected"}
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).astimezone(timezone.utc).replace(tzinfo=None)
+    except ValueError:
+        return None

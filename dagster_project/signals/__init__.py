@@ -1,0 +1,1 @@
+"""Signals computed in Python between staging and marts (text sentiment)."""

@@ -1,0 +1,237 @@
+{# Behaviour of every person as it was at several cut-off moments: as_of
+   itself and the days before it that the predictive models need
+   (models.* in cdp.yml). The row at days_before_as_of = 0 feeds
+   customer_traits and scoring; earlier rows, with what happened in the
+   horizon after them (labels), train and evaluate the churn and propensity
+   models on a time-based split. People who withdrew `profiling` consent are
+   left out: their behaviour feeds no trait, score or segment. #}
+{%- set offsets = var('cdp_models').get('snapshot_offsets', [0]) -%}
+{%- set churn_days = var('cdp_models').get('churn_horizon_days', 180) -%}
+{%- set propensity_days = var('cdp_models').get('propensity_horizon_days', 90) -%}
+{%- set recent_days = var('cdp_traits').get('recent_days', 30) %}
+
+with cutoffs as (
+    {%- for offset in offsets %}
+    select
+        {{ offset }} as days_before_as_of,
+        {{ dbt.dateadd('day', -offset, 'as_of_at') }} as cutoff_at,
+        as_of_at
+    from {{ ref('as_of') }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+),
+
+profiling_withdrawn as (
+
+    select person_id
+    from {{ ref('customer_consent') }}
+    where purpose = 'profiling' and status = 'withdrawn'
+
+),
+
+orders as (
+
+    select person_id, order_key, ordered_at, channel, category, amount_reporting
+    from {{ ref('fct_orders') }}
+    where person_id is not null
+      and person_id not in (select person_id from profiling_withdrawn)
+
+),
+
+events as (
+
+    select person_id, event_type, event_at, session_id
+    from {{ ref('fct_events') }}
+    where person_id is not null
+      and person_id not in (select person_id from profiling_withdrawn)
+
+),
+
+order_features as (
+
+    select
+        orders.person_id,
+        cutoffs.days_before_as_of,
+        count(distinct case when orders.ordered_at < cutoffs.cutoff_at then orders.order_key end) as order_count,
+        sum(case when orders.ordered_at < cutoffs.cutoff_at then orders.amount_reporting else 0 end) as revenue,
+        min(case when orders.ordered_at < cutoffs.cutoff_at then orders.ordered_at end) as first_order_at,
+        max(case when orders.ordered_at < cutoffs.cutoff_at then orders.ordered_at end) as last_order_at,
+        count(distinct case when orders.ordered_at < cutoffs.cutoff_at
+                             and orders.ordered_at >= {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_at') }}
+                            then orders.order_key end) as orders_90d,
+        count(distinct case when orders.ordered_at < cutoffs.cutoff_at
+                             and orders.ordered_at >= {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_at') }}
+                            then orders.order_key end) as orders_365d,
+        sum(case when orders.ordered_at < cutoffs.cutoff_at
+                  and orders.ordered_at >= {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_at') }}
+                 then orders.amount_reporting else 0 end) as revenue_365d,
+        count(distinct case when orders.ordered_at < cutoffs.cutoff_at and orders.channel = 'store'
+                            then orders.order_key end) as store_order_count,
+        count(distinct case when orders.ordered_at < cutoffs.cutoff_at then orders.category end) as distinct_categories,
+        count(distinct case when orders.ordered_at >= cutoffs.cutoff_at
+                             and orders.ordered_at < {{ dbt.dateadd('day', churn_days, 'cutoffs.cutoff_at') }}
+                            then orders.order_key end) as orders_in_churn_horizon,
+        count(distinct case when orders.ordered_at >= cutoffs.cutoff_at
+                             and orders.ordered_at < {{ dbt.dateadd('day', propensity_days, 'cutoffs.cutoff_at') }}
+                            then orders.order_key end) as orders_in_propensity_horizon
+    from orders
+    cross join cutoffs
+    group by orders.person_id, cutoffs.days_before_as_of
+
+),
+
+event_features as (
+
+    select
+        events.person_id,
+        cutoffs.days_before_as_of,
+        max(events.event_at) as last_event_at,
+        count(*) as events_{{ recent_days }}d,
+        sum(case when events.event_type = 'page_view' then 1 else 0 end) as page_views_{{ recent_days }}d,
+        sum(case when events.event_type = 'cart_add' then 1 else 0 end) as cart_adds_{{ recent_days }}d,
+        count(distinct events.session_id) as sessions_{{ recent_days }}d
+    from events
+    inner join cutoffs
+        on events.event_at < cutoffs.cutoff_at
+        and events.event_at >= {{ dbt.dateadd('day', -recent_days, 'cutoffs.cutoff_at') }}
+    group by events.person_id, cutoffs.days_before_as_of
+
+),
+
+last_event as (
+
+    select
+        events.person_id,
+        cutoffs.days_before_as_of,
+        min(events.event_at) as first_event_at,
+        max(events.event_at) as last_event_at
+    from events
+    inner join cutoffs on events.event_at < cutoffs.cutoff_at
+    group by events.person_id, cutoffs.days_before_as_of
+
+),
+
+ticket_features as (
+
+    select
+        tickets.person_id,
+        cutoffs.days_before_as_of,
+        sum(case when tickets.opened_at >= {{ dbt.dateadd('day', -180, 'cutoffs.cutoff_at') }} then 1 else 0 end) as tickets_180d,
+        {#- open at the cut-off by its close time: the status column only tells today's state #}
+        sum(case when tickets.closed_at is null or tickets.closed_at >= cutoffs.cutoff_at then 1 else 0 end) as open_tickets
+    from {{ ref('fct_service_tickets') }} as tickets
+    inner join cutoffs on tickets.opened_at < cutoffs.cutoff_at
+    where tickets.person_id is not null
+    group by tickets.person_id, cutoffs.days_before_as_of
+
+),
+
+survey_features as (
+
+    select person_id, days_before_as_of, score as last_nps_score
+    from (
+        select
+            survey.person_id,
+            cutoffs.days_before_as_of,
+            survey.score,
+            row_number() over (
+                partition by survey.person_id, cutoffs.days_before_as_of
+                order by survey.answered_at desc, survey.response_key
+            ) as answer_rank
+        from {{ ref('fct_survey_responses') }} as survey
+        inner join cutoffs on survey.answered_at < cutoffs.cutoff_at
+        where survey.person_id is not null
+    ) as ranked
+    where answer_rank = 1
+
+),
+
+campaign_features as (
+
+    select
+        responses.person_id,
+        cutoffs.days_before_as_of,
+        sum(case when responses.response_type = 'opened' then 1 else 0 end) as campaign_opens_90d,
+        sum(case when responses.response_type in ('clicked', 'converted') then 1 else 0 end) as campaign_clicks_90d
+    from {{ ref('fct_campaign_responses') }} as responses
+    inner join cutoffs
+        on responses.responded_at < cutoffs.cutoff_at
+        and responses.responded_at >= {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_at') }}
+    where responses.person_id is not null
+    group by responses.person_id, cutoffs.days_before_as_of
+
+),
+
+loyalty_features as (
+
+    select members.person_id, cutoffs.days_before_as_of, 1 as is_loyalty_member
+    from {{ ref('fct_loyalty_memberships') }} as members
+    inner join cutoffs on members.joined_at < cast(cutoffs.cutoff_at as date)
+    where members.person_id is not null
+    group by members.person_id, cutoffs.days_before_as_of
+
+),
+
+people_at_cutoff as (
+
+    select person_id, days_before_as_of from order_features where order_count > 0
+    union
+    select person_id, days_before_as_of from last_event
+
+)
+
+select
+    people.person_id,
+    people.days_before_as_of,
+    cutoffs.cutoff_at,
+    coalesce(order_features.order_count, 0) as order_count,
+    coalesce(order_features.revenue, 0) as revenue,
+    order_features.first_order_at,
+    order_features.last_order_at,
+    {{ dbt.datediff('order_features.last_order_at', 'cutoffs.cutoff_at', 'day') }} as days_since_last_order,
+    {{ dbt.datediff('order_features.first_order_at', 'cutoffs.cutoff_at', 'day') }} as days_since_first_order,
+    coalesce(order_features.orders_90d, 0) as orders_90d,
+    coalesce(order_features.orders_365d, 0) as orders_365d,
+    coalesce(order_features.revenue_365d, 0) as revenue_365d,
+    case when order_features.order_count > 0 then order_features.revenue / order_features.order_count end as average_order_value,
+    case when order_features.order_count > 0
+         then cast(order_features.store_order_count as {{ dbt.type_float() }}) / order_features.order_count end as store_order_share,
+    coalesce(order_features.distinct_categories, 0) as distinct_categories,
+    last_event.first_event_at,
+    last_event.last_event_at,
+    {{ dbt.datediff('last_event.last_event_at', 'cutoffs.cutoff_at', 'day') }} as days_since_last_event,
+    coalesce(event_features.events_{{ recent_days }}d, 0) as events_recent,
+    coalesce(event_features.page_views_{{ recent_days }}d, 0) as page_views_recent,
+    coalesce(event_features.cart_adds_{{ recent_days }}d, 0) as cart_adds_recent,
+    coalesce(event_features.sessions_{{ recent_days }}d, 0) as sessions_recent,
+    coalesce(ticket_features.tickets_180d, 0) as tickets_180d,
+    coalesce(ticket_features.open_tickets, 0) as open_tickets,
+    survey_features.last_nps_score,
+    coalesce(campaign_features.campaign_opens_90d, 0) as campaign_opens_90d,
+    coalesce(campaign_features.campaign_clicks_90d, 0) as campaign_clicks_90d,
+    coalesce(loyalty_features.is_loyalty_member, 0) as is_loyalty_member,
+    {#- Labels: only where the horizon after the cut-off lies inside the data. #}
+    case
+        when people.days_before_as_of >= {{ churn_days }} and coalesce(order_features.order_count, 0) > 0
+        then case when order_features.orders_in_churn_horizon = 0 then 1 else 0 end
+    end as churned_in_horizon,
+    case
+        when people.days_before_as_of >= {{ propensity_days }}
+        then case when coalesce(order_features.orders_in_propensity_horizon, 0) > 0 then 1 else 0 end
+    end as purchased_in_horizon
+from people_at_cutoff as people
+inner join cutoffs on cutoffs.days_before_as_of = people.days_before_as_of
+left join order_features
+    on order_features.person_id = people.person_id and order_features.days_before_as_of = people.days_before_as_of
+left join event_features
+    on event_features.person_id = people.person_id and event_features.days_before_as_of = people.days_before_as_of
+left join last_event
+    on last_event.person_id = people.person_id and last_event.days_before_as_of = people.days_before_as_of
+left join ticket_features
+    on ticket_features.person_id = people.person_id and ticket_features.days_before_as_of = people.days_before_as_of
+left join survey_features
+    on survey_features.person_id = people.person_id and survey_features.days_before_as_of = people.days_before_as_of
+left join campaign_features
+    on campaign_features.person_id = people.person_id and campaign_features.days_before_as_of = people.days_before_as_of
+left join loyalty_features
+    on loyalty_features.person_id = people.person_id and loyalty_features.days_before_as_of = people.days_before_as_of

@@ -1,0 +1,83 @@
+{# Every identifier known for a person, not only the golden record's winner:
+   all emails, phones, postal addresses, loyalty cards and devices, with the
+   sources that carry each, when it was first and last seen, and whether it is
+   the golden record's value (is_primary). #}
+{%- set identifier_types = {
+    'email': 'email',
+    'phone': 'phone',
+    'loyalty_id': 'loyalty_id',
+    'device_id': 'device_id',
+} -%}
+
+with records as (
+
+    select records.*, person_map.person_id
+    from {{ ref('int_identity__records') }} as records
+    inner join {{ source('identity', 'person_map') }} as person_map
+        on person_map.record_key = records.record_key
+
+),
+
+identifiers as (
+    {%- for type, column in identifier_types.items() %}
+
+    select person_id, '{{ type }}' as identifier_type, {{ column }} as identifier_value, source, updated_at
+    from records
+    where {{ column }} is not null
+    union all
+    {%- endfor %}
+
+    select
+        person_id,
+        'address' as identifier_type,
+        {{ dbt.concat([
+            'address_line', "', '",
+            "coalesce(postcode, '')", "', '",
+            "coalesce(city, '')", "', '",
+            "coalesce(country, '')"]) }} as identifier_value,
+        source,
+        updated_at
+    from records
+    where address_line is not null
+
+),
+
+golden as (
+
+    select
+        person_id,
+        email,
+        phone,
+        loyalty_id,
+        case when address_line is not null then
+            {{ dbt.concat([
+                'address_line', "', '",
+                "coalesce(postcode, '')", "', '",
+                "coalesce(city, '')", "', '",
+                "coalesce(country, '')"]) }}
+        end as address
+    from {{ ref('dim_customer') }}
+
+)
+
+select
+    identifiers.person_id,
+    identifiers.identifier_type,
+    identifiers.identifier_value,
+    coalesce(
+        (identifiers.identifier_type = 'email' and identifiers.identifier_value = golden.email)
+        or (identifiers.identifier_type = 'phone' and identifiers.identifier_value = golden.phone)
+        or (identifiers.identifier_type = 'loyalty_id' and identifiers.identifier_value = golden.loyalty_id)
+        or (identifiers.identifier_type = 'address' and identifiers.identifier_value = golden.address),
+        false
+    ) as is_primary,
+    count(*) as record_count,
+    count(distinct identifiers.source) as source_count,
+    {{ dbt.listagg('distinct identifiers.source', "', '", 'order by identifiers.source') }} as sources,
+    min(identifiers.updated_at) as first_seen_at,
+    max(identifiers.updated_at) as last_seen_at
+from identifiers
+left join golden on golden.person_id = identifiers.person_id
+group by
+    identifiers.person_id, identifiers.identifier_type, identifiers.identifier_value,
+    golden.email, golden.phone, golden.loyalty_id, golden.address

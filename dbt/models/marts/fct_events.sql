@@ -1,0 +1,61 @@
+{# Every behavioural event with its person and session. An event belongs to
+   its device's identity record; once a login ties the device to an account
+   the device joins the account's person, so all of the device's events are
+   attributed to that person, including those from before the login
+   (is_pre_login). Events more than traits.session_gap_minutes apart start a
+   new session of the device. #}
+{%- set session_gap = var('cdp_traits').get('session_gap_minutes', 30) %}
+
+with events as (
+    {{ cdp_kind_rows('events', ['event_id', 'event_type', 'event_at', 'page_url', 'product_id', 'category',
+                                'platform', 'account_ref']) }}
+),
+
+with_gaps as (
+
+    select
+        *,
+        lag(event_at) over (partition by source, source_record_id order by event_at, event_id) as previous_event_at,
+        min(case when event_type = 'login' and account_ref is not null then event_at end)
+            over (partition by source, source_record_id) as device_first_login_at
+    from events
+
+),
+
+sessions as (
+
+    select
+        *,
+        sum(case
+                when previous_event_at is null then 1
+                when {{ dbt.datediff('previous_event_at', 'event_at', 'minute') }} > {{ session_gap }} then 1
+                else 0
+            end) over (
+                partition by source, source_record_id
+                order by event_at, event_id
+                rows between unbounded preceding and current row
+            ) as session_number
+    from with_gaps
+
+)
+
+select
+    {{ dbt.concat(['sessions.source', "':'", 'sessions.event_id']) }} as event_key,
+    sessions.person_id,
+    sessions.source,
+    sessions.source_record_id as device_record_id,
+    sessions.event_id,
+    sessions.event_type,
+    sessions.event_at,
+    cast(sessions.event_at as date) as event_date,
+    sessions.page_url,
+    sessions.product_id,
+    sessions.category,
+    sessions.platform,
+    sessions.account_ref,
+    {{ dbt.concat(['sessions.source', "':'", 'sessions.source_record_id', "':'", dbt.cast('sessions.session_number', dbt.type_string())]) }} as session_id,
+    sessions.session_number,
+    sessions.device_first_login_at,
+    sessions.device_first_login_at is not null
+        and sessions.event_at < sessions.device_first_login_at as is_pre_login
+from sessions

@@ -1,0 +1,34 @@
+{# Every order line of every orders source (e-commerce, POS, ...) in one
+   grain, with the person who placed it. Lines without an identifiable
+   record (anonymous receipts) keep person_id null and still count in demand.
+   Amounts are converted to the reporting currency (seed currency_rates; a
+   line without a currency is taken to be in the reporting currency). #}
+with order_lines as (
+    {{ cdp_kind_rows('orders', ['order_id', 'line_id', 'ordered_at', 'product_id', 'category', 'quantity',
+                                'unit_price', 'amount', 'currency', 'channel', 'store_id', 'sales_region']) }}
+)
+
+select
+    {{ dbt.concat(['order_lines.source', "':'", 'order_lines.line_id']) }} as order_line_key,
+    {{ dbt.concat(['order_lines.source', "':'", 'order_lines.order_id']) }} as order_key,
+    order_lines.person_id,
+    order_lines.source,
+    order_lines.source_record_id,
+    order_lines.order_id,
+    order_lines.line_id,
+    order_lines.ordered_at,
+    cast(order_lines.ordered_at as date) as order_date,
+    order_lines.product_id,
+    order_lines.category,
+    order_lines.quantity,
+    order_lines.unit_price,
+    order_lines.amount,
+    order_lines.currency,
+    order_lines.amount * coalesce(rates.to_reporting_currency, 1.0) as amount_reporting,
+    order_lines.currency is not null and rates.currency is null as is_unconverted_currency,
+    order_lines.channel,
+    order_lines.store_id,
+    order_lines.sales_region
+from order_lines
+left join {{ ref('currency_rates') }} as rates
+    on rates.currency = order_lines.currency
