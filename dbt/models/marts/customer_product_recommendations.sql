@@ -1,9 +1,11 @@
 {# "Customers who bought this also bought": products bought by the same
    customers (co-purchases over each customer's 10 most recent distinct
-   products), and for each customer the best products they have not bought
-   yet, scored by how many of their products point to them. People who
-   withdrew profiling consent get no recommendation. #}
+   products; each product keeps its 20 strongest partners), and for each
+   customer the best products they have not bought yet, scored by how many
+   of their products point to them. People who withdrew profiling consent
+   get no recommendation. #}
 {%- set products_per_customer = 10 -%}
+{%- set partners_per_product = 20 -%}
 {%- set min_shared_customers = 3 %}
 
 with bought as (
@@ -33,7 +35,7 @@ recent_products as (
 
 ),
 
-affinity as (
+co_purchases as (
 
     select a.product_id, b.product_id as also_bought_product_id, count(*) as shared_customers
     from recent_products as a
@@ -42,6 +44,22 @@ affinity as (
         and b.product_id <> a.product_id
     group by a.product_id, b.product_id
     having count(*) >= {{ min_shared_customers }}
+
+),
+
+{#- Only each product's strongest partners: keeps scoring linear in customers. #}
+affinity as (
+
+    select product_id, also_bought_product_id, shared_customers
+    from (
+        select
+            *,
+            row_number() over (
+                partition by product_id order by shared_customers desc, also_bought_product_id
+            ) as partner_rank
+        from co_purchases
+    ) as ranked
+    where partner_rank <= {{ partners_per_product }}
 
 ),
 
