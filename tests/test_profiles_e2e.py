@@ -162,6 +162,16 @@ def test_a_person_with_an_open_ticket_is_in_no_marketing_segment(profiles):
     assert (actions["next_best_action"] == "service_recovery").all() and not actions["promotions_allowed"].any()
 
 
+def test_next_best_action_is_the_first_matching_rule(profiles):
+    config, _ = profiles
+    cases = " ".join(f"when coalesce(({r.when}), false) then '{r.action}'" for r in config.next_best_action)
+    expected = query(config, f"select person_id, case {cases} else 'nurture' end as expected from marts.customer_traits")
+    actual = query(config, "select person_id, next_best_action from marts.customer_next_best_action")
+    joined = expected.join(actual, on="person_id")
+    assert joined.height == expected.height and (joined["expected"] == joined["next_best_action"]).all()
+    assert joined["next_best_action"].n_unique() >= 5
+
+
 def test_a_segment_added_to_segments_yml_is_built_with_the_right_members(profiles):
     config, _ = profiles
     members = set(query(config, "select person_id from marts.seg_big_spenders")["person_id"])
