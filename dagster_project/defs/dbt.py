@@ -41,34 +41,21 @@ class CdpDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "marts"
 
 
+# name -> dbt selection, in pipeline order.
+SELECTIONS = {
+    "dbt_staging_and_intermediate": "fqn:staging fqn:intermediate resource_type:seed",
+    "dbt_marts": "fqn:marts",
+    "dbt_activation": "fqn:activation resource_type:snapshot",
+}
+
+
 def build_dbt_assets(workspace: DbtWorkspace) -> list[dg.AssetsDefinition]:
-    translator = CdpDbtTranslator()
+    return [_dbt_selection(workspace, name, select) for name, select in SELECTIONS.items()]
 
-    @dbt_assets(
-        manifest=workspace.manifest_path,
-        select="fqn:staging fqn:intermediate resource_type:seed",
-        name="dbt_staging_and_intermediate",
-        dagster_dbt_translator=translator,
-    )
-    def dbt_before_identity(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+
+def _dbt_selection(workspace: DbtWorkspace, name: str, select: str) -> dg.AssetsDefinition:
+    @dbt_assets(manifest=workspace.manifest_path, select=select, name=name, dagster_dbt_translator=CdpDbtTranslator())
+    def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         yield from dbt.cli(BUILD, context=context).stream()
 
-    @dbt_assets(
-        manifest=workspace.manifest_path,
-        select="fqn:marts",
-        name="dbt_marts",
-        dagster_dbt_translator=translator,
-    )
-    def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(BUILD, context=context).stream()
-
-    @dbt_assets(
-        manifest=workspace.manifest_path,
-        select="fqn:activation resource_type:snapshot",
-        name="dbt_activation",
-        dagster_dbt_translator=translator,
-    )
-    def dbt_activation(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(BUILD, context=context).stream()
-
-    return [dbt_before_identity, dbt_marts, dbt_activation]
+    return build
