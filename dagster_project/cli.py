@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from multiprocessing import util as multiprocessing_util
 import sys
 import time
 from pathlib import Path
@@ -115,6 +116,9 @@ def entry_point() -> None:
     """Console script: exit without interpreter teardown, where DuckDB's
     bindings print spurious 'nanobind: leaked' warnings."""
     code = main()
+    # dbt's manifest objects hold multiprocessing locks: release them, or the
+    # resource tracker warns about "leaked semaphores" after os._exit.
+    multiprocessing_util._run_finalizers()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
