@@ -36,16 +36,3 @@
         'àáâãäåāçćčèéêëēėęìíîïīįłñńòóôõöøōùúûüūÿýžźż',
         'aaaaaaaccceeeeeeeiiiiiilnnoooooooouuuuuyyzzz')
 {%- endmacro %}
-
-{# The value of `value` on the row with the greatest `order_by` among rows
-   where `when_present` is not null (an aggregate). Ties are broken by
-   `tie_breaker` so re-runs pick the same row. #}
-{% macro cdp_latest_value(value, order_by, tie_breaker, when_present=none) -%}
-    {{ return(adapter.dispatch('cdp_latest_value', 'cdp')(value, order_by, tie_breaker, when_present or value)) }}
-{%- endmacro %}
-{% macro duckdb__cdp_latest_value(value, order_by, tie_breaker, when_present) -%}
-    arg_max({{ value }}, row({{ order_by }}, {{ tie_breaker }})) filter (where {{ when_present }} is not null)
-{%- endmacro %}
-{% macro default__cdp_latest_value(value, order_by, tie_breaker, when_present) -%}
-    max_by({{ value }}, case when {{ when_present }} is not null then struct({{ order_by }}, {{ tie_breaker }}) end)
-{%- endmacro %}
