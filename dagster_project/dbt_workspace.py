@@ -22,7 +22,7 @@ import yaml
 
 from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, fields_for_kind
 from dagster_project.config import BUNDLED_DBT_PROJECT, CdpConfig, SourceConfig
-from dagster_project.config_profiles import applied_suppressions
+from dagster_project.config_profiles import SegmentsConfig, applied_suppressions
 
 COPIED = ("dbt_project.yml", "macros", "models", "seeds", "snapshots", "tests")
 
@@ -67,7 +67,8 @@ def render_files(config: CdpConfig) -> dict[str, str]:
             for child in sorted(path.rglob("*")):
                 if child.is_file():
                     files[str(child.relative_to(BUNDLED_DBT_PROJECT))] = child.read_text(encoding="utf-8")
-    files["dbt_project.yml"] = _project_yml(files["dbt_project.yml"], config)
+    segments = config.segments  # segments.yml, read once per render
+    files["dbt_project.yml"] = _project_yml(files["dbt_project.yml"], config, segments)
     files["profiles.yml"] = _profiles_yml(config)
     files["models/staging/__sources.yml"] = _sources_yml(config)
     for source in config.sources:
@@ -76,11 +77,11 @@ def render_files(config: CdpConfig) -> dict[str, str]:
             f"{{{{ cdp_stage_source('{source.name}') }}}}\n"
         )
         files[f"models/staging/{source.name}/{source.staging_model}.yml"] = _staging_yml(source)
-    files.update(_segment_files(config))
+    files.update(_segment_files(segments))
     return files
 
 
-def _project_yml(template: str, config: CdpConfig) -> str:
+def _project_yml(template: str, config: CdpConfig, segments: SegmentsConfig) -> str:
     project = yaml.safe_load(template)
     project["vars"] = {
         "cdp_sources": {
@@ -101,14 +102,14 @@ def _project_yml(template: str, config: CdpConfig) -> str:
         "cdp_default_phone_country_code": config.default_phone_country_code,
         "cdp_max_shared_group": config.max_shared_group,
         "cdp_consent_defaults": dict(config.consent_defaults),
-        **_profile_vars(config),
+        **_profile_vars(config, segments),
     }
     return yaml.safe_dump(project, sort_keys=False)
 
 
-def _profile_vars(config: CdpConfig) -> dict:
+def _profile_vars(config: CdpConfig, segments: SegmentsConfig) -> dict:
     """Golden record, traits, model horizons, actions and segments as dbt vars."""
-    golden, traits, segments = config.golden_record, config.traits, config.segments
+    golden, traits = config.golden_record, config.traits
     return {
         "cdp_survivorship": {
             "trust": {name: rank for rank, name in enumerate(golden.source_trust, start=1)},
@@ -137,10 +138,9 @@ def _profile_vars(config: CdpConfig) -> dict:
     }
 
 
-def _segment_files(config: CdpConfig) -> dict[str, str]:
+def _segment_files(segments: SegmentsConfig) -> dict[str, str]:
     """One dbt model per segment of segments.yml: adding a segment is a config change."""
     files = {}
-    segments = config.segments
     for segment in segments.segments:
         model = f"seg_{segment.name}"
         files[f"models/activation/segments/{model}.sql"] = (
