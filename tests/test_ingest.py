@@ -104,6 +104,7 @@ def test_reloading_the_same_file_is_a_no_op_even_under_another_name(con, landing
         ("empty.csv", b"", "csv", r"file is empty"),
         ("nocol.csv", "name,born\nAnn,1990-01-01\n", "csv", r"missing required column\(s\): id"),
         ("cut.jsonl", '{"id": "1", "name": "A"}\n{"id": "2", "na', "jsonl", r"invalid JSON on line 2 .*truncated"),
+        ("twice.csv", "id,name, name\n1,A,B\n", "csv", r"header names column\(s\) 'name' more than once"),
     ],
 )
 def test_unreadable_file_fails_with_a_clear_error_and_other_files_still_load(con, landing, name, content, fmt, message):
@@ -139,3 +140,13 @@ def test_timestamps_in_any_declared_format(con, landing):
     write(landing, "t.jsonl", '{"id": "1", "seen_at": "2024-01-02T03:04:05.678Z"}\n{"id": "2", "seen_at": "2024-01-02T03:04:05Z"}\n')
     load_source(con, source("jsonl", "people/*.jsonl"), landing, "r")
     assert con.execute("select count(seen_at) from raw.people").fetchall()[0][0] == 2
+
+
+def test_spaces_around_header_names_are_ignored_and_absent_optional_columns_reported(con, landing):
+    # FEBRL-style export: "id, name, born" (a space after each comma), and no qty/status/seen_at.
+    write(landing, "spaced.csv", "id, name, born\n1, Ann, 1990-05-06\n2, Bob, 01/02/1980\n")
+    report = load_source(con, source(), landing, "r")
+    assert report.files[0].status == "loaded"
+    assert report.absent_columns == {"people/spaced.csv": ["qty", "status", "seen_at"]}
+    rows = con.execute("select id, name, born::varchar from raw.people order by id").fetchall()
+    assert rows == [("1", " Ann", "1990-05-06"), ("2", " Bob", "1980-02-01")]

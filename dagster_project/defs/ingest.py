@@ -59,6 +59,10 @@ def _ingest_asset(source: SourceConfig) -> dg.AssetsDefinition:
             "rows_loaded": report.total("rows_loaded"),
             "rows_quarantined": report.total("rows_quarantined"),
         }
+        for file, columns in report.absent_columns.items():
+            context.log.warning(f"{file}: contract column(s) {', '.join(columns)} not in the file; loaded as null")
+        if report.absent_columns:
+            metadata["contract_columns_absent"] = dg.MetadataValue.json(report.absent_columns)
         if report.errors:
             raise dg.Failure(description=describe_errors(report), metadata=metadata)
         return dg.MaterializeResult(metadata=metadata)

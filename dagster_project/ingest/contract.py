@@ -23,6 +23,7 @@ class ContractResult:
     valid: pl.DataFrame  # typed rows that keep the contract
     violations: pl.DataFrame  # row_number, column_name, value, reason
     invalid_rows: pl.DataFrame  # the untouched text of every quarantined row
+    absent_columns: list[str]  # optional contract columns this file does not have (loaded as null)
 
     @property
     def rows_read(self) -> int:
@@ -34,8 +35,9 @@ def check_contract(frame: pl.DataFrame, contract: dict[str, ColumnContract], pat
     if missing:
         raise UnreadableFileError(path, f"missing required column(s): {', '.join(missing)} (found: {', '.join(c for c in frame.columns if c != ROW_NUMBER)})")
     original = frame
-    # Optional contract columns absent from this file are simply null.
-    frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in contract if c not in frame.columns)
+    # Optional contract columns absent from this file are null (and reported).
+    absent = [c for c in contract if c not in frame.columns]
+    frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in absent)
     # Blank text is no value: trim-only strings become null before any check.
     text_columns = [c for c in frame.columns if c != ROW_NUMBER]
     frame = frame.with_columns(
@@ -50,6 +52,7 @@ def check_contract(frame: pl.DataFrame, contract: dict[str, ColumnContract], pat
         valid=typed.filter(~pl.col(ROW_NUMBER).is_in(bad_rows.implode())),
         violations=violations,
         invalid_rows=original.filter(pl.col(ROW_NUMBER).is_in(bad_rows.implode())),
+        absent_columns=absent,
     )
 
 

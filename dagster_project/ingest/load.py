@@ -73,6 +73,7 @@ class FileLoad:
     rows_quarantined: int = 0
     rows_erased: int = 0
     error: str | None = None
+    absent_columns: list[str] = field(default_factory=list)  # optional contract columns missing from the file
 
 
 @dataclass
@@ -89,6 +90,11 @@ class SourceLoadReport:
     @property
     def errors(self) -> list[str]:
         return [f"{f.file}: {f.error}" for f in self.files if f.status == "failed"]
+
+    @property
+    def absent_columns(self) -> dict[str, list[str]]:
+        """Per file, the optional contract columns it lacks: a renamed column loads as nulls, so say so."""
+        return {f.file: f.absent_columns for f in self.files if f.absent_columns}
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -166,7 +172,10 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Pa
     except Exception:
         con.execute("rollback")
         raise
-    return FileLoad(relative, "loaded", result.rows_read, rows.height, result.invalid_rows.height, len(erased))
+    return FileLoad(
+        relative, "loaded", result.rows_read, rows.height, result.invalid_rows.height, len(erased),
+        absent_columns=result.absent_columns,
+    )
 
 
 def _erased_rows(con: duckdb.DuckDBPyConnection, source: SourceConfig, rows: pl.DataFrame) -> set[int]:

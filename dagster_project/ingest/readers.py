@@ -55,9 +55,19 @@ def _check_utf8(path: Path, data: bytes) -> None:
 
 def _read_csv(path: Path, data: bytes, delimiter: str) -> pl.DataFrame:
     try:
-        return pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, encoding="utf8")
+        frame = pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, encoding="utf8")
     except Exception as error:  # polars raises several error types for malformed CSV
         raise UnreadableFileError(path, f"not a readable CSV file: {str(error).splitlines()[0]}") from None
+    return _trimmed_header(path, frame)
+
+
+def _trimmed_header(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
+    """Header names without surrounding spaces: many exports write `id, name, ...`."""
+    names = [c.strip() for c in frame.columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise UnreadableFileError(path, f"header names column(s) {', '.join(map(repr, repeated))} more than once (spaces around names ignored)")
+    return frame.rename(dict(zip(frame.columns, names)))
 
 
 def _read_jsonl(path: Path, data: bytes) -> pl.DataFrame:
