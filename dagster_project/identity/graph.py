@@ -25,15 +25,14 @@ import duckdb
 import polars as pl
 
 from dagster_project.identity.clusters import connected_clusters
-from dagster_project.identity.splink_model import predict_in_session
-from dagster_project.identity.splink_prepare import prepare_records, scratch_database
+from dagster_project.identity.splink_model import score_pairs
+from dagster_project.identity.splink_prepare import SCRATCH, prepare_records, scratch_database
 
 RECORDS_TABLE = "intermediate.int_identity__records"
 # Deterministic rules on identifiers that several people can share.
 SHAREABLE_RULES = {"email": "email", "phone": "phone"}
 # The comparisons that tell members of one household apart.
 DISTINGUISHING_COMPARISONS = ("first_name", "date_of_birth")
-SHARED_BLOCKING_KEYS = {"email": "bk_email", "phone": "bk_phone"}
 
 
 @dataclass
@@ -61,13 +60,26 @@ def build_graph(
     """All edges between identity records; `deterministic` is int_identity__links."""
     model = json.loads(model_path.read_text())
     names = comparison_names(model)
-    # One scratch session: the records are prepared once for both predictions.
+    deterministic = _ordered(deterministic)
+    # One scratch session and one Splink pass: the pairs above the threshold,
+    # and the scores of shared-identifier links, which the veto needs even when low.
     with scratch_database(con):
         prepare_records(con, RECORDS_TABLE)
-        probabilistic = predict_in_session(con, model, match_threshold)
-        shared_scores = score_shared_identifier_pairs(con, model, [r for r in SHAREABLE_RULES if r in names])
+        # Only links on identifiers that families share can be vetoed: only they need a score.
+        shareable = deterministic.filter(pl.col("rule").is_in([r for r in SHAREABLE_RULES if r in names]))
+        con.register("deterministic_links", shareable.to_arrow())
+        try:
+            con.execute(
+                f"create table {SCRATCH}.deterministic_pairs as select record_key as record_key_l, linked_record_key as record_key_r"
+                " from deterministic_links"
+            )
+        finally:
+            con.unregister("deterministic_links")
+        scores = score_pairs(con, model, match_threshold, keep_pairs=f"{SCRATCH}.deterministic_pairs").rename(
+            {"record_key_l": "record_key", "record_key_r": "linked_record_key"}
+        )
 
-    deterministic = _ordered(deterministic).join(shared_scores, on=["record_key", "linked_record_key"], how="left")
+    deterministic = deterministic.join(scores, on=["record_key", "linked_record_key"], how="left")
     deterministic = deterministic.with_columns(_distinguishing_evidence(names).alias("other_evidence_weight"))
     vetoed = (
         pl.col("rule").is_in(list(SHAREABLE_RULES))
@@ -80,14 +92,11 @@ def build_graph(
         .then(pl.format("first name and date of birth evidence {} is below the veto weight {}", pl.col("other_evidence_weight").round(1), pl.lit(veto_weight)))
         .alias("veto_reason"),
     )
-    splink_edges = (
-        probabilistic.rename({"record_key_l": "record_key", "record_key_r": "linked_record_key"})
-        .with_columns(
-            pl.lit("splink").alias("rule"),
-            pl.lit(None, pl.Float64).alias("other_evidence_weight"),
-            pl.lit(False).alias("vetoed"),
-            pl.lit(None, pl.String).alias("veto_reason"),
-        )
+    splink_edges = scores.filter(pl.col("match_probability") >= match_threshold).with_columns(
+        pl.lit("splink").alias("rule"),
+        pl.lit(None, pl.Float64).alias("other_evidence_weight"),
+        pl.lit(False).alias("vetoed"),
+        pl.lit(None, pl.String).alias("veto_reason"),
     )
     columns = ["record_key", "linked_record_key", "rule", "match_probability", "match_weight", "other_evidence_weight", "vetoed", "veto_reason"]
     columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
@@ -128,25 +137,6 @@ def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.
         .otherwise(pl.col("veto_reason"))
         .alias("veto_reason"),
     ).drop("persons")
-
-
-def score_shared_identifier_pairs(con: duckdb.DuckDBPyConnection, model: dict, rules: list[str]) -> pl.DataFrame:
-    """Splink scores of every pair of records sharing one of these identifiers,
-    whatever the score: the veto needs the low ones too. Runs inside the
-    scratch session of build_graph."""
-    empty = pl.DataFrame(schema={"record_key": pl.String, "linked_record_key": pl.String})
-    if not rules:
-        return empty
-    scoring = dict(model)
-    scoring["blocking_rules_to_generate_predictions"] = [
-        {"blocking_rule": f'l."{SHARED_BLOCKING_KEYS[rule]}" = r."{SHARED_BLOCKING_KEYS[rule]}"', "sql_dialect": "duckdb"}
-        for rule in rules
-    ]
-    scores = predict_in_session(con, scoring, None)
-    return scores.rename({"record_key_l": "record_key", "record_key_r": "linked_record_key"}).select(
-        "record_key", "linked_record_key", "match_probability", "match_weight",
-        *[c for c in scores.columns if c.startswith(("gamma_", "mw_"))],
-    )
 
 
 def _ordered(links: pl.DataFrame) -> pl.DataFrame:

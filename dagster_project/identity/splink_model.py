@@ -7,6 +7,8 @@ nicknames, swapped names, moved house, missing fields.
 - train_model: unsupervised Fellegi-Sunter training, saved as Splink JSON;
 - predict_links: scored pairs from the saved model (no retraining), with
   per-comparison gamma levels and weights for explaining a link later;
+- score_pairs: the same in one Splink pass over already prepared records,
+  also keeping given pairs whatever their score (identity.graph);
 - explain_pair / waterfall_chart_html: human-readable evidence for a pair.
 
 All work happens in an in-memory scratch database attached to the caller's
@@ -42,7 +44,7 @@ from dagster_project.identity.splink_settings import DEFAULT_MIN_FILL, build_spe
 if TYPE_CHECKING:
     from splink.internals.splink_dataframe import SplinkDataFrame
 
-__all__ = ["train_model", "predict_links", "predict_in_session", "explain_pair", "waterfall_chart_html", "blocking_rule_counts"]
+__all__ = ["train_model", "predict_links", "score_pairs", "explain_pair", "waterfall_chart_html", "blocking_rule_counts"]
 
 SELECTED = "splink_selected"
 
@@ -195,22 +197,37 @@ def predict_links(
     model = json.loads(Path(model_path).read_text())
     with scratch_database(con):
         prepare_records(con, records_table, block_cap=block_cap)
-        return predict_in_session(con, model, threshold_match_probability)
+        return score_pairs(con, model, threshold_match_probability).sort("record_key_l", "record_key_r")
 
 
-def predict_in_session(con: duckdb.DuckDBPyConnection, model: Mapping, threshold: float | None) -> pl.DataFrame:
-    """Scored pairs from `model` over records already prepared in the open scratch
-    database (see predict_links); Splink's prediction table is dropped afterwards."""
+def score_pairs(
+    con: duckdb.DuckDBPyConnection, model: Mapping, threshold: float | None, *, keep_pairs: str | None = None
+) -> pl.DataFrame:
+    """One Splink prediction pass over the records prepared in the open scratch
+    database (see predict_links): the blocked pairs at or above `threshold`
+    (all of them when None), plus those listed in the `keep_pairs` table
+    (record_key_l < record_key_r) whatever their score, e.g. deterministic
+    links whose evidence is needed for a veto. Unordered; Splink's prediction
+    table is dropped afterwards."""
     linker, _, _ = _open_linker(con, model)
-    predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    # With pairs to keep, the threshold is applied here, next to them, not by Splink.
+    splink_threshold = threshold if keep_pairs is None else None
+    predictions = linker.inference.predict(threshold_match_probability=splink_threshold, warning_mode="never")
     table = predictions.physical_name
     columns = {d[0] for d in con.execute(f"select * from {table} limit 0").description}
-    result = con.sql(_output_select(model, table, columns)).pl()
+    query = f"select {', '.join(_output_columns(model, columns))} from {table} as p"
+    if keep_pairs is not None:
+        query += (
+            f" left join (select distinct record_key_l, record_key_r, true as kept from {keep_pairs}) as k"
+            " using (record_key_l, record_key_r)"
+            f" where k.kept{'' if threshold is None else f' or p.match_probability >= {float(threshold)!r}'}"
+        )
+    result = con.sql(query).pl()
     predictions.drop_table_from_database_and_remove_from_cache()
     return result
 
 
-def _output_select(model: Mapping, table: str, columns: set[str]) -> str:
+def _output_columns(model: Mapping, columns: set[str]) -> list[str]:
     parts = ["record_key_l", "record_key_r", "match_probability", "match_weight"]
     for name in _comparison_names(model):
         # Splink 5 reports log2 weights: mw_X, plus mw_tf_adj_X where term frequencies apply.
@@ -218,7 +235,7 @@ def _output_select(model: Mapping, table: str, columns: set[str]) -> str:
         if f"mw_tf_adj_{name}" in columns:
             mw = f"(p.mw_{name} + p.mw_tf_adj_{name})"
         parts += [f"gamma_{name}", f"pow(2, {mw}) as bf_{name}", f"{mw} as mw_{name}"]
-    return f"select {', '.join(parts)} from {table} as p order by record_key_l, record_key_r"
+    return parts
 
 
 def explain_pair(row: Mapping[str, Any], model: str | Path | Mapping) -> list[str]:
