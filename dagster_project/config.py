@@ -254,7 +254,7 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "max_shared_group"},
         "identity",
     )
-    match_threshold = float(identity.get("match_threshold", 0.99))
+    match_threshold = float(identity.get("match_threshold", 0.9))
     if not 0 < match_threshold < 1:
         raise ConfigError("identity.match_threshold", f"must be a probability between 0 and 1, not {match_threshold}")
     max_shared_group = int(identity.get("max_shared_group", 20))

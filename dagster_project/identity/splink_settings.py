@@ -159,12 +159,15 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
         "house_number_l IS NOT DISTINCT FROM house_number_r AND "
         + _jaro_winkler("address_line_norm", 0.88)
     )
-    # Same place: postcode district or city agrees, or one side does not say.
+    # Same place: postcode district or city agrees (up to one typo), or one side does not say.
     area_parts = []
     if has_postcode:
-        area_parts.append("postcode_district_l = postcode_district_r OR postcode_norm_l IS NULL OR postcode_norm_r IS NULL")
+        area_parts.append(
+            "postcode_district_l = postcode_district_r OR levenshtein(postcode_norm_l, postcode_norm_r) <= 1"
+            " OR postcode_norm_l IS NULL OR postcode_norm_r IS NULL"
+        )
     if has_city:
-        area_parts.append("city_norm_l = city_norm_r")
+        area_parts.append(f"{_jaro_winkler('city_norm', 0.92)}")
     same_area = f"({' OR '.join(area_parts)})" if area_parts else "TRUE"
 
     levels = [_null(*present)]
