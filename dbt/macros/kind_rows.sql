@@ -2,7 +2,8 @@
    `columns` and the person each row belongs to. A row belongs to the identity
    record named by its source_record_id in its identity source (its own
    source, or identity_source in cdp.yml); rows whose record is not an
-   identity record (an anonymous receipt) keep person_id null. #}
+   identity record (an anonymous receipt) keep person_id null. With no source
+   of the kind, an empty relation with the columns' canonical types. #}
 {% macro cdp_kind_rows(kind, columns) -%}
 {%- set sources = [] -%}
 {%- for name, src in var('cdp_sources').items() if src['kind'] == kind -%}
@@ -23,13 +24,9 @@
     {{ 'union all' if not loop.last }}
 {%- endfor %}
 {%- if not sources %}
-    select
-        cast(null as {{ dbt.type_string() }}) as person_id,
-        cast(null as {{ dbt.type_string() }}) as source,
-        cast(null as {{ dbt.type_string() }}) as source_record_id,
-        {%- for column in columns %}
-        cast(null as {{ dbt.type_string() }}) as {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    where 1 = 0
+    {%- set types = var('cdp_canonical_fields').get(kind, {}) -%}
+    {%- set empty_columns = {'person_id': 'varchar', 'source': 'varchar', 'source_record_id': 'varchar'} -%}
+    {%- for column in columns %}{% do empty_columns.update({column: types.get(column, 'varchar')}) %}{% endfor %}
+    {{ cdp_empty_relation(empty_columns) }}
 {%- endif %}
 {%- endmacro %}

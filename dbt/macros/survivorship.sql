@@ -1,15 +1,21 @@
 {# Survivorship: the order in which a person's records compete for an
    attribute (rules and source trust come from cdp.yml golden_record). #}
 
-{# Rank of a source in golden_record.source_trust (1 = most trusted). #}
+{# Rank of a source in golden_record.source_trust (1 = most trusted); sources
+   not listed rank after those listed. Without source_trust every source
+   ranks the same. #}
 {% macro cdp_trust_rank(source_column) -%}
     {%- set trust = var('cdp_survivorship')['trust'] -%}
+    {%- if trust -%}
     case {{ source_column }}
     {%- for source, rank in trust.items() %}
         when '{{ source }}' then {{ rank }}
     {%- endfor %}
         else {{ trust | length + 1 }}
     end
+    {%- else -%}
+    1
+    {%- endif -%}
 {%- endmacro %}
 
 {# How many of `fields` a record fills. #}

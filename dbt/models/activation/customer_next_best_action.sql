@@ -6,6 +6,7 @@
 
 select
     traits.person_id,
+    {%- if rules %}
     case
         {%- for rule in rules %}
         when coalesce(({{ rule['when'] }}), false) then '{{ rule['action'] }}'
@@ -23,6 +24,12 @@ select
         {%- endfor %}
         else 'No rule matched: keep in the regular programme.'
     end as action_reason,
+    {%- else %}
+    {#- no next_best_action rules in cdp.yml: everyone is nurtured #}
+    'nurture' as next_best_action,
+    cast(null as {{ dbt.type_int() }}) as action_rule_number,
+    'No rule matched: keep in the regular programme.' as action_reason,
+    {%- endif %}
     traits.recommended_product_id,
     traits.abandoned_cart_product_id,
     not traits.has_unresolved_ticket as promotions_allowed

@@ -35,15 +35,13 @@ consent_events as (
     inner join {{ source('identity', 'person_map') }} as person_map
         on person_map.source = events.source
         and person_map.source_record_id = events.source_record_id
-    union all
+    {{ 'union all' if not loop.last }}
     {%- endfor %}
-
-    select
-        cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_string() }}),
-        cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_string() }}),
-        cast(null as {{ dbt.type_timestamp() }}), cast(null as {{ dbt.type_string() }}),
-        cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_string() }})
-    where 1 = 0
+    {%- if not consent_models %}
+    {{ cdp_empty_relation({'person_id': 'varchar', 'purpose': 'varchar', 'status': 'varchar', 'channel': 'varchar',
+                           'event_at': 'timestamp', 'source': 'varchar', 'source_record_id': 'varchar',
+                           'consent_event_id': 'varchar'}) }}
+    {%- endif %}
 
 ),
 
