@@ -101,7 +101,7 @@ def build_graph(
     columns = ["record_key", "linked_record_key", "rule", "match_probability", "match_weight", "other_evidence_weight", "vetoed", "veto_reason"]
     columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
     edges = pl.concat([_with_columns(deterministic, columns), _with_columns(splink_edges, columns)], how="vertical_relaxed")
-    return IdentityGraph(edges.sort("record_key", "linked_record_key", "rule"), names)
+    return IdentityGraph(edges, names)
 
 
 def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.Series) -> pl.DataFrame:
