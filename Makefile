@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDP := $(BIN)/cdp
 
-.PHONY: setup deps sample manifest run test dev lint bench bench-identity clean
+.PHONY: setup deps sample manifest run test dev lint bench bench-identity bench-accuracy bench-public clean
 
 setup deps: $(STAMP)
 
@@ -43,6 +43,14 @@ bench: $(STAMP)
 
 bench-identity: $(STAMP)
 	$(BIN)/python benchmarks/identity_bench.py --records 100000 --records 1000000
+
+# Identity accuracy and id stability across a second batch, on generated data.
+bench-accuracy: $(STAMP)
+	$(BIN)/python benchmarks/identity_accuracy.py --people 100000
+
+# Identity accuracy on the public FEBRL datasets (never tuned on).
+bench-public: $(STAMP)
+	$(BIN)/python benchmarks/public_datasets.py
 
 clean:
 	rm -rf .cdp data/landing data/exports data/warehouse.duckdb* truth.csv

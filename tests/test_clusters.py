@@ -57,3 +57,31 @@ def test_large_star_components_are_found():
     records = [f"r{i}" for i in range(10_000)]
     links = [(f"r{i}", "r0") for i in range(1, 10_000)]
     assert len(set(ids(resolve(records, links)).values())) == 1
+
+
+def test_bare_records_join_one_person_and_stay_apart_when_their_identifier_has_two():
+    from dagster_project.identity.graph import attach_bare_records
+
+    # a1, a2 are one person, b1 another (described records: a name or a date of birth).
+    # x: a consent event for a1's email; y: a survey answer from the family inbox of a1 and b1;
+    # z1, z2: campaign clicks sharing an email, one of which a1 also has.
+    described = ["a1", "a2", "b1"]
+    edges = pl.DataFrame(
+        [("a1", "a2", "splink", False), ("a1", "x", "email", False), ("a1", "y", "email", False),
+         ("b1", "y", "email", False), ("z1", "z2", "email", False), ("a1", "z1", "email", False),
+         ("a2", "b1", "phone", True)],
+        schema={"record_key": pl.String, "linked_record_key": pl.String, "rule": pl.String, "vetoed": pl.Boolean},
+        orient="row",
+    ).with_columns(pl.lit(None, pl.String).alias("veto_reason"))
+    keys = pl.Series(described + ["x", "y", "z1", "z2"])
+    edges, clusters = attach_bare_records(edges, pl.Series(described), keys)
+
+    person = dict(clusters.iter_rows())
+    assert person["a1"] == person["a2"] == person["x"] == person["z1"] == person["z2"]
+    assert len({person["a1"], person["b1"], person["y"]}) == 3
+    y_links = edges.filter(pl.col("linked_record_key") == "y")
+    assert y_links["vetoed"].all() and y_links["veto_reason"].str.contains("2 different people").all()
+    # The clusters are exactly the connected components of the links that stand.
+    standing = connected_clusters(keys, edges.filter(~pl.col("vetoed")))
+    same = lambda frame: {frozenset(g) for g in frame.group_by("cluster").agg("record_key")["record_key"].to_list()}  # noqa: E731
+    assert same(clusters) == same(standing)

@@ -65,16 +65,22 @@ def build_graph(
     # and the scores of shared-identifier links, which the veto needs even when low.
     with scratch_database(con):
         prepare_records(con, RECORDS_TABLE)
-        # Only links on identifiers that families share can be vetoed: only they need a score.
+        # Only links on identifiers that families share can be vetoed, and only
+        # between records with a first name or date of birth: only those need a score.
         shareable = deterministic.filter(pl.col("rule").is_in([r for r in SHAREABLE_RULES if r in names]))
-        con.register("deterministic_links", shareable.to_arrow())
+        con.register("shareable_links", shareable.to_arrow())
         try:
             con.execute(
-                f"create table {SCRATCH}.deterministic_pairs as select record_key as record_key_l, linked_record_key as record_key_r"
-                " from deterministic_links"
+                f"""create table {SCRATCH}.deterministic_pairs as
+                select links.record_key as record_key_l, links.linked_record_key as record_key_r
+                from shareable_links as links
+                join {RECORDS_TABLE} as l on l.record_key = links.record_key
+                join {RECORDS_TABLE} as r on r.record_key = links.linked_record_key
+                where (l.first_name_norm is not null or l.date_of_birth is not null)
+                  and (r.first_name_norm is not null or r.date_of_birth is not null)"""
             )
         finally:
-            con.unregister("deterministic_links")
+            con.unregister("shareable_links")
         scores = score_pairs(con, model, match_threshold, keep_pairs=f"{SCRATCH}.deterministic_pairs").rename(
             {"record_key_l": "record_key", "record_key_r": "linked_record_key"}
         )
@@ -104,11 +110,14 @@ def build_graph(
     return IdentityGraph(edges, names)
 
 
-def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.Series) -> pl.DataFrame:
+def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Veto the links of records that carry nothing but a shared identifier
     (a consent event for a family email) when the described records they
     point to turned out to be different people: which of them it belongs to
-    cannot be known, so it stays apart rather than be given to the wrong one."""
+    cannot be known, so it stays apart rather than be given to the wrong one.
+
+    Returns the edges with those vetoes, and the clusters (record_key,
+    cluster) of the links that stand."""
     described_keys = described.implode()
     is_attachment = (
         (pl.col("rule") != "splink")
@@ -130,13 +139,21 @@ def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.
     ambiguous = attachments.join(persons.filter(pl.col("persons") > 1), on="bare_cluster").select(
         "record_key", "linked_record_key", "rule", "persons"
     )
-    return edges.join(ambiguous, on=["record_key", "linked_record_key", "rule"], how="left").with_columns(
+    edges = edges.join(ambiguous, on=["record_key", "linked_record_key", "rule"], how="left").with_columns(
         (pl.col("vetoed") | pl.col("persons").is_not_null()).alias("vetoed"),
         pl.when(pl.col("persons").is_not_null())
         .then(pl.format("only a shared identifier, which {} different people have", pl.col("persons")))
         .otherwise(pl.col("veto_reason"))
         .alias("veto_reason"),
     ).drop("persons")
+    # The persons: the core clusters joined through the attachments that stand
+    # (the same components as all unvetoed links, without clustering them again).
+    standing = attachments.join(persons.filter(pl.col("persons") == 1), on="bare_cluster").select(
+        pl.col("bare_cluster").alias("record_key"), pl.col("person_cluster").alias("linked_record_key")
+    )
+    merged = connected_clusters(core["cluster"], standing).rename({"record_key": "core", "cluster": "person"})
+    clusters = core.join(merged, left_on="cluster", right_on="core").select("record_key", pl.col("person").alias("cluster"))
+    return edges, clusters
 
 
 def _ordered(links: pl.DataFrame) -> pl.DataFrame:

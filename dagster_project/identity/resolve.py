@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from dagster_project.config import CdpConfig
-from dagster_project.identity.clusters import assign_person_ids, connected_clusters
+from dagster_project.identity.clusters import assign_person_ids
 from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph
 from dagster_project.identity.splink_model import train_model
 from dagster_project.warehouse import table_exists
@@ -71,7 +71,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     graph = build_graph(
         con, deterministic, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight
     )
-    edges = attach_bare_records(
+    edges, clusters = attach_bare_records(
         graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]
     )
     links = edges.filter(~pl.col("vetoed"))
@@ -80,7 +80,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         if table_exists(con, "identity", "person_map")
         else None
     )
-    assignment = assign_person_ids(connected_clusters(records["record_key"], links), previous)
+    assignment = assign_person_ids(clusters, previous)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     person_map = records.drop("is_described").join(assignment.person_map, on="record_key").with_columns(
         pl.col("cluster_size").cast(pl.Int64), pl.lit(run_id).alias("run_id"), pl.lit(now).alias("resolved_at")

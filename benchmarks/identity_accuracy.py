@@ -1,0 +1,105 @@
+"""Identity accuracy and person-id stability on generated data, at any size.
+
+    .venv/bin/python benchmarks/identity_accuracy.py --people 100000 [--workdir DIR]
+
+In a fresh workspace (a copy of cdp.yml): `cdp generate`, `cdp run`, `cdp
+evaluate`; then a later day's files (`cdp generate --batch 2`), a second
+run and evaluation, and the share of the first run's identity records that
+kept their person_id, with the id_history events the second run logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dagster_project.config import DEFAULT_CONFIG, load_config  # noqa: E402
+
+
+def evaluation_figures(config) -> dict:
+    from dagster_project.identity.evaluate import evaluate_identity
+
+    e = evaluate_identity(config.warehouse, config.truth)
+    return {
+        "records": e.records,
+        "precision": round(e.precision, 4),
+        "recall": round(e.recall, 4),
+        "recall_identifiable_records": round(e.identifiable_recall, 4),
+        "f1": round(e.f1, 4),
+        "bcubed_precision": round(e.bcubed_precision, 4),
+        "bcubed_recall": round(e.bcubed_recall, 4),
+        "false_merges": e.false_merges,
+        "household_false_merges": e.household_false_merges,
+    }
+
+
+def person_ids(config) -> dict[str, str]:
+    from dagster_project.warehouse import connect
+
+    with connect(config.warehouse, read_only=True) as con:
+        return dict(con.execute("select record_key, person_id from identity.person_map").fetchall())
+
+
+def run(config, label: str) -> float:
+    from dagster_project.pipeline import run_pipeline
+
+    started = time.perf_counter()
+    result = run_pipeline(config)
+    if not result.success:
+        print(result.summary.render(), file=sys.stderr)
+        raise SystemExit(f"{label} failed")
+    return round(time.perf_counter() - started, 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+
+    from dagster_project.generate import generate_sample
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cdp-accuracy-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DEFAULT_CONFIG, workdir / "cdp.yml")
+    config = load_config(workdir / "cdp.yml")
+    report: dict = {"people": args.people, "seed": args.seed}
+
+    generate_sample(config.landing, config.truth, people=args.people, seed=args.seed)
+    report["first_run_seconds"] = run(config, "first run")
+    report["first_batch"] = evaluation_figures(config)
+    before = person_ids(config)
+    print(json.dumps(report, indent=2), flush=True)
+
+    generate_sample(config.landing, config.truth, people=args.people, seed=args.seed, batch=2)
+    report["second_run_seconds"] = run(config, "second run")
+    report["after_second_batch"] = evaluation_figures(config)
+    after = person_ids(config)
+    kept = sum(1 for key, person in before.items() if after.get(key) == person)
+    from dagster_project.warehouse import connect
+
+    with connect(config.warehouse, read_only=True) as con:
+        runs = [r[0] for r in con.execute("select run_id from identity.id_history group by run_id order by min(recorded_at)").fetchall()]
+        events = dict(con.execute("select event, count(*) from identity.id_history where run_id = ? group by event", [runs[-1]]).fetchall()) if runs else {}
+    report["stability"] = {
+        "first_batch_records": len(before),
+        "kept_person_id": kept,
+        "share_kept": round(kept / len(before), 5) if before else 1.0,
+        "second_run_id_history_events": events,
+    }
+    print(json.dumps(report, indent=2))
+    if not args.workdir:
+        shutil.rmtree(workdir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
