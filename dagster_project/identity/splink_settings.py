@@ -211,10 +211,13 @@ def email_comparison(has_first: bool) -> Comparison:
         *_shared_contact_level("email", has_first),
         # Term frequencies: an address used by many records counts for less.
         _level("email_l = email_r", "exact match", tf_adjustment_column="email"),
-        # Same digits: jsmith1@ / jsmith2@ are usually two people, not a typo.
+        # Same digits: jsmith1@ / jsmith2@ are usually two people, not a typo. Nor
+        # is a separator: john.smith@ / john_smith@ / johnsmith@ are the handles
+        # that different John Smiths pick (common once there are many of them).
         _level(
             "levenshtein(email_l, email_r) <= 1 AND "
-            "regexp_replace(email_l, '[^0-9]', '', 'g') = regexp_replace(email_r, '[^0-9]', '', 'g')",
+            "regexp_replace(email_l, '[^0-9]', '', 'g') = regexp_replace(email_r, '[^0-9]', '', 'g') AND "
+            "regexp_replace(email_l, '[._-]', '', 'g') <> regexp_replace(email_r, '[._-]', '', 'g')",
             "one letter typed wrong",
         ),
         ELSE,
