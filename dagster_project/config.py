@@ -128,6 +128,7 @@ class CdpConfig:
     identity_model: Path
     match_threshold: float
     veto_weight: float
+    veto_conflicting_dob: bool
     max_shared_group: int
     max_cluster_size: int
     max_conflicting_dob_rate: float
@@ -251,7 +252,7 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
     identity = raw.get("identity") or {}
     _check_keys(
         identity,
-        {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "max_shared_group"},
+        {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "veto_conflicting_dob", "max_shared_group"},
         "identity",
     )
     match_threshold = float(identity.get("match_threshold", 0.9))
@@ -299,6 +300,7 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         identity_model=(root / str(identity.get("model", "identity_model.json"))).resolve(),
         match_threshold=match_threshold,
         veto_weight=float(identity.get("veto_weight", -4.0)),
+        veto_conflicting_dob=bool(identity.get("veto_conflicting_dob", False)),
         max_shared_group=max_shared_group,
         max_cluster_size=int(quality.get("max_cluster_size", 200)),
         max_conflicting_dob_rate=float(quality.get("max_conflicting_dob_rate", 0.01)),

@@ -56,6 +56,7 @@ def build_graph(
     *,
     match_threshold: float,
     veto_weight: float,
+    veto_conflicting_dob: bool = False,
 ) -> IdentityGraph:
     """All edges between identity records; `deterministic` is int_identity__links."""
     model = json.loads(model_path.read_text())
@@ -87,14 +88,14 @@ def build_graph(
 
     deterministic = deterministic.join(scores, on=["record_key", "linked_record_key"], how="left")
     deterministic = deterministic.with_columns(_distinguishing_evidence(names).alias("other_evidence_weight"))
-    vetoed = (
+    weak = (
         pl.col("rule").is_in(list(SHAREABLE_RULES))
         & pl.col("other_evidence_weight").is_not_null()
         & (pl.col("other_evidence_weight") < veto_weight)
     )
     deterministic = deterministic.with_columns(
-        vetoed.alias("vetoed"),
-        pl.when(vetoed)
+        weak.alias("vetoed"),
+        pl.when(weak)
         .then(pl.format("first name and date of birth evidence {} is below the veto weight {}", pl.col("other_evidence_weight").round(1), pl.lit(veto_weight)))
         .alias("veto_reason"),
     )
@@ -104,6 +105,9 @@ def build_graph(
         pl.lit(False).alias("vetoed"),
         pl.lit(None, pl.String).alias("veto_reason"),
     )
+    if veto_conflicting_dob and "date_of_birth" in names:
+        deterministic = _veto_conflicting_dob(deterministic, pl.col("rule").is_in(list(SHAREABLE_RULES)))
+        splink_edges = _veto_conflicting_dob(splink_edges, pl.lit(True))
     columns = ["record_key", "linked_record_key", "rule", "match_probability", "match_weight", "other_evidence_weight", "vetoed", "veto_reason"]
     columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
     edges = pl.concat([_with_columns(deterministic, columns), _with_columns(splink_edges, columns)], how="vertical_relaxed")
@@ -154,6 +158,18 @@ def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.
     merged = connected_clusters(core["cluster"], standing).rename({"record_key": "core", "cluster": "person"})
     clusters = core.join(merged, left_on="cluster", right_on="core").select("record_key", pl.col("person").alias("cluster"))
     return edges, clusters
+
+
+def _veto_conflicting_dob(edges: pl.DataFrame, applies: pl.Expr) -> pl.DataFrame:
+    """Veto links whose dates of birth are both known and clearly different (the
+    comparison's last level: not a typo, a day/month swap or the same year).
+    A parent and child who share a name, an address and an inbox are two people,
+    whatever the other fields add up to."""
+    conflict = applies & ~pl.col("vetoed") & (pl.col("gamma_date_of_birth") == 0)
+    return edges.with_columns(
+        (pl.col("vetoed") | conflict.fill_null(False)).alias("vetoed"),
+        pl.when(conflict).then(pl.lit("dates of birth conflict")).otherwise(pl.col("veto_reason")).alias("veto_reason"),
+    )
 
 
 def _ordered(links: pl.DataFrame) -> pl.DataFrame:
