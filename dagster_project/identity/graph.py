@@ -12,7 +12,9 @@ of birth comparisons add up to less than `veto_weight`. Household members
 share a surname, an address, a family email or a landline; they differ in
 first name and date of birth. The veto keeps mother and son apart when they
 share a family email, while a nickname, a typo or swapped names (levels of
-the first name comparison) do not trigger it.
+the first name comparison) do not trigger it. Optionally
+(identity.veto_conflicting_dob), Splink and shared-identifier links whose
+dates of birth are both known and clearly different are vetoed too.
 """
 
 from __future__ import annotations
@@ -66,22 +68,7 @@ def build_graph(
     # and the scores of shared-identifier links, which the veto needs even when low.
     with scratch_database(con):
         prepare_records(con, RECORDS_TABLE)
-        # Only links on identifiers that families share can be vetoed, and only
-        # between records with a first name or date of birth: only those need a score.
-        shareable = deterministic.filter(pl.col("rule").is_in([r for r in SHAREABLE_RULES if r in names]))
-        con.register("shareable_links", shareable.to_arrow())
-        try:
-            con.execute(
-                f"""create table {SCRATCH}.deterministic_pairs as
-                select links.record_key as record_key_l, links.linked_record_key as record_key_r
-                from shareable_links as links
-                join {RECORDS_TABLE} as l on l.record_key = links.record_key
-                join {RECORDS_TABLE} as r on r.record_key = links.linked_record_key
-                where (l.first_name_norm is not null or l.date_of_birth is not null)
-                  and (r.first_name_norm is not null or r.date_of_birth is not null)"""
-            )
-        finally:
-            con.unregister("shareable_links")
+        _create_vetoable_pairs(con, deterministic, [r for r in SHAREABLE_RULES if r in names])
         scores = score_pairs(con, model, match_threshold, keep_pairs=f"{SCRATCH}.deterministic_pairs").rename(
             {"record_key_l": "record_key", "record_key_r": "linked_record_key"}
         )
@@ -112,6 +99,26 @@ def build_graph(
     columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
     edges = pl.concat([_with_columns(deterministic, columns), _with_columns(splink_edges, columns)], how="vertical_relaxed")
     return IdentityGraph(edges, names)
+
+
+def _create_vetoable_pairs(con: duckdb.DuckDBPyConnection, deterministic: pl.DataFrame, rules: list[str]) -> None:
+    """The pairs whose Splink score the veto needs, as table deterministic_pairs
+    of the scratch database: links on identifiers that families share, between
+    records with a first name or a date of birth (a bare record has no evidence
+    to veto on)."""
+    con.register("shareable_links", deterministic.filter(pl.col("rule").is_in(rules)).to_arrow())
+    try:
+        con.execute(
+            f"""create table {SCRATCH}.deterministic_pairs as
+            select links.record_key as record_key_l, links.linked_record_key as record_key_r
+            from shareable_links as links
+            join {RECORDS_TABLE} as l on l.record_key = links.record_key
+            join {RECORDS_TABLE} as r on r.record_key = links.linked_record_key
+            where (l.first_name_norm is not null or l.date_of_birth is not null)
+              and (r.first_name_norm is not null or r.date_of_birth is not null)"""
+        )
+    finally:
+        con.unregister("shareable_links")
 
 
 def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
