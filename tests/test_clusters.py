@@ -96,6 +96,6 @@ def test_conflicting_dates_of_birth_veto_splink_and_shared_identifier_links_only
         schema={"record_key": pl.String, "linked_record_key": pl.String, "rule": pl.String, "gamma_date_of_birth": pl.Int32},
         orient="row",
     ).with_columns(pl.lit(False).alias("vetoed"), pl.lit(None, pl.String).alias("veto_reason"))
-    vetoed = _veto_conflicting_dob(edges, pl.col("rule").is_in(list(SHAREABLE_RULES)) | (pl.col("rule") == "splink"))
+    vetoed = _veto_conflicting_dob(edges, pl.col("rule").is_in(SHAREABLE_RULES) | (pl.col("rule") == "splink"))
     assert vetoed.filter("vetoed")["record_key"].to_list() == ["a", "e"]
     assert set(vetoed.filter("vetoed")["veto_reason"]) == {"dates of birth conflict"}

@@ -32,7 +32,7 @@ from dagster_project.identity.splink_prepare import SCRATCH, prepare_records, sc
 
 RECORDS_TABLE = "intermediate.int_identity__records"
 # Deterministic rules on identifiers that several people can share.
-SHAREABLE_RULES = {"email": "email", "phone": "phone"}
+SHAREABLE_RULES = ["email", "phone"]
 # The comparisons that tell members of one household apart.
 DISTINGUISHING_COMPARISONS = ("first_name", "date_of_birth")
 
@@ -75,8 +75,9 @@ def build_graph(
 
     deterministic = deterministic.join(scores, on=["record_key", "linked_record_key"], how="left")
     deterministic = deterministic.with_columns(_distinguishing_evidence(names).alias("other_evidence_weight"))
+    shareable = pl.col("rule").is_in(SHAREABLE_RULES)
     weak = (
-        pl.col("rule").is_in(list(SHAREABLE_RULES))
+        shareable
         & pl.col("other_evidence_weight").is_not_null()
         & (pl.col("other_evidence_weight") < veto_weight)
     )
@@ -93,7 +94,7 @@ def build_graph(
         pl.lit(None, pl.String).alias("veto_reason"),
     )
     if veto_conflicting_dob and "date_of_birth" in names:
-        deterministic = _veto_conflicting_dob(deterministic, pl.col("rule").is_in(list(SHAREABLE_RULES)))
+        deterministic = _veto_conflicting_dob(deterministic, shareable)
         splink_edges = _veto_conflicting_dob(splink_edges, pl.lit(True))
     columns = ["record_key", "linked_record_key", "rule", "match_probability", "match_weight", "other_evidence_weight", "vetoed", "veto_reason"]
     columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]

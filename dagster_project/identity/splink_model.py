@@ -217,10 +217,10 @@ def score_pairs(
     columns = {d[0] for d in con.execute(f"select * from {table} limit 0").description}
     query = f"select {', '.join(_output_columns(model, columns))} from {table} as p"
     if keep_pairs is not None:
+        kept = "k.kept" if threshold is None else f"k.kept or p.match_probability >= {float(threshold)!r}"
         query += (
             f" left join (select distinct record_key_l, record_key_r, true as kept from {keep_pairs}) as k"
-            " using (record_key_l, record_key_r)"
-            f" where k.kept{'' if threshold is None else f' or p.match_probability >= {float(threshold)!r}'}"
+            f" using (record_key_l, record_key_r) where {kept}"
         )
     result = con.sql(query).pl()
     predictions.drop_table_from_database_and_remove_from_cache()

@@ -3,6 +3,8 @@
    gets 'nurture'. A person waiting on customer service gets no promotion
    whatever their action (promotions_allowed). #}
 {%- set rules = var('cdp_next_best_action') %}
+{%- set default_action = 'nurture' %}
+{%- set default_reason = 'No rule matched: keep in the regular programme.' %}
 
 select
     traits.person_id,
@@ -11,7 +13,7 @@ select
         {%- for rule in rules %}
         when coalesce(({{ rule['when'] }}), false) then '{{ rule['action'] }}'
         {%- endfor %}
-        else 'nurture'
+        else '{{ default_action }}'
     end as next_best_action,
     case
         {%- for rule in rules %}
@@ -22,13 +24,13 @@ select
         {%- for rule in rules %}
         when coalesce(({{ rule['when'] }}), false) then '{{ rule['description'] | replace("'", "''") }}'
         {%- endfor %}
-        else 'No rule matched: keep in the regular programme.'
+        else '{{ default_reason }}'
     end as action_reason,
     {%- else %}
     {#- no next_best_action rules in cdp.yml: everyone is nurtured #}
-    'nurture' as next_best_action,
+    '{{ default_action }}' as next_best_action,
     cast(null as {{ dbt.type_int() }}) as action_rule_number,
-    'No rule matched: keep in the regular programme.' as action_reason,
+    '{{ default_reason }}' as action_reason,
     {%- endif %}
     traits.recommended_product_id,
     traits.abandoned_cart_product_id,
