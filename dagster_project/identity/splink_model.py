@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["train_model", "predict_links", "score_pairs", "explain_pair", "waterfall_chart_html", "blocking_rule_counts"]
 
 SELECTED = "splink_selected"
+KEPT_PAIRS = "splink_kept_pairs"  # in the scratch database, the current one while Splink runs
 
 
 def _open_linker(con: duckdb.DuckDBPyConnection, settings: Any) -> tuple[Linker, DuckDBAPI, SplinkDataFrame]:
@@ -203,27 +204,35 @@ def predict_links(
 def score_pairs(
     con: duckdb.DuckDBPyConnection, model: Mapping, threshold: float | None, *, keep_pairs: str | None = None
 ) -> pl.DataFrame:
-    """One Splink prediction pass over the records prepared in the open scratch
+    """Splink predictions over the records prepared in the open scratch
     database (see predict_links): the blocked pairs at or above `threshold`
-    (all of them when None), plus those listed in the `keep_pairs` table
+    (all of them when None), plus the pairs listed in the `keep_pairs` table
     (record_key_l < record_key_r) whatever their score, e.g. deterministic
-    links whose evidence is needed for a veto. Unordered; Splink's prediction
-    table is dropped afterwards."""
-    linker, _, _ = _open_linker(con, model)
-    # With pairs to keep, the threshold is applied here, next to them, not by Splink.
-    splink_threshold = threshold if keep_pairs is None else None
-    predictions = linker.inference.predict(threshold_match_probability=splink_threshold, warning_mode="never")
-    table = predictions.physical_name
-    columns = {d[0] for d in con.execute(f"select * from {table} limit 0").description}
-    query = f"select {', '.join(_output_columns(model, columns))} from {table} as p"
+    links whose evidence a veto needs. Unordered; Splink's tables are dropped
+    afterwards.
+
+    The kept pairs are scored in a second, small pass over exactly those
+    pairs (Splink's registered blocked pairs), so the main pass keeps its
+    threshold and never materialises every blocked pair's score."""
+    linker, db_api, _ = _open_linker(con, model)
+    above = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    columns = {d[0] for d in con.execute(f"select * from {above.physical_name} limit 0").description}
+    select = f"select {', '.join(_output_columns(model, columns))}"
+    query = f"{select} from {above.physical_name} as p"
+    scored = [above]
     if keep_pairs is not None:
-        kept = "k.kept" if threshold is None else f"k.kept or p.match_probability >= {float(threshold)!r}"
-        query += (
-            f" left join (select distinct record_key_l, record_key_r, true as kept from {keep_pairs}) as k"
-            f" using (record_key_l, record_key_r) where {kept}"
+        con.execute(
+            f"""create or replace table {KEPT_PAIRS} as select distinct '0' as match_key,
+                record_key_l as join_key_l, record_key_r as join_key_r from {keep_pairs}"""
         )
+        linker.table_management.register_blocked_pairs_for_predict(db_api.register(KEPT_PAIRS))
+        kept = linker.inference.predict(warning_mode="never")
+        scored.append(kept)
+        query += f" union all {select} from {kept.physical_name} as p anti join {above.physical_name} using (record_key_l, record_key_r)"
     result = con.sql(query).pl()
-    predictions.drop_table_from_database_and_remove_from_cache()
+    for table in scored:
+        table.drop_table_from_database_and_remove_from_cache()
+    con.execute(f"drop table if exists {KEPT_PAIRS}")
     return result
 
 
