@@ -35,13 +35,15 @@ def connected_clusters(record_keys: pl.Series, links: pl.DataFrame) -> pl.DataFr
         .join(index, on="record_key")
         .join(index.rename({"record_key": "linked_record_key", "node": "linked_node"}), on="linked_record_key")
     )
-    size = keys.len()
-    graph = coo_matrix(
-        (np.ones(edges.height, dtype=np.int8), (edges["node"].to_numpy(), edges["linked_node"].to_numpy())),
-        shape=(size, size),
-    )
-    _, labels = connected_components(graph, directed=False)
+    labels = components(keys.len(), edges["node"].to_numpy(), edges["linked_node"].to_numpy())
     return index.with_columns(pl.Series("cluster", labels, dtype=pl.Int64)).drop("node")
+
+
+def components(nodes: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Component label of each of `nodes` nodes (0..nodes-1), over edges left[i]-right[i]."""
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(nodes, nodes))
+    _, labels = connected_components(graph, directed=False)
+    return labels
 
 
 def assign_person_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None) -> Assignment:

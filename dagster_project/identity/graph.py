@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 
-from dagster_project.identity.clusters import connected_clusters
+from dagster_project.identity.clusters import components
 from dagster_project.identity.splink_model import score_pairs
 from dagster_project.identity.splink_prepare import SCRATCH, prepare_records, scratch_database
 
@@ -129,43 +130,52 @@ def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.
     cannot be known, so it stays apart rather than be given to the wrong one.
 
     Returns the edges with those vetoes, and the clusters (record_key,
-    cluster) of the links that stand."""
-    described_keys = described.implode()
-    is_attachment = (
-        (pl.col("rule") != "splink")
-        & (pl.col("record_key").is_in(described_keys) != pl.col("linked_record_key").is_in(described_keys))
+    cluster) of the links that stand. `all_keys` are unique; the work is on
+    their positions (integers), not on the keys."""
+    nodes = pl.DataFrame({"record_key": all_keys}).with_row_index("node")
+    is_described = nodes["record_key"].is_in(described.implode()).to_numpy()
+    ends = (
+        edges.select("record_key", "linked_record_key")
+        .join(nodes, on="record_key", how="left", maintain_order="left")
+        .join(nodes.rename({"record_key": "linked_record_key", "node": "linked_node"}), on="linked_record_key", how="left", maintain_order="left")
     )
-    active = edges.filter(~pl.col("vetoed"))
-    core = connected_clusters(all_keys, active.filter(~is_attachment))
-    attachments = (
-        active.filter(is_attachment)
-        .with_columns(
-            pl.when(pl.col("record_key").is_in(described_keys)).then(pl.col("linked_record_key")).otherwise(pl.col("record_key")).alias("bare"),
-            pl.when(pl.col("record_key").is_in(described_keys)).then(pl.col("record_key")).otherwise(pl.col("linked_record_key")).alias("described"),
-        )
-        .join(core.rename({"record_key": "bare", "cluster": "bare_cluster"}), on="bare")
-        .join(core.rename({"record_key": "described", "cluster": "person_cluster"}), on="described")
-    )
+    if ends["node"].has_nulls() or ends["linked_node"].has_nulls():
+        raise ValueError("identity edges name records that are not identity records")
+    left, right = ends["node"].to_numpy(), ends["linked_node"].to_numpy()
+    active = ~edges["vetoed"].to_numpy()
+    attachment = (edges["rule"] != "splink").to_numpy() & (is_described[left] != is_described[right])
+    core = components(nodes.height, left[active & ~attachment], right[active & ~attachment])
+
+    # Each attachment: the bare record's core cluster and the person's.
+    rows = np.flatnonzero(active & attachment)
+    left_described = is_described[left[rows]]
+    bare_cluster = core[np.where(left_described, right[rows], left[rows])]
+    person_cluster = core[np.where(left_described, left[rows], right[rows])]
     # Bare records already linked to each other decide together.
-    persons = attachments.group_by("bare_cluster").agg(pl.col("person_cluster").n_unique().alias("persons"))
-    ambiguous = attachments.join(persons.filter(pl.col("persons") > 1), on="bare_cluster").select(
-        "record_key", "linked_record_key", "rule", "persons"
+    persons = (
+        pl.DataFrame({"bare_cluster": bare_cluster, "person_cluster": person_cluster})
+        .group_by("bare_cluster")
+        .agg(pl.col("person_cluster").n_unique().alias("persons"))
     )
-    edges = edges.join(ambiguous, on=["record_key", "linked_record_key", "rule"], how="left").with_columns(
-        (pl.col("vetoed") | pl.col("persons").is_not_null()).alias("vetoed"),
-        pl.when(pl.col("persons").is_not_null())
-        .then(pl.format("only a shared identifier, which {} different people have", pl.col("persons")))
+    persons_of_cluster = np.zeros(nodes.height, dtype=np.int64)
+    persons_of_cluster[persons["bare_cluster"].to_numpy()] = persons["persons"].to_numpy()
+    persons_per_row = persons_of_cluster[bare_cluster]
+
+    ambiguous = np.zeros(edges.height, dtype=np.int64)
+    ambiguous[rows] = np.where(persons_per_row > 1, persons_per_row, 0)
+    ambiguous = pl.Series("persons", ambiguous)
+    edges = edges.with_columns(
+        (pl.col("vetoed") | (ambiguous > 0)).alias("vetoed"),
+        pl.when(ambiguous > 0)
+        .then(pl.format("only a shared identifier, which {} different people have", ambiguous))
         .otherwise(pl.col("veto_reason"))
         .alias("veto_reason"),
-    ).drop("persons")
+    )
     # The persons: the core clusters joined through the attachments that stand
     # (the same components as all unvetoed links, without clustering them again).
-    standing = attachments.join(persons.filter(pl.col("persons") == 1), on="bare_cluster").select(
-        pl.col("bare_cluster").alias("record_key"), pl.col("person_cluster").alias("linked_record_key")
-    )
-    merged = connected_clusters(core["cluster"], standing).rename({"record_key": "core", "cluster": "person"})
-    clusters = core.join(merged, left_on="cluster", right_on="core").select("record_key", pl.col("person").alias("cluster"))
-    return edges, clusters
+    standing = persons_per_row == 1
+    person = components(nodes.height, bare_cluster[standing], person_cluster[standing])[core]
+    return edges, nodes.select("record_key", pl.Series("cluster", person, dtype=pl.Int64))
 
 
 def _veto_conflicting_dob(edges: pl.DataFrame, applies: pl.Expr) -> pl.DataFrame:
