@@ -221,14 +221,16 @@ def score_pairs(
     query = f"{select} from {above.physical_name} as p"
     scored = [above]
     if keep_pairs is not None:
+        # Only those the main pass did not return (most score above the threshold).
         con.execute(
-            f"""create or replace table {KEPT_PAIRS} as select distinct '0' as match_key,
-                record_key_l as join_key_l, record_key_r as join_key_r from {keep_pairs}"""
+            f"""create or replace table {KEPT_PAIRS} as
+            select distinct '0' as match_key, k.record_key_l as join_key_l, k.record_key_r as join_key_r
+            from {keep_pairs} as k anti join {above.physical_name} as p using (record_key_l, record_key_r)"""
         )
         linker.table_management.register_blocked_pairs_for_predict(db_api.register(KEPT_PAIRS))
         kept = linker.inference.predict(warning_mode="never")
         scored.append(kept)
-        query += f" union all {select} from {kept.physical_name} as p anti join {above.physical_name} using (record_key_l, record_key_r)"
+        query += f" union all {select} from {kept.physical_name} as p"
     result = con.sql(query).pl()
     for table in scored:
         table.drop_table_from_database_and_remove_from_cache()
