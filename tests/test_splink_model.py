@@ -9,8 +9,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from dagster_project.identity.splink_model import explain_pair, predict_links, train_model, waterfall_chart_html
-from dagster_project.identity.splink_prepare import NICKNAMES_CSV
+from dagster_project.identity.splink_model import explain_pair, predict_links, score_pairs, train_model, waterfall_chart_html
+from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, prepare_records, scratch_database
 from dagster_project.identity.splink_synthetic import load_identity_records, synthetic_records
 
 TABLE = "intermediate.int_identity__records"
@@ -149,6 +149,30 @@ def test_prediction_output_and_saved_model_round_trip(warehouse, trained, links)
     assert (links["record_key_l"] < links["record_key_r"]).all()
     high = predict_links(warehouse, TABLE, trained[0], threshold_match_probability=0.9)
     assert high.height == links.filter(pl.col("match_probability") >= 0.9).height
+
+
+def test_score_pairs_adds_kept_pairs_whatever_their_score(warehouse, trained, links):
+    # The veto needs the evidence of shared-identifier links, even far below the
+    # threshold, even for a pair that no blocking rule would compare.
+    unblocked = tuple(sorted(("case:bob1", "case:swap1")))
+    household = tuple(sorted(("case:home1", "case:home2")))
+    assert _pair(links, *unblocked) is None
+    assert _probability(links, *household) < 0.9
+    keep = pl.DataFrame([unblocked, household], schema=["record_key_l", "record_key_r"], orient="row")
+    model = json.loads(trained[0].read_text())
+    with scratch_database(warehouse):
+        prepare_records(warehouse, TABLE)
+        warehouse.register("keep_frame", keep.to_arrow())
+        warehouse.execute(f"create table {SCRATCH}.keep as select * from keep_frame")
+        warehouse.unregister("keep_frame")
+        scored = score_pairs(warehouse, model, 0.9, keep_pairs=f"{SCRATCH}.keep")
+
+    above = links.filter(pl.col("match_probability") >= 0.9)
+    pairs = list(zip(scored["record_key_l"], scored["record_key_r"]))
+    assert len(pairs) == len(set(pairs))
+    assert set(pairs) == set(zip(above["record_key_l"], above["record_key_r"])) | {unblocked, household}
+    assert _pair(scored, *household)["match_weight"] == pytest.approx(_pair(links, *household)["match_weight"])
+    assert _pair(scored, *unblocked)["match_probability"] < 0.01
 
 
 def test_warehouse_left_untouched(warehouse, trained):
