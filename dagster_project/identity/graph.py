@@ -65,8 +65,8 @@ def build_graph(
     model = json.loads(model_path.read_text())
     names = comparison_names(model)
     deterministic = _ordered(deterministic)
-    # One scratch session and one Splink pass: the pairs above the threshold,
-    # and the scores of shared-identifier links, which the veto needs even when low.
+    # One scratch session: the pairs above the threshold, and the scores of
+    # shared-identifier links, which the veto needs even when low.
     with scratch_database(con):
         prepare_records(con, RECORDS_TABLE)
         _create_vetoable_pairs(con, deterministic, [r for r in SHAREABLE_RULES if r in names])

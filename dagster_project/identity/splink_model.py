@@ -7,8 +7,8 @@ nicknames, swapped names, moved house, missing fields.
 - train_model: unsupervised Fellegi-Sunter training, saved as Splink JSON;
 - predict_links: scored pairs from the saved model (no retraining), with
   per-comparison gamma levels and weights for explaining a link later;
-- score_pairs: the same in one Splink pass over already prepared records,
-  also keeping given pairs whatever their score (identity.graph);
+- score_pairs: the same over already prepared records, plus given pairs
+  whatever their score, scored on their own (identity.graph);
 - explain_pair / waterfall_chart_html: human-readable evidence for a pair.
 
 All work happens in an in-memory scratch database attached to the caller's
