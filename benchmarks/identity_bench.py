@@ -1,15 +1,18 @@
 """Identity benchmark: our identity step against a plain Splink script, same data.
 
-    .venv/bin/python benchmarks/identity_bench.py --records 100000 [--records 1000000]
+    .venv/bin/python benchmarks/identity_bench.py --records 100000 [--records 1000000] [--repeats 3]
 
 For each size, generates sample data for about records/8 people (the sample
-has ~8 identity records per person), runs the pipeline (stage times from
-Dagster's step events), then, on the same int_identity__records table, runs
-a plain Splink script in a fresh process: the same trained comparisons,
-train + input preparation + predict + Splink's own clustering at the same
-threshold. Prints
-wall times, peak RSS and the ratio of our identity step (model training +
-resolution with deterministic links, vetoes, stable ids) to plain Splink.
+has ~8 identity records per person) and runs the pipeline (stage times from
+Dagster's step events). Then, on the same int_identity__records table, it
+times in turn, `--repeats` times, each in a fresh process:
+- ours: the identity step as a first run does it: model training, then
+  resolution (Splink prediction, deterministic links, vetoes, bare-record
+  attachment, stable ids, writing identity.person_map and identity.edges);
+- plain Splink: the same trained comparisons, training + input preparation +
+  predict + Splink's own clustering at the same threshold.
+Alternating the two spreads the machine's noise over both. Prints wall times,
+peak RSS, the ratio of each pair of runs and the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,7 +66,41 @@ print(json.dumps({"seconds": {k: round(v, 1) for k, v in times.items()}, "person
 '''
 
 
-def bench(records: int, workdir: Path) -> dict:
+OUR_IDENTITY_STEP = r'''
+import dataclasses, json, resource, sys, time
+from pathlib import Path
+from dagster_project.config import load_config
+from dagster_project.identity.resolve import ensure_model, resolve_identities
+from dagster_project.warehouse import connect
+
+config = load_config(Path(sys.argv[1]))
+config = dataclasses.replace(config, identity_model=Path(sys.argv[2]))
+times = {}
+with connect(config.warehouse) as con:
+    # A first run: no earlier persons to keep ids from.
+    for table in ("person_map", "edges", "id_history"):
+        con.execute(f"drop table if exists identity.{table}")
+    started = time.perf_counter()
+    ensure_model(con, config, retrain=True)
+    times["train"] = time.perf_counter() - started
+    started = time.perf_counter()
+    report = resolve_identities(con, config)
+    times["resolve"] = time.perf_counter() - started
+print(json.dumps({"seconds": {k: round(v, 1) for k, v in times.items()}, "persons": report.persons,
+                  "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+'''
+
+
+def _run_script(script: str, *args: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report["total_seconds"] = round(sum(report["seconds"].values()), 1)
+    return report
+
+
+def bench(records: int, workdir: Path, repeats: int) -> dict:
     people = max(100, int(records / RECORDS_PER_PERSON))
     pipeline = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "pipeline_bench.py"), "--people", str(people), "--workdir", str(workdir), "--keep"],
@@ -70,47 +108,49 @@ def bench(records: int, workdir: Path) -> dict:
     )
     if pipeline.returncode != 0:
         raise RuntimeError(pipeline.stdout[-3000:] + pipeline.stderr[-3000:])
-    ours = json.loads(pipeline.stdout[pipeline.stdout.index("{"):])
-    steps = ours["steps_seconds"]
-    identity_seconds = steps.get("identity__model", 0) + steps.get("identity__person_map", 0)
+    in_pipeline = json.loads(pipeline.stdout[pipeline.stdout.index("{"):])
+    steps = in_pipeline["steps_seconds"]
 
     from dagster_project.config import load_config
     config = load_config(workdir / "cdp.yml")
-    plain = subprocess.run(
-        [sys.executable, "-c", PLAIN_SPLINK, str(config.warehouse), str(workdir / "plain_model.json"), str(config.match_threshold)],
-        capture_output=True, text=True, cwd=ROOT,
-    )
-    if plain.returncode != 0:
-        raise RuntimeError(plain.stderr[-3000:])
-    plain_report = json.loads(plain.stdout.strip().splitlines()[-1])
-    plain_seconds = sum(plain_report["seconds"].values())
+    ours, plain = [], []
+    for _ in range(repeats):
+        ours.append(_run_script(OUR_IDENTITY_STEP, str(workdir / "cdp.yml"), str(workdir / "ours_model.json")))
+        plain.append(
+            _run_script(PLAIN_SPLINK, str(config.warehouse), str(workdir / "plain_model.json"), str(config.match_threshold))
+        )
+    ours_median = statistics.median(r["total_seconds"] for r in ours)
+    plain_median = statistics.median(r["total_seconds"] for r in plain)
     return {
-        "identity_records": ours["identity_records"],
+        "identity_records": in_pipeline["identity_records"],
         "people_generated": people,
-        "ours": {
+        "pipeline": {
             "identity_model_seconds": steps.get("identity__model"),
             "person_map_seconds": steps.get("identity__person_map"),
-            "identity_total_seconds": round(identity_seconds, 1),
-            "persons": ours["persons"],
-            "pipeline_seconds": ours["run_seconds"],
-            "pipeline_peak_rss_mib": ours["peak_rss_mib"],
+            "persons": in_pipeline["persons"],
+            "run_seconds": in_pipeline["run_seconds"],
+            "peak_rss_mib": in_pipeline["peak_rss_mib"],
             "all_steps_seconds": steps,
         },
-        "plain_splink": {**plain_report, "total_seconds": round(plain_seconds, 1)},
-        "ratio_ours_to_plain": round(identity_seconds / plain_seconds, 2) if plain_seconds else None,
+        "ours": ours,
+        "plain_splink": plain,
+        "ratio_per_run": [round(o["total_seconds"] / p["total_seconds"], 2) for o, p in zip(ours, plain)],
+        "median_seconds": {"ours": ours_median, "plain_splink": plain_median},
+        "ratio_of_medians": round(ours_median / plain_median, 2),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, action="append", help="identity records (repeatable); default 100000")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each side (default 3)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     results = []
     for records in args.records or [100_000]:
         workdir = Path(tempfile.mkdtemp(prefix=f"cdp-identity-bench-{records}-"))
         started = time.perf_counter()
-        result = bench(records, workdir)
+        result = bench(records, workdir, args.repeats)
         result["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps(result, indent=2), flush=True)
         results.append(result)
