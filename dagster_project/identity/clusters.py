@@ -28,15 +28,20 @@ class Assignment:
 
 def connected_clusters(record_keys: pl.Series, links: pl.DataFrame) -> pl.DataFrame:
     """record_key -> cluster number, over links (record_key, linked_record_key)."""
-    keys = record_keys.unique().sort()
-    index = pl.DataFrame({"record_key": keys, "node": np.arange(keys.len(), dtype=np.int64)})
-    edges = (
-        links.select("record_key", "linked_record_key")
-        .join(index, on="record_key")
-        .join(index.rename({"record_key": "linked_record_key", "node": "linked_node"}), on="linked_record_key")
+    index = pl.DataFrame({"record_key": record_keys.unique().sort()}).with_row_index("node")
+    labels = components(index.height, *edge_nodes(links, index))
+    return index.select("record_key", pl.Series("cluster", labels, dtype=pl.Int64))
+
+
+def edge_nodes(links: pl.DataFrame, index: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The node numbers (index: record_key -> node) of each link's two records, in link order."""
+    ends = links.select("record_key", "linked_record_key").join(index, on="record_key", how="left", maintain_order="left")
+    ends = ends.join(
+        index.rename({"record_key": "linked_record_key", "node": "linked_node"}), on="linked_record_key", how="left", maintain_order="left"
     )
-    labels = components(keys.len(), edges["node"].to_numpy(), edges["linked_node"].to_numpy())
-    return index.with_columns(pl.Series("cluster", labels, dtype=pl.Int64)).drop("node")
+    if ends["node"].has_nulls() or ends["linked_node"].has_nulls():
+        raise ValueError("identity links name records that are not identity records")
+    return ends["node"].to_numpy(), ends["linked_node"].to_numpy()
 
 
 def components(nodes: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:

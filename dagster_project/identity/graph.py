@@ -27,7 +27,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from dagster_project.identity.clusters import components
+from dagster_project.identity.clusters import components, edge_nodes
 from dagster_project.identity.splink_model import score_pairs
 from dagster_project.identity.splink_prepare import SCRATCH, prepare_records, scratch_database
 
@@ -134,7 +134,7 @@ def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.
     their positions (integers), not on the keys."""
     nodes = pl.DataFrame({"record_key": all_keys}).with_row_index("node")
     is_described = nodes["record_key"].is_in(described.implode()).to_numpy()
-    left, right = _edge_nodes(edges, nodes)
+    left, right = edge_nodes(edges, nodes)
     active = ~edges["vetoed"].to_numpy()
     attachment = (edges["rule"] != "splink").to_numpy() & (is_described[left] != is_described[right])
     core = components(nodes.height, left[active & ~attachment], right[active & ~attachment])
@@ -169,17 +169,6 @@ def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.
     standing = persons_per_row == 1
     person = components(nodes.height, bare_cluster[standing], person_cluster[standing])[core]
     return edges, nodes.select("record_key", pl.Series("cluster", person, dtype=pl.Int64))
-
-
-def _edge_nodes(edges: pl.DataFrame, nodes: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The node numbers of each edge's two records, in edge order."""
-    ends = edges.select("record_key", "linked_record_key").join(nodes, on="record_key", how="left", maintain_order="left")
-    ends = ends.join(
-        nodes.rename({"record_key": "linked_record_key", "node": "linked_node"}), on="linked_record_key", how="left", maintain_order="left"
-    )
-    if ends["node"].has_nulls() or ends["linked_node"].has_nulls():
-        raise ValueError("identity edges name records that are not identity records")
-    return ends["node"].to_numpy(), ends["linked_node"].to_numpy()
 
 
 def _veto_conflicting_dob(edges: pl.DataFrame, applies: pl.Expr) -> pl.DataFrame:
