@@ -31,6 +31,7 @@ def evaluation_figures(config) -> dict:
         "records": e.records,
         "precision": round(e.precision, 4),
         "recall": round(e.recall, 4),
+        "recall_ceiling": round(e.recall_ceiling, 4),
         "recall_identifiable_records": round(e.identifiable_recall, 4),
         "f1": round(e.f1, 4),
         "bcubed_precision": round(e.bcubed_precision, 4),

@@ -5,6 +5,14 @@ Pairwise: a pair of records is predicted together when they share a
 person_id, truly together when they share a truth id. B-cubed: per record,
 the share of its predicted cluster that is truly its person (precision) and
 the share of its true person that is in its predicted cluster (recall).
+
+Recall ceiling: the share of true pairs whose two records are joined, within
+their true person, through a chain of records sharing an equal value (email,
+phone, loyalty id, device, surname, date of birth, address, postcode) or a
+device login. A pair outside it has nothing in common with the rest of its
+person (an anonymous device, an email seen nowhere else), so no resolver
+that links on shared values finds it: the ceiling tells what recall the data
+allows, and recall / ceiling what share of that the resolver reached.
 """
 
 from __future__ import annotations
@@ -12,9 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
+from dagster_project.identity.clusters import components
 from dagster_project.warehouse import connect
+
+# Values that records of one person can share (columns of int_identity__records).
+SHARED_VALUE_COLUMNS = (
+    "email", "phone", "loyalty_id", "device_id", "last_name_norm", "date_of_birth", "address_line_norm", "postcode_norm",
+)
 
 
 @dataclass
@@ -31,6 +46,7 @@ class IdentityEvaluation:
     identifiable_records: int | None = None
     false_merges: int = 0  # pairs of distinct true persons put under one person_id
     household_false_merges: int | None = None  # of which the two live in the same household
+    reachable_pairs: int | None = None  # true pairs joined through shared values (see the module docstring)
 
     @property
     def precision(self) -> float:
@@ -39,6 +55,12 @@ class IdentityEvaluation:
     @property
     def recall(self) -> float:
         return self.true_positive_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def recall_ceiling(self) -> float | None:
+        if self.reachable_pairs is None:
+            return None
+        return self.reachable_pairs / self.true_pairs if self.true_pairs else 1.0
 
     @property
     def f1(self) -> float:
@@ -53,6 +75,9 @@ class IdentityEvaluation:
                 f"pairwise precision  {self.precision:.4f}  ({self.true_positive_pairs} of {self.predicted_pairs} predicted pairs)",
                 f"pairwise recall     {self.recall:.4f}  ({self.true_positive_pairs} of {self.true_pairs} true pairs)",
                 f"pairwise F1         {self.f1:.4f}",
+                f"recall ceiling      {self.recall_ceiling:.4f}  ({self.reachable_pairs} true pairs joined through shared values;"
+                f" recall is {self.recall / self.recall_ceiling:.1%} of it)"
+                if self.recall_ceiling else "",
                 f"recall, identifiable records  {self.identifiable_recall:.4f}  ({self.identifiable_records} records with an email, phone, loyalty id, full name or a login-tied device)"
                 if self.identifiable_recall is not None else "",
                 f"B-cubed precision   {self.bcubed_precision:.4f}",
@@ -71,9 +96,12 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     if not truth_path.is_file():
         raise FileNotFoundError(f"ground truth {truth_path} does not exist (written by `cdp generate`)")
     with connect(warehouse) as con:
+        available = {row[0] for row in con.sql("describe intermediate.int_identity__records").fetchall()}
+        shared = [c for c in SHARED_VALUE_COLUMNS if c in available]
+        values = "".join(f", cast(r.{c} as varchar) as {c}" for c in shared)
         predicted = con.sql(
-            """
-            select m.source, m.source_record_id, m.person_id,
+            f"""
+            select m.record_key, m.source, m.source_record_id, m.person_id{values},
                    r.email is not null or r.phone is not null or r.loyalty_id is not null
                    or (r.first_name_norm is not null and r.last_name_norm is not null)
                    or exists (select 1 from intermediate.int_identity__links l
@@ -82,17 +110,41 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
             join intermediate.int_identity__records r on r.record_key = m.record_key
             """
         ).pl()
+        logins = con.sql("select record_key, linked_record_key from intermediate.int_identity__links where rule = 'login'").pl()
     truth = pl.read_csv(truth_path, schema_overrides={"source_record_id": pl.String, "person_id": pl.String}).rename(
         {"person_id": "true_id"}
     )
     households_path = truth_path.with_name(f"{truth_path.stem}_households.csv")
     households = pl.read_csv(households_path, infer_schema=False) if households_path.is_file() else None
     scored = predicted.join(truth, on=["source", "source_record_id"], how="inner")
-    evaluation = score(scored.drop("identifiable"), households)
-    identifiable = score(scored.filter(pl.col("identifiable")).drop("identifiable"))
+    evaluation = score(scored.select("person_id", "true_id"), households)
+    evaluation.reachable_pairs = reachable_pairs(scored, shared, logins)
+    identifiable = score(scored.filter(pl.col("identifiable")).select("person_id", "true_id"))
     evaluation.identifiable_recall = identifiable.recall
     evaluation.identifiable_records = identifiable.records
     return evaluation
+
+
+def reachable_pairs(scored: pl.DataFrame, value_columns: list[str], links: pl.DataFrame) -> int:
+    """True pairs whose records are joined, within their true person, through
+    equal values of `value_columns` or through `links` (record_key,
+    linked_record_key). `scored` has record_key, true_id and those columns."""
+    nodes = scored.select("record_key", "true_id").with_row_index("node")
+    left, right = [], []
+    for column in value_columns:
+        # Each record with a value joins the person's first record with that value.
+        holders = nodes.with_columns(scored[column].alias("value")).drop_nulls("value")
+        first = holders.group_by("true_id", "value").agg(pl.col("node").min().alias("first"))
+        joined = holders.join(first, on=["true_id", "value"])
+        left.append(joined["node"].to_numpy())
+        right.append(joined["first"].to_numpy())
+    ends = links.join(nodes, on="record_key").join(
+        nodes.rename({"record_key": "linked_record_key", "node": "linked_node", "true_id": "linked_true_id"}), on="linked_record_key"
+    ).filter(pl.col("true_id") == pl.col("linked_true_id"))
+    left.append(ends["node"].to_numpy())
+    right.append(ends["linked_node"].to_numpy())
+    piece = components(nodes.height, np.concatenate(left), np.concatenate(right))
+    return _pairs(nodes.with_columns(pl.Series("piece", piece)).group_by("true_id", "piece").len()["len"])
 
 
 def merged_person_pairs(scored: pl.DataFrame) -> pl.DataFrame:
