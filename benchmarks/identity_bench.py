@@ -45,6 +45,7 @@ from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, prepare_r
 
 warehouse, model_path, threshold = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
 con = duckdb.connect(warehouse)
+home = con.execute("select current_database()").fetchone()[0]
 times = {}
 started = time.perf_counter()
 train_model(con, "intermediate.int_identity__records", model_path)
@@ -64,6 +65,16 @@ with scratch_database(con):
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
     persons = con.execute(f"select count(distinct cluster_id) from {clusters.physical_name}").fetchall()[0][0]
     times["cluster"] = time.perf_counter() - started
+    # Its deliverable, as ours: record -> cluster and the scored links with
+    # their per-comparison levels and weights, saved in the warehouse.
+    started = time.perf_counter()
+    con.execute("begin transaction")
+    con.execute(f"create schema if not exists {home}.plain_splink")
+    con.execute(f"create or replace table {home}.plain_splink.clusters as select record_key, cluster_id from {clusters.physical_name}")
+    con.execute(f"create or replace table {home}.plain_splink.predictions as "
+                f"select record_key_l, record_key_r, match_probability, match_weight, columns('^(gamma|mw)_') from {predictions.physical_name}")
+    con.execute("commit")
+    times["save"] = time.perf_counter() - started
 print(json.dumps({"seconds": {k: round(v, 1) for k, v in times.items()}, "persons": persons,
                   "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 '''

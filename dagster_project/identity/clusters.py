@@ -81,23 +81,21 @@ def assign_person_ids(clusters: pl.DataFrame, previous: pl.DataFrame | None) -> 
         .join(kept, on="cluster", how="left")
         .sort("first_key")
     )
-    next_number = _next_id_number(previous)
-    need_new = cluster_ids["kept_id"].is_null()
-    new_ids = [_format_id(next_number + i) for i in range(int(need_new.sum()))]
+    # Clusters without an id get new sequential ids, in order of their first record key.
+    need_new = pl.col("kept_id").is_null()
+    new_number = need_new.cast(pl.Int64).cum_sum() + (_next_id_number(previous) - 1)
     cluster_ids = cluster_ids.with_columns(
-        pl.when(need_new).then(pl.lit(None, pl.String)).otherwise(pl.col("kept_id")).alias("person_id")
-    )
-    cluster_ids = cluster_ids.with_columns(
-        pl.col("person_id").fill_null(
-            pl.Series(_fill(need_new.to_list(), new_ids), dtype=pl.String)
-        )
+        pl.when(need_new)
+        .then(pl.lit(ID_PREFIX) + new_number.cast(pl.String).str.zfill(ID_DIGITS))
+        .otherwise(pl.col("kept_id"))
+        .alias("person_id")
     )
 
     person_map = clusters.join(cluster_ids.select("cluster", "person_id", "cluster_size"), on="cluster").select(
         "record_key", "person_id", "cluster_size"
     )
     history = _history(cluster_ids, lost, previous.is_empty())
-    return Assignment(person_map.sort("record_key"), history)
+    return Assignment(person_map, history)
 
 
 def _history(cluster_ids: pl.DataFrame, lost: pl.DataFrame, first_run: bool) -> pl.DataFrame:
@@ -119,17 +117,8 @@ def _history(cluster_ids: pl.DataFrame, lost: pl.DataFrame, first_run: bool) -> 
     return pl.DataFrame(events, schema=schema)
 
 
-def _fill(mask: list[bool], values: list[str]) -> list[str | None]:
-    iterator = iter(values)
-    return [next(iterator) if needed else None for needed in mask]
-
-
 def _next_id_number(previous: pl.DataFrame) -> int:
     if previous.is_empty():
         return 1
     numbers = previous["person_id"].str.slice(len(ID_PREFIX)).cast(pl.Int64, strict=False)
     return int(numbers.max() or 0) + 1
-
-
-def _format_id(number: int) -> str:
-    return f"{ID_PREFIX}{number:0{ID_DIGITS}d}"

@@ -105,7 +105,7 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
                    r.email is not null or r.phone is not null or r.loyalty_id is not null
                    or (r.first_name_norm is not null and r.last_name_norm is not null)
                    or exists (select 1 from intermediate.int_identity__links l
-                              where l.rule = 'login' and l.record_key = m.record_key) as identifiable
+                              where l.rule = 'login' and m.record_key in (l.record_key, l.linked_record_key)) as identifiable
             from identity.person_map m
             join intermediate.int_identity__records r on r.record_key = m.record_key
             """

@@ -32,6 +32,7 @@ from dagster_project.identity.splink_model import score_pairs
 from dagster_project.identity.splink_prepare import SCRATCH, prepare_records, scratch_database
 
 RECORDS_TABLE = "intermediate.int_identity__records"
+LINKS_TABLE = "intermediate.int_identity__links"
 # Deterministic rules on identifiers that several people can share.
 SHAREABLE_RULES = ["email", "phone"]
 # The comparisons that tell members of one household apart.
@@ -61,10 +62,9 @@ def build_graph(
     veto_weight: float,
     veto_conflicting_dob: bool = False,
 ) -> IdentityGraph:
-    """All edges between identity records; `deterministic` is int_identity__links."""
+    """All edges between identity records; `deterministic` comes from read_links."""
     model = json.loads(model_path.read_text())
     names = comparison_names(model)
-    deterministic = _ordered(deterministic)
     # One scratch session: the pairs above the threshold, and the scores of
     # shared-identifier links, which the veto needs even when low.
     with scratch_database(con):
@@ -101,6 +101,11 @@ def build_graph(
     columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
     edges = pl.concat([_with_columns(deterministic, columns), _with_columns(splink_edges, columns)], how="vertical_relaxed")
     return IdentityGraph(edges, names)
+
+
+def read_links(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The deterministic links: pairs (smaller key, larger key) like Splink's, one row per pair and rule."""
+    return con.sql(f"select record_key, linked_record_key, rule from {LINKS_TABLE}").pl()
 
 
 def _create_vetoable_pairs(con: duckdb.DuckDBPyConnection, deterministic: pl.DataFrame, rules: list[str]) -> None:
@@ -181,15 +186,6 @@ def _veto_conflicting_dob(edges: pl.DataFrame, applies: pl.Expr) -> pl.DataFrame
         (pl.col("vetoed") | conflict.fill_null(False)).alias("vetoed"),
         pl.when(conflict).then(pl.lit("dates of birth conflict")).otherwise(pl.col("veto_reason")).alias("veto_reason"),
     )
-
-
-def _ordered(links: pl.DataFrame) -> pl.DataFrame:
-    """Pairs as (smaller key, larger key), like Splink's output."""
-    return links.select(
-        pl.min_horizontal("record_key", "linked_record_key").alias("record_key"),
-        pl.max_horizontal("record_key", "linked_record_key").alias("linked_record_key"),
-        "rule",
-    ).unique()
 
 
 def _distinguishing_evidence(names: list[str]) -> pl.Expr:

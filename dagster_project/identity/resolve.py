@@ -18,7 +18,7 @@ import polars as pl
 
 from dagster_project.config import CdpConfig
 from dagster_project.identity.clusters import assign_person_ids
-from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph
+from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
 from dagster_project.identity.splink_model import train_model
 from dagster_project.warehouse import table_exists
 
@@ -61,11 +61,9 @@ def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: boo
 def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "") -> IdentityReport:
     con.execute(IDENTITY_DDL)
     records = con.sql(
-        f"""select record_key, source, source_record_id,
-                  first_name_norm is not null or date_of_birth is not null as is_described
-           from {RECORDS_TABLE}"""
+        f"select record_key, first_name_norm is not null or date_of_birth is not null as is_described from {RECORDS_TABLE}"
     ).pl()
-    deterministic = con.sql("select record_key, linked_record_key, rule from intermediate.int_identity__links").pl()
+    deterministic = read_links(con)
     if not config.identity_model.exists():
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
     graph = build_graph(
@@ -83,16 +81,21 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     )
     assignment = assign_person_ids(clusters, previous)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    person_map = records.drop("is_described").join(assignment.person_map, on="record_key").with_columns(
-        pl.col("cluster_size").cast(pl.Int64), pl.lit(run_id).alias("run_id"), pl.lit(now).alias("resolved_at")
-    )
+    person_map = assignment.person_map
     edges = edges.with_columns(pl.lit(run_id).alias("run_id"))
     history = assignment.history.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(now).alias("recorded_at"))
 
     con.execute("begin transaction")
     try:
         con.register("new_person_map", person_map.to_arrow())
-        con.execute("create or replace table identity.person_map as select * from new_person_map order by record_key")
+        con.execute(
+            f"""create or replace table identity.person_map as
+            select r.record_key, r.source, r.source_record_id, p.person_id, cast(p.cluster_size as bigint) as cluster_size,
+                   ? as run_id, cast(? as timestamp) as resolved_at
+            from {RECORDS_TABLE} as r join new_person_map as p on p.record_key = r.record_key
+            order by r.record_key""",
+            [run_id, now],
+        )
         con.register("new_edges", edges.to_arrow())
         con.execute("create or replace table identity.edges as select * from new_edges")
         if history.height:

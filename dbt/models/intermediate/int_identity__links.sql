@@ -10,7 +10,8 @@
    records than var cdp_max_shared_group (a shop's phone, a placeholder
    email) is not trusted pairwise: every record links to the group's first.
    Login links tie a device to the one account it logged into; a device that
-   logged into several accounts (a shared family tablet) is left out. #}
+   logged into several accounts (a shared family tablet) is left out.
+   A link is undirected: record_key is the smaller key of the pair. #}
 {%- set max_group = var('cdp_max_shared_group') -%}
 
 with records as (
@@ -102,9 +103,10 @@ all_links as (
     select * from login_links
 )
 
+-- Each pair once per rule, as (smaller key, larger key), like Splink's pairs.
 select distinct
-    record_key,
-    linked_record_key,
+    least(record_key, linked_record_key) as record_key,
+    greatest(record_key, linked_record_key) as linked_record_key,
     rule
 from all_links
 where record_key <> linked_record_key
