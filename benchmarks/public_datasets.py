@@ -120,6 +120,7 @@ def run_dataset(name: str, workdir: Path) -> dict:
         "predicted_persons": evaluation.predicted_persons,
         "precision": round(evaluation.precision, 4),
         "recall": round(evaluation.recall, 4),
+        "recall_ceiling": round(evaluation.recall_ceiling, 4),
         "f1": round(evaluation.f1, 4),
         "bcubed_precision": round(evaluation.bcubed_precision, 4),
         "bcubed_recall": round(evaluation.bcubed_recall, 4),
@@ -142,9 +143,12 @@ def main() -> int:
         print(json.dumps(reports[-1]), flush=True)
     if not args.workdir:
         shutil.rmtree(root)
-    print(f"\n{'dataset':8} {'records':>7} {'precision':>9} {'recall':>7} {'F1':>7} {'false merges':>12}")
+    print(f"\n{'dataset':8} {'records':>7} {'precision':>9} {'recall':>7} {'ceiling':>7} {'F1':>7} {'false merges':>12}")
     for r in reports:
-        print(f"{r['dataset']:8} {r['records']:>7} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['f1']:>7.4f} {r['false_merges']:>12}")
+        print(
+            f"{r['dataset']:8} {r['records']:>7} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['recall_ceiling']:>7.4f}"
+            f" {r['f1']:>7.4f} {r['false_merges']:>12}"
+        )
     return 0 if all(r["run_success"] for r in reports) else 1
 
 
