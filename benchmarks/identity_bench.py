@@ -140,7 +140,7 @@ def bench(records: int, workdir: Path, repeats: int) -> dict:
     ours_median = statistics.median(r["total_seconds"] for r in ours)
     plain_median = statistics.median(r["total_seconds"] for r in plain)
     # A daily run reuses the trained model: resolution against plain Splink's
-    # preparation + prediction + clustering.
+    # preparation + prediction + clustering + save.
     ours_daily = statistics.median(r["seconds"]["resolve"] for r in ours)
     plain_daily = statistics.median(r["total_seconds"] - r["seconds"]["train"] for r in plain)
     return {

@@ -103,14 +103,15 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
             f"""
             select m.record_key, m.source, m.source_record_id, m.person_id{values},
                    r.email is not null or r.phone is not null or r.loyalty_id is not null
-                   or (r.first_name_norm is not null and r.last_name_norm is not null)
-                   or exists (select 1 from intermediate.int_identity__links l
-                              where l.rule = 'login' and m.record_key in (l.record_key, l.linked_record_key)) as identifiable
+                   or (r.first_name_norm is not null and r.last_name_norm is not null) as identifiable
             from identity.person_map m
             join intermediate.int_identity__records r on r.record_key = m.record_key
             """
         ).pl()
         logins = con.sql("select record_key, linked_record_key from intermediate.int_identity__links where rule = 'login'").pl()
+    # A device tied to an account by a login is identifiable too.
+    login_tied = pl.concat([logins["record_key"], logins["linked_record_key"]]).implode()
+    predicted = predicted.with_columns(pl.col("identifiable") | pl.col("record_key").is_in(login_tied))
     truth = pl.read_csv(truth_path, schema_overrides={"source_record_id": pl.String, "person_id": pl.String}).rename(
         {"person_id": "true_id"}
     )
