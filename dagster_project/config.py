@@ -130,6 +130,7 @@ class CdpConfig:
     veto_weight: float
     veto_conflicting_dob: bool
     max_shared_group: int
+    ambiguity_margin: float
     max_cluster_size: int
     max_conflicting_dob_rate: float
     consent_defaults: dict[str, str]
@@ -252,13 +253,17 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
     identity = raw.get("identity") or {}
     _check_keys(
         identity,
-        {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "veto_conflicting_dob", "max_shared_group"},
+        {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "veto_conflicting_dob", "max_shared_group",
+         "ambiguity_margin"},
         "identity",
     )
     match_threshold = float(identity.get("match_threshold", 0.9))
     if not 0 < match_threshold < 1:
         raise ConfigError("identity.match_threshold", f"must be a probability between 0 and 1, not {match_threshold}")
     max_shared_group = int(identity.get("max_shared_group", 20))
+    ambiguity_margin = float(identity.get("ambiguity_margin", 5.0))
+    if ambiguity_margin < 0:
+        raise ConfigError("identity.ambiguity_margin", f"must be a match weight difference of 0 or more, not {ambiguity_margin}")
     if max_shared_group < 2:
         raise ConfigError("identity.max_shared_group", "must be at least 2")
     keys = tuple(identity.get("deterministic_keys", ["email", "phone", "loyalty_id"]))
@@ -302,6 +307,7 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         veto_weight=float(identity.get("veto_weight", -4.0)),
         veto_conflicting_dob=bool(identity.get("veto_conflicting_dob", False)),
         max_shared_group=max_shared_group,
+        ambiguity_margin=ambiguity_margin,
         max_cluster_size=int(quality.get("max_cluster_size", 200)),
         max_conflicting_dob_rate=float(quality.get("max_conflicting_dob_rate", 0.01)),
         consent_defaults=_parse_consent(raw.get("consent") or {}),

@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project.identity.conflicts import DOB_CONFLICT
+
 from dagster_project.quality import (
     NO_SUPPRESSION,
     GateError,
@@ -114,8 +116,8 @@ def build_warehouse(
             )
             select
                 source || ':' || source_record_id as record_key, source, source_record_id,
-                'First' || n as first_name, 'first' || n as first_name_norm,
-                'Last' || n as last_name, 'last' || n as last_name_norm,
+                'First' || n as first_name, 'first' || n as first_name_norm, 'first' || n as first_name_canonical,
+                'Last' || n as last_name, 'last' || n as last_name_norm, null::varchar as name_suffix,
                 case when n % 10 <> 0 then 'person' || n || '@example.com' end as email,
                 case when n % 6 <> 0 then '+447700' || lpad(cast(n as varchar), 6, '0') end as phone,
                 date_of_birth, n || ' High Street' as address_line, 'AB1 ' || n || 'CD' as postcode,
@@ -439,13 +441,32 @@ def test_conflicting_dates_of_birth_above_the_rate_fail(tmp_path):
         "update intermediate.int_identity__records set date_of_birth = date '1999-12-31' "
         "where record_key in ('ecommerce_accounts:A12', 'ecommerce_accounts:A16', 'ecommerce_accounts:A20')",
     )
-    failure = only_failure(person_map(warehouse))
+    failures = person_map(warehouse).failures
+    # The three persons also hold clearly conflicting records (graph health).
+    assert len(failures) == 2 and sorted(s["person_id"] for s in failures[1].samples) == ["P0012", "P0016", "P0020"]
+    failure = failures[0]
 
     assert "min(records.date_of_birth) < max(records.date_of_birth)" in failure.kwargs["unexpected_rows_query"]
     assert failure.kwargs["unexpected_rows_query"].count("cast(0.05 as double)") == 2  # placeholder resolved
     assert failure.unexpected_count == 1
     assert failure.samples == [{"conflicting_persons": 4, "persons": 40, "conflicting_rate": 0.1, "max_rate": 0.05}]
-    assert person_map(warehouse, max_conflicting_dob_rate=0.1).passed  # "at most" the rate
+    assert len(person_map(warehouse, max_conflicting_dob_rate=0.1).failures) == 1  # "at most" the rate
+
+
+def test_a_person_holding_conflicting_records_fails_the_graph_health_check(tmp_path):
+    # Person 12's two records: dates of birth decades apart; person 16's: a
+    # junior and a senior. Person 4's one-day difference is a typo, not a conflict.
+    warehouse = build_warehouse(
+        tmp_path,
+        "update intermediate.int_identity__records set date_of_birth = date '1931-05-05' where record_key = 'ecommerce_accounts:A12'",
+        "update intermediate.int_identity__records set name_suffix = case source when 'crm' then 'sr' else 'jr' end "
+        "where record_key in ('crm:C16', 'ecommerce_accounts:A16')",
+    )
+    failures = person_map(warehouse, max_conflicting_dob_rate=1.0).failures
+    assert len(failures) == 1
+    assert DOB_CONFLICT in failures[0].kwargs["unexpected_rows_query"]  # the rule identity resolution applies
+    assert sorted(s["person_id"] for s in failures[0].samples) == ["P0012", "P0016"]
+    assert failures[0].samples[0]["example_pair"] == "crm:C12 / ecommerce_accounts:A12"
 
 
 def test_the_conflicting_dob_rate_counts_only_non_null_dates(good_warehouse):

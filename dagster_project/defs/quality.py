@@ -48,8 +48,13 @@ def run_gate(context, cdp: CdpResource, suite: str) -> dg.AssetCheckResult:
     return gate_check_result(result, docs)
 
 
-@dg.asset_check(asset=SUITE_ASSETS["identity_person_map"], name="ge_identity_person_map",
-                description="GE suite identity_person_map: complete, no stale rows, cluster size and date-of-birth conflict limits.")
+# Blocking: a person map that fails (a cluster holding conflicting records,
+# one above the size limit) stops everything downstream of it in the run,
+# so no mart is rebuilt and no audience is exported from a wrong graph; the
+# previous exports stay as they were.
+@dg.asset_check(asset=SUITE_ASSETS["identity_person_map"], name="ge_identity_person_map", blocking=True,
+                description="GE suite identity_person_map (graph health, blocks marts and exports when it fails): complete, "
+                "no stale rows, no person holding clearly conflicting records, cluster size and date-of-birth conflict limits.")
 def identity_gate(context, cdp: CdpResource) -> dg.AssetCheckResult:
     return run_gate(context, cdp, "identity_person_map")
 

@@ -18,6 +18,7 @@ import polars as pl
 
 from dagster_project.config import CdpConfig
 from dagster_project.identity.clusters import assign_person_ids
+from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
 from dagster_project.identity.splink_model import train_model
 from dagster_project.warehouse import table_exists
@@ -48,6 +49,9 @@ class IdentityReport:
     merges: int
     splits: int
     created: int
+    conflicted_clusters: int = 0  # clusters the links alone would have made that held conflicting records
+    refused_links: int = 0  # links refused because they would join conflicting records
+    ambiguous_links: int = 0  # links of records with little evidence to several persons, left for review
 
 
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
@@ -73,6 +77,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     edges, clusters = attach_bare_records(
         graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]
     )
+    separation = separate_conflicts(con, RECORDS_TABLE, edges, clusters, margin=config.ambiguity_margin)
+    edges, clusters = separation.edges, separation.clusters
     links = edges.filter(~pl.col("vetoed"))
     previous = (
         con.sql("select record_key, person_id from identity.person_map").pl()
@@ -127,4 +133,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         merges=event_counts.get("merge", 0),
         splits=event_counts.get("split", 0),
         created=event_counts.get("create", 0),
+        conflicted_clusters=separation.conflicted_clusters,
+        refused_links=separation.refused_links,
+        ambiguous_links=separation.ambiguous_links,
     )

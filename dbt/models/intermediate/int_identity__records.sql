@@ -3,7 +3,11 @@
    of its source_record_id (a contact, an account, a receipt, a device).
    Records with no identifying value at all (an anonymous receipt) are left
    out: there is nothing to resolve. Sources whose rows belong to another
-   source's records (identity_source in cdp.yml) add no records. #}
+   source's records (identity_source in cdp.yml) add no records.
+   A generational suffix written after the last name ("Smith Jr", "Smith
+   III") is kept apart in name_suffix: it tells a parent from a child of the
+   same name, and the last name matches without it. #}
+{%- set suffixes = ['jr', 'sr', 'ii', 'iii', 'iv'] -%}
 {%- set identity_sources = [] -%}
 {%- for name, src in var('cdp_sources').items() if src['has_identity_records'] -%}
     {%- do identity_sources.append(src) -%}
@@ -35,6 +39,19 @@ nicknames as (
 
 ),
 
+with_suffix as (
+
+    select
+        *,
+        case
+            {%- for suffix in suffixes %}
+            when last_name_norm like '% {{ suffix }}' then '{{ suffix }}'
+            {%- endfor %}
+        end as name_suffix
+    from all_versions
+
+),
+
 ranked as (
 
     select
@@ -43,7 +60,7 @@ ranked as (
             partition by source, source_record_id
             order by updated_at desc, _loaded_at desc, _row_number desc
         ) as version_rank
-    from all_versions
+    from with_suffix
 
 )
 
@@ -53,7 +70,13 @@ select
     source_record_id,
     first_name, first_name_norm,
     coalesce(nicknames.canonical, first_name_norm) as first_name_canonical,
-    last_name, last_name_norm,
+    last_name,
+    case
+        when name_suffix is not null
+        then substring(last_name_norm, 1, {{ dbt.length('last_name_norm') }} - {{ dbt.length('name_suffix') }} - 1)
+        else last_name_norm
+    end as last_name_norm,
+    name_suffix,
     email, phone, date_of_birth,
     address_line, address_line_norm, postcode, postcode_norm, city, region, country,
     loyalty_id, device_id,

@@ -1,0 +1,129 @@
+"""Conflict-aware clustering: twins, Jr/Sr and partial records never chain people together."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from dagster_project.identity.conflicts import MUST_LINK_WEIGHT, cluster_without_conflicts, conflict_pairs, separate_conflicts
+
+RECORD_SCHEMA = {
+    "record_key": pl.String, "date_of_birth": pl.Date, "first_name_norm": pl.String,
+    "first_name_canonical": pl.String, "last_name_norm": pl.String, "name_suffix": pl.String,
+}
+
+
+def _records(rows: list[tuple]) -> pl.DataFrame:
+    """(key, dob, first name, last name, suffix[, canonical first name from the nickname list])"""
+    return pl.DataFrame(
+        [(key, dob, first, (rest or [first])[0], last, suffix) for key, dob, first, last, suffix, *rest in rows],
+        schema=RECORD_SCHEMA, orient="row",
+    )
+
+
+def _cluster(nodes, full, links, conflicts=(), decisions=(), margin=5.0):
+    """links: (a, b, weight); conflicts: (a, b)."""
+    left, right, weight = (np.array(v) for v in zip(*links)) if links else (np.array([], int),) * 3
+    pairs = [*conflicts, *decisions]
+    c_left = np.array([a for a, _ in pairs], dtype=int)
+    c_right = np.array([b for _, b in pairs], dtype=int)
+    reasons = ["conflict"] * len(conflicts) + ["cannot-link decision"] * len(decisions)
+    is_decision = np.array([False] * len(conflicts) + [True] * len(decisions), dtype=bool)
+    outcome = cluster_without_conflicts(
+        nodes, np.array(full), left.astype(int), right.astype(int), weight.astype(float), c_left, c_right, reasons, is_decision, margin
+    )
+    return outcome.labels, outcome.edge_reasons
+
+
+def test_conflicting_dates_names_and_suffixes_are_found_and_typos_are_not():
+    con = duckdb.connect()
+    records = _records([
+        ("a", date(1980, 3, 12), "thomas", "smith", None),
+        ("b", date(1980, 3, 12), "timothy", "smith", None),        # twin: first names conflict
+        ("c", date(1980, 12, 3), "thomas", "smith", None),         # day/month swapped: no conflict with a
+        ("d", date(1980, 3, 21), "tom", "smith", None, "thomas"),           # digits swapped, nickname: no conflict with a
+        ("e", date(2008, 7, 1), "thomas", "smith", "jr"),          # son: dob conflicts with a
+        ("f", None, "t", "smith", "sr"),                           # initial: no name conflict; suffix conflicts with e
+        ("g", date(1980, 3, 13), "thomsa", "smith", None),         # one digit, typo: no conflict with a
+    ])
+    con.register("records", records.to_arrow())
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [1] * records.height})
+    found = conflict_pairs(con, "records", clusters)
+    pairs = {(l, r): reason for l, r, reason in found.iter_rows()}
+    assert ("a", "b") in pairs and pairs[("a", "b")].startswith("first names")
+    assert ("a", "e") in pairs and pairs[("a", "e")].startswith("dates of birth")
+    assert ("e", "f") in pairs and pairs[("e", "f")].startswith("generational suffixes")
+    for clean in [("a", "c"), ("a", "d"), ("a", "f"), ("a", "g")]:
+        assert clean not in pairs, clean
+    # Records in different clusters are never compared.
+    apart = clusters.with_columns(pl.Series("cluster", [1, 2, 1, 1, 1, 1, 1]))
+    assert ("a", "b") not in {(l, r) for l, r, _ in conflict_pairs(con, "records", apart).iter_rows()}
+
+
+def test_twins_and_a_partial_record_that_links_to_both_stay_three_people():
+    # 0 tom, 1 tim (twins, full records), 2 a tax form "T Smith" with no date of birth.
+    labels, reasons = _cluster(3, [True, True, False], [(0, 1, 6.0), (0, 2, 12.0), (1, 2, 11.0)], conflicts=[(0, 1)])
+    assert len(set(labels)) == 3
+    assert reasons[0].startswith("refused")
+    assert reasons[1].startswith("ambiguous") and reasons[2].startswith("ambiguous")
+
+
+def test_a_partial_record_joins_the_clearly_best_person_only():
+    labels, reasons = _cluster(3, [True, True, False], [(0, 2, 20.0), (1, 2, 8.0)], conflicts=[(0, 1)])
+    assert labels[2] == labels[0] != labels[1]
+    assert 1 in reasons and 0 not in reasons
+
+
+def test_junior_and_senior_are_never_one_person_and_the_weaker_link_loses():
+    # 0 senior, 1 junior (conflict), 2 senior's other record: 0-2 strong, 1-2 weaker.
+    labels, reasons = _cluster(3, [True, True, True], [(1, 2, 9.0), (0, 2, 25.0)], conflicts=[(0, 1)])
+    assert labels[0] == labels[2] != labels[1]
+    assert list(reasons) == [0] and "refused" in reasons[0]
+
+
+def test_a_chain_through_a_partial_record_is_cut_but_clean_groups_stay_whole():
+    # Two persons of two records each, joined only through a partial record 4.
+    links = [(0, 1, 15.0), (2, 3, 15.0), (0, 4, 9.0), (2, 4, 9.0)]
+    labels, _ = _cluster(5, [True, True, True, True, False], links, conflicts=[(1, 3)])
+    assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2]
+    assert labels[4] not in (labels[0], labels[2])
+
+
+def test_must_link_beats_a_conflict_and_cannot_link_beats_everything():
+    must = MUST_LINK_WEIGHT
+    labels, _ = _cluster(2, [True, True], [(0, 1, must)], conflicts=[(0, 1)])
+    assert labels[0] == labels[1]
+    labels, reasons = _cluster(3, [True, True, True], [(0, 1, must), (1, 2, 40.0)], decisions=[(0, 1)])
+    assert labels[0] != labels[1] and labels[1] == labels[2]
+    assert "refused" in reasons[0]
+
+
+def test_separate_conflicts_rebuilds_only_the_conflicting_cluster():
+    con = duckdb.connect()
+    records = _records([
+        ("crm:1", date(1970, 1, 5), "john", "smith", "sr"),
+        ("crm:2", date(2001, 9, 9), "john", "smith", "jr"),
+        ("tax:1", None, "john", "smith", None),
+        ("crm:3", date(1990, 2, 2), "ann", "lee", None),
+        ("crm:4", date(1990, 2, 2), "anne", "lee", None),
+    ])
+    con.register("records", records.to_arrow())
+    edges = pl.DataFrame({
+        "record_key": ["crm:1", "crm:2", "crm:1", "crm:3"],
+        "linked_record_key": ["tax:1", "tax:1", "crm:2", "crm:4"],
+        "rule": ["splink"] * 4,
+        "match_weight": [14.0, 13.0, 7.0, 20.0],
+        "vetoed": [False] * 4,
+        "veto_reason": [None] * 4,
+    }, schema_overrides={"veto_reason": pl.String})
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [0, 0, 0, 1, 1]})
+    result = separate_conflicts(con, "records", edges, clusters, margin=5.0)
+    persons = dict(result.clusters.iter_rows())
+    assert len({persons["crm:1"], persons["crm:2"], persons["tax:1"]}) == 3
+    assert persons["crm:3"] == persons["crm:4"] == 1
+    assert result.conflicted_clusters == 1 and result.refused_links == 1 and result.ambiguous_links == 2
+    vetoed = result.edges.filter(pl.col("vetoed"))
+    assert vetoed.height == 3 and vetoed["veto_reason"].str.contains("generational suffixes sr / jr").any()
