@@ -59,8 +59,18 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--phone", help="the person's phone, any format")
     who.add_argument("--person-id", help="a person_id from identity.person_map")
 
-    identity = command("identity", _identity, "Identity model commands.")
-    identity.add_argument("action", choices=["train"], help="train: (re)train the Splink model on the current identity records and save it beside cdp.yml")
+    identity = command("identity", _identity, "Identity commands: train the model, review the graph, record human decisions.")
+    actions = identity.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("train", help="(re)train the Splink model on the current identity records and save it beside cdp.yml")
+    review = actions.add_parser("review", help="what a person should look at: links near the threshold, refused merges, "
+                                "ambiguous records with little evidence, the largest persons")
+    review.add_argument("--csv", type=Path, help="also write the list as CSV to this file")
+    review.add_argument("--limit", type=int, default=20, help="rows per kind in the table printed (default 20; the CSV has all)")
+    for name, meaning in (("must-link", "are one person"), ("cannot-link", "are different people")):
+        decide = actions.add_parser(name, help=f"record that two records {meaning}; applied by every run (file identity.decisions beside cdp.yml)")
+        decide.add_argument("record_key", help="source:source_record_id, as `cdp explain` prints it")
+        decide.add_argument("other_record_key", help="source:source_record_id of the other record")
+        decide.add_argument("--reason", required=True, help="why (kept in the decisions file, for review)")
 
     models = command("models", _models, "Predictive model commands (churn risk, purchase propensity).")
     models.add_argument("action", choices=["train"], help="train: (re)train both models on the warehouse's history with a time-based split; "
@@ -155,15 +165,50 @@ def _erase(args) -> int:
 
 
 def _identity(args) -> int:
+    config = load_config(args.config)
+    if args.action == "train":
+        return _identity_train(config)
+    if args.action == "review":
+        return _identity_review(config, args.csv, args.limit)
+    return _identity_decide(config, args.action.replace("-", "_"), args.record_key, args.other_record_key, args.reason)
+
+
+def _identity_train(config) -> int:
     from dagster_project.identity.resolve import ensure_model
     from dagster_project.warehouse import connect
 
-    config = load_config(args.config)
     with connect(config.warehouse) as con:
         summary = ensure_model(con, config, retrain=True)
     print(f"trained on {summary['records']} records in {summary['training_seconds']}s; fields: {', '.join(summary['fields_used'])}")
     print(f"comparisons to score per run: {summary['comparisons_to_score']} ({summary['comparisons_per_record']} per record)")
     print(f"model: {config.identity_model}")
+    return 0
+
+
+def _identity_review(config, csv_path: Path | None, limit: int) -> int:
+    from dagster_project.identity.review import render_review, review_items
+
+    items = review_items(config)
+    print(render_review(items, limit))
+    if csv_path:
+        items.write_csv(csv_path)
+        print(f"\n{items.height} rows written to {csv_path}")
+    return 0
+
+
+def _identity_decide(config, kind: str, key: str, other: str, reason: str) -> int:
+    from dagster_project.identity.decisions import DecisionError, record_decision
+    from dagster_project.identity.review import record_status
+
+    try:
+        row = record_decision(config.identity_decisions, kind, key, other, reason)
+    except DecisionError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"{kind.replace('_', '-')} {row['record_key']} {row['linked_record_key']} recorded in {config.identity_decisions}")
+    for status in record_status(config, [row["record_key"], row["linked_record_key"]]):
+        print(f"  {status}")
+    print("the next `cdp run` applies it (and every run after, also after a full recompute or a retrain)")
     return 0
 
 

@@ -131,6 +131,7 @@ class CdpConfig:
     veto_conflicting_dob: bool
     max_shared_group: int
     ambiguity_margin: float
+    identity_decisions: Path  # human must-link / cannot-link decisions (CSV beside cdp.yml)
     max_cluster_size: int
     max_conflicting_dob_rate: float
     consent_defaults: dict[str, str]
@@ -254,7 +255,7 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
     _check_keys(
         identity,
         {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "veto_conflicting_dob", "max_shared_group",
-         "ambiguity_margin"},
+         "ambiguity_margin", "decisions"},
         "identity",
     )
     match_threshold = float(identity.get("match_threshold", 0.9))
@@ -308,6 +309,7 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         veto_conflicting_dob=bool(identity.get("veto_conflicting_dob", False)),
         max_shared_group=max_shared_group,
         ambiguity_margin=ambiguity_margin,
+        identity_decisions=(root / str(identity.get("decisions", "identity_decisions.csv"))).resolve(),
         max_cluster_size=int(quality.get("max_cluster_size", 200)),
         max_conflicting_dob_rate=float(quality.get("max_conflicting_dob_rate", 0.01)),
         consent_defaults=_parse_consent(raw.get("consent") or {}),

@@ -8,18 +8,29 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from dagster_project.config import BUNDLED_DBT_PROJECT
 from dagster_project.identity.conflicts import MUST_LINK_WEIGHT, cluster_without_conflicts, conflict_pairs, separate_conflicts
 
 RECORD_SCHEMA = {
     "record_key": pl.String, "date_of_birth": pl.Date, "first_name_norm": pl.String,
-    "first_name_canonical": pl.String, "last_name_norm": pl.String, "name_suffix": pl.String,
+    "first_name_canonical": pl.String, "first_name_listed": pl.Boolean, "last_name_norm": pl.String, "name_suffix": pl.String,
 }
+TYPOS = {"thomsa", "t", "mna", "sdan", "befn"}  # not real names: not in the nickname list
+
+
+def _warehouse() -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse with the nickname seed where dbt puts it."""
+    con = duckdb.connect()
+    con.execute("create schema reference")
+    con.execute("create table reference.nicknames as select * from read_csv(?, header = true)",
+                [str(BUNDLED_DBT_PROJECT / "seeds" / "nicknames.csv")])
+    return con
 
 
 def _records(rows: list[tuple]) -> pl.DataFrame:
     """(key, dob, first name, last name, suffix[, canonical first name from the nickname list])"""
     return pl.DataFrame(
-        [(key, dob, first, (rest or [first])[0], last, suffix) for key, dob, first, last, suffix, *rest in rows],
+        [(key, dob, first, (rest or [first])[0], first not in TYPOS, last, suffix) for key, dob, first, last, suffix, *rest in rows],
         schema=RECORD_SCHEMA, orient="row",
     )
 
@@ -39,7 +50,7 @@ def _cluster(nodes, full, links, conflicts=(), decisions=(), margin=5.0):
 
 
 def test_conflicting_dates_names_and_suffixes_are_found_and_typos_are_not():
-    con = duckdb.connect()
+    con = _warehouse()
     records = _records([
         ("a", date(1980, 3, 12), "thomas", "smith", None),
         ("b", date(1980, 3, 12), "timothy", "smith", None),        # twin: first names conflict
@@ -61,6 +72,24 @@ def test_conflicting_dates_names_and_suffixes_are_found_and_typos_are_not():
     # Records in different clusters are never compared.
     apart = clusters.with_columns(pl.Series("cluster", [1, 2, 1, 1, 1, 1, 1]))
     assert ("a", "b") not in {(l, r) for l, r, _ in conflict_pairs(con, "records", apart).iter_rows()}
+
+
+def test_real_names_conflict_strictly_and_rare_spellings_only_when_nothing_alike():
+    con = _warehouse()
+    records = _records([
+        ("a", None, "mark", "jones", None), ("b", None, "mary", "jones", None),     # real names, one letter apart
+        ("c", None, "mia", "jones", None), ("d", None, "mna", "jones", None),       # a typo of mia
+        ("e", None, "sean", "jones", None), ("f", None, "sdan", "jones", None),     # a typo of sean
+        ("g", None, "jones", "mark", None),                                         # written the other way round
+        ("h", None, "befn", "jones", None), ("i", None, "benjamin", "jones", None),  # a typo of ben, same first letter
+        ("j", None, "charlie", "jones", None, "charles"), ("k", None, "charlotte", "jones", None),  # one nickname, two names
+    ])
+    con.register("records", records.to_arrow())
+    pairs = {(l, r) for l, r, _ in conflict_pairs(con, "records", pl.DataFrame({"record_key": records["record_key"], "cluster": [1] * 11})).iter_rows()}
+    assert ("a", "b") in pairs and ("a", "c") in pairs
+    for clean in [("c", "d"), ("e", "f"), ("a", "g"), ("h", "i"), ("j", "k")]:
+        assert clean not in pairs, clean
+    assert ("d", "f") in pairs  # two typos, nothing alike (mna / sdan)
 
 
 def test_twins_and_a_partial_record_that_links_to_both_stay_three_people():
@@ -102,7 +131,7 @@ def test_must_link_beats_a_conflict_and_cannot_link_beats_everything():
 
 
 def test_separate_conflicts_rebuilds_only_the_conflicting_cluster():
-    con = duckdb.connect()
+    con = _warehouse()
     records = _records([
         ("crm:1", date(1970, 1, 5), "john", "smith", "sr"),
         ("crm:2", date(2001, 9, 9), "john", "smith", "jr"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.identity.conflicts import DOB_CONFLICT
+from dagster_project.identity.conflicts import DOB_CONFLICT, conflicting_persons_sql
 
 from dagster_project.quality import (
     NO_SUPPRESSION,
@@ -80,8 +80,9 @@ def build_warehouse(
     path = tmp_path / name
     con = duckdb.connect(str(path))
     try:
-        for schema in ("raw", "intermediate", "identity", "marts"):
+        for schema in ("raw", "intermediate", "identity", "marts", "reference"):
             con.execute(f"create schema {schema}")
+        con.execute("create table reference.nicknames as select * from (values ('bob', 'robert')) as t(nickname, canonical)")
         con.execute(
             """
             create table raw.load_log as select * from (values
@@ -116,7 +117,7 @@ def build_warehouse(
             )
             select
                 source || ':' || source_record_id as record_key, source, source_record_id,
-                'First' || n as first_name, 'first' || n as first_name_norm, 'first' || n as first_name_canonical,
+                'First' || n as first_name, 'first' || n as first_name_norm, 'first' || n as first_name_canonical, false as first_name_listed,
                 'Last' || n as last_name, 'last' || n as last_name_norm, null::varchar as name_suffix,
                 case when n % 10 <> 0 then 'person' || n || '@example.com' end as email,
                 case when n % 6 <> 0 then '+447700' || lpad(cast(n as varchar), 6, '0') end as phone,
@@ -467,6 +468,12 @@ def test_a_person_holding_conflicting_records_fails_the_graph_health_check(tmp_p
     assert DOB_CONFLICT in failures[0].kwargs["unexpected_rows_query"]  # the rule identity resolution applies
     assert sorted(s["person_id"] for s in failures[0].samples) == ["P0012", "P0016"]
     assert failures[0].samples[0]["example_pair"] == "crm:C12 / ecommerce_accounts:A12"
+
+
+def test_the_graph_health_expectation_is_the_rule_identity_resolution_applies():
+    suite = json.loads(PERSON_MAP.read_text())
+    query = suite["expectations"][-1]["kwargs"]["unexpected_rows_query"]
+    assert query == " ".join(conflicting_persons_sql("{batch}", "intermediate.int_identity__records").split())
 
 
 def test_the_conflicting_dob_rate_counts_only_non_null_dates(good_warehouse):

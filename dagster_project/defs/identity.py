@@ -53,6 +53,8 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.Materi
     config = cdp.config()
     with connect(config.warehouse) as con:
         report = resolve_identities(con, config, context.run_id)
+    for decision, key, other in report.decisions_unknown:
+        context.log.warning(f"identity decision {decision} {key} {other} names a record that is not an identity record (unknown or erased); not applied")
     sizes = "\n".join(f"| {size} | {count} |" for size, count in report.cluster_size_counts.items())
     return dg.MaterializeResult(
         metadata={
@@ -64,6 +66,8 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.Materi
             "conflicted_clusters_separated": report.conflicted_clusters,
             "refused_links": report.refused_links,
             "ambiguous_links": report.ambiguous_links,
+            "decisions_applied": report.decisions_applied,
+            "decisions_not_applied_unknown_record": len(report.decisions_unknown),
             "splink_match_weights": dg.MetadataValue.md(_histogram(report.match_weights)),
             "largest_cluster": report.largest_cluster,
             "merges": report.merges,

@@ -51,24 +51,48 @@ DOB_CONFLICT = (
 )
 
 
-def _names_alike(left: str, right: str) -> str:
-    """Equal, a typo (Jaro-Winkler >= 0.88) or an initial / short form of each other."""
-    return (f"({left} = {right} OR jaro_winkler_similarity({left}, {right}) >= 0.88"
-            f" OR starts_with({left}, {right}) OR starts_with({right}, {left}))")
+# A first name written at least this often in the records, or found in the
+# nickname list, is a real name; a rarer one is most likely a typo.
+KNOWN_NAME_COUNT = 3
+# A real name this many times rarer than a near spelling of it is that name's typo.
+TYPO_FREQUENCY_RATIO = 20
 
 
-# First names conflict when no spelling of one (as written, or its nickname's
-# canonical form) is alike any spelling of the other, and neither is the
-# other record's last name (names written the other way round): a nickname
-# with a typo (jim / jmaes) is the same person.
-FIRST_NAME_CONFLICT = " AND ".join(
-    [f"NOT {_names_alike(f'{a}_l', f'{b}_r')}" for a in ("first_name_norm", "first_name_canonical")
-     for b in ("first_name_norm", "first_name_canonical")]
-    + [f"NOT coalesce({_names_alike('first_name_norm_l', 'last_name_norm_r')}, false)",
-       f"NOT coalesce({_names_alike('first_name_norm_r', 'last_name_norm_l')}, false)"]
-)
+def _spellings_agree(left: str, right: str) -> str:
+    """Equal, or an initial / short form of each other."""
+    return f"({left} = {right} OR starts_with({left}, {right}) OR starts_with({right}, {left}))"
+
+
+def _first_name_conflict() -> str:
+    """First names conflict when they are not nicknames of one name (the
+    nickname list), no spelling of one (as written, or its canonical form)
+    equals or abbreviates a spelling of the other, neither is alike the
+    other record's last name (names written the other way round), and
+    - both are real names (mark / mary, john / joan, tom / tim), unless one
+      is far rarer than the other and close to it (a frequent typo), or
+    - one is rare (a likely typo: roberat, mna) and yet nothing alike: no
+      spelling shares a first letter or a Jaro-Winkler of 0.7 with the other's."""
+    spellings = [(f"{a}_l", f"{b}_r") for a in ("first_name_norm", "first_name_canonical")
+                 for b in ("first_name_norm", "first_name_canonical")]
+    similarity = "greatest(" + ", ".join(f"jaro_winkler_similarity({l}, {r})" for l, r in spellings) + ")"
+    same_initial = " OR ".join(f"left({l}, 1) = left({r}, 1)" for l, r in spellings)
+    known = [f"(first_name_listed_{side} OR name_count_{side} >= {KNOWN_NAME_COUNT})" for side in ("l", "r")]
+    frequent_typo = (f"({similarity} >= 0.88 AND greatest(name_count_l, name_count_r)"
+                     f" >= {TYPO_FREQUENCY_RATIO} * least(name_count_l, name_count_r))")
+    disagree = [f"NOT {_spellings_agree(l, r)}" for l, r in spellings]
+    not_swapped = [f"NOT coalesce(jaro_winkler_similarity(first_name_norm_{a}, last_name_norm_{b}) >= 0.88, false)"
+                   for a, b in (("l", "r"), ("r", "l"))]
+    real_names = f"({known[0]} AND {known[1]} AND NOT {frequent_typo})"
+    unlike = f"(NOT ({known[0]} AND {known[1]}) AND {similarity} < 0.7 AND NOT ({same_initial}))"
+    return " AND ".join(["NOT nickname_pair", *disagree, *not_swapped, f"({real_names} OR {unlike})"])
+
+
+FIRST_NAME_CONFLICT = _first_name_conflict()
 SUFFIX_CONFLICT = "name_suffix_l <> name_suffix_r"
-CONFLICT_COLUMNS = ["record_key", "date_of_birth", "first_name_norm", "first_name_canonical", "last_name_norm", "name_suffix"]
+CONFLICT_COLUMNS = [
+    "record_key", "date_of_birth", "first_name_norm", "first_name_canonical", "first_name_listed", "last_name_norm", "name_suffix",
+    "name_count",
+]
 
 
 @dataclass
@@ -80,44 +104,83 @@ class Separation:
     ambiguous_links: int
 
 
+NICKNAMES_TABLE = "reference.nicknames"  # the dbt seed
+
+
+def conflict_pairs_sql(membership: str, records: str, nicknames: str = NICKNAMES_TABLE) -> str:
+    """SQL of the pairs of records in one group that clearly conflict:
+    grp, record_key_l, record_key_r, reason. `membership` is a query or
+    relation of (record_key, grp); only groups whose records carry more than
+    one date of birth, first name or suffix are searched pairwise. The
+    identity gate (expectations/identity_person_map.json) runs this same SQL
+    over the person map."""
+    member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c != "name_count")
+    pair_columns = ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in CONFLICT_COLUMNS)
+    conflict = {
+        "generational suffixes": (SUFFIX_CONFLICT, "name_suffix"),
+        "dates of birth": (DOB_CONFLICT, "date_of_birth"),
+        "first names": (FIRST_NAME_CONFLICT, "first_name_norm"),
+    }
+    reasons = " ".join(f"when coalesce({rule}, false) then '{label} ' || {column}_l || ' / ' || {column}_r"
+                       for label, (rule, column) in conflict.items())
+    return f"""
+        with name_counts as (
+            select first_name_norm, count(*) as name_count from {records}
+            where first_name_norm is not null group by first_name_norm
+        ),
+        members as (
+            select m.grp, {member_columns}, n.name_count
+            from ({membership}) as m join {records} as r on r.record_key = m.record_key
+            left join name_counts as n on n.first_name_norm = r.first_name_norm
+        ),
+        suspect as (
+            select grp from members group by grp
+            having count(distinct date_of_birth) > 1 or count(distinct first_name_canonical) > 1 or count(distinct name_suffix) > 1
+        ),
+        described as (
+            select * from members
+            where grp in (select grp from suspect)
+              and (date_of_birth is not null or first_name_norm is not null or name_suffix is not null)
+        ),
+        name_variants as (
+            select nickname as name, canonical from {nicknames}
+            union select canonical, canonical from {nicknames}
+        ),
+        candidate_pairs as (
+            select l.grp, {pair_columns}
+            from described as l join described as r on l.grp = r.grp and l.record_key < r.record_key
+        ),
+        pairs as (
+            select *, exists (
+                select 1 from name_variants as vl join name_variants as vr on vr.canonical = vl.canonical
+                where vl.name = first_name_norm_l and vr.name = first_name_norm_r
+            ) as nickname_pair
+            from candidate_pairs
+        )
+        select grp, record_key_l, record_key_r, case {reasons} end as reason
+        from pairs
+        where {" or ".join(f"coalesce({rule}, false)" for rule, _ in conflict.values())}
+    """
+
+
 def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.DataFrame) -> pl.DataFrame:
-    """Pairs of records in one cluster that clearly conflict: record_key_l,
-    record_key_r, reason. Only clusters whose records carry more than one
-    date of birth, first name or suffix are searched pairwise."""
+    """Pairs of records in one cluster that clearly conflict: record_key_l, record_key_r, reason."""
     con.register("cluster_of_record", clusters.select("record_key", "cluster").to_arrow())
     try:
+        membership = "select record_key, cluster as grp from cluster_of_record"
         return con.sql(
-            f"""
-            with members as (
-                select c.cluster, {', '.join('r.' + c for c in CONFLICT_COLUMNS)}
-                from cluster_of_record as c join {records} as r using (record_key)
-            ),
-            suspect as (
-                select cluster from members group by cluster
-                having count(distinct date_of_birth) > 1 or count(distinct first_name_canonical) > 1
-                    or count(distinct name_suffix) > 1
-            ),
-            described as (
-                select * from members
-                where cluster in (select cluster from suspect)
-                  and (date_of_birth is not null or first_name_norm is not null or name_suffix is not null)
-            ),
-            pairs as (
-                select {', '.join(f'l.{c} as {c}_l, r.{c} as {c}_r' for c in CONFLICT_COLUMNS)}
-                from described as l join described as r on l.cluster = r.cluster and l.record_key < r.record_key
-            )
-            select record_key_l, record_key_r,
-                   case when coalesce({SUFFIX_CONFLICT}, false) then 'generational suffixes ' || name_suffix_l || ' / ' || name_suffix_r
-                        when coalesce({DOB_CONFLICT}, false) then 'dates of birth ' || date_of_birth_l || ' / ' || date_of_birth_r
-                        when coalesce({FIRST_NAME_CONFLICT}, false) then 'first names ' || first_name_norm_l || ' / ' || first_name_norm_r
-                   end as reason
-            from pairs
-            where coalesce({SUFFIX_CONFLICT}, false) or coalesce({DOB_CONFLICT}, false) or coalesce({FIRST_NAME_CONFLICT}, false)
-            order by record_key_l, record_key_r
-            """
+            f"select record_key_l, record_key_r, reason from ({conflict_pairs_sql(membership, records)}) "
+            "order by record_key_l, record_key_r"
         ).pl()
     finally:
         con.unregister("cluster_of_record")
+
+
+def conflicting_persons_sql(person_map: str, records: str) -> str:
+    """One row per person holding clearly conflicting records: the identity gate's query."""
+    membership = f"select record_key, person_id as grp from {person_map} where cluster_size > 1"
+    return (f"select grp as person_id, count(*) as conflicting_pairs, min(record_key_l || ' / ' || record_key_r) as example_pair "
+            f"from ({conflict_pairs_sql(membership, records)}) group by grp")
 
 
 def separate_conflicts(

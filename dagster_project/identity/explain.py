@@ -33,6 +33,7 @@ class PersonExplanation:
     links: pl.DataFrame
     vetoed: pl.DataFrame
     history: pl.DataFrame
+    decisions: pl.DataFrame | None = None  # human must-link / cannot-link decisions naming its records
 
     def render(self) -> str:
         sources = self.records["source"].n_unique()
@@ -44,9 +45,20 @@ class PersonExplanation:
                 lines.append(f"  {row['source_record_id']}: {', '.join(values)}")
         lines += ["", f"Links ({self.links.height})"]
         lines += [_describe_link(row) for row in self.links.iter_rows(named=True)] or ["  none: a single record"]
-        if self.vetoed.height:
-            lines += ["", f"Vetoed links ({self.vetoed.height}): shared identifier, but the other evidence says different people"]
-            lines += [_describe_link(row) for row in self.vetoed.iter_rows(named=True)]
+        refused = self.vetoed.filter(pl.col("veto_reason").str.starts_with("refused") | pl.col("veto_reason").str.starts_with("ambiguous"))
+        vetoed = self.vetoed.filter(~pl.col("veto_reason").is_in(refused["veto_reason"].implode()))
+        if vetoed.height:
+            lines += ["", f"Vetoed links ({vetoed.height}): shared identifier, but the other evidence says different people"]
+            lines += [_describe_link(row) for row in vetoed.iter_rows(named=True)]
+        if refused.height:
+            lines += ["", f"Refused and ambiguous links ({refused.height}): they would join clearly conflicting records, "
+                      "or a record with little evidence to one of several persons"]
+            lines += [_describe_link(row) for row in refused.iter_rows(named=True)]
+        if self.decisions is not None and self.decisions.height:
+            lines += ["", f"Human decisions ({self.decisions.height}, win over every automatic link)"]
+            for row in self.decisions.iter_rows(named=True):
+                lines.append(f"  {row['decision'].replace('_', '-')} {row['record_key']} {row['linked_record_key']} "
+                             f"({row['decided_at']}, {row['status']}): {row['reason']}")
         if self.history.height:
             lines += ["", "Id history"]
             for row in self.history.iter_rows(named=True):
@@ -56,7 +68,9 @@ class PersonExplanation:
 
 def _describe_link(row: dict) -> str:
     head = f"  {row['record_key']} <-> {row['linked_record_key']}: "
-    if row["rule"] == "splink":
+    if row["rule"] == "must_link":
+        head += "human must-link decision"
+    elif row["rule"] == "splink":
         head += f"Splink match probability {row['match_probability']:.4f} (weight {row['match_weight']:+.1f})"
     else:
         head += f"deterministic, same {row['rule'].replace('_', ' ')}" if row["rule"] != "login" else "deterministic, device logged into this account"
@@ -95,9 +109,12 @@ def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
             [person_id, person_id],
         ).to_arrow_table() if table_exists(con, "identity", "id_history") else None
         history = pl.from_arrow(history) if history is not None else pl.DataFrame()
+        decisions = pl.from_arrow(con.execute(
+            "select * from identity.decisions where list_contains(?, record_key) or list_contains(?, linked_record_key)", [keys, keys]
+        ).to_arrow_table()) if table_exists(con, "identity", "decisions") else None
     vetoed = edges.filter(pl.col("vetoed")) if "vetoed" in edges.columns else edges.clear()
     links = edges.filter(~pl.col("vetoed")) if "vetoed" in edges.columns else edges
-    return PersonExplanation(person_id, records, links, vetoed, history)
+    return PersonExplanation(person_id, records, links, vetoed, history, decisions)
 
 
 def _edges(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pl.DataFrame:

@@ -10,15 +10,17 @@ graph, and writes in one transaction:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from dagster_project.config import CdpConfig
-from dagster_project.identity.clusters import assign_person_ids
+from dagster_project.identity.clusters import assign_person_ids, components
 from dagster_project.identity.conflicts import separate_conflicts
+from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
 from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
 from dagster_project.identity.splink_model import train_model
 from dagster_project.warehouse import table_exists
@@ -52,6 +54,8 @@ class IdentityReport:
     conflicted_clusters: int = 0  # clusters the links alone would have made that held conflicting records
     refused_links: int = 0  # links refused because they would join conflicting records
     ambiguous_links: int = 0  # links of records with little evidence to several persons, left for review
+    decisions_applied: int = 0  # human must-link / cannot-link decisions in force
+    decisions_unknown: list = field(default_factory=list)  # decisions naming a record that is not an identity record
 
 
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
@@ -77,7 +81,11 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     edges, clusters = attach_bare_records(
         graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]
     )
-    separation = separate_conflicts(con, RECORDS_TABLE, edges, clusters, margin=config.ambiguity_margin)
+    decisions = resolve_decisions(config.identity_decisions, records["record_key"])
+    edges, clusters = _join_must_links(edges, clusters, decisions)
+    separation = separate_conflicts(
+        con, RECORDS_TABLE, edges, clusters, margin=config.ambiguity_margin, cannot_link=decisions.cannot_link
+    )
     edges, clusters = separation.edges, separation.clusters
     links = edges.filter(~pl.col("vetoed"))
     previous = (
@@ -102,6 +110,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
             order by r.record_key""",
             [run_id, now],
         )
+        con.register("new_decisions", decisions.table.to_arrow())
+        con.execute("create or replace table identity.decisions as select * from new_decisions")
         con.register("new_edges", edges.to_arrow())
         con.execute("create or replace table identity.edges as select * from new_edges")
         if history.height:
@@ -112,7 +122,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         con.execute("rollback")
         raise
     finally:
-        for name in ("new_person_map", "new_edges", "new_history"):
+        for name in ("new_person_map", "new_decisions", "new_edges", "new_history"):
             try:
                 con.unregister(name)
             except Exception:
@@ -136,4 +146,18 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         conflicted_clusters=separation.conflicted_clusters,
         refused_links=separation.refused_links,
         ambiguous_links=separation.ambiguous_links,
+        decisions_applied=decisions.table.height - decisions.unknown.height,
+        decisions_unknown=decisions.unknown.select("decision", "record_key", "linked_record_key").rows(),
     )
+
+
+def _join_must_links(edges: pl.DataFrame, clusters: pl.DataFrame, decisions: Decisions) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Add the must-link decisions as edges and join their records' clusters."""
+    if decisions.must_link.is_empty():
+        return edges, clusters
+    edges = pl.concat([edges, must_link_edges(decisions, dict(edges.schema))], how="vertical")
+    cluster_of = dict(clusters.iter_rows())
+    left = np.array([cluster_of[key] for key in decisions.must_link["record_key"]])
+    right = np.array([cluster_of[key] for key in decisions.must_link["linked_record_key"]])
+    joined = components(int(clusters["cluster"].max()) + 1, left, right)
+    return edges, clusters.with_columns(pl.Series("cluster", joined[clusters["cluster"].to_numpy()], dtype=pl.Int64))

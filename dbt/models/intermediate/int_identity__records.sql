@@ -70,6 +70,10 @@ select
     source_record_id,
     first_name, first_name_norm,
     coalesce(nicknames.canonical, first_name_norm) as first_name_canonical,
+    -- A name of the nickname list (as a nickname or a full name) is a real
+    -- name, not a typo: identity resolution tells real names apart strictly.
+    first_name_norm is not null
+        and (nicknames.canonical is not null or first_name_norm in (select canonical from nicknames)) as first_name_listed,
     last_name,
     case
         when name_suffix is not null
