@@ -9,11 +9,17 @@ logged, and `cdp explain`.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+
 import polars as pl
 import pytest
 
+from dagster_project.cli import main
+from dagster_project.identity.decisions import record_decision
 from dagster_project.identity.evaluate import evaluate_identity
 from dagster_project.identity.explain import explain_person
+from dagster_project.identity.resolve import ensure_model, resolve_identities
 from dagster_project.warehouse import connect
 from tests.conftest import MULTI_DAY_PEOPLE
 
@@ -84,3 +90,64 @@ def test_explain_shows_records_by_source_and_the_evidence_of_each_link(identity_
     assert text.startswith(f"Person {person}:")
     assert "Splink match probability" in text and "weights: first_name" in text
     assert "deterministic, same" in text
+
+
+@pytest.fixture(scope="module")
+def decided(identity_runs, tmp_path_factory):
+    """A copy of the multi-day warehouse with three human decisions: a
+    must-link between two people, a cannot-link inside one person, and a
+    decision naming a record that does not exist."""
+    config = identity_runs["config"]
+    folder = tmp_path_factory.mktemp("decisions")
+    shutil.copy(config.warehouse, folder / "warehouse.duckdb")
+    shutil.copy(config.identity_model, folder / "model.json")
+    config = dataclasses.replace(config, warehouse=folder / "warehouse.duckdb", identity_model=folder / "model.json",
+                                 identity_decisions=folder / "identity_decisions.csv")
+    with connect(config.warehouse) as con:
+        described = """select m.person_id, m.record_key from identity.person_map m
+                       join intermediate.int_identity__records r using (record_key)
+                       where r.first_name_norm is not null and r.date_of_birth is not null"""
+        (a, b), = con.execute(f"select min(record_key), max(record_key) from ({described}) where person_id in "
+                              f"(select min(person_id) from ({described}) union all select max(person_id) from ({described}))").fetchall()
+        (c, d), = con.execute(f"select min(record_key), max(record_key) from ({described}) group by person_id "
+                              "having count(*) >= 2 order by person_id limit 1").fetchall()
+    record_decision(config.identity_decisions, "must_link", a, b, "same customer, confirmed by phone")
+    record_decision(config.identity_decisions, "cannot_link", c, d, "father and son")
+    record_decision(config.identity_decisions, "cannot_link", a, "crm:does-not-exist", "typo in the key")
+    return config, (a, b), (c, d)
+
+
+def _persons(config) -> dict[str, str]:
+    with connect(config.warehouse) as con:
+        return dict(con.execute("select record_key, person_id from identity.person_map").fetchall())
+
+
+def test_human_decisions_hold_after_a_run_a_full_recompute_and_a_retrain(decided):
+    config, (a, b), (c, d) = decided
+    with connect(config.warehouse) as con:
+        report = resolve_identities(con, config, "decisions-1")
+    persons = _persons(config)
+    assert persons[a] == persons[b] and persons[c] != persons[d]
+    assert report.decisions_applied == 2 and report.decisions_unknown == [("cannot_link", "crm:does-not-exist", a)]
+
+    with connect(config.warehouse) as con:  # a full recompute: no previous identity tables
+        for table in ("person_map", "edges", "id_history", "decisions"):
+            con.execute(f"drop table identity.{table}")
+        ensure_model(con, config, retrain=True)
+        resolve_identities(con, config, "decisions-2")
+        statuses = dict(con.execute("select decision || ' ' || linked_record_key, status from identity.decisions").fetchall())
+    persons = _persons(config)
+    assert persons[a] == persons[b] and persons[c] != persons[d]
+    assert statuses["cannot_link crm:does-not-exist"] == "unknown or erased record"
+
+    text = explain_person(config.warehouse, persons[a]).render()
+    assert "human must-link decision" in text and "same customer, confirmed by phone" in text
+
+
+def test_cli_records_decisions_and_rejects_what_is_not_a_record_key(workspace_factory, capsys):
+    config = workspace_factory("decision_cli")
+    assert main(["identity", "must-link", "crm:1", "pos:9", "--reason", "same card", "--config", str(config.path)]) == 0
+    assert main(["identity", "cannot-link", "crm:1", "crm-2", "--reason", "x", "--config", str(config.path)]) == 2
+    assert "not a record key" in capsys.readouterr().err
+    lines = config.identity_decisions.read_text().splitlines()
+    assert lines[0] == "decision,record_key,linked_record_key,reason,decided_at" and lines[1].startswith("must_link,crm:1,pos:9,same card,")
