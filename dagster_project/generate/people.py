@@ -191,7 +191,8 @@ def _strangers(rng, nm: dict, city: np.ndarray, hsize: np.ndarray) -> np.ndarray
     prev[order[1:]] = order[:-1]
     prev[order[0]] = order[0]
     alike = (city[prev] == city) & (nm["female"][prev] == nm["female"]) & (prev != np.arange(len(city)))
-    pick = np.flatnonzero((hsize == 1) & alike & (rng.random(len(city)) < STRANGER_SHARE))
+    chosen = (hsize == 1) & alike & (rng.random(len(city)) < STRANGER_SHARE)
+    pick = np.flatnonzero(chosen & ~chosen[prev])  # copy names that stay as they are
     for k in ("first", "nick", "last"):
         nm[k][pick] = nm[k][prev[pick]]
     namesake = np.zeros(len(city), dtype=bool)
