@@ -15,10 +15,11 @@ that links on shared values finds it: the ceiling tells what recall the data
 allows, and recall / ceiling what share of that the resolver reached.
 
 False merges by cause (the first that applies): household (the two true
-persons share a household in truth_households.csv; of which twins and Jr/Sr
-pairs), same name (same true first and last name, other households),
+persons share a household in truth_households.csv; of which twins, Jr/Sr
+pairs and those through a partial record), same name (same true first and last name, other households),
 partial record (one of the two is in the shared person only through records
-with no date of birth or no first name beyond an initial), other.
+with a surname but no date of birth or no first name beyond an initial: a
+name-and-address form that fits several people), other.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ class IdentityEvaluation:
         if c is None:
             return []
         return [
-            f"  by cause: household {c['household']} (twins {c['twins']}, Jr/Sr {c['jr_sr']}),"
+            f"  by cause: household {c['household']} (twins {c['twins']}, Jr/Sr {c['jr_sr']},"
+            f" through a partial record {c['household_partial']}),"
             f" same name {c['same_name']}, partial record {c['partial_record']}, other {c['other']}",
         ]
 
@@ -121,7 +123,8 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
             select m.record_key, m.source, m.source_record_id, m.person_id{values},
                    r.email is not null or r.phone is not null or r.loyalty_id is not null
                    or (r.first_name_norm is not null and r.last_name_norm is not null) as identifiable,
-                   r.date_of_birth is null or coalesce(length(r.first_name_norm), 0) <= 1 as partial,
+                   r.last_name_norm is not null
+                   and (r.date_of_birth is null or coalesce(length(r.first_name_norm), 0) <= 1) as partial,
                    r.first_name_norm, r.last_name_norm
             from identity.person_map m
             join intermediate.int_identity__records r on r.record_key = m.record_key
@@ -235,6 +238,7 @@ def false_merge_causes(scored: pl.DataFrame, people: pl.DataFrame | None = None)
     counts = pairs.select(
         *[(cause == c).sum().alias(c) for c in ("household", "same_name", "partial_record", "other")],
         twins.fill_null(False).sum().alias("twins"), jr_sr.fill_null(False).sum().alias("jr_sr"),
+        (household & pl.col("partial")).fill_null(False).sum().alias("household_partial"),
     )
     return {k: int(v) for k, v in counts.row(0, named=True).items()}
 
