@@ -46,7 +46,7 @@ bench-identity: $(STAMP)
 
 # Identity accuracy and id stability across a second batch, on generated data.
 bench-accuracy: $(STAMP)
-	$(BIN)/python benchmarks/identity_accuracy.py --people 100000
+	$(BIN)/python benchmarks/identity_accuracy.py --people 100000 --noise 1 --noise 3 --noise 5
 
 # Identity accuracy on the public FEBRL datasets (never tuned on).
 bench-public: $(STAMP)

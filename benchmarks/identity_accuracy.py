@@ -1,11 +1,12 @@
 """Identity accuracy and person-id stability on generated data, at any size.
 
-    .venv/bin/python benchmarks/identity_accuracy.py --people 100000 [--workdir DIR]
+    .venv/bin/python benchmarks/identity_accuracy.py --people 100000 [--noise 1 --noise 3] [--workdir DIR]
 
-In a fresh workspace (a copy of cdp.yml): `cdp generate`, `cdp run`, `cdp
-evaluate`; then a later day's files (`cdp generate --batch 2`), a second
-run and evaluation, and the share of the first run's identity records that
-kept their person_id, with the id_history events the second run logged.
+Per noise level (`cdp generate --noise`), in a fresh workspace (a copy of
+cdp.yml): `cdp generate`, `cdp run`, `cdp evaluate`; then a later day's
+files (`cdp generate --batch 2`), a second run and evaluation, and the share
+of the first run's identity records that kept their person_id, with the
+id_history events the second run logged.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def evaluation_figures(config) -> dict:
         "bcubed_recall": round(e.bcubed_recall, 4),
         "false_merges": e.false_merges,
         "household_false_merges": e.household_false_merges,
+        "false_merges_by_cause": e.false_merge_causes,
     }
 
 
@@ -63,24 +65,35 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--noise", type=float, action="append", help="noise level(s) to generate at (default: 1)")
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
 
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cdp-accuracy-"))
+    report: dict = {"people": args.people, "seed": args.seed, "noise": {}}
+    for level in args.noise or [1.0]:
+        report["noise"][str(level)] = accuracy_at(workdir / f"noise-{level:g}", args.people, args.seed, level)
+        print(json.dumps(report, indent=2), flush=True)
+    if not args.workdir:
+        shutil.rmtree(workdir)
+    return 0
+
+
+def accuracy_at(workdir: Path, people: int, seed: int, noise: float) -> dict:
+    """Accuracy after a first and a second batch generated at one noise level, and id stability."""
     from dagster_project.generate import generate_sample
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cdp-accuracy-"))
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(DEFAULT_CONFIG, workdir / "cdp.yml")
     config = load_config(workdir / "cdp.yml")
-    report: dict = {"people": args.people, "seed": args.seed}
+    report: dict = {}
 
-    generate_sample(config.landing, config.truth, people=args.people, seed=args.seed)
+    generate_sample(config.landing, config.truth, people=people, seed=seed, noise=noise)
     report["first_run_seconds"] = run(config, "first run")
     report["first_batch"] = evaluation_figures(config)
     before = person_ids(config)
-    print(json.dumps(report, indent=2), flush=True)
 
-    generate_sample(config.landing, config.truth, people=args.people, seed=args.seed, batch=2)
+    generate_sample(config.landing, config.truth, people=people, seed=seed, batch=2, noise=noise)
     report["second_run_seconds"] = run(config, "second run")
     report["after_second_batch"] = evaluation_figures(config)
     after = person_ids(config)
@@ -96,10 +109,7 @@ def main() -> int:
         "share_kept": round(kept / len(before), 5) if before else 1.0,
         "second_run_id_history_events": events,
     }
-    print(json.dumps(report, indent=2))
-    if not args.workdir:
-        shutil.rmtree(workdir)
-    return 0
+    return report
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--out", type=Path, help="landing folder to write (default: landing in cdp.yml)")
     generate.add_argument("--truth", type=Path, help="ground-truth CSV (default: truth in cdp.yml, or OUT/truth.csv with --out)")
     generate.add_argument("--defect-rate", type=float, default=0.0005, help="share of rows that break their contract (default 0.0005)")
+    generate.add_argument("--noise", type=float, default=1.0, metavar="LEVEL",
+                          help="scale the rates of typos, look-alike (0/O, 1/l, 5/S) and sound-alike spellings, nicknames, "
+                          "blanks and wrong digits (default 1.0 = the sample's rates; 0 = clean copies)")
     generate.add_argument("--if-missing", action="store_true", help="do nothing if the landing folder already has files")
 
     command("run", _run, "Run the whole pipeline through Dagster, in process, and print a summary.")
@@ -95,6 +98,7 @@ def _generate(args) -> int:
         seed=config.sample_seed if args.seed is None else args.seed,
         batch=args.batch,
         defect_rate=args.defect_rate,
+        noise=args.noise,
     )
     rows = sum(stats["files"].values())
     print(f"wrote {len(stats['files'])} files, {rows} rows, to {landing}; truth: {truth} ({stats['truth_rows']} rows) in {time.perf_counter() - started:.1f}s")

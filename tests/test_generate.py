@@ -18,12 +18,13 @@ PEOPLE = 300
 KEYS = {
     "crm": "contact_id", "ecommerce_accounts": "account_id", "pos": "receipt_id", "web_events": "device_id",
     "service_tickets": "ticket_id", "loyalty": "member_id", "consent": "consent_event_id",
-    "survey": "response_id", "campaign_responses": "response_id",
+    "survey": "response_id", "campaign_responses": "response_id", "benefits": "form_id",
 }
 
 
-def _run(root: Path, seed: int, batch: int = 1, defect_rate: float = 0.0) -> dict:
-    return generate_sample(root / "landing", root / "truth.csv", PEOPLE, seed, batch=batch, defect_rate=defect_rate)
+def _run(root: Path, seed: int, batch: int = 1, defect_rate: float = 0.0, noise: float = 1.0) -> dict:
+    return generate_sample(root / "landing", root / "truth.csv", PEOPLE, seed, batch=batch, defect_rate=defect_rate,
+                           noise=noise)
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +202,79 @@ def test_batch_two_adds_people_and_keeps_ids_valid(two_batches):
     assert set(_load(root, "pos", 2)["loyalty_card"].drop_nulls()) <= cards
     day = _load(root, "pos", 2)["purchased_at"]
     assert day.str.starts_with("01.07.2025").all()
+
+
+@pytest.fixture(scope="module")
+def people() -> pl.DataFrame:
+    return person_chunk(1, 0, EmailRegistry(1))
+
+
+def test_twins_share_surname_birth_date_and_home_not_first_name(people):
+    twins = people.filter(pl.col("twin"))
+    assert 0.005 < twins.height / people.height < 0.05
+    per_household = twins.group_by("hh").agg(
+        pl.col("last").n_unique().alias("surnames"), pl.col("dob").n_unique().alias("dobs"),
+        pl.col("first").n_unique().alias("firsts"), pl.len().alias("twins"), pl.col("a0_postcode").n_unique().alias("homes"))
+    assert (per_household["twins"] >= 2).all()
+    assert (per_household["surnames"] == 1).all() and (per_household["dobs"] == 1).all()
+    assert (per_household["homes"] == 1).all()
+    assert (per_household["firsts"] == per_household["twins"]).all()
+
+
+def test_juniors_carry_their_fathers_full_name_and_another_birth_date(people):
+    sons = people.filter(pl.col("gen") == 1)
+    fathers = people.filter(pl.col("gen") == 2).select("hh", "first", "last", father_dob="dob")
+    assert sons.height >= 20 and fathers.height == sons["hh"].n_unique()
+    pairs = sons.join(fathers, on="hh", suffix="_father")
+    assert pairs.height == sons.height
+    assert (pairs["first"] == pairs["first_father"]).all() and (pairs["last"] == pairs["last_father"]).all()
+    assert (pairs["dob"] - pairs["father_dob"] >= 18 * 365).all()
+
+
+def test_namesakes_share_a_full_name_with_a_stranger_of_their_city(people):
+    namesakes = people.filter(pl.col("namesake"))
+    assert 0.005 < namesakes.height / people.height < 0.05
+    others = people.select("pidx", "hh", "first", "last", "a0_city")
+    strangers = namesakes.join(others, on=["first", "last", "a0_city"], suffix="_other").filter(pl.col("hh") != pl.col("hh_other"))
+    assert strangers["pidx"].n_unique() == namesakes.height
+
+
+def test_benefit_forms_carry_only_name_and_address_often_partial(clean):
+    forms = _load(clean, "benefits", 1)
+    assert not {"email", "phone", "mobile"} & set(forms.columns)
+    first = forms["first_name"]
+    assert 0.1 < (first.str.len_chars() == 1).mean() < 0.4  # an initial
+    assert 0.03 < first.is_null().mean() < 0.2
+    assert 0.3 < forms["date_of_birth"].is_null().mean() < 0.7
+    households = pl.read_csv(clean / "truth_households.csv", infer_schema=False)
+    assert households.columns == ["person_id", "household_id", "first_name", "last_name", "twin", "suffix", "namesake"]
+    truth = _truth(clean).filter(pl.col("source") == "benefits").join(households, on="person_id")
+    named = forms.join(truth, left_on="form_id", right_on="source_record_id", suffix="_true")
+    assert named.height == forms.height
+    # most forms name the person on file (same surname, bar case, typos and look-alikes)
+    assert (named["last_name"].str.to_lowercase() == named["last_name_true"].str.to_lowercase()).mean() > 0.85
+
+
+def _name_corruption(root: Path) -> float:
+    """Share of CRM records whose first or last name is not the person's true name (case aside)."""
+    households = pl.read_csv(root / "truth_households.csv", infer_schema=False)
+    crm = _load(root, "crm", 1).join(_truth(root), left_on="contact_id", right_on="source_record_id").join(
+        households, on="person_id", suffix="_true")
+    same = lambda c: pl.col(c).str.strip_chars().str.to_lowercase() == pl.col(f"{c}_true").str.to_lowercase()  # noqa: E731
+    return crm.select((~(same("first_name") & same("last_name"))).fill_null(True).mean()).item()
+
+
+def _missing_birth_dates(root: Path) -> float:
+    return _load(root, "crm", 1)["birth_date"].is_null().mean()
+
+
+def test_noise_level_scales_corruption_on_the_same_seed(tmp_path, clean):
+    noisy, quiet = tmp_path / "noisy", tmp_path / "quiet"
+    _run(noisy, seed=11, noise=5)
+    _run(quiet, seed=11, noise=0)
+    assert _name_corruption(noisy) > 2 * _name_corruption(clean) > 0
+    assert _name_corruption(quiet) < 0.5 * _name_corruption(clean)
+    assert _missing_birth_dates(noisy) > 1.5 * _missing_birth_dates(clean)
+    assert _missing_birth_dates(quiet) == 0
+    # same people, same records: only their values differ
+    assert (noisy / "truth.csv").read_bytes() == (clean / "truth.csv").read_bytes()

@@ -18,16 +18,18 @@ __all__ = ["generate_sample"]
 
 
 def generate_sample(landing_dir: Path, truth_path: Path, people: int, seed: int, batch: int = 1,
-                    defect_rate: float = 0.0005) -> dict:
+                    defect_rate: float = 0.0005, noise: float = 1.0) -> dict:
     """Write batch `batch` of the sample landing files and its truth rows.
 
     Batch 1 is the history 2023-01-01..2025-06-30 of `people` people and
     overwrites truth.csv; batch b > 1 is the single day 2025-06-30 + (b-1)
     with ~2% new people and ~5% of existing ones active, appended to truth.csv.
+    `noise` scales the rates of typos, look-alike and sound-alike characters,
+    nicknames, blanks and wrong digits (1 = the sample's rates, 0 = none).
     """
-    if people < 1 or batch < 1 or not 0 <= defect_rate <= 1:
-        raise ValueError("people >= 1, batch >= 1 and 0 <= defect_rate <= 1 are required")
-    ctx = Ctx(seed=seed, batch=batch, people=people, defect_rate=defect_rate)
+    if people < 1 or batch < 1 or not 0 <= defect_rate <= 1 or noise < 0:
+        raise ValueError("people >= 1, batch >= 1, 0 <= defect_rate <= 1 and noise >= 0 are required")
+    ctx = Ctx(seed=seed, batch=batch, people=people, defect_rate=defect_rate, noise=noise)
     registry = EmailRegistry(seed)
     writer = Writer(Path(landing_dir), Path(truth_path), batch)
     stats = {"new_people": 0, "changed_people": 0, "defective_rows": 0}

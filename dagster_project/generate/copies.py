@@ -7,7 +7,7 @@ email after a change) plus the noise typical of that system (Profile).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -41,6 +41,23 @@ class Profile:
     street_typo: float = 0.02
     pc_variant: float = 0.1  # "sw1a1aa", "SW1A1AA"
     city_upper: float = 0.03
+    ocr: float = 0.002  # a look-alike character (0/O, 1/l, 5/S) in a name, street or postcode
+    phonetic: float = 0.004  # a name spelt as it sounds (Stephen -> Stefen)
+    phone_digit: float = 0.003  # one digit of the phone number keyed wrong
+    dob_transpose: float = 0.005  # two digits of the year or the day transposed (1987 -> 1978)
+    suffix: float = 0.15  # Jr / Sr written after the last name, for people who have one
+
+    def at(self, level: float) -> "Profile":
+        """This profile at noise LEVEL (1 = as declared): see noise.at_level."""
+        if level == 1:
+            return self
+        return replace(self, **{f: noise.at_level(getattr(self, f), level) for f in NOISY})
+
+
+# Rates `cdp generate --noise` scales: typos, look-alikes, sound-alikes,
+# nicknames, blanks and wrong digits (not formats, case or stale values).
+NOISY = ("nick", "typo", "swap", "email_missing", "email_typo", "phone_missing", "dob_missing", "dob_swap",
+         "addr_missing", "street_typo", "ocr", "phonetic", "phone_digit", "dob_transpose")
 
 
 def identity_copy(rows: pl.DataFrame, t: np.ndarray, rng, p: Profile) -> pl.DataFrame:
@@ -68,9 +85,26 @@ def _names(rows: pl.DataFrame, rng, p: Profile) -> tuple[pl.Series, pl.Series]:
     last = names.SURNAME_S.gather(li + folded * len(names.SURNAME))
     swap = rng.random(n) < p.swap
     first, last = choose(swap, last, first), choose(swap, first, last)
+    first, last = (noise.confuse(noise.confuse(x, rng, p.phonetic, noise.PHONETIC_PAIRS), rng, p.ocr, noise.OCR_PAIRS)
+                   for x in (first, last))
+    last = with_suffix(rows, last, rng.random(n) < p.suffix)
     first = noise.case_space(noise.typo(first, rng, p.typo / 2), rng, p.upper, p.lower, p.space)
     last = noise.case_space(noise.typo(last, rng, p.typo / 2), rng, p.upper, p.lower, p.space)
     return first, last
+
+
+SUFFIXES = pl.Series([None, "Jr", "Sr"], dtype=pl.String)
+
+
+def suffix_of(rows: pl.DataFrame) -> pl.Series:
+    """Jr for a son named after his father, Sr for that father, else null."""
+    return SUFFIXES.gather(rows["gen"].to_numpy())
+
+
+def with_suffix(rows: pl.DataFrame, last: pl.Series, written: np.ndarray) -> pl.Series:
+    """'Smith Jr': the generational suffix typed into the last name."""
+    suffix = suffix_of(rows)
+    return choose(written & suffix.is_not_null().to_numpy(), last + " " + suffix, last)
 
 
 def _email(rows: pl.DataFrame, t: np.ndarray, rng, p: Profile) -> pl.Series:
@@ -89,7 +123,8 @@ def _email(rows: pl.DataFrame, t: np.ndarray, rng, p: Profile) -> pl.Series:
 def _phone(rows: pl.DataFrame, rng, p: Profile) -> pl.Series:
     land = rows["landline"]
     use_land = land.is_not_null().to_numpy() & (rng.random(rows.height) < p.landline)
-    return noise.blank(choose(use_land, land, rows["mobile"]), rng, p.phone_missing)
+    nsn = noise.wrong_digit(choose(use_land, land, rows["mobile"]), rng, p.phone_digit)
+    return noise.blank(nsn, rng, p.phone_missing)
 
 
 def _dob(rows: pl.DataFrame, rng, p: Profile) -> pl.Series:
@@ -99,7 +134,23 @@ def _dob(rows: pl.DataFrame, rng, p: Profile) -> pl.Series:
     # only when the day is a valid month, as real swapped entries are
     flipped = pl.date(pl.col("d").dt.year(), pl.col("d").dt.day(), pl.col("d").dt.month())
     out = df.select(pl.when(pl.col("swap") & (pl.col("d").dt.day() <= 12)).then(flipped).otherwise(pl.col("d")))
-    return noise.blank(out.to_series(), rng, p.dob_missing)
+    out = _transpose_digits(out.to_series(), rng, p.dob_transpose)
+    return noise.blank(out, rng, p.dob_missing)
+
+
+def _transpose_digits(d: pl.Series, rng, p: float) -> pl.Series:
+    """1987 -> 1978 or day 12 -> 21, where the result is still a date."""
+    n = len(d)
+    df = pl.DataFrame({"d": d, "hit": rng.random(n) < p, "year": rng.random(n) < 0.5})
+    y, day = pl.col("d").dt.year(), pl.col("d").dt.day()
+    year2 = y - y % 100 + (y % 10) * 10 + (y // 10) % 10
+    day2 = (day % 10) * 10 + day // 10
+    year_ok = pl.col("year") & (year2 <= 2007) & (year2 >= 1920)
+    day_ok = ~pl.col("year") & (day2 >= 1) & (day2 <= 28)
+    out = (pl.when(pl.col("hit") & year_ok).then(pl.date(year2, pl.col("d").dt.month(), day))
+           .when(pl.col("hit") & day_ok).then(pl.date(y, pl.col("d").dt.month(), day2))
+           .otherwise(pl.col("d")))
+    return df.select(out).to_series()
 
 
 def _address(rows: pl.DataFrame, t: np.ndarray, rng, p: Profile):
@@ -119,8 +170,9 @@ def _address(rows: pl.DataFrame, t: np.ndarray, rng, p: Profile):
         pl.when(pl.col("flat") > 0).then(pl.lit("Flat ") + pl.col("flat").cast(pl.String) + ", ").otherwise(pl.lit(""))
         + pl.col("house").cast(pl.String) + " " + pl.col("street") + " " + pl.col("type")
     ).to_series()
-    line = noise.case_space(noise.typo(line, rng, p.street_typo), rng, p.upper, p.lower / 2, p.space / 2)
-    pc = choose(moved, rows["a1_postcode"], rows["a0_postcode"])
+    line = noise.confuse(noise.typo(line, rng, p.street_typo), rng, p.ocr, noise.OCR_PAIRS)
+    line = noise.case_space(line, rng, p.upper, p.lower / 2, p.space / 2)
+    pc = noise.confuse(choose(moved, rows["a1_postcode"], rows["a0_postcode"]), rng, p.ocr, noise.OCR_PAIRS)
     u = rng.random(n)
     pc = noise._subset(pc, u < p.pc_variant * 0.6, lambda x, k: x.str.replace(" ", "", literal=True))
     pc = noise._subset(pc, (u >= p.pc_variant * 0.6) & (u < p.pc_variant), lambda x, k: x.str.to_lowercase())

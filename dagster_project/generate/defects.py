@@ -35,6 +35,8 @@ DEFECTS: dict[str, list[tuple[str, list[str] | None]]] = {
                ("answered_at", ["n/a", "2024-02-30 12:00:00"])],
     "campaign_responses": [("campaign_id", [""]), ("response_type", ["bounced", "Opened", "click"]),
                            ("responded_at", ["n/a", "2024-02-30 12:00:00"])],
+    "benefits": [("form_id", [""]), ("date_of_birth", ["31/02/1985", "n/a", "1985-02-01"]),
+                 ("submitted_at", ["n/a", "2024-02-30 10:00:00"])],
 }
 
 

@@ -73,7 +73,7 @@ def tickets(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame | None, pl.Dat
     status = np.where(age > 21 * DAY, np.where(u < 0.96, 2, np.where(u < 0.98, 1, 0)),
                       np.where(u < 0.35, 0, np.where(u < 0.6, 1, 2)))
     status = np.where((status == 2) & (closed >= ctx.hi), 1, status)
-    c = identity_copy(r, opened, rng, TICKETS)
+    c = identity_copy(r, opened, rng, TICKETS.at(ctx.noise))
     only_first = rng.random(m) < 0.05
     full = pl.select(pl.concat_str(c["first_name"], pl.lit(" "), c["last_name"])).to_series()
     name = choose(only_first, c["first_name"], full)
@@ -129,7 +129,7 @@ def _ev(r: pl.DataFrame, purpose, t, status) -> pl.DataFrame:
 def _consent_rows(ctx: Ctx, ev: pl.DataFrame, rng):
     m = ev.height
     t = ev["t"].to_numpy()
-    c = identity_copy(ev, t, rng, LIGHT)
+    c = identity_copy(ev, t, rng, LIGHT.at(ctx.noise))
     purpose = ev["purpose"].to_numpy()
     sms = purpose == 1
     # sms consent is keyed by the number; most also carry no email
@@ -173,7 +173,7 @@ def survey(ctx: Ctx, p: pl.DataFrame, rng):
         tmpl = texts.NPS_COMMENTS[key]
         comment = choose(bucket == b, texts.fill(tmpl, rng.integers(0, len(tmpl), m), cat, city), comment)
     comment = choose(rng.random(m) < 0.35, _nulls(m), comment)
-    c = identity_copy(r, t, rng, LIGHT)
+    c = identity_copy(r, t, rng, LIGHT.at(ctx.noise))
     rid = ctx.decimal_id("survey", "NPS-", m, 10, 9)
     out = pl.DataFrame({"response_id": rid, "email": c["email"], "score": score, "comment": comment,
                         "answered_at": seconds(t).dt.strftime(FMT)})
@@ -217,7 +217,7 @@ def campaigns(ctx: Ctx, p: pl.DataFrame, rng):
     ev = r[row]
     t = times[row, step]
     c = identity_copy(ev, t, rng, Profile(email_missing=0.03, email_stale=0.1, email_family=0.3, email_typo=0.0,
-                                          phone_missing=1.0))
+                                          phone_missing=1.0).at(ctx.noise))
     k = len(row)
     rid = ids.hex_series(ids.permute(ctx.sequence("response", k), 1 << 48, ctx.key(0x5E5)), 12)
     rid = pl.select(pl.lit("rsp_") + rid).to_series()

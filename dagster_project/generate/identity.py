@@ -1,4 +1,4 @@
-"""Identity sources: CRM contacts, ecommerce accounts, loyalty members."""
+"""Identity sources: CRM contacts, ecommerce accounts, loyalty members, benefit and tax forms."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from . import ids, noise
-from .copies import Profile, identity_copy
+from .copies import Profile, identity_copy, suffix_of
 from .noise import choose
 from .plan import Ctx, account_ids, between, card_numbers, contact_ids, explode, member_ids
 from .timeline import OFFICE, ONLINE, YEAR, fmt_mixed, seconds
@@ -71,7 +71,7 @@ def crm(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _crm_rows(ctx, rows, t, slot, rng, prof) -> pl.DataFrame:
-    c = identity_copy(rows, t, rng, prof)
+    c = identity_copy(rows, t, rng, prof.at(ctx.noise))
     ie = rows["ie"].to_numpy()
     return pl.DataFrame({
         "contact_id": contact_ids(ctx, rows["pidx"].to_numpy(), slot),
@@ -106,7 +106,7 @@ def accounts(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame
 
 def _account_rows(ctx, rows, slot, created, updated, rng) -> pl.DataFrame:
     asof = np.where(updated >= 0, updated, created)
-    c = identity_copy(rows, asof, rng, ACCOUNTS)
+    c = identity_copy(rows, asof, rng, ACCOUNTS.at(ctx.noise))
     ie = rows["ie"].to_numpy()
     upd = seconds(np.maximum(updated, 0)).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return pl.DataFrame({
@@ -141,7 +141,7 @@ def loyalty(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame, pl.DataFrame]
 
 
 def _member_rows(ctx, rows, t, rng) -> pl.DataFrame:
-    c = identity_copy(rows, t, rng, LOYALTY)
+    c = identity_copy(rows, t, rng, LOYALTY.at(ctx.noise))
     ie = rows["ie"].to_numpy()
     pidx = rows["pidx"].to_numpy()
     pts = points_at(ctx, rows, t)
@@ -155,6 +155,45 @@ def _member_rows(ctx, rows, t, rng) -> pl.DataFrame:
         "joined_on": seconds(rows["joined_at"].to_numpy()).dt.strftime("%Y-%m-%d"),
         "last_updated": seconds(t).dt.strftime("%Y-%m-%d %H:%M:%S"),
     })
+
+
+# Tax and benefit forms: on paper, scanned, no email or phone. They share
+# only a name and an address with the other sources; the first name is often
+# an initial or left out and the date of birth often blank, so a form can fit
+# several people of one household.
+BENEFITS = Profile(nick=0.15, typo=0.05, swap=0.01, ascii=0.5, upper=0.3, lower=0.02, email_missing=1.0,
+                   phone_missing=1.0, dob_missing=0.5, abbrev=0.5, pc_variant=0.3, ocr=0.03, phonetic=0.01, suffix=0.0)
+FILERS = 0.25  # share of people with a form in the history (new people of a later batch too)
+REFILERS = 0.05  # existing people filing again in a later batch
+FORM_INITIAL = 0.25  # first name reduced to its initial
+FORM_NO_FIRST = 0.1  # first name left blank
+FORM_SUFFIX = 0.6  # Jr / Sr written in the suffix box, for people who have one
+
+
+def benefits(ctx: Ctx, p: pl.DataFrame, rng) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    share = np.where(p["is_new"].to_numpy(), FILERS, REFILERS)
+    filers = p.filter(pl.Series(rng.random(p.height) < share))
+    rows, _ = explode(filers, 1 + (rng.random(filers.height) < 0.2))  # some file both a tax and a benefit form
+    if rows.height == 0:
+        return None, None
+    m = rows.height
+    t = between(rng, rows["lo"].to_numpy(), rows["hi"].to_numpy(), OFFICE)
+    c = identity_copy(rows, t, rng, BENEFITS.at(ctx.noise))
+    u = rng.random(m)
+    initial, blank = noise.at_level(FORM_INITIAL, ctx.noise), noise.at_level(FORM_NO_FIRST, ctx.noise)
+    nulls = pl.Series([None] * m, dtype=pl.String)
+    first = choose(u < initial, c["first_name"].str.strip_chars().str.slice(0, 1), c["first_name"])
+    first = choose((u >= initial) & (u < initial + blank), nulls, first)
+    form_id = ctx.decimal_id("benefit_form", "BF-", m, 2, 8)
+    df = pl.DataFrame({
+        "form_id": form_id, "form_type": pl.Series(["tax", "benefit"]).gather(rng.integers(0, 2, m)),
+        "first_name": first, "last_name": c["last_name"],
+        "suffix": choose(rng.random(m) < FORM_SUFFIX, suffix_of(rows), nulls),
+        "date_of_birth": c["dob"].dt.strftime("%d/%m/%Y"),
+        "address_line": c["street"], "postcode": c["postcode"], "city": c["city"],
+        "submitted_at": seconds(t).dt.strftime("%Y-%m-%d %H:%M:%S"),
+    })
+    return df, _truth(form_id, rows)
 
 
 def _cat(frames: list[pl.DataFrame]) -> pl.DataFrame | None:

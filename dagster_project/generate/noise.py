@@ -107,3 +107,54 @@ def phone_mixed(nsn: pl.Series, ie: np.ndarray, rng, styles: dict[str, float]) -
         if (pick == i).any():
             out = choose(pick == i, phone(nsn, ie, names[i]), out)
     return out
+
+
+def at_level(p: float, level: float) -> float:
+    """A corruption rate at noise LEVEL: the chance of escaping it is raised to
+    the power LEVEL, so small rates multiply by LEVEL and large ones approach 1."""
+    return p if level == 1 else 1.0 - (1.0 - p) ** level
+
+
+# Scanned forms: characters the OCR reads as their look-alikes.
+OCR_PAIRS = (("0", "O"), ("O", "0"), ("o", "0"), ("1", "l"), ("l", "1"), ("I", "1"), ("5", "S"), ("S", "5"),
+             ("rn", "m"), ("m", "rn"), ("B", "8"))
+# Names written down as they sound.
+PHONETIC_PAIRS = (("ph", "f"), ("ck", "k"), ("C", "K"), ("K", "C"), ("ey", "y"), ("ie", "y"), ("y", "ie"),
+                  ("th", "t"), ("ee", "ea"), ("ou", "ow"), ("ai", "ay"), ("Mac", "Mc"), ("Mc", "Mac"),
+                  ("nn", "n"), ("ll", "l"), ("tt", "t"), ("ss", "s"), ("an", "en"))
+
+
+def confuse(s: pl.Series, rng, p: float, pairs: tuple) -> pl.Series:
+    """Replace, in a share p of values, the first look- or sound-alike found
+    (pairs tried in an order drawn per call; values with none stay as they are)."""
+    hit = (rng.random(len(s)) < p) & s.is_not_null().to_numpy()
+    order = rng.permutation(len(pairs))
+    if not hit.any():
+        return s
+    idx = np.flatnonzero(hit)
+    sub = s.gather(idx)
+    done = np.zeros(len(idx), dtype=bool)
+    for k in order:
+        old, new = pairs[k]
+        here = ~done & sub.str.contains(old, literal=True).to_numpy()
+        if here.any():
+            sub = sub.zip_with(pl.Series(~here), sub.str.replace(old, new, literal=True))
+            done |= here
+    return s.clone().scatter(idx, sub)
+
+
+def wrong_digit(s: pl.Series, rng, p: float) -> pl.Series:
+    """One digit of a digit string keyed wrong (never the first one)."""
+    hit = rng.random(len(s)) < p
+    u = rng.random(len(s))[hit & s.is_not_null().to_numpy()]
+
+    def edit(sub: pl.Series, n: int) -> pl.Series:
+        shift = pl.Series(rng.integers(1, 10, n))
+        df = pl.DataFrame({"s": sub, "u": u, "d": shift})
+        v = pl.col("s")
+        k = (pl.col("u") * (v.str.len_chars() - 1)).floor().cast(pl.Int64) + 1
+        old = v.str.slice(k, 1).cast(pl.Int64, strict=False)
+        new = ((old + pl.col("d")) % 10).cast(pl.String)
+        return df.select(pl.when(old.is_null()).then(v).otherwise(v.str.slice(0, k) + new + v.str.slice(k + 1))).to_series()
+
+    return _subset(s, hit, edit)

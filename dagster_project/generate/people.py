@@ -140,7 +140,64 @@ def _names(rng, ie: np.ndarray, pos: np.ndarray, head_of: np.ndarray) -> dict:
     cnt = _NICK_COUNT[first]
     which = _NICK_START[first] + (rng.random(n) * cnt).astype(np.int64)
     nick = np.where(cnt > 0, names.NICK_BASE + _NICK_FLAT[which], -1)
-    return {"first": first, "nick": nick, "last": last}
+    return {"first": first, "nick": nick, "last": last, "female": female}
+
+
+# Hard cases for identity resolution, drawn from their own stream so the
+# other person attributes keep their draws.
+TWIN_SHARE = 0.15  # of third and later household members: twin of the member before
+JUNIOR_SHARE = 0.8  # of grown-up sons of a male head sharing his surname: named after him
+STRANGER_SHARE = 0.03  # of people living alone: same full name as someone of their city
+
+
+def _nick_of(rng, first: np.ndarray) -> np.ndarray:
+    cnt = _NICK_COUNT[first]
+    which = _NICK_START[first] + (rng.random(len(first)) * cnt).astype(np.int64)
+    return np.where(cnt > 0, names.NICK_BASE + _NICK_FLAT[which], -1)
+
+
+def _twins(rng, nm: dict, dob: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Twins: same surname, date of birth and home as the member before, another first name."""
+    twin = (pos >= 2) & (rng.random(len(pos)) < TWIN_SHARE)
+    for k in (2, 3):  # in order, so triplets copy a copy
+        i = np.flatnonzero(twin & (pos == k))
+        dob[i], nm["last"][i] = dob[i - 1], nm["last"][i - 1]
+        same = i[nm["first"][i] == nm["first"][i - 1]]
+        span = np.where(nm["female"][same], names.N_FEMALE, len(names.MALE))
+        base = np.where(nm["female"][same], 0, names.N_FEMALE)
+        nm["first"][same] = base + (nm["first"][same] - base + 1) % span
+        nm["nick"][same] = _nick_of(rng, nm["first"][same])
+    has_twin = twin.copy()
+    has_twin[np.flatnonzero(twin) - 1] = True
+    return has_twin
+
+
+def _juniors(rng, nm: dict, dob: np.ndarray, pos: np.ndarray, head: np.ndarray, has_twin: np.ndarray) -> np.ndarray:
+    """A son with his father's first and last name: 0 none, 1 junior, 2 senior."""
+    male = ~nm["female"]
+    son = (pos >= 2) & male & male[head] & (nm["last"] == nm["last"][head]) & ~has_twin
+    son &= dob - dob[head] >= 18 * 365
+    junior = son & (rng.random(len(pos)) < JUNIOR_SHARE)
+    nm["first"][junior], nm["nick"][junior] = nm["first"][head[junior]], nm["nick"][head[junior]]
+    gen = junior.astype(np.int8)
+    gen[head[junior]] = 2
+    return gen
+
+
+def _strangers(rng, nm: dict, city: np.ndarray, hsize: np.ndarray) -> np.ndarray:
+    """Some people living alone share the full name of another person of their city and sex."""
+    order = np.lexsort((np.arange(len(city)), nm["female"], city))
+    prev = np.empty_like(order)
+    prev[order[1:]] = order[:-1]
+    prev[order[0]] = order[0]
+    alike = (city[prev] == city) & (nm["female"][prev] == nm["female"]) & (prev != np.arange(len(city)))
+    chosen = (hsize == 1) & alike & (rng.random(len(city)) < STRANGER_SHARE)
+    pick = np.flatnonzero(chosen & ~chosen[prev])  # copy names that stay as they are
+    for k in ("first", "nick", "last"):
+        nm[k][pick] = nm[k][prev[pick]]
+    namesake = np.zeros(len(city), dtype=bool)
+    namesake[pick] = True
+    return namesake
 
 
 _PATTERNS = 13
@@ -236,6 +293,10 @@ def person_chunk(seed: int, chunk: int, registry: "EmailRegistry") -> pl.DataFra
     a0 = _address(rng, g_ie)
     _neighbours(rng, a0, g_ie)
     a1 = _moved_address(rng, a0, g_ie)
+    hard = np.random.default_rng([seed, 0x4A2D, chunk])
+    twin = _twins(hard, nm, dob, pos)
+    gen = _juniors(hard, nm, dob, pos, head, twin)
+    namesake = _strangers(hard, nm, a0["city"][group], hsize)
     mu = rng.random(n)
     move_at = np.where(mu < 0.15, _uniform_between(rng, np.full(n, START + 60 * DAY), END - 30 * DAY),
                        np.where(mu < 0.18, _uniform_between(rng, np.full(n, END), END + 180 * DAY), FAR))
@@ -284,6 +345,7 @@ def person_chunk(seed: int, chunk: int, registry: "EmailRegistry") -> pl.DataFra
     out = pl.DataFrame({
         "pidx": pidx, "hh": hh, "hh_pos": pos, "hh_size": hsize, "ie": ie,
         "first": nm["first"], "nick": nm["nick"], "last": nm["last"], "dob": dob,
+        "twin": twin, "gen": gen, "namesake": namesake,
         **_per_person("a0_", a0, group), **_per_person("a1_", a1, group), "move_at": move_at[group],
         "email1": em["email1"], "email2": em["email2"], "family_email": em["family"], "change_at": change_at,
         "mobile": mobile, "landline": landline,

@@ -26,6 +26,7 @@ class Ctx:
     batch: int
     people: int
     defect_rate: float
+    noise: float = 1.0  # multiplies the record-level corruption rates (copies.NOISY)
     lo: int = 0
     hi: int = 0
     catalog: Catalog = None

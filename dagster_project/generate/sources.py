@@ -8,7 +8,7 @@ from typing import Callable
 
 import polars as pl
 
-from . import commerce, engagement, identity, web
+from . import commerce, engagement, identity, names, web
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ SOURCES = (
            engagement.survey),
     Source("campaign_responses", "campaigns/responses", "csv", ("response_id", "campaign_id", "email",
            "response_type", "channel", "responded_at"), engagement.campaigns),
+    Source("benefits", "benefits/forms", "csv", ("form_id", "form_type", "first_name", "last_name", "suffix",
+           "date_of_birth", "address_line", "postcode", "city", "submitted_at"), identity.benefits),
 )
 
 
@@ -72,7 +74,7 @@ class Writer:
         # Who lives with whom: lets the evaluation count false merges of household members.
         self.households = open(households_path(truth_path), "wb" if fresh else "ab")
         if fresh:
-            self.households.write(b"person_id,household_id\n")
+            self.households.write(b"person_id,household_id,first_name,last_name,twin,suffix,namesake\n")
 
     def _handle(self, src: Source) -> list:
         rel = src.path(self.batch)
@@ -97,8 +99,12 @@ class Writer:
         self.truth_rows += truth.height
 
     def write_households(self, people: pl.DataFrame) -> None:
-        people.select("person_id", household_id=pl.lit("H") + pl.col("hh").add(1).cast(pl.String).str.zfill(7)).write_csv(
-            self.households, include_header=False)
+        """Who lives with whom, true names, twins, Jr/Sr and namesakes (people sharing a stranger's full name)."""
+        people.select(
+            "person_id", household_id=pl.lit("H") + pl.col("hh").add(1).cast(pl.String).str.zfill(7),
+            first_name=names.FIRST_S.gather(people["first"]), last_name=names.SURNAME_S.gather(people["last"]),
+            twin="twin", suffix=identity.suffix_of(people), namesake="namesake",
+        ).write_csv(self.households, include_header=False)
 
     def close(self) -> dict[str, int]:
         """Close files; CSV sources without rows still get a header-only file."""

@@ -13,6 +13,13 @@ device login. A pair outside it has nothing in common with the rest of its
 person (an anonymous device, an email seen nowhere else), so no resolver
 that links on shared values finds it: the ceiling tells what recall the data
 allows, and recall / ceiling what share of that the resolver reached.
+
+False merges by cause (the first that applies): household (the two true
+persons share a household in truth_households.csv; of which twins, Jr/Sr
+pairs and those through a partial record), same name (same true first and last name, other households),
+partial record (one of the two is in the shared person only through records
+with a surname but no date of birth or no first name beyond an initial: a
+name-and-address form that fits several people), other.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class IdentityEvaluation:
     identifiable_records: int | None = None
     false_merges: int = 0  # pairs of distinct true persons put under one person_id
     household_false_merges: int | None = None  # of which the two live in the same household
+    false_merge_causes: dict[str, int] | None = None  # see false_merge_causes()
     reachable_pairs: int | None = None  # true pairs joined through shared values (see the module docstring)
 
     @property
@@ -84,8 +92,19 @@ class IdentityEvaluation:
                 f"B-cubed recall      {self.bcubed_recall:.4f}",
                 f"false merges        {self.false_merges} pairs of true persons under one person_id",
                 f"  of household members  {'n/a (no households file)' if self.household_false_merges is None else self.household_false_merges}",
+                *self._render_causes(),
             ]
         )
+
+    def _render_causes(self) -> list[str]:
+        c = self.false_merge_causes
+        if c is None:
+            return []
+        return [
+            f"  by cause: household {c['household']} (twins {c['twins']}, Jr/Sr {c['jr_sr']},"
+            f" through a partial record {c['household_partial']}),"
+            f" same name {c['same_name']}, partial record {c['partial_record']}, other {c['other']}",
+        ]
 
 
 def _pairs(counts: pl.Series) -> int:
@@ -103,7 +122,10 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
             f"""
             select m.record_key, m.source, m.source_record_id, m.person_id{values},
                    r.email is not null or r.phone is not null or r.loyalty_id is not null
-                   or (r.first_name_norm is not null and r.last_name_norm is not null) as identifiable
+                   or (r.first_name_norm is not null and r.last_name_norm is not null) as identifiable,
+                   r.last_name_norm is not null
+                   and (r.date_of_birth is null or coalesce(length(r.first_name_norm), 0) <= 1) as partial,
+                   r.first_name_norm, r.last_name_norm
             from identity.person_map m
             join intermediate.int_identity__records r on r.record_key = m.record_key
             """
@@ -118,7 +140,7 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     households_path = truth_path.with_name(f"{truth_path.stem}_households.csv")
     households = pl.read_csv(households_path, infer_schema=False) if households_path.is_file() else None
     scored = predicted.join(truth, on=["source", "source_record_id"], how="inner")
-    evaluation = score(scored.select("person_id", "true_id"), households)
+    evaluation = score(scored.select("person_id", "true_id", "partial", "first_name_norm", "last_name_norm"), households)
     evaluation.reachable_pairs = reachable_pairs(scored, shared, logins)
     identifiable = score(scored.filter(pl.col("identifiable")).select("person_id", "true_id"))
     evaluation.identifiable_recall = identifiable.recall
@@ -170,18 +192,11 @@ def score(scored: pl.DataFrame, households: pl.DataFrame | None = None) -> Ident
     bcubed_p = float((overlap["n"] * overlap["n"] / overlap["n_pred"]).sum() / records) if records else 1.0
     bcubed_r = float((overlap["n"] * overlap["n"] / overlap["n_true"]).sum() / records) if records else 1.0
     merged = merged_person_pairs(scored)
-    household_merges = None
-    if households is not None:
-        home = households.select(pl.col("person_id").alias("true_id"), "household_id")
-        household_merges = (
-            merged.join(home.rename({"true_id": "true_a", "household_id": "home_a"}), on="true_a")
-            .join(home.rename({"true_id": "true_b", "household_id": "home_b"}), on="true_b")
-            .filter(pl.col("home_a") == pl.col("home_b"))
-            .height
-        )
+    causes = false_merge_causes(scored, households) if households is not None or "partial" in scored.columns else None
     return IdentityEvaluation(
         false_merges=merged.height,
-        household_false_merges=household_merges,
+        household_false_merges=causes["household"] if households is not None else None,
+        false_merge_causes=causes,
         records=records,
         predicted_persons=predicted.height,
         true_persons=true.height,
@@ -191,3 +206,60 @@ def score(scored: pl.DataFrame, households: pl.DataFrame | None = None) -> Ident
         bcubed_precision=bcubed_p,
         bcubed_recall=bcubed_r,
     )
+
+
+def false_merge_causes(scored: pl.DataFrame, people: pl.DataFrame | None = None) -> dict[str, int]:
+    """False merges counted by cause (module docstring). `scored`: person_id,
+    true_id, optionally partial (the record has no date of birth or no full
+    first name) and first_name_norm / last_name_norm. `people`: person_id,
+    household_id, optionally first_name, last_name, twin, suffix (Jr/Sr);
+    without true names, a person's most frequent record name stands in."""
+    partial = pl.col("partial").all() if "partial" in scored.columns else pl.lit(False)
+    cells = scored.group_by("person_id", "true_id").agg(partial.alias("partial_only"))
+    pairs = (
+        cells.join(cells, on="person_id", suffix="_b")
+        .filter(pl.col("true_id") < pl.col("true_id_b"))
+        .group_by(pl.col("true_id").alias("true_a"), pl.col("true_id_b").alias("true_b"))
+        .agg((pl.col("partial_only") | pl.col("partial_only_b")).any().alias("partial"))
+    )
+    who = _person_facts(scored, people)
+    for side in ("a", "b"):
+        pairs = pairs.join(who.rename(lambda c: c if c == "true_id" else f"{c}_{side}"), left_on=f"true_{side}",
+                           right_on="true_id", how="left")
+    household = pl.col("household_a") == pl.col("household_b")
+    cause = (
+        pl.when(household).then(pl.lit("household"))
+        .when(pl.col("name_a") == pl.col("name_b")).then(pl.lit("same_name"))
+        .when(pl.col("partial")).then(pl.lit("partial_record"))
+        .otherwise(pl.lit("other"))
+    )
+    twins = household & pl.col("twin_a") & pl.col("twin_b")
+    jr_sr = household & (pl.col("suffix_a") != pl.col("suffix_b"))
+    counts = pairs.select(
+        *[(cause == c).sum().alias(c) for c in ("household", "same_name", "partial_record", "other")],
+        twins.fill_null(False).sum().alias("twins"), jr_sr.fill_null(False).sum().alias("jr_sr"),
+        (household & pl.col("partial")).fill_null(False).sum().alias("household_partial"),
+    )
+    return {k: int(v) for k, v in counts.row(0, named=True).items()}
+
+
+def _person_facts(scored: pl.DataFrame, people: pl.DataFrame | None) -> pl.DataFrame:
+    """true_id, household, name (lower-cased 'first last'), twin, suffix; nulls where unknown."""
+    people = people if people is not None else pl.DataFrame({"person_id": scored["true_id"].unique()})
+    facts = people.select(
+        pl.col("person_id").cast(pl.String).alias("true_id"),
+        (pl.col("household_id") if "household_id" in people.columns else pl.lit(None)).cast(pl.String).alias("household"),
+        pl.col("twin").cast(pl.String).str.to_lowercase().eq("true").alias("twin") if "twin" in people.columns
+        else pl.lit(False).alias("twin"),
+        (pl.col("suffix") if "suffix" in people.columns else pl.lit(None)).cast(pl.String).alias("suffix"),
+    )
+    if {"first_name", "last_name"} <= set(people.columns):
+        names = people.select(pl.col("person_id").cast(pl.String).alias("true_id"),
+                              pl.concat_str(pl.col("first_name").str.to_lowercase(), pl.col("last_name").str.to_lowercase(),
+                                            separator=" ").alias("name"))
+    elif {"first_name_norm", "last_name_norm"} <= set(scored.columns):
+        names = (scored.select("true_id", pl.concat_str("first_name_norm", "last_name_norm", separator=" ").alias("name"))
+                 .drop_nulls().group_by("true_id").agg(pl.col("name").mode().sort().first()))
+    else:
+        names = pl.DataFrame(schema={"true_id": pl.String, "name": pl.String})
+    return facts.join(names, on="true_id", how="left")
