@@ -42,7 +42,7 @@ def busy_reason(instance: dg.DagsterInstance, config: CdpConfig) -> str | None:
     unfinished = instance.get_run_records(dg.RunsFilter(job_name=FULL_RUN_JOB, statuses=UNFINISHED), limit=1)
     if unfinished:
         run = unfinished[0].dagster_run
-        return f"run {run.run_id} of {FULL_RUN_JOB} is {run.status.value.lower()}"
+        return f"run {run.run_id} of {FULL_RUN_JOB} has not ended ({run.status.value.lower()})"
     return None
 
 
