@@ -30,9 +30,11 @@ run: sample manifest
 test: $(STAMP) manifest
 	$(BIN)/python -m pytest -q
 
+# The workspace's Dagster home, its dagster.yaml written with telemetry off and
+# one run at a time (dagster_project/pipeline.py: INSTANCE_DEFAULTS).
 dev: sample manifest
-	mkdir -p .cdp/dagster && touch .cdp/dagster/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/.cdp/dagster $(BIN)/dagster dev -m dagster_project.definitions
+	DAGSTER_HOME=$$($(BIN)/python -c "from dagster_project.config import load_config; from dagster_project.pipeline import workspace_dagster_home; print(workspace_dagster_home(load_config()))") \
+	  $(BIN)/dagster dev -m dagster_project.definitions
 
 lint: $(STAMP)
 	$(BIN)/python -m compileall -q dagster_project tests

@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
                           "blanks and wrong digits (default 1.0 = the sample's rates; 0 = clean copies)")
     generate.add_argument("--if-missing", action="store_true", help="do nothing if the landing folder already has files")
 
-    command("run", _run, "Run the whole pipeline through Dagster, in process, and print a summary.")
+    run = command("run", _run, "Run the whole pipeline through Dagster, in process, and print a summary.")
+    run.add_argument("--wait", nargs="?", type=float, const=float("inf"), default=0, metavar="SECONDS",
+                     help="if another run holds the workspace, wait for it to end (at most SECONDS) instead of exiting with status 5")
 
     evaluate = command("evaluate", _evaluate, "Identity accuracy of identity.person_map against ground truth.")
     evaluate.add_argument("--truth", type=Path, help="ground-truth CSV (default: truth in cdp.yml)")
@@ -106,11 +108,20 @@ def _generate(args) -> int:
 
 
 def _run(args) -> int:
-    from dagster_project.pipeline import run_pipeline
+    from dagster_project.run_lock import WorkspaceBusy, workspace_lock
 
     config = load_config(args.config)
-    started = time.perf_counter()
-    result = run_pipeline(config)
+    try:
+        with workspace_lock(config.state_dir, "cdp run", wait=args.wait) as left_behind:
+            if left_behind:
+                print(f"taking over the run lock left by {left_behind.describe()}, which ended without releasing it", file=sys.stderr)
+            from dagster_project.pipeline import run_pipeline  # after the lock: a refusal is immediate
+
+            started = time.perf_counter()
+            result = run_pipeline(config)
+    except WorkspaceBusy as busy:
+        print(f"{busy}; not started (`cdp run --wait` waits for it)", file=sys.stderr)
+        return 5
     print()
     print(result.summary.render())
     print(f"\n{'Succeeded' if result.success else 'Failed'} in {time.perf_counter() - started:.1f}s; warehouse: {config.warehouse}")

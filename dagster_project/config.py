@@ -8,6 +8,7 @@ key it concerns and why, before anything runs.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,17 @@ EXPORTABLE_IDENTIFIERS = (
     "loyalty_id", "email_sha256", "phone_sha256",
 )
 
+# Names that become folder, file, table or model names: plain identifiers,
+# so that no name can reach outside its folder or into SQL.
+NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _check_name(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+        raise ConfigError(key, f"must be a lower-case identifier (a-z, 0-9, _; not starting with a digit), not {value!r}")
+    return value
+
+
 TOP_KEYS = {
     "warehouse", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "quality",
     "golden_record", "traits", "models", "next_best_action", "segments", "erasure_requests", "audiences",
@@ -356,10 +368,8 @@ def _parse_source(raw: dict, index: int) -> SourceConfig:
     for key in ("name", "kind", "glob", "format", "contract", "mapping"):
         if key not in raw:
             raise ConfigError(f"{where}.{key}", "is required")
-    name = raw["name"]
+    name = _check_name(raw["name"], f"{where}.name")
     where = f"sources.{name}"
-    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
-        raise ConfigError(f"{where}.name", "must be a lower-case identifier (letters, digits, underscores)")
     kind = raw["kind"]
     if kind not in KIND_FIELDS:
         raise ConfigError(f"{where}.kind", f"unknown kind {kind!r} (one of: {', '.join(KIND_FIELDS)})")
@@ -461,9 +471,9 @@ def _parse_audience(raw: dict, index: int) -> AudienceConfig:
         if key not in raw:
             raise ConfigError(f"{where}.{key}", "is required")
     return AudienceConfig(
-        name=raw["name"],
-        model=raw["model"],
-        suite=raw["suite"],
+        name=_check_name(raw["name"], f"{where}.name"),
+        model=_check_name(raw["model"], f"{where}.model"),
+        suite=_check_name(raw["suite"], f"{where}.suite"),
         description=raw.get("description", ""),
         min_rows=int(raw.get("min_rows", 1)),
         max_rows=int(raw.get("max_rows", 1_000_000_000)),
@@ -497,7 +507,7 @@ def _parse_destination(raw: dict, index: int, audiences: tuple[AudienceConfig, .
         if (channel == "ads" or raw["purpose"] == "ad_personalisation") and not identifier.endswith("_sha256"):
             raise ConfigError(f"{where}.identifiers", f"an ad destination receives only hashed identifiers, not {identifier!r} (use email_sha256, phone_sha256)")
     suppressions = tuple(raw["suppressions"]) if raw.get("suppressions") is not None else None
-    return DestinationConfig(raw["name"], raw["purpose"], channel, tuple(raw["audiences"]), formats, identifiers, suppressions)
+    return DestinationConfig(_check_name(raw["name"], f"{where}.name"), raw["purpose"], channel, tuple(raw["audiences"]), formats, identifiers, suppressions)
 
 
 def _parse_consent(raw: dict) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """Dagster definitions for one workspace (the config from $CDP_CONFIG or ./cdp.yml).
 
 `dagster dev -m dagster_project.definitions` (make dev) loads `defs` from here.
+`defs` is lazy: importing this module builds nothing (a `cdp run` on another
+workspace imports it and must not render the default workspace's dbt project).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dagster_dbt import DbtCliResource
 
 from dagster_project.config import CdpConfig, load_config
 from dagster_project.dbt_workspace import dbt_executable, prepare_dbt_project
-from dagster_project.defs.automation import build_landing_sensor, daily_schedule, full_run_job
+from dagster_project.defs.automation import build_daily_schedule, build_landing_sensor, full_run_job
 from dagster_project.defs.dbt import build_dbt_assets
 from dagster_project.defs.export import build_export_assets
 from dagster_project.defs.identity import identity_model, one_row_per_identity_record, person_map
@@ -20,6 +22,7 @@ from dagster_project.defs.ml import ML_ASSETS
 from dagster_project.defs.ingest import build_ingest_assets, build_ingest_checks
 from dagster_project.defs.quality import build_raw_load_gate, identity_gate, marts_gate
 from dagster_project.defs.resources import CdpResource
+from dagster_project.defs.run_lock import workspace_locked_executor
 from dagster_project.defs.signals import build_signal_assets
 
 
@@ -43,7 +46,7 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
             marts_gate,
         ],
         jobs=[full_run_job],
-        schedules=[daily_schedule],
+        schedules=[build_daily_schedule(config)],
         sensors=[build_landing_sensor(config)],
         resources={
             "cdp": CdpResource(config_path=str(config.path)),
@@ -53,13 +56,12 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
                 dbt_executable=dbt_executable(),
             ),
         },
-        # DuckDB has one writer: steps run one after another in one process.
-        executor=dg.in_process_executor,
+        # DuckDB has one writer: steps run one after another in one process,
+        # which holds the workspace's run lock (runs launched by Dagster).
+        executor=workspace_locked_executor(config),
     )
 
 
-def _workspace_definitions() -> dg.Definitions:
+@dg.definitions
+def defs() -> dg.Definitions:
     return build_definitions(load_config(os.environ.get("CDP_CONFIG")))
-
-
-defs = _workspace_definitions()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from dagster_project.config import CdpConfig
 from dagster_project.run_summary import RunSummary, summarise_run
@@ -18,15 +20,37 @@ class PipelineResult:
     summary: RunSummary
 
 
+# The workspace instance's settings, unless its dagster.yaml sets them
+# otherwise: no telemetry (a privacy product phones nobody), and the run queue
+# launches one run at a time (one DuckDB writer; schedule and sensor runs queue).
+INSTANCE_DEFAULTS = {
+    "telemetry": {"enabled": False},
+    "concurrency": {"runs": {"max_concurrent_runs": 1}},
+}
+
+
 def dagster_instance(config: CdpConfig) -> dg.DagsterInstance:
     """$DAGSTER_HOME's instance if set, else one kept in the workspace so that
     `make dev` shows the history of `cdp run`."""
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
+    return dg.DagsterInstance.from_config(str(workspace_dagster_home(config)))
+
+
+def workspace_dagster_home(config: CdpConfig) -> Path:
+    """The workspace's Dagster home, its dagster.yaml holding INSTANCE_DEFAULTS
+    (settings already in the file are kept)."""
     home = config.state_dir / "dagster"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
-    return dg.DagsterInstance.from_config(str(home))
+    settings_file = home / "dagster.yaml"
+    settings = (yaml.safe_load(settings_file.read_text()) if settings_file.exists() else None) or {}
+    wanted = dict(settings)
+    wanted.setdefault("telemetry", INSTANCE_DEFAULTS["telemetry"])
+    if not {"concurrency", "run_queue", "run_coordinator"} & settings.keys():
+        wanted["concurrency"] = INSTANCE_DEFAULTS["concurrency"]
+    if wanted != settings:
+        settings_file.write_text(yaml.safe_dump(wanted, sort_keys=False))
+    return home
 
 
 def run_pipeline(config: CdpConfig) -> PipelineResult:

@@ -22,6 +22,7 @@ class RunSummary:
     segments: dict[str, int] = field(default_factory=dict)
     actions: dict[str, int] = field(default_factory=dict)
     exports: list[dict] = field(default_factory=list)
+    exports_folder: str | None = None
     failures: list[str] = field(default_factory=list)
     data_docs: str | None = None
 
@@ -47,6 +48,8 @@ class RunSummary:
             lines.append(f"Export {export['destination']}/{export['audience']}: {export['row_count']} rows, {', '.join(export['files'])}")
         if not self.exports:
             lines.append("Exports: none written in this run")
+        else:
+            lines.append(f"Exports written under {self.exports_folder}")
         if self.data_docs:
             lines.append(f"Quality results: quality.validation_results; Data Docs: {self.data_docs}")
         if self.failures:
@@ -55,7 +58,7 @@ class RunSummary:
 
 
 def summarise_run(config: CdpConfig, run_id: str, failures: list[str]) -> RunSummary:
-    summary = RunSummary(run_id=run_id, failures=failures)
+    summary = RunSummary(run_id=run_id, failures=failures, exports_folder=str(config.exports))
     docs = config.state_dir / "data_docs"
     summary.data_docs = str(docs) if docs.exists() else None
     if not config.warehouse.exists():

@@ -72,3 +72,31 @@ def test_destination_naming_an_unknown_audience_is_rejected(tmp_path):
 def test_missing_config_file_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yml")
+
+
+def _set(section: str, index: int, key: str, value: str):
+    return lambda raw: raw[section][index].update({key: value})
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (_set("destinations", 0, "name", "../../../escape_dest"), r"destinations\[0\]\.name"),
+    (_set("audiences", 1, "name", "vip/../../x"), r"audiences\[1\]\.name"),
+    (_set("audiences", 0, "model", "aud_email_newsletter; drop table raw.crm"), r"audiences\[0\]\.model"),
+    (_set("audiences", 0, "suite", "../../secrets"), r"audiences\[0\]\.suite"),
+    (_set("sources", 0, "name", "../crm"), r"sources\[0\]\.name"),
+    (_set("sources", 0, "name", "Crm"), r"sources\[0\]\.name"),
+])
+def test_names_that_become_paths_or_sql_must_be_plain_identifiers(tmp_path, mutate, key):
+    with pytest.raises(ConfigError, match=key + ": must be a lower-case identifier"):
+        load_config(write_config(tmp_path, mutate))
+
+
+def test_an_exports_folder_outside_the_workspace_is_allowed_and_the_summary_names_it(tmp_path):
+    from dagster_project.run_summary import summarise_run
+
+    elsewhere = tmp_path / "shared" / "exports"
+    config = load_config(write_config(tmp_path / "w", lambda raw: raw.update(exports=str(elsewhere))))
+    assert config.exports == elsewhere
+    summary = summarise_run(config, "run-1", [])
+    summary.exports.append({"destination": "email_platform", "audience": "email_newsletter", "row_count": 3, "files": ["a.csv"]})
+    assert f"Exports written under {elsewhere}" in summary.render().splitlines()

@@ -1,4 +1,10 @@
-"""Orchestration: the full-run job, a daily schedule and a landing-folder sensor."""
+"""Orchestration: the full-run job, a daily schedule and a landing-folder sensor.
+
+Neither starts a run while one is going on the workspace: they skip while the
+run lock is held (a `cdp run`) or a run of the job is queued or in progress,
+and the workspace instance queues at most one run at a time
+(pipeline.INSTANCE_DEFAULTS).
+"""
 
 
 import hashlib
@@ -8,6 +14,7 @@ import dagster as dg
 
 from dagster_project.config import CdpConfig
 from dagster_project.ingest.load import landing_files
+from dagster_project.run_lock import current_holder
 
 FULL_RUN_JOB = "cdp_full_run"
 
@@ -17,13 +24,41 @@ full_run_job = dg.define_asset_job(
     description="The whole pipeline: ingest, staging, identity, marts, quality gates, exports.",
 )
 
-daily_schedule = dg.ScheduleDefinition(
-    name="cdp_daily",
-    job=full_run_job,
-    cron_schedule="0 3 * * *",
-    execution_timezone="UTC",
-    description="Every day at 03:00 UTC: load what landed, rebuild, export.",
-)
+# Statuses of a run that has not ended yet.
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def busy_reason(instance: dg.DagsterInstance, config: CdpConfig) -> str | None:
+    """Why a new run must not start now, or None."""
+    holder = current_holder(config.state_dir)
+    if holder:
+        return f"the workspace is busy: a run by {holder.describe()} holds its run lock"
+    unfinished = instance.get_run_records(dg.RunsFilter(job_name=FULL_RUN_JOB, statuses=UNFINISHED), limit=1)
+    if unfinished:
+        run = unfinished[0].dagster_run
+        return f"run {run.run_id} of {FULL_RUN_JOB} has not ended ({run.status.value.lower()})"
+    return None
+
+
+def build_daily_schedule(config: CdpConfig) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="cdp_daily",
+        job=full_run_job,
+        cron_schedule="0 3 * * *",
+        execution_timezone="UTC",
+        description="Every day at 03:00 UTC: load what landed, rebuild, export (skipped while a run is going on).",
+    )
+    def cdp_daily(context: dg.ScheduleEvaluationContext):
+        reason = busy_reason(context.instance, config)
+        return dg.SkipReason(reason) if reason else dg.RunRequest()
+
+    return cdp_daily
 
 
 def landing_signature(config: CdpConfig) -> dict[str, str]:
@@ -44,9 +79,13 @@ def build_landing_sensor(config: CdpConfig) -> dg.SensorDefinition:
         name="new_landing_files",
         job=full_run_job,
         minimum_interval_seconds=60,
-        description="Starts a full run when files are added to or changed in the landing folder.",
+        description="Starts a full run when files are added to or changed in the landing folder "
+        "(once no run is going on: the files wait).",
     )
     def new_landing_files(context: dg.SensorEvaluationContext):
+        reason = busy_reason(context.instance, config)
+        if reason:
+            return dg.SkipReason(reason)  # cursor unchanged: these files start the next run
         current = landing_signature(config)
         seen = json.loads(context.cursor) if context.cursor else {}
         new = sorted(name for name, stamp in current.items() if seen.get(name) != stamp)
