@@ -134,7 +134,6 @@ class CdpConfig:
     ambiguity_margin: float
     identity_decisions: Path  # human must-link / cannot-link decisions (CSV beside cdp.yml)
     max_cluster_size: int
-    max_conflicting_dob_rate: float
     consent_defaults: dict[str, str]
     audiences: tuple[AudienceConfig, ...]
     destinations: tuple[DestinationConfig, ...]
@@ -285,7 +284,7 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
             raise ConfigError("identity.deterministic_keys", f"unknown key {key!r} (email, phone, loyalty_id, device_id)")
 
     quality = raw.get("quality") or {}
-    _check_keys(quality, {"max_cluster_size", "max_conflicting_dob_rate"}, "quality")
+    _check_keys(quality, {"max_cluster_size"}, "quality")
     sources = tuple(_parse_source(s, i) for i, s in enumerate(_list(raw, "sources")))
     _check_source_references(sources)
     audiences = tuple(_parse_audience(a, i) for i, a in enumerate(_list(raw, "audiences")))
@@ -323,7 +322,6 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         ambiguity_margin=ambiguity_margin,
         identity_decisions=(root / str(identity.get("decisions", "identity_decisions.csv"))).resolve(),
         max_cluster_size=int(quality.get("max_cluster_size", 200)),
-        max_conflicting_dob_rate=float(quality.get("max_conflicting_dob_rate", 0.01)),
         consent_defaults=_parse_consent(raw.get("consent") or {}),
         audiences=audiences,
         destinations=destinations,

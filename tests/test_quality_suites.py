@@ -42,7 +42,7 @@ AUDIENCE = EXPECTATIONS / "audience_gate.json"
 
 PEOPLE = 40
 PURPOSES = ["email_marketing", "sms_marketing", "ad_personalisation", "profiling", "analytics"]
-IDENTITY_PARAMS = {"max_cluster_size": 3, "max_conflicting_dob_rate": 0.05}
+IDENTITY_PARAMS = {"max_cluster_size": 3}
 NEWSLETTER = "select * from marts.aud_newsletter_test"
 NEWSLETTER_ROWS = 20  # odd person numbers: email_marketing granted, all have an email
 NEWSLETTER_PARAMS = audience_gate_params("email_marketing", min_rows=10, max_rows=100)
@@ -262,7 +262,7 @@ def test_every_suite_passes_on_good_data(good_warehouse):
 def test_every_expectation_has_notes_and_the_suites_declare_their_params():
     expected = {
         RAW_LOAD: set(),
-        PERSON_MAP: {"max_cluster_size", "max_conflicting_dob_rate"},
+        PERSON_MAP: {"max_cluster_size"},
         DIM_CUSTOMER: set(),
         AUDIENCE: {"purpose", "suppressed_query", "min_rows", "max_rows"},
     }
@@ -294,10 +294,10 @@ def test_run_suites_equals_run_suite_for_each(tmp_path):
 
 
 def test_run_suites_checks_every_suite_before_opening_the_warehouse(good_warehouse, tmp_path):
-    with pytest.raises(SuiteError, match=r"identity_person_map\.json.*max_conflicting_dob_rate"):
+    with pytest.raises(SuiteError, match=r"identity_person_map\.json.*max_cluster_size"):
         run_suites(good_warehouse, [
             SuiteRun(RAW_LOAD, "select * from raw.load_log"),
-            SuiteRun(PERSON_MAP, "select * from identity.person_map", {"max_cluster_size": 3}),
+            SuiteRun(PERSON_MAP, "select * from identity.person_map", {}),
         ])
     assert run_suites(good_warehouse, []) == []
     with pytest.raises(FileNotFoundError):
@@ -435,25 +435,6 @@ def test_duplicate_or_unresolved_records_fail(tmp_path):
     assert failure.samples == [{"record_key": "crm:C9", "person_id": None}]
 
 
-def test_conflicting_dates_of_birth_above_the_rate_fail(tmp_path):
-    # Person 4 already disagrees (1 of 40 = 2.5%); persons 12, 16, 20 join it: 4 of 40 = 10%.
-    warehouse = build_warehouse(
-        tmp_path,
-        "update intermediate.int_identity__records set date_of_birth = date '1999-12-31' "
-        "where record_key in ('ecommerce_accounts:A12', 'ecommerce_accounts:A16', 'ecommerce_accounts:A20')",
-    )
-    failures = person_map(warehouse).failures
-    # The three persons also hold clearly conflicting records (graph health).
-    assert len(failures) == 2 and sorted(s["person_id"] for s in failures[1].samples) == ["P0012", "P0016", "P0020"]
-    failure = failures[0]
-
-    assert "min(records.date_of_birth) < max(records.date_of_birth)" in failure.kwargs["unexpected_rows_query"]
-    assert failure.kwargs["unexpected_rows_query"].count("cast(0.05 as double)") == 2  # placeholder resolved
-    assert failure.unexpected_count == 1
-    assert failure.samples == [{"conflicting_persons": 4, "persons": 40, "conflicting_rate": 0.1, "max_rate": 0.05}]
-    assert len(person_map(warehouse, max_conflicting_dob_rate=0.1).failures) == 1  # "at most" the rate
-
-
 def test_a_person_holding_conflicting_records_fails_the_graph_health_check(tmp_path):
     # Person 12's two records: dates of birth decades apart; person 16's: a
     # junior and a senior. Person 4's one-day difference is a typo, not a conflict.
@@ -463,7 +444,7 @@ def test_a_person_holding_conflicting_records_fails_the_graph_health_check(tmp_p
         "update intermediate.int_identity__records set name_suffix = case source when 'crm' then 'sr' else 'jr' end "
         "where record_key in ('crm:C16', 'ecommerce_accounts:A16')",
     )
-    failures = person_map(warehouse, max_conflicting_dob_rate=1.0).failures
+    failures = person_map(warehouse).failures
     assert len(failures) == 1
     assert DOB_CONFLICT in failures[0].kwargs["unexpected_rows_query"]  # the rule identity resolution applies
     assert sorted(s["person_id"] for s in failures[0].samples) == ["P0012", "P0016"]
@@ -476,11 +457,9 @@ def test_the_graph_health_expectation_is_the_rule_identity_resolution_applies():
     assert query == " ".join(conflicting_persons_sql("{batch}", "intermediate.int_identity__records").split())
 
 
-def test_the_conflicting_dob_rate_counts_only_non_null_dates(good_warehouse):
-    # Person 8's second record has no date of birth: not a conflict; person 4's is (2.5%).
-    assert person_map(good_warehouse, max_conflicting_dob_rate=0.025).passed
-    failure = only_failure(person_map(good_warehouse, max_conflicting_dob_rate=0.02))
-    assert failure.samples[0]["conflicting_persons"] == 1
+def test_a_typo_in_a_date_of_birth_is_no_conflict(good_warehouse):
+    # Person 4's records are one day apart, person 8's second record has none.
+    assert person_map(good_warehouse).passed
 
 
 # --------------------------------------------------------------------------- marts_dim_customer

@@ -39,7 +39,7 @@ def gate_check_result(result: GateResult, docs) -> dg.AssetCheckResult:
 def run_gate(context, cdp: CdpResource, suite: str) -> dg.AssetCheckResult:
     config = cdp.config()
     runs = [r for r in warehouse_gate_runs(
-        config.expectations, max_cluster_size=config.max_cluster_size, max_conflicting_dob_rate=config.max_conflicting_dob_rate
+        config.expectations, max_cluster_size=config.max_cluster_size
     ) if r.suite_path.stem == suite]
     (result,) = run_suites(config.warehouse, runs)
     with connect(config.warehouse) as con:
@@ -54,7 +54,7 @@ def run_gate(context, cdp: CdpResource, suite: str) -> dg.AssetCheckResult:
 # previous exports stay as they were.
 @dg.asset_check(asset=SUITE_ASSETS["identity_person_map"], name="ge_identity_person_map", blocking=True,
                 description="GE suite identity_person_map (graph health, blocks marts and exports when it fails): complete, "
-                "no stale rows, no person holding clearly conflicting records, cluster size and date-of-birth conflict limits.")
+                "no stale rows, no person holding clearly conflicting records, cluster size limit.")
 def identity_gate(context, cdp: CdpResource) -> dg.AssetCheckResult:
     return run_gate(context, cdp, "identity_person_map")
 

@@ -5,8 +5,8 @@ date of birth, an initial for a first name) linked to twins, or a
 same-name stranger linked to a parent, joins everyone it touches. So after
 the links are drawn, every cluster is checked for records that clearly
 belong to different people:
-- dates of birth both known and different beyond a typo (one digit, two
-  adjacent digits swapped, day and month swapped);
+- dates of birth both known, in different years and different beyond a
+  typo (one digit, two adjacent digits swapped);
 - first names both known and neither equal, nicknames, typos, initials nor
   swapped with the last name;
 - generational suffixes both known and different (Jr / Sr);
@@ -43,11 +43,13 @@ MUST_LINK_WEIGHT = float("inf")
 
 # Two records clearly belong to different people; one SQL expression per
 # reason over columns suffixed _l and _r (DuckDB functions, as Splink's).
+# Dates of birth conflict in the year, beyond one typo (a digit, two digits
+# swapped): a parent and child, strangers of one name. Within one year a
+# different day or month (or the two swapped) is read as a typo: people
+# born the same year who share a name and an address are rarer than typos.
 DOB_CONFLICT = (
-    "date_of_birth_l <> date_of_birth_r"
+    "year(date_of_birth_l) <> year(date_of_birth_r)"
     " AND damerau_levenshtein(strftime(date_of_birth_l, '%Y%m%d'), strftime(date_of_birth_r, '%Y%m%d')) > 1"
-    " AND NOT (year(date_of_birth_l) = year(date_of_birth_r)"
-    " AND month(date_of_birth_l) = day(date_of_birth_r) AND day(date_of_birth_l) = month(date_of_birth_r))"
 )
 
 

@@ -4,7 +4,7 @@ Suites (``expectations/*.json``) and their params:
 
 * ``raw_load``: ``select * from raw.load_log``; no params.
 * ``identity_person_map``: ``select * from identity.person_map``; ``max_cluster_size``
-  (int), ``max_conflicting_dob_rate`` (float, 0..1).
+  (int).
 * ``marts_dim_customer``: ``select * from marts.dim_customer``; no params.
 * ``audience_gate``: any audience export query with ``person_id`` (optionally
   ``email``, ``phone``, ``email_sha256``, ``phone_sha256``); params from
@@ -85,7 +85,6 @@ def warehouse_gate_runs(
     expectations: Path,
     *,
     max_cluster_size: int,
-    max_conflicting_dob_rate: float,
 ) -> list[SuiteRun]:
     """The raw load, person map and golden record gates, for one :func:`run_suites` call."""
     folder = Path(expectations)
@@ -94,7 +93,7 @@ def warehouse_gate_runs(
         SuiteRun(
             folder / "identity_person_map.json",
             "select * from identity.person_map",
-            {"max_cluster_size": int(max_cluster_size), "max_conflicting_dob_rate": float(max_conflicting_dob_rate)},
+            {"max_cluster_size": int(max_cluster_size)},
         ),
         SuiteRun(folder / "marts_dim_customer.json", "select * from marts.dim_customer"),
     ]
