@@ -67,8 +67,7 @@ def export_audience(
             con.execute(f"copy (select * from ({query}) as export_rows order by person_id) to '{temporary}' {options}")
             written[final.name] = temporary
         delta = _write_delta(con, folder, audience, written, run_id, pending, previous_manifest)
-        if delta:
-            written[delta["file"]] = folder / f".{delta['file']}.{run_id or 'run'}.tmp"
+        written[delta["file"]] = folder / f".{delta['file']}.{run_id or 'run'}.tmp"
         checksums = {name: file_sha256(path) for name, path in written.items()}
         for name, temporary in written.items():
             os.replace(temporary, folder / name)
@@ -83,8 +82,7 @@ def export_audience(
         "run_id": run_id,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "row_count": rows,
-        "delta": {key: delta[key] for key in ("added", "removed", "removed_by_erasure", "file", "previous_run_id")}
-        if delta else None,
+        "delta": {key: delta[key] for key in ("added", "removed", "removed_by_erasure", "file", "previous_run_id")},
         "erasures": _erasure_history(previous_manifest, pending, delta, run_id),
         "files": [{"name": name, "sha256": sha} for name, sha in checksums.items()],
         "quality_gate": gate,
