@@ -4,6 +4,7 @@ personal data."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import polars as pl
@@ -12,6 +13,7 @@ import pytest
 from dagster_project.generate import generate_sample
 from dagster_project.governance.erasure import erase_person
 from dagster_project.governance.requests import process_erasure_requests
+from dagster_project.export.writer import PENDING_ERASURES
 from dagster_project.pipeline import run_pipeline
 from dagster_project.warehouse import connect
 
@@ -47,7 +49,8 @@ def identifying_values(config, person_id: str) -> dict[str, list[str]]:
 
 
 def occurrences(config, values) -> list[str]:
-    """Every table cell (all schemas) and export file that still holds one of the values."""
+    """Every table cell (all schemas) and export file that still holds one of the values, apart
+    from the rows of a delta that tell the recipient a person was erased (person_id only)."""
     found = []
     wanted = [("exact", v) for v in values["exact"]] + [
         ("digits" if v.isdigit() else "text", v.lower()) for v in values["substring"]]
@@ -69,12 +72,48 @@ def occurrences(config, values) -> list[str]:
                     or (kind = 'digits' and contains(regexp_replace(cell, '[^0-9]', '', 'g'), value))""",
                 [[k for k, _ in wanted], [v for _, v in wanted]]).fetchall()
             found += [f"{schema}.{table}.{col} holds {value}" for col, value in hits]
-    for path in config.exports.rglob("*"):
-        if path.is_file() and not path.name.endswith(".json"):
+    for path in sorted(config.exports.rglob("*")):
+        if not path.is_file():
+            continue
+        if path.suffix == ".json":
+            text = path.read_text()
+        else:
             frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema=False)
+            if path.name.endswith(".delta.parquet"):
+                assert frame.columns == ["person_id", "change", "reason"]
+                frame = frame.filter(pl.col("reason") != "erasure")
             text = frame.write_csv()
-            found += [f"{path.name} holds {v}" for v in values["exact"] | {v for v in values["substring"] if "@" in v} if v in text]
+        name = path.relative_to(config.exports).as_posix()
+        found += [f"{name} holds {v}" for v in values["exact"] | {v for v in values["substring"] if "@" in v} if v in text]
     return found
+
+
+def exported_in(config, person_id: str) -> set[str]:
+    """The export folders (destination/audience) whose published audience file lists the person."""
+    folders = set()
+    for manifest_path in config.exports.glob("*/*/manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        for entry in manifest["files"]:
+            path = manifest_path.parent / entry["name"]
+            if entry["name"].startswith(manifest["audience"] + ".") and ".delta." not in entry["name"]:
+                frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema=False)
+                if person_id in frame["person_id"].to_list():
+                    folders.add(manifest_path.parent.relative_to(config.exports).as_posix())
+    return folders
+
+
+def published_erasures(config) -> dict[str, dict]:
+    """Per export folder: the delta's erasure rows and the manifest's erasure history."""
+    published = {}
+    for manifest_path in config.exports.glob("*/*/manifest.json"):
+        manifest = json.loads(manifest_path.read_text())
+        delta = pl.read_parquet(manifest_path.parent / manifest["delta"]["file"])
+        published[manifest_path.parent.relative_to(config.exports).as_posix()] = {
+            "erased": delta.filter(pl.col("reason") == "erasure").rows(),
+            "delta": manifest["delta"],
+            "history": manifest["erasures"],
+        }
+    return published
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +124,22 @@ def erased(workspace_factory):
     person_id, email, phone = pick_person(config)
     values = identifying_values(config, person_id)
     assert occurrences(config, values)  # the search finds them before erasure
+    folders = exported_in(config, person_id)
     report = erase_person(config, email=email.upper() + " ")
-    return config, person_id, values, report
+    return config, person_id, values, report, folders
 
 
 def test_erasure_removes_the_person_from_every_table_and_export(erased):
-    config, person_id, values, report = erased
+    config, person_id, values, report, folders = erased
     assert report.persons == 1 and report.records >= 3
     assert report.counts["raw_rows_erased"] > 0 and report.counts["export_rows_erased"] > 0
-    assert occurrences(config, values) == []
+    assert len(folders) >= 2
+    # Left behind: only the person_id each recipient already had, pending for the next delta.
+    assert occurrences(config, values) == [f"{folder}/{PENDING_ERASURES} holds {person_id}" for folder in sorted(folders)]
+    for folder in folders:
+        pending = json.loads((config.exports / folder / PENDING_ERASURES).read_text())
+        assert pending["requests"] == [{"request_id": report.request_id, "erased_at": pending["requests"][0]["erased_at"],
+                                        "person_ids": [person_id]}]
 
 
 def second_person(config, first_person):
@@ -107,19 +153,39 @@ def second_person(config, first_person):
 @pytest.fixture(scope="module")
 def rerun_with_a_request_file(erased):
     """A re-run after `cdp erase`, with an erasure request file for a second person in the landing folder."""
-    config, first_person, _, _ = erased
+    config, first_person, _, _, _ = erased
     person_id, email = second_person(config, first_person)
     values = identifying_values(config, person_id)
+    folders = exported_in(config, person_id)
     requests = config.landing / "privacy" / "erasure_requests_0001.csv"
     requests.parent.mkdir(parents=True, exist_ok=True)
     requests.write_text(f"request_id,email,phone,person_id,requested_at\nREQ-1,{email.upper()},,,2025-07-01T09:00:00Z\nREQ-2,,,,\n")
     run = run_pipeline(config)
-    return run, person_id, email, values
+    return run, person_id, email, values, folders, published_erasures(config)
+
+
+def test_the_next_delta_tells_each_recipient_who_was_erased(erased, rerun_with_a_request_file):
+    config, first_person, _, report, first_folders = erased
+    run, second, _, _, second_folders, published = rerun_with_a_request_file
+    assert run.success, run.summary.render()
+    assert not list(config.exports.rglob(PENDING_ERASURES))  # cleared once published
+    for folder, export in published.items():
+        erased_here = sorted(p for p, folders in ((first_person, first_folders), (second, second_folders)) if folder in folders)
+        assert export["erased"] == [(p, "removed", "erasure") for p in erased_here], folder
+        assert export["delta"]["removed_by_erasure"] == len(erased_here)
+        if erased_here:
+            [entry] = export["history"]
+            assert entry["run_id"] == run.run_id and entry["count"] == len(erased_here)
+            request_ids = [r["request_id"] for r in entry["requests"]]  # one request per person here
+            assert len(request_ids) == len(erased_here)
+            assert (report.request_id in request_ids) == (first_person in erased_here)
+        else:
+            assert export["history"] == []
 
 
 def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(erased, rerun_with_a_request_file):
-    config, _, values, _ = erased
-    run, *_ = rerun_with_a_request_file
+    config, _, values, _, _ = erased
+    run, *_, published = rerun_with_a_request_file
     assert run.success, run.summary.render()  # reconciliation checks pass with erased rows counted
     assert occurrences(config, values) == []
     # A changed file (new hash) is loaded again in full: tombstones drop the erased rows.
@@ -130,6 +196,10 @@ def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(e
     rerun = run_pipeline(config)
     assert rerun.success, rerun.summary.render()
     assert occurrences(config, values) == []
+    # The following delta no longer lists erased people; the manifests keep the erasure history.
+    for folder, export in published_erasures(config).items():
+        assert export["erased"] == [] and export["delta"]["removed_by_erasure"] == 0
+        assert export["history"] == published[folder]["history"]
     with connect(config.warehouse) as con:
         erased_on_reload = con.execute("select sum(rows_erased) from raw.load_log where file like '%_0002.%'").fetchall()[0][0]
     assert erased_on_reload > 0
@@ -137,7 +207,7 @@ def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(e
 
 def test_an_erasure_request_file_in_the_landing_folder_is_carried_out_on_the_next_run(erased, rerun_with_a_request_file):
     config, *_ = erased
-    run, person_id, email, values = rerun_with_a_request_file
+    run, person_id, email, values, _, _ = rerun_with_a_request_file
     assert run.success, run.summary.render()
     assert occurrences(config, values) == []  # also after the changed files were re-loaded, if that ran first
     with connect(config.warehouse) as con:
@@ -150,7 +220,7 @@ def test_an_erasure_request_file_in_the_landing_folder_is_carried_out_on_the_nex
 
 
 def test_the_audit_log_records_the_request_without_personal_data(erased):
-    config, person_id, values, report = erased
+    config, person_id, values, report, _ = erased
     with connect(config.warehouse) as con:
         log = con.sql("select * from governance.erasure_log").pl()
     assert log["request_id"].to_list()[0] == report.request_id

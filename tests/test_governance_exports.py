@@ -124,3 +124,33 @@ def test_size_band_follows_the_previous_export(tmp_path):
     (tmp_path / "manifest.json").write_text(_json.dumps({"row_count": 1000}))
     assert size_band(tmp_path, audience) == {"min_rows": 500, "max_rows": 1501}
     assert size_band(tmp_path, AudienceConfig("a", "aud_a", "suite")) == {"min_rows": 0, "max_rows": None}
+
+
+def test_delta_lists_erased_people_as_removed_with_reason_erasure():
+    con = duckdb.connect()
+    previous = "select * from (values ('P1'), ('P2'), ('P3')) as t(person_id)"
+    new = "select * from (values ('P2'), ('P4'), ('P6')) as t(person_id)"
+    # P3: the erasure could not rewrite the previous file; P5: it did (no longer there);
+    # P6: an erased id exported again is not reported as removed.
+    rows = writer.delta_changes(con, previous, new, ["P3", "P5", "P6"]).fetchall()
+    assert rows == [
+        ("P4", "added", "joined_audience"), ("P6", "added", "joined_audience"),
+        ("P3", "removed", "erasure"), ("P5", "removed", "erasure"),
+        ("P1", "removed", "left_audience"),
+    ]
+
+
+def test_pending_erasures_are_cleared_only_once_a_manifest_names_them(tmp_path):
+    writer.record_pending_erasures(tmp_path, "erasure-1", "2025-07-01T09:00:00+00:00", ["P2", "P1"])
+    writer.record_pending_erasures(tmp_path, "erasure-1", "2025-07-01T09:00:00+00:00", ["P2", "P1"])  # idempotent
+    writer.record_pending_erasures(tmp_path, "erasure-2", "2025-07-02T09:00:00+00:00", ["P3"])
+    pending = writer.unpublished_erasures(tmp_path, None)
+    assert [(r["request_id"], r["person_ids"]) for r in pending] == [("erasure-1", ["P1", "P2"]), ("erasure-2", ["P3"])]
+    # A manifest published by a run that crashed before clearing names erasure-1: it is not counted twice.
+    manifest = {"erasures": [{"run_id": "r1", "count": 2, "requests": [{"request_id": "erasure-1", "erased_at": "x"}]}]}
+    assert [r["request_id"] for r in writer.unpublished_erasures(tmp_path, manifest)] == ["erasure-2"]
+    writer.clear_published_erasures(tmp_path, manifest)
+    assert [r["request_id"] for r in writer.unpublished_erasures(tmp_path, None)] == ["erasure-2"]
+    manifest["erasures"].append({"run_id": "r2", "count": 1, "requests": [{"request_id": "erasure-2", "erased_at": "y"}]})
+    writer.clear_published_erasures(tmp_path, manifest)
+    assert not (tmp_path / writer.PENDING_ERASURES).exists()

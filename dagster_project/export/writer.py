@@ -4,6 +4,15 @@ Files are written under a temporary name in the target folder and renamed
 into place (atomic on one filesystem), the manifest last, so a reader or an
 interrupted run never sees a half-written export: either the previous export
 or the new one, whole.
+
+The delta (<audience>.delta.parquet) holds one row per person_id that joined
+or left since the previous export, with the reason. An erasure rewrites the
+published files without the person (governance/erasure.py), so comparing files
+would never show them leaving: the erasure records their person_ids in
+erasures_pending.json, and the next delta lists them as removed with reason
+`erasure`. The pending file is cleared only after the manifest naming those
+requests is published, and requests the manifest already names are skipped,
+so a crash in between neither loses nor double-counts an erasure.
 """
 
 from __future__ import annotations
@@ -29,6 +38,9 @@ class ExportResult:
     delta: dict | None = None
 
 
+PENDING_ERASURES = "erasures_pending.json"
+
+
 def export_audience(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -43,6 +55,8 @@ def export_audience(
     gate: dict,
 ) -> ExportResult:
     folder.mkdir(parents=True, exist_ok=True)
+    previous_manifest = _read_json(folder / "manifest.json")
+    pending = unpublished_erasures(folder, previous_manifest)
     rows = con.execute(f"select count(*) from ({query})").fetchall()[0][0]
     written: dict[str, Path] = {}
     try:
@@ -52,9 +66,8 @@ def export_audience(
             options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
             con.execute(f"copy (select * from ({query}) as export_rows order by person_id) to '{temporary}' {options}")
             written[final.name] = temporary
-        delta = _write_delta(con, folder, audience, written, run_id)
-        if delta:
-            written[delta["file"]] = folder / f".{delta['file']}.{run_id or 'run'}.tmp"
+        delta = _write_delta(con, folder, audience, written, run_id, pending, previous_manifest)
+        written[delta["file"]] = folder / f".{delta['file']}.{run_id or 'run'}.tmp"
         checksums = {name: file_sha256(path) for name, path in written.items()}
         for name, temporary in written.items():
             os.replace(temporary, folder / name)
@@ -69,38 +82,91 @@ def export_audience(
         "run_id": run_id,
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "row_count": rows,
-        "delta": {"added": delta["added"], "removed": delta["removed"], "file": delta["file"],
-                  "previous_run_id": delta["previous_run_id"]} if delta else None,
+        "delta": {key: delta[key] for key in ("added", "removed", "removed_by_erasure", "file", "previous_run_id")},
+        "erasures": _erasure_history(previous_manifest, pending, delta, run_id),
         "files": [{"name": name, "sha256": sha} for name, sha in checksums.items()],
         "quality_gate": gate,
     }
     manifest_path = folder / "manifest.json"
     _write_atomically(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    clear_published_erasures(folder, manifest)
     return ExportResult(destination, audience, rows, checksums, manifest_path, delta)
 
 
-def _write_delta(con, folder: Path, audience: str, written: dict[str, Path], run_id: str) -> dict | None:
+def _write_delta(con, folder: Path, audience: str, written: dict[str, Path], run_id: str,
+                 pending: list[dict], previous_manifest: dict | None) -> dict:
     """People added and removed since the previous export, as <audience>.delta.parquet."""
     fmt = "parquet" if f"{audience}.parquet" in written else "csv"
     new, previous = written[f"{audience}.{fmt}"], folder / f"{audience}.{fmt}"
     reader = "read_parquet" if fmt == "parquet" else "read_csv_auto"
     previous_ids = f"select person_id from {reader}('{previous}')" if previous.exists() else "select cast(null as varchar) as person_id where false"
     new_ids = f"select person_id from {reader}('{new}')"
-    changes = f"""
-        select person_id, 'added' as change from ({new_ids} except {previous_ids})
-        union all
-        select person_id, 'removed' as change from ({previous_ids} except {new_ids})
-    """
+    erased = sorted({key for request in pending for key in request["person_ids"]})
     temporary = folder / f".{audience}.delta.parquet.{run_id or 'run'}.tmp"
-    con.execute(f"copy ({changes} order by change, person_id) to '{temporary}' (format parquet)")
-    added, removed = con.execute(
-        f"select count(*) filter (where change = 'added'), count(*) filter (where change = 'removed') from read_parquet('{temporary}')"
+    delta_changes(con, previous_ids, new_ids, erased).write_parquet(str(temporary))
+    added, removed, by_erasure = con.execute(
+        f"""select count(*) filter (where change = 'added'), count(*) filter (where change = 'removed'),
+                   count(*) filter (where reason = 'erasure') from read_parquet('{temporary}')"""
     ).fetchall()[0]
-    manifest = folder / "manifest.json"
-    previous_run = json.loads(manifest.read_text()).get("run_id") if manifest.exists() else None
-    return {"file": f"{audience}.delta.parquet", "added": added, "removed": removed, "previous_run_id": previous_run}
+    return {"file": f"{audience}.delta.parquet", "added": added, "removed": removed, "removed_by_erasure": by_erasure,
+            "previous_run_id": (previous_manifest or {}).get("run_id")}
 
 
+def delta_changes(con, previous_ids: str, new_ids: str, erased: list[str]) -> duckdb.DuckDBPyRelation:
+    """person_id, change (added / removed), reason: joined_audience, left_audience, or erasure for
+    erased people no longer exported (whether or not the previous file still held them)."""
+    con.execute("create or replace temp table delta_erased as select unnest(?::varchar[]) as person_id", [erased])
+    return con.sql(f"""
+        with previous as ({previous_ids}), new as ({new_ids}),
+        erased as (select person_id from delta_erased except select person_id from new)
+        select person_id, 'added' as change, 'joined_audience' as reason from (select * from new except select * from previous)
+        union all
+        select person_id, 'removed', 'left_audience' from (select * from previous except select * from new except select * from erased)
+        union all
+        select person_id, 'removed', 'erasure' from erased
+        order by change, reason, person_id
+    """)
+
+
+def record_pending_erasures(folder: Path, request_id: str, erased_at: str, person_ids: list[str]) -> None:
+    """Called by an erasure that removed these people from the folder's files, before it rewrites them."""
+    pending = _read_json(folder / PENDING_ERASURES) or {"requests": []}
+    if any(r["request_id"] == request_id for r in pending["requests"]):
+        return
+    pending["requests"].append({"request_id": request_id, "erased_at": erased_at, "person_ids": sorted(person_ids)})
+    _write_atomically(folder / PENDING_ERASURES, json.dumps(pending, indent=2) + "\n")
+
+
+def unpublished_erasures(folder: Path, manifest: dict | None) -> list[dict]:
+    """Pending erasure requests that no published manifest names yet."""
+    published = {r["request_id"] for entry in (manifest or {}).get("erasures", []) for r in entry["requests"]}
+    pending = _read_json(folder / PENDING_ERASURES) or {"requests": []}
+    return [r for r in pending["requests"] if r["request_id"] not in published]
+
+
+def clear_published_erasures(folder: Path, manifest: dict) -> None:
+    """Drop the requests the published manifest names; the file goes when none is left."""
+    path = folder / PENDING_ERASURES
+    if not path.exists():
+        return
+    left = unpublished_erasures(folder, manifest)
+    if left:
+        _write_atomically(path, json.dumps({"requests": left}, indent=2) + "\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _erasure_history(previous_manifest: dict | None, pending: list[dict], delta: dict, run_id: str) -> list[dict]:
+    """Every run that published erasures: run id, people removed by erasure, the requests (ids only)."""
+    history = list((previous_manifest or {}).get("erasures", []))
+    if pending:
+        history.append({"run_id": run_id, "count": delta["removed_by_erasure"],
+                        "requests": [{"request_id": r["request_id"], "erased_at": r["erased_at"]} for r in pending]})
+    return history
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -7,7 +7,9 @@ an erased account and events of an erased device go too), their quarantined
 rows, every row keyed by their person_id or records in the identity,
 intermediate, signals, marts, ml (scores), history (segment membership) and
 quality schemas, and their person id history; then
-rewrites export files already written without them (manifests updated).
+rewrites export files already written without them (manifests updated) and
+records their person_ids per export folder, so the next export's delta lists
+them as removed with reason `erasure`.
 governance.erasure_log records the request, its time and the counts removed,
 with no personal data. The next run rebuilds every model without them.
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.config import CdpConfig
+from dagster_project.export.writer import record_pending_erasures
 from dagster_project.ingest.load import ensure_raw_schema, file_sha256
 from dagster_project.governance.tombstones import KEY_SQL, ensure_tombstones, erased_condition
 from dagster_project.warehouse import connect, table_exists
@@ -226,33 +229,51 @@ def _erase_models(con) -> int:
 
 
 def _erase_exports(con, config: CdpConfig, persons: list[str], request_id: str) -> int:
-    """Rewrite every export file without the erased persons; update manifests."""
+    """Rewrite every export file without the erased persons; update manifests. The
+    person_ids found in a folder's export are first recorded as pending erasures,
+    so the next delta tells the recipient they were removed (export/writer.py)."""
     if not persons or not config.exports.exists():
         return 0
     removed = 0
+    erased_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for manifest_path in sorted(config.exports.glob("*/*/manifest.json")):
         manifest = json.loads(manifest_path.read_text())
         folder = manifest_path.parent
+        exported = _exported_file(folder, manifest)
+        exported_ids = [r[0] for r in con.execute(
+            f"select distinct person_id::varchar from {_reader(exported)} where person_id in (select person_id from erased_persons)"
+        ).fetchall()]
+        if exported_ids:
+            record_pending_erasures(folder, request_id, erased_at, exported_ids)
         for entry in manifest["files"]:
             path = folder / entry["name"]
-            fmt = "parquet" if path.suffix == ".parquet" else "csv"
-            reader = "read_parquet" if fmt == "parquet" else "read_csv_auto"
-            source = f"{reader}('{path}'" + (", all_varchar = true)" if fmt == "csv" else ")")
+            source = _reader(path)
             count = con.execute(f"select count(*) from {source} where person_id in (select person_id from erased_persons)").fetchall()[0][0]
             if not count:
                 continue
             temporary = folder / f".{path.name}.{request_id}.tmp"
-            options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
+            options = "(format parquet)" if path.suffix == ".parquet" else "(format csv, header true)"
             con.execute(f"copy (select * from {source} where person_id not in (select person_id from erased_persons)) to '{temporary}' {options}")
             os.replace(temporary, path)
             entry["sha256"] = file_sha256(path)
             if not path.name.endswith(".delta.parquet"):
                 removed += count
-        exported = f"{manifest['audience']}.parquet" if any(e["name"].endswith(f"{manifest['audience']}.parquet") for e in manifest["files"]) else f"{manifest['audience']}.csv"
-        reader = "read_parquet" if exported.endswith(".parquet") else "read_csv_auto"
-        manifest["row_count"] = con.execute(f"select count(*) from {reader}('{folder / exported}')").fetchall()[0][0]
+        manifest["row_count"] = con.execute(f"select count(*) from {_reader(exported)}").fetchall()[0][0]
         manifest.setdefault("erasure_requests", []).append(request_id)
         temporary = folder / f".manifest.json.{request_id}.tmp"
         temporary.write_text(json.dumps(manifest, indent=2) + "\n")
         os.replace(temporary, manifest_path)
     return removed
+
+
+def _exported_file(folder: Path, manifest: dict) -> Path:
+    """The audience file a delta is computed from: Parquet when there is one, else CSV."""
+    names = {entry["name"] for entry in manifest["files"]}
+    parquet = f"{manifest['audience']}.parquet"
+    return folder / (parquet if parquet in names else f"{manifest['audience']}.csv")
+
+
+def _reader(path: Path) -> str:
+    if path.suffix == ".parquet":
+        return f"read_parquet('{path}')"
+    return f"read_csv_auto('{path}', all_varchar = true)"
