@@ -12,6 +12,10 @@ pipeline runs as `cdp run` would, and `cdp evaluate` scores person_map
 against the truth in the record ids (rec-<n>-org / rec-<n>-dup-<k>).
 febrl4 is a linkage task (4a originals, 4b duplicates), solved here as one
 deduplication over both files.
+
+Beside ours, a plain tutorial-style Splink model (benchmarks/plain_splink.py)
+runs on the same files and columns; the table prints both and the ratio of
+our recall to plain Splink's.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.plain_splink import run_plain_splink  # noqa: E402
 from dagster_project.config import load_config  # noqa: E402
 
 DATASETS = {
@@ -125,6 +130,7 @@ def run_dataset(name: str, workdir: Path) -> dict:
         "bcubed_precision": round(evaluation.bcubed_precision, 4),
         "bcubed_recall": round(evaluation.bcubed_recall, 4),
         "false_merges": evaluation.false_merges,
+        "plain_splink": run_plain_splink(sorted((workdir / "landing" / "febrl").glob("*.csv")), config.match_threshold),
     }
 
 
@@ -143,11 +149,15 @@ def main() -> int:
         print(json.dumps(reports[-1]), flush=True)
     if not args.workdir:
         shutil.rmtree(root)
-    print(f"\n{'dataset':8} {'records':>7} {'precision':>9} {'recall':>7} {'ceiling':>7} {'F1':>7} {'false merges':>12}")
+    print(f"\n{'':16} {'ours':^38} {'plain Splink':^26}")
+    print(f"{'dataset':8} {'records':>7} {'precision':>9} {'recall':>7} {'ceiling':>7} {'F1':>7} {'merges':>6}"
+          f" {'precision':>9} {'recall':>7} {'F1':>7} {'recall ours/plain':>18}")
     for r in reports:
+        plain = r["plain_splink"]
         print(
             f"{r['dataset']:8} {r['records']:>7} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['recall_ceiling']:>7.4f}"
-            f" {r['f1']:>7.4f} {r['false_merges']:>12}"
+            f" {r['f1']:>7.4f} {r['false_merges']:>6} {plain['precision']:>9.4f} {plain['recall']:>7.4f}"
+            f" {plain['f1']:>7.4f} {r['recall'] / plain['recall']:>18.3f}"
         )
     return 0 if all(r["run_success"] for r in reports) else 1
 

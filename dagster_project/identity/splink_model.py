@@ -39,7 +39,12 @@ from dagster_project.identity.splink_prepare import (
     prepare_records,
     scratch_database,
 )
-from dagster_project.identity.splink_settings import DEFAULT_MIN_FILL, build_spec, populated_fields
+from dagster_project.identity.splink_settings import (
+    DEFAULT_MIN_FILL,
+    build_spec,
+    gate_households_on_birth_dates,
+    populated_fields,
+)
 
 if TYPE_CHECKING:
     from splink.internals.splink_dataframe import SplinkDataFrame
@@ -100,6 +105,7 @@ def train_model(
         counts = blocking_rule_counts(records, spec.blocking_rules)
         model = linker.misc.save_model_to_json()
     adjusted = guard_weights(model, unobserved_u=1 / max_pairs)
+    gate_households_on_birth_dates(model)
     Path(model_path).write_text(json.dumps(model, indent=2), encoding="utf-8")
 
     total = counts[-1]["cumulative_comparisons"] if counts else 0

@@ -66,6 +66,12 @@ def _fold(expression: str) -> str:
     return f"nullif(trim(regexp_replace(lower(strip_accents({expression})), '[^a-z0-9]+', ' ', 'g')), '')"
 
 
+def _ocr_letters(expression: str) -> str:
+    """Digits read for look-alike letters (0/o, 1/l, 5/s, 8/b): names hold no digits, so scanned
+    forms' "R0SE" or "5MITH" is the name itself."""
+    return f"translate({expression}, '0158', 'olsb')"
+
+
 def _column_or_null(columns: set[str], name: str, fallback: str | None = None, cast: str = "varchar") -> str:
     if name in columns:
         return f"cast({name} as {cast})"
@@ -80,8 +86,8 @@ def _base_select(columns: set[str]) -> str:
     postcode_raw = col("postcode")
     return f"""
         cast(record_key as varchar) as record_key,
-        {col("first_name_norm", _fold(first_raw))} as first_name_norm,
-        {col("last_name_norm", _fold(last_raw))} as last_name_norm,
+        {_ocr_letters(col("first_name_norm", _fold(first_raw)))} as first_name_norm,
+        {_ocr_letters(col("last_name_norm", _fold(last_raw)))} as last_name_norm,
         {col("first_name_canonical")} as first_name_canonical_input,
         nullif(lower(replace(trim({col("email")}), ' ', '')), '') as email,
         nullif(regexp_replace({col("phone")}, '[^0-9+]', '', 'g'), '') as phone,
@@ -104,7 +110,8 @@ def _expand_abbreviations(expression: str) -> str:
 # Blocking key column -> the derived column it caps.
 BLOCKING_KEYS = {
     "bk_name": "name_key", "bk_dob_last": "dob_last_key", "bk_dob_first": "dob_first_key",
-    "bk_postcode": "postcode_norm", "bk_address": "address_line_norm", "bk_email": "email", "bk_phone": "phone",
+    "bk_dob_initials": "dob_initials_key", "bk_last_year": "last_year_key",
+    "bk_postcode": "postcode_norm", "bk_house_postcode": "house_postcode_key", "bk_address": "address_line_norm", "bk_email": "email", "bk_phone": "phone",
 }
 
 
@@ -182,16 +189,20 @@ def prepare_records(
             case when first_name_canonical is not null and last_name_norm is not null
                  then array_to_string(list_sort([first_name_canonical, last_name_norm]), '|') end as name_key,
             cast(date_of_birth as varchar) || '|' || left(last_name_norm, 1) as dob_last_key,
-            cast(date_of_birth as varchar) || '|' || left(first_name_canonical, 1) as dob_first_key
+            cast(date_of_birth as varchar) || '|' || left(first_name_canonical, 1) as dob_first_key,
+            cast(date_of_birth as varchar) || '|'
+                || array_to_string(list_sort([left(first_name_norm, 1), left(last_name_norm, 1)]), '') as dob_initials_key,
+            case when length(last_name_norm) >= 3 then left(last_name_norm, 3) || '|' || year(date_of_birth) end
+                as last_year_key
         from named
     )
-    select * from derived
+    select *, house_number || '|' || postcode_norm as house_postcode_key from derived
     """
     con.execute(sql)
     capped, joins = _capped_keys(derived, block_cap)
     con.execute(
         f"""create or replace table {SCRATCH}.main.{table} as
-        select d.* exclude (name_key, dob_last_key, dob_first_key), {", ".join(capped)}
+        select d.* exclude (name_key, dob_last_key, dob_first_key, dob_initials_key, last_year_key, house_postcode_key), {", ".join(capped)}
         from {derived} as d {" ".join(joins)}
         order by d.record_key"""
     )
