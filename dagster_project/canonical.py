@@ -40,8 +40,8 @@ KIND_FIELDS: dict[str, dict[str, str]] = {
         "product_id": "varchar",
         "category": "varchar",
         "quantity": "integer",
-        "unit_price": "double",
-        "amount": "double",
+        "unit_price": "decimal",  # money: DECIMAL at the source's scale (see stage_source.sql)
+        "amount": "decimal",
         "currency": "varchar",
         "channel": "varchar",
         "store_id": "varchar",
@@ -128,6 +128,53 @@ KIND_ENTITY: dict[str, str] = {
 }
 
 CONSENT_PURPOSES = ["email_marketing", "sms_marketing", "ad_personalisation", "profiling", "analytics"]
+
+
+# Default limits of the contract column a canonical field maps to directly
+# (a source's contract in cdp.yml overrides them per column). Dates and
+# timestamps take `today` / `now` relative bounds, resolved when a file loads.
+TIMESTAMP_RANGE = {"min": "1970-01-01", "max": "now+1d"}
+FIELD_LIMITS: dict[str, dict] = {
+    "first_name": {"max_length": 200},
+    "last_name": {"max_length": 200},
+    "email": {"max_length": 320},
+    "phone": {"max_length": 50},
+    "date_of_birth": {"min": "1900-01-01", "max": "today"},
+    "address_line": {"max_length": 500},
+    "postcode": {"max_length": 20},
+    "city": {"max_length": 200},
+    "region": {"max_length": 200},
+    "country": {"max_length": 100},
+    "loyalty_id": {"max_length": 200},
+    "device_id": {"max_length": 200},
+    "source_record_id": {"max_length": 200},
+    "updated_at": TIMESTAMP_RANGE,
+    "ordered_at": TIMESTAMP_RANGE,
+    "event_at": TIMESTAMP_RANGE,
+    "opened_at": TIMESTAMP_RANGE,
+    "closed_at": TIMESTAMP_RANGE,
+    "answered_at": TIMESTAMP_RANGE,
+    "responded_at": TIMESTAMP_RANGE,
+    # Negative only where the source declares `allow_refunds: true`.
+    "quantity": {"min": 0},
+    "unit_price": {"min": 0},
+    "amount": {"min": 0},
+    # Free text may hold line breaks (still no other control characters).
+    "subject": {"max_length": 1000, "allow_line_breaks": True},
+    "body": {"max_length": 100_000, "allow_line_breaks": True},
+    "comment": {"max_length": 10_000, "allow_line_breaks": True},
+}
+REFUND_FIELDS = ("quantity", "unit_price", "amount")
+# Any string column without a field default: long enough for any real value.
+DEFAULT_MAX_LENGTH = 10_000
+
+# Optional fields that only describe a person or a row: a value of theirs
+# that breaks a limit is nulled (and logged in raw.quarantine) while the row
+# still loads. Any other broken value quarantines the whole row.
+DESCRIPTIVE_FIELDS = frozenset({
+    "first_name", "last_name", "date_of_birth", "address_line", "postcode", "city", "region", "country",
+    "category", "page_url", "subject", "body", "comment",
+})
 
 
 def fields_for_kind(kind: str) -> dict[str, str]:

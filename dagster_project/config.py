@@ -7,6 +7,8 @@ key it concerns and why, before anything runs.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,6 +21,10 @@ import yaml
 from dagster_project import config_profiles as profiles
 from dagster_project.canonical import (
     CONSENT_PURPOSES,
+    DEFAULT_MAX_LENGTH,
+    DESCRIPTIVE_FIELDS,
+    FIELD_LIMITS,
+    REFUND_FIELDS,
     KIND_ENTITY,
     KIND_FIELDS,
     KIND_REQUIRED,
@@ -32,15 +38,21 @@ BUNDLED_DBT_PROJECT = PROJECT_ROOT / "dbt"
 BUNDLED_SEGMENTS = PROJECT_ROOT / "segments.yml"
 
 FORMATS = ("csv", "jsonl", "parquet")
-COLUMN_TYPES = ("string", "int", "float", "bool", "date", "timestamp")
+COLUMN_TYPES = ("string", "int", "float", "decimal", "bool", "date", "timestamp")
 COLUMN_TYPE_SQL = {
     "string": "varchar",
     "int": "bigint",
     "float": "double",
+    "decimal": "decimal(18,2)",  # at the column's scale: see column_sql_type
     "bool": "boolean",
     "date": "date",
     "timestamp": "timestamp",
 }
+# Money is exact: a `decimal` column has 18 digits, `scale` of them decimals.
+DECIMAL_PRECISION = 18
+DEFAULT_SCALE = 2
+# A relative bound of a date/timestamp column: today, now, optionally +/- N days.
+RELATIVE_BOUND = re.compile(r"^(today|now)([+-]\d+d)?$")
 
 
 class ConfigError(ValueError):
@@ -60,8 +72,20 @@ class ColumnContract:
     formats: tuple[str, ...] = ()  # strptime formats for date/timestamp, tried in order
     allowed: tuple[str, ...] = ()
     pattern: str | None = None  # regular expression a non-empty value must match
-    min: float | None = None
-    max: float | None = None
+    min: float | str | None = None  # a number, or for dates a date / `today` / `now+1d` (resolved at load)
+    max: float | str | None = None
+    scale: int = DEFAULT_SCALE  # decimals of a `decimal` column
+    max_length: int | None = None  # characters of a text value
+    allow_control_chars: bool = False  # C0 control characters other than tab (NUL, ...)
+    allow_line_breaks: bool = False  # line feed and carriage return (free text)
+    on_violation: str = "row"  # row: quarantine the row | field: null the value, log it, load the row
+
+
+def column_sql_type(column: ColumnContract) -> str:
+    """The DuckDB type of a contract column in raw.<source>."""
+    if column.type == "decimal":
+        return f"decimal({DECIMAL_PRECISION},{column.scale})"
+    return COLUMN_TYPE_SQL[column.type]
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,7 @@ class SourceConfig:
     identity_source: str | None = None  # rows belong to identity records of another source
     links_to: str | None = None  # account_ref values name records of this source
     delimiter: str = ","
+    allow_refunds: bool = False  # negative quantity/price/amount are refunds, not broken values
 
     @property
     def staging_model(self) -> str:
@@ -224,8 +249,9 @@ TOP_KEYS = {
     "golden_record", "traits", "models", "next_best_action", "segments", "erasure_requests", "audiences",
     "destinations", "sources",
 }
-SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter"}
-COLUMN_KEYS = {"type", "required", "formats", "allowed", "pattern", "min", "max"}
+SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter", "allow_refunds"}
+LIMIT_KEYS = {"min", "max", "max_length", "allow_control_chars", "allow_line_breaks"}
+COLUMN_KEYS = {"type", "required", "formats", "allowed", "pattern", "scale", *LIMIT_KEYS}
 
 
 def resolve_config_path(path: str | os.PathLike | None = None) -> Path:
@@ -375,6 +401,8 @@ def _parse_source(raw: dict, index: int) -> SourceConfig:
         raise ConfigError(f"{where}.format", f"unknown format {raw['format']!r} (one of: {', '.join(FORMATS)})")
     contract = _parse_contract(raw["contract"], f"{where}.contract")
     mapping = _parse_mapping(raw["mapping"], kind, contract, f"{where}.mapping")
+    allow_refunds = bool(raw.get("allow_refunds", False))
+    contract = _with_field_limits(contract, raw["contract"], mapping, allow_refunds)
     return SourceConfig(
         name=name,
         kind=kind,
@@ -386,6 +414,7 @@ def _parse_source(raw: dict, index: int) -> SourceConfig:
         identity_source=raw.get("identity_source"),
         links_to=raw.get("links_to"),
         delimiter=str(raw.get("delimiter", ",")),
+        allow_refunds=allow_refunds,
     )
 
 
@@ -402,6 +431,12 @@ def _parse_contract(raw: Any, where: str) -> dict[str, ColumnContract]:
         formats = tuple(spec.get("formats") or ())
         if col_type in ("date", "timestamp") and not formats:
             raise ConfigError(f"{where}.{column}.formats", f"a {col_type} column needs at least one format, e.g. '%Y-%m-%d'")
+        scale = spec.get("scale", DEFAULT_SCALE)
+        if not isinstance(scale, int) or not 0 <= scale <= DECIMAL_PRECISION:
+            raise ConfigError(f"{where}.{column}.scale", f"must be a whole number from 0 to {DECIMAL_PRECISION}")
+        max_length = spec.get("max_length")
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+            raise ConfigError(f"{where}.{column}.max_length", "must be a positive whole number")
         contract[column] = ColumnContract(
             name=column,
             type=col_type,
@@ -409,10 +444,63 @@ def _parse_contract(raw: Any, where: str) -> dict[str, ColumnContract]:
             formats=formats,
             allowed=tuple(str(v) for v in spec.get("allowed") or ()),
             pattern=spec.get("pattern"),
-            min=spec.get("min"),
-            max=spec.get("max"),
+            min=_bound(spec.get("min"), col_type, f"{where}.{column}.min"),
+            max=_bound(spec.get("max"), col_type, f"{where}.{column}.max"),
+            scale=scale,
+            max_length=max_length,
+            allow_control_chars=bool(spec.get("allow_control_chars", False)),
+            allow_line_breaks=bool(spec.get("allow_line_breaks", False)),
         )
     return contract
+
+
+def _bound(value: Any, col_type: str, key: str) -> float | str | None:
+    """A min/max: a number, or for a date/timestamp column an ISO date or a relative bound."""
+    if value is None:
+        return None
+    if col_type in ("date", "timestamp"):
+        text = value.isoformat() if isinstance(value, dt.date) else str(value).strip()
+        if RELATIVE_BOUND.match(text):
+            return text
+        try:
+            dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ConfigError(key, f"must be a date (YYYY-MM-DD), today or now, optionally +/-Nd, not {value!r}") from None
+        return text
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(key, f"must be a number, not {value!r}")
+    return value
+
+
+def _with_field_limits(
+    contract: dict[str, ColumnContract], raw_contract: dict, mapping: dict[str, str], allow_refunds: bool
+) -> dict[str, ColumnContract]:
+    """Give each column the default limits of the canonical field it maps to
+    directly (cdp.yml keys win), and decide how a broken value is handled:
+    an optional column that only feeds descriptive fields is nulled, field by
+    field; any other column quarantines the row."""
+    limited = {}
+    for name, column in contract.items():
+        explicit = set(raw_contract[name] or {})
+        defaults: dict[str, Any] = {}
+        if column.type == "string":
+            defaults["max_length"] = DEFAULT_MAX_LENGTH
+        for target, expression in mapping.items():
+            if expression.strip().strip('"') == name:
+                defaults.update(FIELD_LIMITS.get(target, {}))
+                if allow_refunds and target in REFUND_FIELDS:
+                    defaults.pop("min", None)
+        defaults = {k: v for k, v in defaults.items() if k not in explicit and _applies(k, column.type)}
+        feeds = [t for t, e in mapping.items() if re.search(rf'(?<![\w"]){re.escape(name)}(?![\w"])|"{re.escape(name)}"', e)]
+        descriptive = not column.required and all(t in DESCRIPTIVE_FIELDS for t in feeds)
+        limited[name] = dataclasses.replace(column, **defaults, on_violation="field" if descriptive else "row")
+    return limited
+
+
+def _applies(limit: str, col_type: str) -> bool:
+    if limit in ("min", "max"):
+        return col_type not in ("string", "bool")
+    return col_type == "string"
 
 
 def _parse_mapping(raw: Any, kind: str, contract: dict[str, ColumnContract], where: str) -> dict[str, str]:
@@ -434,7 +522,7 @@ def _check_expressions(mapping: dict[str, str], contract: dict[str, ColumnContra
     """Compile every mapping expression against the contract's columns in DuckDB."""
     con = duckdb.connect()
     try:
-        columns = ", ".join(f'"{c.name}" {COLUMN_TYPE_SQL[c.type]}' for c in contract.values())
+        columns = ", ".join(f'"{c.name}" {column_sql_type(c)}' for c in contract.values())
         con.execute(f"create table source_row ({columns})")
         for target, expression in mapping.items():
             try:

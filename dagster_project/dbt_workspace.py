@@ -90,6 +90,7 @@ def _project_yml(template: str, config: CdpConfig, segments: SegmentsConfig) -> 
                 "model": s.staging_model,
                 "mapping": s.mapping,
                 "grain": KIND_GRAIN[s.kind],
+                "money_scale": max((c.scale for c in s.contract.values() if c.type == "decimal"), default=2),
                 "has_identity_records": s.has_identity_records,
                 "links_to": s.links_to,
                 "identity_source": s.identity_source or s.name,

@@ -88,7 +88,7 @@ def _reconciliation_check(source: SourceConfig) -> dg.AssetChecksDefinition:
                 in_raw as (select _file_sha256 as sha256, count(*) as n from raw.{source.name} group by 1),
                 in_quarantine as (
                     select file_sha256 as sha256, count(distinct row_number) as n
-                    from raw.quarantine where source = ? group by 1
+                    from raw.quarantine where source = ? and action = 'row' group by 1
                 )
                 select logged.file, rows_read, rows_loaded, rows_quarantined,
                        coalesce(in_raw.n, 0) as raw_rows, coalesce(in_quarantine.n, 0) as quarantine_rows

@@ -184,14 +184,15 @@ def _erase_quarantine(con, config: CdpConfig) -> int:
         columns = [c for c in source.contract]
         fields = ", ".join(f"json_extract_string(raw_record, '$.\"{c}\"') as \"{c}\"" for c in columns)
         matching = f"""
-            select distinct file_sha256, row_number from (
-                select file_sha256, row_number, {fields} from raw.quarantine where source = '{source.name}'
+            select distinct file_sha256, row_number, action = 'row' as is_row from (
+                select file_sha256, row_number, action, {fields} from raw.quarantine where source = '{source.name}'
             ) as quarantined where {erased_condition(source, tolerant=True)}
         """
-        per_file = con.execute(f"select file_sha256, count(*) from ({matching}) group by 1").fetchall()
+        # Entries of loaded rows whose field was nulled (action 'field') go too, but those rows count as loaded.
+        per_file = con.execute(f"select file_sha256, count(*) from ({matching}) where is_row group by 1").fetchall()
         removed += _count_as_erased(con, source.name, per_file, "rows_quarantined")
         con.execute(
-            f"delete from raw.quarantine where source = '{source.name}' and (file_sha256, row_number) in ({matching})"
+            f"delete from raw.quarantine where source = '{source.name}' and (file_sha256, row_number) in (select file_sha256, row_number from ({matching}))"
         )
     return removed
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from dagster_project.config import COLUMN_TYPE_SQL, SourceConfig
+from dagster_project.config import SourceConfig, column_sql_type
 from dagster_project.governance.tombstones import erased_row_numbers
 from dagster_project.ingest.contract import check_contract
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, read_landing_file
@@ -59,7 +59,8 @@ create table if not exists raw.quarantine (
     reason varchar not null,
     raw_record varchar not null,      -- the whole row as JSON text, so nothing is lost
     quarantined_at timestamp not null,
-    run_id varchar
+    run_id varchar,
+    action varchar default 'row'      -- row: the row was not loaded | field: the value was nulled, the row loaded
 );
 """
 
@@ -101,6 +102,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_DDL)
     # Warehouses created before erasure support lack the column.
     con.execute("alter table raw.load_log add column if not exists rows_erased bigint default 0")
+    con.execute("alter table raw.quarantine add column if not exists action varchar default 'row'")
 
 
 def landing_files(source: SourceConfig, landing: Path) -> list[Path]:
@@ -157,6 +159,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Pa
     if erased:
         rows = rows.filter(~pl.col(ROW_NUMBER).is_in(list(erased)))
     quarantine = _quarantine_rows(result, source.name, relative, sha, loaded_at, run_id)
+    if erased and quarantine.height:  # nulled fields of erased people's rows go with them
+        quarantine = quarantine.filter(~pl.col("row_number").is_in(list(erased)))
     con.execute("begin transaction")
     try:
         _add_new_columns(con, source, rows)
@@ -204,7 +208,7 @@ def _log(con, source, file, sha, status, read, loaded, quarantined, error, loade
 
 
 def _ensure_raw_table(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> None:
-    columns = {**LINEAGE_COLUMNS, **{c.name: COLUMN_TYPE_SQL[c.type] for c in source.contract.values()}}
+    columns = {**LINEAGE_COLUMNS, **{c.name: column_sql_type(c) for c in source.contract.values()}}
     ddl = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns.items())
     con.execute(f"create table if not exists raw.{source.name} ({ddl})")
 
@@ -224,7 +228,7 @@ def _quarantine_rows(result, source: str, file: str, sha: str, loaded_at: dateti
         return pl.DataFrame()
     records = {
         row[ROW_NUMBER]: json.dumps({k: v for k, v in row.items() if k != ROW_NUMBER}, ensure_ascii=False)
-        for row in result.invalid_rows.iter_rows(named=True)
+        for row in result.flagged_rows.iter_rows(named=True)
     }
     return result.violations.rename({ROW_NUMBER: "row_number"}).with_columns(
         pl.col("row_number").replace_strict(records, return_dtype=pl.String).alias("raw_record"),

@@ -2,7 +2,7 @@
    of the sources of a kind that the workspace does not have (a person-only
    workspace has no orders, events, consent, ...). `columns` maps each column
    to its canonical type (dagster_project/canonical.py: varchar, timestamp,
-   integer, double, date), so downstream arithmetic and comparisons see the
+   integer, decimal, date), so downstream arithmetic and comparisons see the
    same types as when the sources exist. Portable SQL: a select without FROM
    that keeps no row. #}
 {% macro cdp_empty_relation(columns) -%}

@@ -1,10 +1,12 @@
 {# The body of every staging model: map a raw source's columns to the
    canonical fields declared for its kind (mapping from cdp.yml, passed in
    var cdp_sources), keep the latest version of each grain key, and normalise
-   identifiers. Originals are kept beside normalised values. #}
+   identifiers. Originals are kept beside normalised values. Money fields
+   are DECIMAL(18, s) at the source's scale (its decimal contract columns). #}
 
-{% macro cdp_sql_type(canonical_type) -%}
+{% macro cdp_sql_type(canonical_type, money_scale=2) -%}
     {%- if canonical_type == 'varchar' -%} {{ dbt.type_string() }}
+    {%- elif canonical_type == 'decimal' -%} decimal(18, {{ money_scale }})
     {%- elif canonical_type == 'timestamp' -%} {{ dbt.type_timestamp() }}
     {%- elif canonical_type == 'integer' -%} {{ dbt.type_int() }}
     {%- elif canonical_type == 'double' -%} {{ dbt.type_float() }}
@@ -32,7 +34,7 @@ mapped as (
         _row_number,
         _loaded_at,
         {%- for field, canonical_type in fields.items() %}
-        cast({{ src['mapping'].get(field, 'null') }} as {{ cdp_sql_type(canonical_type) }}) as {{ field ~ ('_original' if field in identity_fields else '') }}{{ ',' if not loop.last }}
+        cast({{ src['mapping'].get(field, 'null') }} as {{ cdp_sql_type(canonical_type, src.get('money_scale', 2)) }}) as {{ field ~ ('_original' if field in identity_fields else '') }}{{ ',' if not loop.last }}
         {%- endfor %}
     from raw_rows
 

@@ -188,6 +188,8 @@ select
     activity.revenue as lifetime_value,
     activity.revenue_365d,
     activity.average_order_value,
+    activity.refund_count,
+    activity.refund_amount,
     rfm.recency_score,
     rfm.frequency_score,
     rfm.monetary_score,
@@ -203,7 +205,7 @@ select
     end as rfm_segment,
     {#- predicted 12-month value: last year's spend, kept with the probability of not churning #}
     case when activity.order_count > 0
-         then round(activity.revenue_365d * (1 - coalesce(scores.churn_risk, 0.5)), 2) end as predicted_12m_value,
+         then {{ cdp_money('activity.revenue_365d * (1 - coalesce(scores.churn_risk, 0.5))') }} end as predicted_12m_value,
     {#- channels #}
     1 - activity.store_order_share as online_order_share,
     activity.store_order_share,

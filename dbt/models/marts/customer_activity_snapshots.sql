@@ -33,8 +33,24 @@ orders as (
 
     select person_id, order_key, ordered_at, channel, category, amount_reporting
     from {{ ref('fct_orders') }}
-    where person_id is not null
+    where person_id is not null and not is_refund
       and person_id not in (select person_id from profiling_withdrawn)
+
+),
+
+refund_features as (
+
+    {#- Refunds (negative lines) are counted apart, never as negative revenue. #}
+    select
+        refunds.person_id,
+        cutoffs.days_before_as_of,
+        count(*) as refund_count,
+        -sum(refunds.amount_reporting) as refund_amount
+    from {{ ref('fct_orders') }} as refunds
+    inner join cutoffs on refunds.ordered_at < cutoffs.cutoff_at
+    where refunds.person_id is not null and refunds.is_refund
+      and refunds.person_id not in (select person_id from profiling_withdrawn)
+    group by refunds.person_id, cutoffs.days_before_as_of
 
 ),
 
@@ -185,15 +201,18 @@ select
     people.days_before_as_of,
     cutoffs.cutoff_at,
     coalesce(order_features.order_count, 0) as order_count,
-    coalesce(order_features.revenue, 0) as revenue,
+    {{ cdp_money('coalesce(order_features.revenue, 0)') }} as revenue,
     order_features.first_order_at,
     order_features.last_order_at,
     {{ dbt.datediff('order_features.last_order_at', 'cutoffs.cutoff_at', 'day') }} as days_since_last_order,
     {{ dbt.datediff('order_features.first_order_at', 'cutoffs.cutoff_at', 'day') }} as days_since_first_order,
     coalesce(order_features.orders_90d, 0) as orders_90d,
     coalesce(order_features.orders_365d, 0) as orders_365d,
-    coalesce(order_features.revenue_365d, 0) as revenue_365d,
-    case when order_features.order_count > 0 then order_features.revenue / order_features.order_count end as average_order_value,
+    {{ cdp_money('coalesce(order_features.revenue_365d, 0)') }} as revenue_365d,
+    case when order_features.order_count > 0
+         then {{ cdp_money('order_features.revenue / order_features.order_count') }} end as average_order_value,
+    coalesce(refund_features.refund_count, 0) as refund_count,
+    {{ cdp_money('coalesce(refund_features.refund_amount, 0)') }} as refund_amount,
     case when order_features.order_count > 0
          then cast(order_features.store_order_count as {{ dbt.type_float() }}) / order_features.order_count end as store_order_share,
     coalesce(order_features.distinct_categories, 0) as distinct_categories,
@@ -223,6 +242,8 @@ from people_at_cutoff as people
 inner join cutoffs on cutoffs.days_before_as_of = people.days_before_as_of
 left join order_features
     on order_features.person_id = people.person_id and order_features.days_before_as_of = people.days_before_as_of
+left join refund_features
+    on refund_features.person_id = people.person_id and refund_features.days_before_as_of = people.days_before_as_of
 left join event_features
     on event_features.person_id = people.person_id and event_features.days_before_as_of = people.days_before_as_of
 left join last_event

@@ -13,7 +13,7 @@ with orders as (
         quantity,
         amount_reporting
     from {{ ref('fct_orders') }}
-    where product_id is not null
+    where product_id is not null and not is_refund
 
 ),
 
@@ -52,7 +52,7 @@ ordered as (
         week_start, product_id, region,
         count(distinct order_key) as orders,
         sum(quantity) as units_ordered,
-        sum(amount_reporting) as revenue
+        {{ cdp_money('sum(amount_reporting)') }} as revenue
     from orders
     group by week_start, product_id, region
 

@@ -1,8 +1,11 @@
 {# Every order line of every orders source (e-commerce, POS, ...) in one
    grain, with the person who placed it. Lines without an identifiable
    record (anonymous receipts) keep person_id null and still count in demand.
-   Amounts are converted to the reporting currency (seed currency_rates; a
-   line without a currency is taken to be in the reporting currency). #}
+   Money is DECIMAL: unit_price and amount at the source's scale, in the
+   line's currency. This is the one place amounts are converted to the
+   reporting currency (seed currency_rates; a line without a currency is
+   taken to be in the reporting currency), rounded once to 2 decimals.
+   A negative amount is a refund (sources with allow_refunds: true). #}
 with order_lines as (
     {{ cdp_kind_rows('orders', ['order_id', 'line_id', 'ordered_at', 'product_id', 'category', 'quantity',
                                 'unit_price', 'amount', 'currency', 'channel', 'store_id', 'sales_region']) }}
@@ -24,7 +27,8 @@ select
     order_lines.unit_price,
     order_lines.amount,
     order_lines.currency,
-    order_lines.amount * coalesce(rates.to_reporting_currency, 1.0) as amount_reporting,
+    {{ cdp_money('order_lines.amount * coalesce(rates.to_reporting_currency, 1)') }} as amount_reporting,
+    order_lines.amount < 0 as is_refund,
     order_lines.currency is not null and rates.currency is null as is_unconverted_currency,
     order_lines.channel,
     order_lines.store_id,
