@@ -221,3 +221,18 @@ def test_the_module_builds_nothing_on_import_and_loads_the_configured_workspace(
     assert repository.get_top_level_resources()["cdp"].config_schema.default_value == {"config_path": str(workspace.path)}
     assert repository.has_sensor_def("new_landing_files") and repository.has_schedule_def("cdp_daily")
     assert _tree_state(PROJECT_ROOT / ".cdp") == repository_state
+
+
+def test_a_failing_identity_gate_blocks_marts_and_exports(definitions):
+    """The graph-health gate is a blocking check on the person map, and every
+    mart and export is downstream of it, so none runs on a wrong graph."""
+    graph = definitions.resolve_asset_graph()
+    gate = next(spec for spec in graph.asset_check_keys if spec.name == "ge_identity_person_map")
+    assert gate.asset_key == key("identity/person_map")
+    assert graph.get_check_spec(gate).blocking
+    downstream, frontier = set(), [key("identity/person_map")]
+    while frontier:
+        for child in graph.get(frontier.pop()).child_keys - downstream:
+            downstream.add(child)
+            frontier.append(child)
+    assert {key("marts/dim_customer"), key("export/email_platform/email_newsletter"), key("export/ad_platform/known_customers")} <= set(downstream)
