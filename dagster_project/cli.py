@@ -66,13 +66,20 @@ def _parser() -> argparse.ArgumentParser:
 
     identity = command("identity", _identity, "Identity commands: train the model, review the graph, record human decisions.")
     actions = identity.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("train", help="(re)train the Splink model on the current identity records and save it beside cdp.yml")
-    review = actions.add_parser("review", help="what a person should look at: links near the threshold, refused merges, "
+
+    def identity_action(name: str, help_text: str) -> argparse.ArgumentParser:
+        action = actions.add_parser(name, help=help_text, description=help_text)
+        # --config also after the action; absent there, the one before it stands.
+        action.add_argument("--config", default=argparse.SUPPRESS, help="path to cdp.yml")
+        return action
+
+    identity_action("train", "(re)train the Splink model on the current identity records and save it beside cdp.yml")
+    review = identity_action("review", "what a person should look at: links near the threshold, refused merges, "
                                 "ambiguous records with little evidence, the largest persons")
     review.add_argument("--csv", type=Path, help="also write the list as CSV to this file")
     review.add_argument("--limit", type=int, default=20, help="rows per kind in the table printed (default 20; the CSV has all)")
     for name, meaning in (("must-link", "are one person"), ("cannot-link", "are different people")):
-        decide = actions.add_parser(name, help=f"record that two records {meaning}; applied by every run (file identity.decisions beside cdp.yml)")
+        decide = identity_action(name, f"record that two records {meaning}; applied by every run (file identity.decisions beside cdp.yml)")
         decide.add_argument("record_key", help="source:source_record_id, as `cdp explain` prints it")
         decide.add_argument("other_record_key", help="source:source_record_id of the other record")
         decide.add_argument("--reason", required=True, help="why (kept in the decisions file, for review)")

@@ -33,7 +33,7 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
     with connect(config.warehouse, read_only=True) as con:
         if not table_exists(con, "identity", "edges"):
             raise SystemExit("no identity graph yet: run `cdp run` first")
-        links = pl.from_arrow(con.execute(
+        links = con.sql(
             f"""
             with persons as (select record_key, person_id from identity.person_map)
             select case when e.vetoed and e.veto_reason like 'refused%' then 'refused'
@@ -49,9 +49,9 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
                or (not e.vetoed and e.rule = 'splink' and e.match_weight < ?)
             order by kind, e.match_weight desc nulls last, e.record_key
             """,
-            [threshold_weight + NEAR_THRESHOLD_BITS],
-        ).to_arrow_table())
-        largest = pl.from_arrow(con.execute(
+            params=[threshold_weight + NEAR_THRESHOLD_BITS],
+        ).pl()
+        largest = con.sql(
             f"""
             select 'largest_person' as kind, person_id, min(record_key) as record_key,
                    cast(null as varchar) as linked_person_id, cast(null as varchar) as linked_record_key,
@@ -60,19 +60,22 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
             from identity.person_map group by person_id
             order by count(*) desc, person_id limit {LARGEST_PERSONS}
             """
-        ).to_arrow_table())
+        ).pl()
         unknown = (
-            pl.from_arrow(con.execute(
+            con.sql(
                 """select 'decision_not_applied' as kind, cast(null as varchar) as person_id, record_key,
                           cast(null as varchar) as linked_person_id, linked_record_key, cast(null as double) as match_weight,
                           decision || ': ' || status as detail
                    from identity.decisions where status <> 'applied'"""
-            ).to_arrow_table())
+            ).pl()
             if table_exists(con, "identity", "decisions")
             else pl.DataFrame()
         )
     order = {"near_threshold": 0, "refused": 1, "ambiguous": 2}
-    links = links.sort(pl.col("kind").replace_strict(order, return_dtype=pl.Int8), maintain_order=True)
+    # One row per pair: a pair linked by two rules (an email and Splink) is one item to review.
+    links = links.sort(pl.col("kind").replace_strict(order, return_dtype=pl.Int8), maintain_order=True).unique(
+        ["kind", "record_key", "linked_record_key"], keep="first", maintain_order=True
+    )
     frames = [f.select(COLUMNS) for f in (links, largest, unknown) if f.height]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema={c: pl.String for c in COLUMNS})
 
