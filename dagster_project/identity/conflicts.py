@@ -215,11 +215,12 @@ def separate_conflicts(
     ).pl()
     is_full = nodes.join(full, on="record_key", how="left", maintain_order="left")["is_full"].fill_null(False).to_numpy()
 
+    # Sorted, so that links of equal weight are taken in the same order every run.
     in_scope = edges.with_row_index("edge").filter(
         ~pl.col("vetoed")
         & pl.col("record_key").is_in(nodes["record_key"].implode())
         & pl.col("linked_record_key").is_in(nodes["record_key"].implode())
-    )
+    ).sort("record_key", "linked_record_key", "rule")
     left, right = edge_nodes(in_scope, nodes)
     weight = _link_weights(in_scope)
     c_left, c_right = edge_nodes(conflicts.rename({"record_key_l": "record_key", "record_key_r": "linked_record_key"}), nodes)
@@ -229,9 +230,22 @@ def separate_conflicts(
         node_names=nodes["record_key"].to_list(),
     )
 
-    reasons = pl.Series("reason", [outcome.edge_reasons.get(i) for i in range(in_scope.height)], dtype=pl.String)
-    decided = in_scope.select("edge").with_columns(reasons).drop_nulls("reason")
-    edges = (
+    return Separation(
+        _mark_edges(edges, in_scope["edge"], outcome.edge_reasons),
+        _relabel(clusters, nodes, outcome.labels),
+        conflicted["cluster"].n_unique(),
+        refused_links=sum(1 for r in outcome.edge_reasons.values() if r.startswith("refused")),
+        ambiguous_links=sum(1 for r in outcome.edge_reasons.values() if r.startswith("ambiguous")),
+    )
+
+
+def _mark_edges(edges: pl.DataFrame, scope: pl.Series, reasons: dict[int, str]) -> pl.DataFrame:
+    """Veto the edges that did not join (positions in `scope`, the edges clustered again), with the reason."""
+    decided = pl.DataFrame({
+        "edge": scope.gather(list(reasons)) if reasons else scope.clear(),
+        "reason": pl.Series(list(reasons.values()), dtype=pl.String),
+    })
+    return (
         edges.with_row_index("edge")
         .join(decided, on="edge", how="left")
         .with_columns(
@@ -240,17 +254,16 @@ def separate_conflicts(
         )
         .drop("edge", "reason")
     )
+
+
+def _relabel(clusters: pl.DataFrame, nodes: pl.DataFrame, labels: np.ndarray) -> pl.DataFrame:
+    """The clusters, with the rebuilt ones numbered after every existing cluster."""
     first_new = int(clusters["cluster"].max()) + 1
-    relabelled = nodes.select("record_key", pl.Series("new_cluster", outcome.labels + first_new, dtype=pl.Int64))
-    clusters = (
+    relabelled = nodes.select("record_key", pl.Series("new_cluster", labels + first_new, dtype=pl.Int64))
+    return (
         clusters.join(relabelled, on="record_key", how="left", maintain_order="left")
         .with_columns(pl.coalesce("new_cluster", "cluster").alias("cluster"))
         .drop("new_cluster")
-    )
-    return Separation(
-        edges, clusters, conflicted["cluster"].n_unique(),
-        refused_links=sum(1 for r in outcome.edge_reasons.values() if r.startswith("refused")),
-        ambiguous_links=sum(1 for r in outcome.edge_reasons.values() if r.startswith("ambiguous")),
     )
 
 
