@@ -7,6 +7,7 @@ key it concerns and why, before anything runs.
 
 from __future__ import annotations
 
+import codecs
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,7 @@ class SourceConfig:
     identity_source: str | None = None  # rows belong to identity records of another source
     links_to: str | None = None  # account_ref values name records of this source
     delimiter: str = ","
+    encoding: str = "utf-8"  # a Python codec name; files are decoded with it
 
     @property
     def staging_model(self) -> str:
@@ -211,7 +213,7 @@ TOP_KEYS = {
     "golden_record", "traits", "models", "next_best_action", "segments", "erasure_requests", "audiences",
     "destinations", "sources",
 }
-SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter"}
+SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter", "encoding"}
 COLUMN_KEYS = {"type", "required", "formats", "allowed", "pattern", "min", "max"}
 
 
@@ -370,7 +372,15 @@ def _parse_source(raw: dict, index: int) -> SourceConfig:
         identity_source=raw.get("identity_source"),
         links_to=raw.get("links_to"),
         delimiter=str(raw.get("delimiter", ",")),
+        encoding=_parse_encoding(raw.get("encoding", "utf-8"), f"{where}.encoding"),
     )
+
+
+def _parse_encoding(value: Any, where: str) -> str:
+    try:
+        return codecs.lookup(str(value)).name
+    except LookupError:
+        raise ConfigError(where, f"unknown encoding {value!r} (a Python codec name, e.g. utf-8, cp1252, latin-1)") from None
 
 
 def _parse_contract(raw: Any, where: str) -> dict[str, ColumnContract]:
