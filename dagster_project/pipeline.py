@@ -8,14 +8,15 @@ from dataclasses import dataclass
 import dagster as dg
 
 from dagster_project.config import CdpConfig
+from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.run_summary import RunSummary, summarise_run
 
 
 @dataclass
 class PipelineResult:
-    success: bool
+    success: bool  # every step succeeded (a held export is a failed step)
     run_id: str
-    summary: RunSummary
+    summary: RunSummary  # its exit_status tells completed / with rejected files / exports held / failed
 
 
 def dagster_instance(config: CdpConfig) -> dg.DagsterInstance:
@@ -43,16 +44,24 @@ def run_pipeline(config: CdpConfig) -> PipelineResult:
             run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
         )
     failures = step_failures(result)
-    summary = summarise_run(config, result.run_id, failures)
+    summary = summarise_run(config, result.run_id, failures, materialized_assets(result))
     return PipelineResult(result.success, result.run_id, summary)
 
 
+def materialized_assets(result) -> set[tuple[str, ...]]:
+    """Asset key paths this run materialized: the summary tells this run's figures from earlier ones."""
+    return {tuple(event.asset_key.path) for event in result.get_asset_materialization_events()}
+
+
 def step_failures(result) -> list[str]:
+    """Why each step failed; exports held on purpose (ingest.holds) are not failures, the summary reports them."""
     messages = []
     for event in result.all_events:
         if not event.is_step_failure:
             continue
         data = event.step_failure_data
+        if data.user_failure_data and HELD_METADATA_KEY in data.user_failure_data.metadata:
+            continue
         description = data.user_failure_data.description if data.user_failure_data else None
         messages.append(f"{event.step_key}: {description or _root_cause(data.error)}")
     return messages
