@@ -30,7 +30,8 @@ def dagster_instance(config: CdpConfig) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
-def run_pipeline(config: CdpConfig) -> PipelineResult:
+def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> PipelineResult:
+    """The whole graph, or only `assets` (their upstream assets are taken as they are in the warehouse)."""
     from dagster_project.definitions import build_definitions
     from dagster_project.defs.automation import FULL_RUN_JOB
 
@@ -41,6 +42,7 @@ def run_pipeline(config: CdpConfig) -> PipelineResult:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
+            asset_selection=assets,
             run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
         )
     failures = step_failures(result)
