@@ -14,6 +14,7 @@ import json
 import dagster as dg
 
 from dagster_project.config import AudienceConfig, CdpConfig, DestinationConfig
+from dagster_project.defs.ingest import ERASURE_REQUESTS
 from dagster_project.defs.resources import CdpResource
 from dagster_project.export.queries import destination_query, suppressed_query
 from dagster_project.export.writer import export_audience
@@ -41,7 +42,7 @@ create table if not exists quality.validation_results (
 
 def build_export_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
     return [
-        _export_asset(destination, config.audience(name))
+        _export_asset(destination, config.audience(name), _hold_inputs(config))
         for destination in config.destinations
         for name in destination.audiences
     ]
@@ -80,10 +81,15 @@ def _hold_if_consent_or_erasure_input_broken(config: CdpConfig, run_id: str) -> 
         )
 
 
-def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> dg.AssetsDefinition:
+def _hold_inputs(config: CdpConfig) -> list[dg.AssetKey]:
+    """The assets whose rejected files hold exports: explicit deps, so a hold is decided after they ran."""
+    return [ERASURE_REQUESTS, *(dg.AssetKey(["raw", s.name]) for s in config.sources if s.kind == "consent")]
+
+
+def _export_asset(destination: DestinationConfig, audience: AudienceConfig, hold_inputs: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["export", destination.name, audience.name]),
-        deps=[dg.AssetKey(["marts", audience.model]), dg.AssetKey(["marts", "customer_suppressions"])],
+        deps=[dg.AssetKey(["marts", audience.model]), dg.AssetKey(["marts", "customer_suppressions"]), *hold_inputs],
         group_name="export",
         kinds={"parquet", "csv"} & set(destination.formats) or {"parquet"},
         description=f"Audience {audience.name} for {destination.name} (purpose {destination.purpose}, "
