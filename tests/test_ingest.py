@@ -103,7 +103,7 @@ def test_reloading_the_same_file_is_a_no_op_even_under_another_name(con, landing
         ("latin1.csv", "id,name\n1,Jos\xe9\n".encode("latin-1"), "csv", r"not valid UTF-8: byte 0xe9 .* \(line 2\)"),
         ("empty.csv", b"", "csv", r"file is empty"),
         ("nocol.csv", "name,born\nAnn,1990-01-01\n", "csv", r"missing required column\(s\): id"),
-        ("cut.jsonl", '{"id": "1", "name": "A"}\n{"id": "2", "na', "jsonl", r"invalid JSON on line 2 .*truncated"),
+        ("cut.jsonl", '{"id": "1", "name": "A"}\n{"id": "2", "na', "jsonl", r"invalid JSON on line 2, column .*truncated"),
         ("twice.csv", "id,name, name\n1,A,B\n", "csv", r"header names column\(s\) 'name' more than once"),
         # polars alone would rename the second one email_duplicated_0
         ("same.csv", "id,email,email\n1,a@b.c,d@e.f\n", "csv", r"header names column\(s\) 'email' more than once"),

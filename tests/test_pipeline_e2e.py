@@ -94,7 +94,7 @@ def test_unreadable_files_are_rejected_with_a_clear_reason_and_the_run_completes
     assert first.success and summary.failures == []
     assert (summary.exit_status, summary.status) == (3, "completed with rejected files")
     assert summary.rejected_files == [
-        "ecommerce/accounts_9999.jsonl: invalid JSON on line 2 (Unterminated string starting at column 23); the file may be truncated",
+        "ecommerce/accounts_9999.jsonl: invalid JSON on line 2, column 23 (Unterminated string starting); the file may be truncated",
         "survey/nps_9999.csv: not valid UTF-8: byte 0xe8 at offset 60 (line 2); re-export the file as UTF-8 or declare its encoding: in cdp.yml",
     ]
     rendered = summary.render()

@@ -139,7 +139,7 @@ def _json_records(path: Path, data: bytes) -> list[dict]:
         try:
             record = _STRICT_JSON.decode(line)
         except json.JSONDecodeError as error:
-            raise UnreadableFileError(path, f"invalid JSON on line {number} ({error.msg} at column {error.colno}); the file may be truncated") from None
+            raise UnreadableFileError(path, f"invalid JSON on line {number}, column {error.colno} ({error.msg.removesuffix(' at')}); the file may be truncated") from None
         except _RepeatedKey as repeated:
             raise UnreadableFileError(path, f"line {number} names key(s) {', '.join(map(repr, repeated.args[0]))} more than once") from None
         if not isinstance(record, dict):
