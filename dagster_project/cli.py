@@ -131,8 +131,10 @@ def _run(args) -> int:
         return 5
     print()
     print(result.summary.render())
-    print(f"\n{'Succeeded' if result.success else 'Failed'} in {time.perf_counter() - started:.1f}s; warehouse: {config.warehouse}")
-    return 0 if result.success else 1
+    summary = result.summary
+    print(f"\n{summary.status.capitalize()} in {time.perf_counter() - started:.1f}s; warehouse: {config.warehouse}")
+    # 0 completed, 1 a step failed, 3 completed with rejected files, 4 completed but exports held (2: config error, 5: busy)
+    return summary.exit_status
 
 
 def _evaluate(args) -> int:

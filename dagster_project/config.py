@@ -7,6 +7,7 @@ key it concerns and why, before anything runs.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as dt
 import os
@@ -101,6 +102,7 @@ class SourceConfig:
     links_to: str | None = None  # account_ref values name records of this source
     delimiter: str = ","
     allow_refunds: bool = False  # negative quantity/price/amount are refunds, not broken values
+    encoding: str = "utf-8"  # a Python codec name; files are decoded with it
 
     @property
     def staging_model(self) -> str:
@@ -249,7 +251,7 @@ TOP_KEYS = {
     "golden_record", "traits", "models", "next_best_action", "segments", "erasure_requests", "audiences",
     "destinations", "sources",
 }
-SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter", "allow_refunds"}
+SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter", "allow_refunds", "encoding"}
 LIMIT_KEYS = {"min", "max", "max_length", "allow_control_chars", "allow_line_breaks"}
 COLUMN_KEYS = {"type", "required", "formats", "allowed", "pattern", "scale", *LIMIT_KEYS}
 
@@ -415,7 +417,15 @@ def _parse_source(raw: dict, index: int) -> SourceConfig:
         links_to=raw.get("links_to"),
         delimiter=str(raw.get("delimiter", ",")),
         allow_refunds=allow_refunds,
+        encoding=_parse_encoding(raw.get("encoding", "utf-8"), f"{where}.encoding"),
     )
+
+
+def _parse_encoding(value: Any, where: str) -> str:
+    try:
+        return codecs.lookup(str(value)).name
+    except LookupError:
+        raise ConfigError(where, f"unknown encoding {value!r} (a Python codec name, e.g. utf-8, cp1252, latin-1)") from None
 
 
 def _parse_contract(raw: Any, where: str) -> dict[str, ColumnContract]:

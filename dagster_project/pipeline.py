@@ -10,14 +10,15 @@ import dagster as dg
 import yaml
 
 from dagster_project.config import CdpConfig
+from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.run_summary import RunSummary, summarise_run
 
 
 @dataclass
 class PipelineResult:
-    success: bool
+    success: bool  # every step succeeded (a held export is a failed step)
     run_id: str
-    summary: RunSummary
+    summary: RunSummary  # its exit_status tells completed / with rejected files / exports held / failed
 
 
 # The workspace instance's settings, unless its dagster.yaml sets them
@@ -53,13 +54,16 @@ def workspace_dagster_home(config: CdpConfig) -> Path:
     return home
 
 
-def run_pipeline(config: CdpConfig) -> PipelineResult:
+def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> PipelineResult:
+    """The whole graph, or only `assets` without asset checks (upstream assets are taken as they are in the warehouse)."""
     from dagster_project.definitions import build_definitions
     from dagster_project.defs.automation import FULL_RUN_JOB
 
     config.check_ready_to_run()
     definitions = build_definitions(config)
     job = definitions.resolve_job_def(FULL_RUN_JOB)
+    if assets is not None:
+        job = job.get_subset(asset_selection=set(assets), asset_check_selection=set())
     with dagster_instance(config) as instance:
         result = job.execute_in_process(
             instance=instance,
@@ -67,16 +71,24 @@ def run_pipeline(config: CdpConfig) -> PipelineResult:
             run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
         )
     failures = step_failures(result)
-    summary = summarise_run(config, result.run_id, failures)
+    summary = summarise_run(config, result.run_id, failures, materialized_assets(result))
     return PipelineResult(result.success, result.run_id, summary)
 
 
+def materialized_assets(result) -> set[tuple[str, ...]]:
+    """Asset key paths this run materialized: the summary tells this run's figures from earlier ones."""
+    return {tuple(event.asset_key.path) for event in result.get_asset_materialization_events()}
+
+
 def step_failures(result) -> list[str]:
+    """Why each step failed; exports held on purpose (ingest.holds) are not failures, the summary reports them."""
     messages = []
     for event in result.all_events:
         if not event.is_step_failure:
             continue
         data = event.step_failure_data
+        if data.user_failure_data and HELD_METADATA_KEY in data.user_failure_data.metadata:
+            continue
         description = data.user_failure_data.description if data.user_failure_data else None
         messages.append(f"{event.step_key}: {description or _root_cause(data.error)}")
     return messages

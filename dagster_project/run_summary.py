@@ -1,4 +1,8 @@
-"""What a run did, read back from the warehouse and the exports folder."""
+"""What a run did, read back from the warehouse and the exports folder.
+
+Rejected files and held exports come first. Figures of steps that did not
+materialize in this run (failed or skipped) are marked "(from an earlier run)".
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,19 @@ import json
 from dataclasses import dataclass, field
 
 from dagster_project.config import CdpConfig
+from dagster_project.governance.requests import FILE_REJECTED
+from dagster_project.ingest.holds import export_hold_reasons
 from dagster_project.warehouse import connect, table_exists
+
+# `cdp run` exit statuses (2 is a config error, before any run).
+EXIT_COMPLETED, EXIT_FAILED, EXIT_REJECTED_FILES, EXIT_EXPORTS_HELD = 0, 1, 3, 4
+STATUS_TEXT = {
+    EXIT_COMPLETED: "completed",
+    EXIT_FAILED: "failed",
+    EXIT_REJECTED_FILES: "completed with rejected files",
+    EXIT_EXPORTS_HELD: "completed, exports held",
+}
+EARLIER = " (from an earlier run)"
 
 
 @dataclass
@@ -25,25 +41,50 @@ class RunSummary:
     exports_folder: str | None = None
     failures: list[str] = field(default_factory=list)
     data_docs: str | None = None
+    rejected_files: list[str] = field(default_factory=list)  # "file: reason", of this run
+    exports_held: list[str] = field(default_factory=list)  # why this run wrote no export
+    earlier: set[str] = field(default_factory=set)  # figures not computed in this run: identity, profiles, ...
+
+    @property
+    def exit_status(self) -> int:
+        if self.failures:
+            return EXIT_FAILED
+        if self.exports_held:
+            return EXIT_EXPORTS_HELD
+        return EXIT_REJECTED_FILES if self.rejected_files else EXIT_COMPLETED
+
+    @property
+    def status(self) -> str:
+        return STATUS_TEXT[self.exit_status]
+
+    def _when(self, figure: str) -> str:
+        return EARLIER if figure in self.earlier else ""
 
     def render(self) -> str:
-        lines = [f"Run {self.run_id}", "", "Sources (this run)       files  read      loaded    quarantined  failed files"]
+        lines = [f"Run {self.run_id}: {self.status}"]
+        if self.rejected_files:
+            lines += ["", "REJECTED FILES (nothing loaded from them; fix and drop them again):"]
+            lines += [f"  - {rejected}" for rejected in self.rejected_files]
+        if self.exports_held:
+            lines += ["", "EXPORTS HELD (nothing written; the previous exports stay):"]
+            lines += [f"  - {reason}" for reason in self.exports_held]
+        lines += ["", "Sources (this run)       files  read      loaded    quarantined  rejected files"]
         for s in self.sources:
             lines.append(
-                f"  {s['source']:<22} {s['files']:>5}  {s['rows_read']:>8}  {s['rows_loaded']:>8}  {s['rows_quarantined']:>11}  {s['failed_files']:>12}"
+                f"  {s['source']:<22} {s['files']:>5}  {s['rows_read']:>8}  {s['rows_loaded']:>8}  {s['rows_quarantined']:>11}  {s['rejected_files']:>14}"
             )
         if self.identity_records is not None:
-            lines += ["", f"Identity: {self.identity_records} records resolved to {self.persons} persons"]
+            lines += ["", f"Identity{self._when('identity')}: {self.identity_records} records resolved to {self.persons} persons"]
         if self.known_persons is not None:
-            lines.append(f"Profiles: {self.known_persons} known customers, traits as of {self.as_of}")
+            lines.append(f"Profiles{self._when('profiles')}: {self.known_persons} known customers, traits as of {self.as_of}")
         if self.model_auc:
             lines.append("Models (hold-out ROC AUC): " + ", ".join(f"{n} {auc:.3f}" for n, auc in self.model_auc.items()))
         if self.actions:
-            lines.append("Next best actions: " + ", ".join(f"{a} {n}" for a, n in self.actions.items()))
+            lines.append(f"Next best actions{self._when('actions')}: " + ", ".join(f"{a} {n}" for a, n in self.actions.items()))
         for name, size in self.segments.items():
-            lines.append(f"Segment {name}: {size} people")
+            lines.append(f"Segment {name}{self._when('segments')}: {size} people")
         for name, size in self.audiences.items():
-            lines.append(f"Audience {name}: {size} people")
+            lines.append(f"Audience {name}{self._when('audience ' + name)}: {size} people")
         for export in self.exports:
             lines.append(f"Export {export['destination']}/{export['audience']}: {export['row_count']} rows, {', '.join(export['files'])}")
         if not self.exports:
@@ -57,8 +98,12 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def summarise_run(config: CdpConfig, run_id: str, failures: list[str]) -> RunSummary:
+def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
+                  materialized: set[tuple[str, ...]] | None = None) -> RunSummary:
+    """`materialized`: asset key paths this run materialized (None: take every figure as this run's)."""
     summary = RunSummary(run_id=run_id, failures=failures, exports_folder=str(config.exports))
+    if materialized is not None:
+        summary.earlier = {figure for figure, key in _figure_assets(config).items() if key not in materialized}
     docs = config.state_dir / "data_docs"
     summary.data_docs = str(docs) if docs.exists() else None
     if not config.warehouse.exists():
@@ -69,7 +114,7 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str]) -> RunSum
                 """
                 select source, count(*) filter (where status = 'loaded'), coalesce(sum(rows_read), 0),
                        coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0),
-                       count(*) filter (where status = 'failed')
+                       count(*) filter (where status in ('rejected', 'failed'))
                 from raw.load_log where run_id = ? group by source order by source
                 """,
                 [run_id],
@@ -77,7 +122,9 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str]) -> RunSum
             logged = {r[0]: r for r in rows}
             for source in config.sources:
                 r = logged.get(source.name, (source.name, 0, 0, 0, 0, 0))
-                summary.sources.append(dict(zip(["source", "files", "rows_read", "rows_loaded", "rows_quarantined", "failed_files"], r)))
+                summary.sources.append(dict(zip(["source", "files", "rows_read", "rows_loaded", "rows_quarantined", "rejected_files"], r)))
+        summary.rejected_files = _rejected_files(con, run_id)
+        summary.exports_held = export_hold_reasons(con, config, run_id)
         if table_exists(con, "identity", "person_map"):
             summary.identity_records, summary.persons = con.execute(
                 "select count(*), count(distinct person_id) from identity.person_map"
@@ -91,6 +138,30 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str]) -> RunSum
         if manifest.get("run_id") == run_id:
             summary.exports.append({**manifest, "files": [f["name"] for f in manifest["files"]]})
     return summary
+
+
+def _figure_assets(config: CdpConfig) -> dict[str, tuple[str, ...]]:
+    """The asset each printed figure comes from."""
+    return {
+        "identity": ("identity", "person_map"),
+        "profiles": ("marts", "customer_traits"),
+        "actions": ("marts", "customer_next_best_action"),
+        "segments": ("marts", "segment_members"),
+        **{f"audience {a.name}": ("marts", a.model) for a in config.audiences},
+    }
+
+
+def _rejected_files(con, run_id: str) -> list[str]:
+    rejected = []
+    if table_exists(con, "raw", "load_log"):
+        rejected += [f"{file}: {error}" for file, error in con.execute(
+            "select file, error from raw.load_log where run_id = ? and status in ('rejected', 'failed') order by source, file",
+            [run_id]).fetchall()]
+    if table_exists(con, "governance", "erasure_requests"):
+        rejected += [f"{file}: {reason}" for file, reason in con.execute(
+            "select file, reason from governance.erasure_requests where run_id = ? and status = ? order by file",
+            [run_id, FILE_REJECTED]).fetchall()]
+    return rejected
 
 
 def _profiles(con, config: CdpConfig, summary: RunSummary) -> None:

@@ -103,27 +103,35 @@ def test_reloading_the_same_file_is_a_no_op_even_under_another_name(con, landing
         ("latin1.csv", "id,name\n1,Jos\xe9\n".encode("latin-1"), "csv", r"not valid UTF-8: byte 0xe9 .* \(line 2\)"),
         ("empty.csv", b"", "csv", r"file is empty"),
         ("nocol.csv", "name,born\nAnn,1990-01-01\n", "csv", r"missing required column\(s\): id"),
-        ("cut.jsonl", '{"id": "1", "name": "A"}\n{"id": "2", "na', "jsonl", r"invalid JSON on line 2 .*truncated"),
+        ("cut.jsonl", '{"id": "1", "name": "A"}\n{"id": "2", "na', "jsonl", r"invalid JSON on line 2, column .*truncated"),
         ("twice.csv", "id,name, name\n1,A,B\n", "csv", r"header names column\(s\) 'name' more than once"),
+        # polars alone would rename the second one email_duplicated_0
+        ("same.csv", "id,email,email\n1,a@b.c,d@e.f\n", "csv", r"header names column\(s\) 'email' more than once"),
+        ("cased.csv", "id,Email,EMAIL\n1,a@b.c,d@e.f\n", "csv", r"'EMAIL', 'Email' more than once"),
+        ("ragged.csv", "id,name\n1,A\n2,B,extra\n", "csv", r"not a readable CSV file"),
+        ("twice.jsonl", '{"id": "1", "name": "A", "name": "B"}\n', "jsonl", r"line 1 names key\(s\) 'name' more than once"),
+        ("nested.jsonl", '{"id": "1", "a_b": "x", "a": {"b": "y"}}\n', "jsonl", r"flatten to column\(s\) 'a_b'"),
+        ("lineage.csv", "id,_file\n1,x\n", "csv", r"'_file' are reserved for lineage"),
+        ("case_of_contract.csv", "id,NAME\n1,x\n", "csv", r"'NAME' differs only in case from column 'name' of raw.people"),
     ],
 )
-def test_unreadable_file_fails_with_a_clear_error_and_other_files_still_load(con, landing, name, content, fmt, message):
+def test_unreadable_file_is_rejected_with_a_clear_error_and_other_files_still_load(con, landing, name, content, fmt, message):
     glob = "people/*." + fmt
     good = '{"id": "9", "name": "Zoë"}\n' if fmt == "jsonl" else "id,name\n9,Zoë\n"
     write(landing, "0_good." + fmt, good)
     write(landing, name, content)
     report = load_source(con, source(fmt, glob), landing, "run-1")
-    assert [f.status for f in report.files] == ["loaded", "failed"]
+    assert [f.status for f in report.files] == ["loaded", "rejected"]
     assert len(report.errors) == 1
     import re
     assert name in report.errors[0] and re.search(message, report.errors[0]), report.errors[0]
     assert con.execute("select id from raw.people").fetchall() == [("9",)]
-    assert con.execute("select status from raw.load_log where file like ?", [f"%{name}"]).fetchall()[0][0] == "failed"
+    assert con.execute("select status from raw.load_log where file like ?", [f"%{name}"]).fetchall()[0][0] == "rejected"
 
 
-def test_failed_file_is_retried_once_fixed(con, landing):
+def test_rejected_file_is_retried_once_fixed(con, landing):
     path = write(landing, "a.csv", b"")
-    assert load_source(con, source(), landing).files[0].status == "failed"
+    assert load_source(con, source(), landing).files[0].status == "rejected"
     path.write_text("id,name\n1,Ann\n")
     assert load_source(con, source(), landing).files[0].status == "loaded"
 

@@ -1,14 +1,16 @@
 """The whole pipeline, through Dagster, on generated multi-channel data.
 
-One workspace, three runs:
-1. with an unreadable file in one source: that source fails with an error
-   naming the file, every other source still loads;
+One workspace, three runs, then the consent source and the exports alone:
+1. with an unreadable file in two sources (latin-1 CSV, truncated JSON lines):
+   those files are rejected naming file and line, every other file loads, the
+   run completes and exports, with exit status 3 (completed with rejected files);
 2. with the file fixed: the run completes; files are reconciled, broken rows
    quarantined, one person_map row per identity record, dim_customer grain,
    the audience gate passes and the export is written;
 3. again, with the audience's size band tightened: nothing new is loaded,
    person ids do not change, the gate fails, nothing is exported and the run
-   says which expectation failed.
+   says which expectation failed;
+4. a broken consent file holds every export: nothing is written, exit status 4.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 
 import polars as pl
 import pytest
+import dagster as dg
 import yaml
 
 from dagster_project.config import load_config
@@ -46,14 +49,32 @@ def workspace(workspace_factory):
 def runs(workspace):
     unreadable = workspace.landing / "survey" / "nps_9999.csv"
     unreadable.write_bytes("response_id,email,score,comment,answered_at\nN-1,a@b.com,9,Tr\xe8s bien,2024-01-01 10:00:00\n".encode("latin-1"))
+    truncated = workspace.landing / "ecommerce" / "accounts_9999.jsonl"
+    truncated.write_text('{"account_id": "A-1", "email": "a@b.c"}\n{"account_id": "A-2", "em')
     first = run_pipeline(workspace)
+    first_manifests = exported_manifests(workspace)
     unreadable.unlink()
+    truncated.unlink()
     second = run_pipeline(workspace)
     with connect(workspace.warehouse) as con:
         ids_after_second = con.sql("select record_key, person_id from identity.person_map").pl()
     tighten_band(workspace)
     third = run_pipeline(load_config(workspace.path))
-    return {"first": first, "second": second, "third": third, "ids_after_second": ids_after_second}
+    before_hold = exported_manifests(workspace)
+    broken_consent = workspace.landing / "consent" / "consent_9999.csv"
+    broken_consent.write_bytes(b"")
+    held = run_pipeline(load_config(workspace.path), assets=[dg.AssetKey(["raw", "consent"]), *export_keys(workspace)])
+    broken_consent.unlink()
+    return {"first": first, "second": second, "third": third, "ids_after_second": ids_after_second, "held": held,
+            "first_manifests": first_manifests, "before_hold": before_hold, "after_hold": exported_manifests(workspace)}
+
+
+def exported_manifests(config) -> dict:
+    return {str(p): p.read_text() for p in config.exports.glob("*/*/manifest.json")}
+
+
+def export_keys(config) -> list:
+    return [dg.AssetKey(["export", d.name, a]) for d in config.destinations for a in d.audiences]
 
 
 def tighten_band(config) -> None:
@@ -67,15 +88,38 @@ def query(config, sql: str, params=None):
         return con.execute(sql, params or []).fetchall()
 
 
-def test_unreadable_file_fails_its_source_with_a_clear_error_while_others_load(workspace, runs):
+def test_unreadable_files_are_rejected_with_a_clear_reason_and_the_run_completes_with_exports(workspace, runs):
     first = runs["first"]
-    assert not first.success
-    survey_failures = [f for f in first.summary.failures if "raw__survey" in f]
-    assert len(survey_failures) == 1
-    assert "survey/nps_9999.csv" in survey_failures[0] and "not valid UTF-8" in survey_failures[0]
-    loaded_in_first = {s["source"] for s in first.summary.sources if s["files"] > 0}
+    summary = first.summary
+    assert first.success and summary.failures == []
+    assert (summary.exit_status, summary.status) == (3, "completed with rejected files")
+    assert summary.rejected_files == [
+        "ecommerce/accounts_9999.jsonl: invalid JSON on line 2, column 23 (Unterminated string starting); the file may be truncated",
+        "survey/nps_9999.csv: not valid UTF-8: byte 0xe8 at offset 60 (line 2); re-export the file as UTF-8 or declare its encoding: in cdp.yml",
+    ]
+    rendered = summary.render()
+    assert rendered.index("REJECTED FILES") < rendered.index("Sources (this run)") < rendered.index("Identity:")
+    loaded_in_first = {s["source"] for s in summary.sources if s["files"] > 0}
     assert loaded_in_first == {s.name for s in workspace.sources}  # survey's good file loaded too
-    assert query(workspace, "select count(*) from raw.load_log where status = 'failed' and file = 'survey/nps_9999.csv'")[0][0] == 1
+    assert query(workspace, "select count(*) from raw.load_log where status = 'rejected' and file = 'survey/nps_9999.csv'")[0][0] == 1
+    assert summary.exports and {e["run_id"] for e in summary.exports} == {first.run_id}
+    assert len(runs["first_manifests"]) == len(summary.exports)
+
+
+def test_figures_of_steps_that_did_not_run_say_they_are_from_an_earlier_run(workspace, runs):
+    held = runs["held"].summary.render()  # only the consent source and the exports ran
+    assert "Identity (from an earlier run):" in held and "Audience email_newsletter (from an earlier run):" in held
+    assert "(from an earlier run)" not in runs["first"].summary.render()
+
+
+def test_a_rejected_consent_file_holds_every_export(workspace, runs):
+    summary = runs["held"].summary
+    assert (summary.exit_status, summary.status, summary.failures) == (4, "completed, exports held", [])
+    assert summary.exports_held == ["consent file consent/consent_9999.csv was rejected: file is empty"]
+    assert summary.exports == []
+    assert runs["after_hold"] == runs["before_hold"]  # nothing written, the previous exports stay
+    rendered = summary.render()
+    assert rendered.index("EXPORTS HELD") < rendered.index("Sources (this run)")
 
 
 def test_second_run_completes(runs):

@@ -3,7 +3,9 @@
 The audience's Great Expectations suite runs on the mart in place; when it
 passes the audience is written for the destination, when it fails nothing is
 written and the asset fails naming each failed expectation. Every result goes
-to quality.validation_results.
+to quality.validation_results. A run that rejected a consent file or could not
+read an erasure-request file holds every export (ingest.holds): nothing is
+written and the previous exports stay as they were.
 """
 
 
@@ -12,9 +14,11 @@ import json
 import dagster as dg
 
 from dagster_project.config import AudienceConfig, CdpConfig, DestinationConfig
+from dagster_project.defs.ingest import ERASURE_REQUESTS
 from dagster_project.defs.resources import CdpResource
 from dagster_project.export.queries import destination_query, suppressed_query
 from dagster_project.export.writer import export_audience
+from dagster_project.ingest.holds import HELD_METADATA_KEY, export_hold_reasons
 from dagster_project.quality.docs import write_data_docs
 from dagster_project.quality.gates import GateResult, SuiteRun, run_suites
 from dagster_project.quality.params import audience_gate_run
@@ -38,7 +42,7 @@ create table if not exists quality.validation_results (
 
 def build_export_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
     return [
-        _export_asset(destination, config.audience(name))
+        _export_asset(destination, config.audience(name), _hold_inputs(config))
         for destination in config.destinations
         for name in destination.audiences
     ]
@@ -67,10 +71,25 @@ def size_band(folder, audience: AudienceConfig) -> dict:
     }
 
 
-def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> dg.AssetsDefinition:
+def _hold_if_consent_or_erasure_input_broken(config: CdpConfig, run_id: str) -> None:
+    with connect(config.warehouse) as con:
+        reasons = export_hold_reasons(con, config, run_id)
+    if reasons:
+        raise dg.Failure(
+            description="Exports held, nothing written (the previous exports stay):\n" + "\n".join(reasons),
+            metadata={HELD_METADATA_KEY: True},
+        )
+
+
+def _hold_inputs(config: CdpConfig) -> list[dg.AssetKey]:
+    """The assets whose rejected files hold exports: explicit deps, so a hold is decided after they ran."""
+    return [ERASURE_REQUESTS, *(dg.AssetKey(["raw", s.name]) for s in config.sources if s.kind == "consent")]
+
+
+def _export_asset(destination: DestinationConfig, audience: AudienceConfig, hold_inputs: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["export", destination.name, audience.name]),
-        deps=[dg.AssetKey(["marts", audience.model]), dg.AssetKey(["marts", "customer_suppressions"])],
+        deps=[dg.AssetKey(["marts", audience.model]), dg.AssetKey(["marts", "customer_suppressions"]), *hold_inputs],
         group_name="export",
         kinds={"parquet", "csv"} & set(destination.formats) or {"parquet"},
         description=f"Audience {audience.name} for {destination.name} (purpose {destination.purpose}, "
@@ -78,6 +97,7 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig) -> d
     )
     def export(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
+        _hold_if_consent_or_erasure_input_broken(config, context.run_id)
         suppressions = config.destination_suppressions(destination)
         query = destination_query(destination, audience, suppressions)
         # Two gates: the audience's own suite on the mart, and the generic

@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_project.config import CdpConfig, SourceConfig
 from dagster_project.defs.resources import CdpResource
 from dagster_project.governance.requests import process_erasure_requests
-from dagster_project.ingest.load import describe_errors, load_source
+from dagster_project.ingest.load import load_source
 from dagster_project.warehouse import connect
 
 ERASURE_REQUESTS = dg.AssetKey(["governance", "erasure_requests"])
@@ -26,9 +26,13 @@ def build_ingest_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
 )
 def erasure_requests(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
     report = process_erasure_requests(cdp.config(), context.run_id)
+    for file, reason in report.rejected_files.items():
+        context.log.warning(f"erasure request file {file} rejected, this run's exports are held: {reason}")
     return dg.MaterializeResult(metadata={
         "files_processed": report.files_processed,
         "files_skipped_already_processed": report.files_skipped,
+        "files_rejected": len(report.rejected_files),
+        "rejected_files": dg.MetadataValue.json(report.rejected_files),
         "persons_erased": report.persons_erased,
         **{f"requests_{status}": count for status, count in report.statuses.items()},
     })
@@ -54,7 +58,7 @@ def _ingest_asset(source: SourceConfig) -> dg.AssetsDefinition:
         metadata = {
             "files_loaded": report.count("loaded"),
             "files_skipped_already_loaded": report.count("skipped"),
-            "files_failed": report.count("failed"),
+            "files_rejected": report.count("rejected"),
             "rows_read": report.total("rows_read"),
             "rows_loaded": report.total("rows_loaded"),
             "rows_quarantined": report.total("rows_quarantined"),
@@ -63,8 +67,11 @@ def _ingest_asset(source: SourceConfig) -> dg.AssetsDefinition:
             context.log.warning(f"{file}: contract column(s) {', '.join(columns)} not in the file; loaded as null")
         if report.absent_columns:
             metadata["contract_columns_absent"] = dg.MetadataValue.json(report.absent_columns)
+        # A rejected file fails only itself: the source's other files are loaded and the run goes on.
+        for error in report.errors:
+            context.log.warning(f"rejected {error}")
         if report.errors:
-            raise dg.Failure(description=describe_errors(report), metadata=metadata)
+            metadata["rejected_files"] = dg.MetadataValue.json(report.errors)
         return dg.MaterializeResult(metadata=metadata)
 
     return load

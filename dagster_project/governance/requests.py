@@ -7,7 +7,9 @@ new request is carried out with `erase_person` (so it is tombstoned before
 this run's files are read), and governance.erasure_requests records what was
 done per request with hashed identifiers only. A file whose hash was already
 processed is skipped; a request id already done is not redone. A row without
-any identifier is recorded as rejected with the reason, never dropped.
+any identifier is recorded as rejected with the reason, never dropped. A file
+that cannot be read is recorded as `file_rejected` (row 0) and tried again in
+the next run; while it is, the run's exports are held (see ingest.holds).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import polars as pl
 from dagster_project.config import CdpConfig
 from dagster_project.governance.erasure import NothingToErase, erase_person
 from dagster_project.ingest.load import file_sha256
-from dagster_project.ingest.readers import UnreadableFileError
+from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, read_landing_file
 from dagster_project.warehouse import connect
 
 REQUESTS_DDL = """
@@ -36,13 +38,14 @@ create table if not exists governance.erasure_requests (
     requested_at timestamp,
     processed_at timestamp not null,
     run_id varchar,
-    status varchar not null,           -- erased | tombstoned (nobody known yet) | rejected | already_done
+    status varchar not null,           -- erased | tombstoned (nobody known yet) | rejected | already_done | file_rejected
     reason varchar,
     persons_erased bigint not null,
     erasure_ids varchar                -- governance.erasure_log request ids
 );
 """
 IDENTIFIERS = ("email", "phone", "person_id")
+FILE_REJECTED = "file_rejected"
 
 
 @dataclass
@@ -51,6 +54,7 @@ class RequestsReport:
     files_skipped: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     persons_erased: int = 0
+    rejected_files: dict[str, str] = field(default_factory=dict)  # file -> reason
 
     def count(self, status: str) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -62,7 +66,8 @@ def process_erasure_requests(config: CdpConfig, run_id: str | None = None) -> Re
         return report
     with connect(config.warehouse) as con:
         con.execute(REQUESTS_DDL)
-        done_files = {r[0] for r in con.execute("select distinct file_sha256 from governance.erasure_requests").fetchall()}
+        done_files = {r[0] for r in con.execute(
+            "select distinct file_sha256 from governance.erasure_requests where status <> ?", [FILE_REJECTED]).fetchall()}
         done_requests = {r[0] for r in con.execute(
             "select request_id from governance.erasure_requests where status in ('erased', 'tombstoned')").fetchall()}
     for path in sorted(config.landing.glob(config.erasure_requests)):
@@ -70,7 +75,13 @@ def process_erasure_requests(config: CdpConfig, run_id: str | None = None) -> Re
         if sha in done_files:
             report.files_skipped += 1
             continue
-        rows = [_carry_out(config, row, done_requests) for row in _read_requests(path)]
+        try:
+            requests = _read_requests(path)
+        except UnreadableFileError as error:
+            _record_rejected_file(config, path, sha, error.reason, run_id)
+            report.rejected_files[str(path)] = error.reason
+            continue
+        rows = [_carry_out(config, row, done_requests) for row in requests]
         with connect(config.warehouse) as con:
             processed_at = datetime.now(timezone.utc).replace(tzinfo=None)
             con.executemany(
@@ -85,16 +96,21 @@ def process_erasure_requests(config: CdpConfig, run_id: str | None = None) -> Re
     return report
 
 
+def _record_rejected_file(config: CdpConfig, path: Path, sha: str, reason: str, run_id: str | None) -> None:
+    with connect(config.warehouse) as con:
+        con.execute(
+            "insert into governance.erasure_requests values (?, ?, ?, 0, null, null, ?, ?, ?, ?, 0, null)",
+            [f"{path.name}:file", str(path), sha, datetime.now(timezone.utc).replace(tzinfo=None), run_id, FILE_REJECTED, reason],
+        )
+
+
 def _read_requests(path: Path) -> list[dict]:
-    try:
-        frame = pl.read_csv(path, infer_schema=False)
-    except (pl.exceptions.ComputeError, UnicodeDecodeError) as error:
-        raise UnreadableFileError(f"{path}: not a readable CSV of erasure requests ({error})") from None
+    frame = read_landing_file(path, "csv")
     if "request_id" not in frame.columns or not set(IDENTIFIERS) & set(frame.columns):
         raise UnreadableFileError(
-            f"{path}: an erasure request file needs a request_id column and at least one of {', '.join(IDENTIFIERS)}")
+            path, f"an erasure request file needs a request_id column and at least one of {', '.join(IDENTIFIERS)}")
     rows = []
-    for number, row in enumerate(frame.iter_rows(named=True), start=2):  # line 1 is the header
+    for number, row in enumerate(frame.drop(ROW_NUMBER).iter_rows(named=True), start=2):  # line 1 is the header
         given = {k: row[k].strip() for k in IDENTIFIERS if row.get(k) and row[k].strip()}
         rows.append({"row_number": number, "request_id": (row["request_id"] or "").strip() or f"{path.name}:{number}",
                      "given": given, "requested_at": _timestamp(row.get("requested_at"))})

@@ -7,6 +7,12 @@ line goes to `raw.load_log`. Rows of people erased earlier (tombstones) are
 dropped and counted: read = loaded + quarantined + erased. A file whose hash is already logged as loaded is
 skipped, so re-running a load is a no-op and a run that failed half-way can
 simply be run again.
+
+A file that cannot be read or loaded (bad encoding, truncated, a header that
+is not plain column names, ...) is rejected whole: logged as `rejected` with
+the reason, and the other files still load. Nothing read from a file becomes
+SQL text: values and file names are bound parameters or registered frames,
+and a column name reaches DDL only once it passed `is_plain_column_name`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import polars as pl
 from dagster_project.config import SourceConfig, column_sql_type
 from dagster_project.governance.tombstones import erased_row_numbers
 from dagster_project.ingest.contract import check_contract
-from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, read_landing_file
+from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, is_plain_column_name, read_landing_file
 
 LINEAGE_COLUMNS = {
     "_source": "varchar",
@@ -40,7 +46,7 @@ create table if not exists raw.load_log (
     source varchar not null,
     file varchar not null,
     sha256 varchar not null,
-    status varchar not null,          -- loaded | failed
+    status varchar not null,          -- loaded | rejected (older warehouses: failed)
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_quarantined bigint not null,
@@ -68,7 +74,7 @@ create table if not exists raw.quarantine (
 @dataclass
 class FileLoad:
     file: str
-    status: str  # loaded | skipped | failed
+    status: str  # loaded | skipped | rejected
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -90,7 +96,7 @@ class SourceLoadReport:
 
     @property
     def errors(self) -> list[str]:
-        return [f"{f.file}: {f.error}" for f in self.files if f.status == "failed"]
+        return [f"{f.file}: {f.error}" for f in self.files if f.status == "rejected"]
 
     @property
     def absent_columns(self) -> dict[str, list[str]]:
@@ -103,6 +109,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     # Warehouses created before erasure support lack the column.
     con.execute("alter table raw.load_log add column if not exists rows_erased bigint default 0")
     con.execute("alter table raw.quarantine add column if not exists action varchar default 'row'")
+    # Before rejected files were named so, they were logged as failed.
+    con.execute("update raw.load_log set status = 'rejected' where status = 'failed'")
 
 
 def landing_files(source: SourceConfig, landing: Path) -> list[Path]:
@@ -120,18 +128,14 @@ def file_sha256(path: Path) -> str:
 def load_source(
     con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Path, run_id: str = ""
 ) -> SourceLoadReport:
-    """Load every new file of `source`. Unreadable files are reported in the
-    result (and logged as failed); the caller decides to fail the source."""
+    """Load every new file of `source`. Files that cannot be loaded are
+    rejected (logged with the reason, listed in the report); the others load."""
     ensure_raw_schema(con)
     _ensure_raw_table(con, source)
     report = SourceLoadReport(source.name)
     for path in landing_files(source, landing):
         report.files.append(_load_file(con, source, landing, path, run_id))
     return report
-
-
-def describe_errors(report: SourceLoadReport) -> str:
-    return f"source {report.source!r}: {len(report.errors)} file(s) could not be read:\n  " + "\n  ".join(report.errors)
 
 
 def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Path, path: Path, run_id: str) -> FileLoad:
@@ -141,12 +145,19 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Pa
         return FileLoad(relative, "skipped")
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     try:
-        frame = read_landing_file(path, source.format, source.delimiter)
-        result = check_contract(frame, source.contract, path)
+        return _insert_file(con, source, path, relative, sha, loaded_at, run_id)
     except UnreadableFileError as error:
-        _log(con, source.name, relative, sha, "failed", 0, 0, 0, error.reason, loaded_at, run_id)
-        return FileLoad(relative, "failed", error=error.reason)
+        reason = error.reason
+    except Exception as error:  # anything else wrong with this file must not stop the other files
+        reason = f"could not be loaded: {type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+    _log(con, source.name, relative, sha, "rejected", 0, 0, 0, reason, loaded_at, run_id)
+    return FileLoad(relative, "rejected", error=reason)
 
+
+def _insert_file(con, source: SourceConfig, path: Path, relative: str, sha: str, loaded_at: datetime, run_id: str) -> FileLoad:
+    frame = read_landing_file(path, source.format, source.delimiter, source.encoding)
+    _check_columns_fit(con, source, path, [c for c in frame.columns if c != ROW_NUMBER])
+    result = check_contract(frame, source.contract, path)
     lineage = [
         pl.lit(source.name).alias("_source"),
         pl.lit(relative).alias("_file"),
@@ -164,13 +175,9 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Pa
     con.execute("begin transaction")
     try:
         _add_new_columns(con, source, rows)
-        con.register("incoming_rows", rows.to_arrow())
-        con.execute(f"insert into raw.{source.name} by name select * from incoming_rows")
-        con.unregister("incoming_rows")
+        _insert_frame(con, f"raw.{source.name}", rows)
         if quarantine.height:
-            con.register("incoming_quarantine", quarantine.to_arrow())
-            con.execute("insert into raw.quarantine by name select * from incoming_quarantine")
-            con.unregister("incoming_quarantine")
+            _insert_frame(con, "raw.quarantine", quarantine)
         _log(con, source.name, relative, sha, "loaded", result.rows_read, rows.height, result.invalid_rows.height, None, loaded_at, run_id, len(erased))
         con.execute("commit")
     except Exception:
@@ -180,6 +187,33 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Pa
         relative, "loaded", result.rows_read, rows.height, result.invalid_rows.height, len(erased),
         absent_columns=result.absent_columns,
     )
+
+
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Insert by name from a registered Arrow frame: values never become SQL text."""
+    con.register("incoming_frame", frame.to_arrow())
+    try:
+        con.execute(f"insert into {table} by name select * from incoming_frame")
+    finally:
+        con.unregister("incoming_frame")
+
+
+def _check_columns_fit(con: duckdb.DuckDBPyConnection, source: SourceConfig, path: Path, columns: list[str]) -> None:
+    """Reject a file whose column would collide with lineage or differ only in case from a raw column."""
+    reserved = sorted(set(columns) & set(LINEAGE_COLUMNS))
+    if reserved:
+        raise UnreadableFileError(path, f"column name(s) {', '.join(map(repr, reserved))} are reserved for lineage")
+    existing = {name.lower(): name for name in _raw_columns(con, source)}
+    for name in columns:
+        same = existing.get(name.lower())
+        if same is not None and same != name:
+            raise UnreadableFileError(path, f"column {name!r} differs only in case from column {same!r} of raw.{source.name}")
+
+
+def _raw_columns(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> set[str]:
+    return {r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?", [source.name]
+    ).fetchall()}
 
 
 def _erased_rows(con: duckdb.DuckDBPyConnection, source: SourceConfig, rows: pl.DataFrame) -> set[int]:
@@ -215,11 +249,11 @@ def _ensure_raw_table(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> N
 
 def _add_new_columns(con: duckdb.DuckDBPyConnection, source: SourceConfig, rows: pl.DataFrame) -> None:
     """Columns outside the contract are kept as text, so nothing in a file is lost."""
-    existing = {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?", [source.name]
-    ).fetchall()}
+    existing = _raw_columns(con, source)
     for name in rows.columns:
         if name not in existing and name != ROW_NUMBER:
+            if not is_plain_column_name(name):  # the readers reject such files; never let one reach DDL
+                raise UnreadableFileError(Path(name), "column name is not a plain name")
             con.execute(f'alter table raw.{source.name} add column "{name}" varchar')
 
 

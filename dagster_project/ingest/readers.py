@@ -3,18 +3,26 @@
 Every value comes back as a string (or null) so the contract, not the reader's
 type inference, decides what is valid. Nested JSON objects are flattened into
 `parent_child` columns. A file that cannot be read at all raises
-UnreadableFileError naming the file and what is wrong with it.
+UnreadableFileError naming the file and what is wrong with it (line and byte
+where known).
+
+Column names become warehouse columns, so a file whose names are not plain
+identifiers (letters, digits, underscores) or that names a column twice
+(ignoring case, as the warehouse does) is rejected whole: nothing read from a
+file ever becomes SQL text.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import polars as pl
 
 ROW_NUMBER = "_row_number"
+PLAIN_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class UnreadableFileError(Exception):
@@ -23,12 +31,17 @@ class UnreadableFileError(Exception):
         super().__init__(f"{path}: {reason}")
 
 
-def read_landing_file(path: Path, file_format: str, delimiter: str = ",") -> pl.DataFrame:
+def is_plain_column_name(name: str) -> bool:
+    return PLAIN_COLUMN_NAME.fullmatch(name) is not None
+
+
+def read_landing_file(path: Path, file_format: str, delimiter: str = ",", encoding: str = "utf-8") -> pl.DataFrame:
     """The file's records as text columns plus `_row_number` (1-based record number)."""
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFileError(path, "file is empty")
-    _check_utf8(path, data)
+    if file_format != "parquet":
+        data = _as_utf8(path, data, encoding)
     if file_format == "csv":
         frame = _read_csv(path, data, delimiter)
     elif file_format == "jsonl":
@@ -37,62 +50,102 @@ def read_landing_file(path: Path, file_format: str, delimiter: str = ",") -> pl.
         frame = _read_parquet(path, data)
     else:
         raise UnreadableFileError(path, f"unsupported format {file_format!r}")
-    frame = _as_text(_flatten(frame))
+    frame = _flatten(path, frame)
+    check_column_names(path, frame.columns)
+    frame = _as_text(frame)
     return frame.with_row_index(ROW_NUMBER, offset=1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
 
 
-def _check_utf8(path: Path, data: bytes) -> None:
-    if data[:4] == b"PAR1":
-        return
+def check_column_names(path: Path, names: list[str]) -> None:
+    """Reject the file unless every column name is plain and named once (case-insensitively)."""
+    for name in names:
+        if not is_plain_column_name(name):
+            raise UnreadableFileError(
+                path, f"column name {name!r} is not a plain name (letters, digits and underscores, not starting with a digit)")
+    if ROW_NUMBER in names:
+        raise UnreadableFileError(path, f"column name {ROW_NUMBER!r} is reserved for lineage")
+    lowered = [n.lower() for n in names]
+    repeated = sorted({n for n in names if lowered.count(n.lower()) > 1})
+    if repeated:
+        raise UnreadableFileError(
+            path, f"header names column(s) {', '.join(map(repr, repeated))} more than once (spaces around names and case ignored)")
+
+
+def _as_utf8(path: Path, data: bytes, encoding: str) -> bytes:
+    """The text re-encoded as UTF-8 from the source's declared encoding; undeclared non-UTF-8 is rejected."""
     try:
-        data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
+        hint = "re-export the file as UTF-8 or declare its encoding: in cdp.yml" if encoding == "utf-8" else "check the source's encoding: in cdp.yml"
         raise UnreadableFileError(
-            path, f"not valid UTF-8: byte 0x{data[error.start]:02x} at offset {error.start} (line {line}); re-export the file as UTF-8"
+            path, f"not valid {'UTF-8' if encoding == 'utf-8' else encoding}: byte 0x{data[error.start]:02x} at offset {error.start} (line {line}); {hint}"
         ) from None
+    return data if encoding == "utf-8" else text.encode("utf-8")
 
 
 def _read_csv(path: Path, data: bytes, delimiter: str) -> pl.DataFrame:
+    # Read the header as a row: polars would silently rename a repeated name (email -> email_duplicated_0).
     try:
-        frame = pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, encoding="utf8")
+        frame = pl.read_csv(io.BytesIO(data), separator=delimiter, infer_schema=False, has_header=False, encoding="utf8")
     except Exception as error:  # polars raises several error types for malformed CSV
-        raise UnreadableFileError(path, f"not a readable CSV file: {str(error).splitlines()[0]}") from None
-    return _trimmed_header(path, frame)
+        raise UnreadableFileError(path, f"not a readable CSV file{_csv_error_place(data, error)}: {str(error).splitlines()[0]}") from None
+    header = [(name or "").strip() for name in frame.row(0)]
+    check_column_names(path, header)
+    return frame.slice(1).rename(dict(zip(frame.columns, header)))
 
 
-def _trimmed_header(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
-    """Header names without surrounding spaces: many exports write `id, name, ...`."""
-    names = [c.strip() for c in frame.columns]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise UnreadableFileError(path, f"header names column(s) {', '.join(map(repr, repeated))} more than once (spaces around names ignored)")
-    return frame.rename(dict(zip(frame.columns, names)))
+def _csv_error_place(data: bytes, error: Exception) -> str:
+    """' at line L (byte B)' from polars' 'current offset in the file is B bytes', when it says so."""
+    found = re.search(r"offset in the file is (\d+) bytes", str(error))
+    if not found:
+        return ""
+    offset = int(found.group(1))
+    line = data.count(b"\n", 0, offset) + 1
+    return f" at line {line} (byte {offset})"
 
 
 def _read_jsonl(path: Path, data: bytes) -> pl.DataFrame:
+    records = _json_records(path, data)
     try:
         return pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     except Exception:
-        # polars could not infer one schema (mixed types) or a line is broken:
-        # parse line by line, which both tolerates mixed types and finds the bad line.
-        return _read_jsonl_by_line(path, data)
+        # polars could not infer one schema (mixed types): build the frame from the parsed records.
+        flat = [_flatten_dict(path, record) for record in records]
+        columns = sorted({key for record in flat for key in record})
+        return pl.DataFrame({c: [_text(r.get(c)) for r in flat] for c in columns}, schema={c: pl.String for c in columns})
 
 
-def _read_jsonl_by_line(path: Path, data: bytes) -> pl.DataFrame:
+class _RepeatedKey(Exception):
+    pass
+
+
+def _unique_keys(pairs: list[tuple]) -> dict:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        raise _RepeatedKey(sorted({k for k, _ in pairs if [p[0] for p in pairs].count(k) > 1}))
+    return record
+
+
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
+def _json_records(path: Path, data: bytes) -> list[dict]:
+    """Every line parsed, so a broken or truncated line, or a key given twice, is named with its line."""
     records = []
     for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _STRICT_JSON.decode(line)
         except json.JSONDecodeError as error:
-            raise UnreadableFileError(path, f"invalid JSON on line {number} ({error.msg} at column {error.colno}); the file may be truncated") from None
+            raise UnreadableFileError(path, f"invalid JSON on line {number}, column {error.colno} ({error.msg.removesuffix(' at')}); the file may be truncated") from None
+        except _RepeatedKey as repeated:
+            raise UnreadableFileError(path, f"line {number} names key(s) {', '.join(map(repr, repeated.args[0]))} more than once") from None
         if not isinstance(record, dict):
             raise UnreadableFileError(path, f"line {number} is not a JSON object")
-        records.append(_flatten_dict(record))
-    columns = sorted({key for record in records for key in record})
-    return pl.DataFrame({c: [_text(r.get(c)) for r in records] for c in columns}, schema={c: pl.String for c in columns})
+        records.append(record)
+    return records
 
 
 def _read_parquet(path: Path, data: bytes) -> pl.DataFrame:
@@ -102,14 +155,15 @@ def _read_parquet(path: Path, data: bytes) -> pl.DataFrame:
         raise UnreadableFileError(path, f"not a readable Parquet file: {str(error).splitlines()[0]}") from None
 
 
-def _flatten_dict(record: dict, prefix: str = "") -> dict:
+def _flatten_dict(path: Path, record: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten_dict(value, f"{name}_"))
-        else:
-            flat[name] = value
+        items = _flatten_dict(path, value, f"{name}_") if isinstance(value, dict) else {name: value}
+        for flat_name, flat_value in items.items():
+            if flat_name in flat:
+                raise UnreadableFileError(path, f"nested keys flatten to column {flat_name!r} twice")
+            flat[flat_name] = flat_value
     return flat
 
 
@@ -123,14 +177,17 @@ def _text(value) -> str | None:
     return str(value)
 
 
-def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
+def _flatten(path: Path, frame: pl.DataFrame) -> pl.DataFrame:
     """Unnest struct columns into `parent_child` columns, recursively."""
     while any(dtype == pl.Struct for dtype in frame.dtypes):
         for name, dtype in zip(frame.columns, frame.dtypes):
             if dtype == pl.Struct:
-                fields = [f.name for f in dtype.fields]
+                children = [f"{name}_{f.name}" for f in dtype.fields]
+                clash = sorted(set(children) & set(frame.columns))
+                if clash:
+                    raise UnreadableFileError(path, f"nested keys flatten to column(s) {', '.join(map(repr, clash))} which the file also has")
                 frame = frame.with_columns(
-                    pl.col(name).struct.field(f).alias(f"{name}_{f}") for f in fields
+                    pl.col(name).struct.field(f.name).alias(child) for f, child in zip(dtype.fields, children)
                 ).drop(name)
     return frame
 
