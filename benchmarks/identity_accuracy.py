@@ -7,6 +7,13 @@ cdp.yml): `cdp generate`, `cdp run`, `cdp evaluate`; then a later day's
 files (`cdp generate --batch 2`), a second run and evaluation, and the share
 of the first run's identity records that kept their person_id, with the
 id_history events the second run logged.
+
+After each level's first run, a plain tutorial-style Splink model
+(benchmarks/plain_splink.py: library comparisons, blocking on names, date of
+birth, postcode, email, phone and loyalty id, u from random pairs, m by EM,
+Splink's clustering at the same threshold) runs on the same records
+(intermediate.int_identity__records) and is scored by `cdp evaluate`'s code
+on the same records and truth. Ends with a table of both per level.
 """
 
 from __future__ import annotations
@@ -27,7 +34,11 @@ from dagster_project.config import DEFAULT_CONFIG, load_config  # noqa: E402
 def evaluation_figures(config) -> dict:
     from dagster_project.identity.evaluate import evaluate_identity
 
-    e = evaluate_identity(config.warehouse, config.truth)
+    return figures(evaluate_identity(config.warehouse, config.truth))
+
+
+def figures(e) -> dict:
+    """The reported figures of an IdentityEvaluation."""
     return {
         "records": e.records,
         "precision": round(e.precision, 4),
@@ -41,6 +52,13 @@ def evaluation_figures(config) -> dict:
         "household_false_merges": e.household_false_merges,
         "false_merges_by_cause": e.false_merge_causes,
     }
+
+
+def plain_splink_figures(config) -> dict:
+    from benchmarks.plain_splink import plain_splink_on_records
+
+    evaluation, links, seconds = plain_splink_on_records(config.warehouse, config.truth, config.match_threshold)
+    return {**figures(evaluation), "links": links, "seconds": seconds}
 
 
 def person_ids(config) -> dict[str, str]:
@@ -76,7 +94,26 @@ def main() -> int:
         print(json.dumps(report, indent=2), flush=True)
     if not args.workdir:
         shutil.rmtree(workdir)
+    print(comparison_table(report["noise"]))
     return 0
+
+
+def comparison_table(levels: dict) -> str:
+    """Ours and plain Splink on the first batch of each noise level, side by side (Markdown)."""
+    lines = [
+        "| noise | records | model | precision | recall | F1 | false merges | by cause (household / same name / partial / other) | recall ours / plain |",
+        "|---|---:|---|---:|---:|---:|---:|---|---:|",
+    ]
+    for level, report in levels.items():
+        ours, plain = report["first_batch"], report["plain_splink_first_batch"]
+        for name, r in (("ours", ours), ("plain Splink", plain)):
+            c = r["false_merges_by_cause"]
+            ratio = f"{ours['recall'] / plain['recall']:.2f}" if name == "ours" and plain["recall"] else ""
+            lines.append(
+                f"| {float(level):g}x | {r['records']:,} | {name} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f}"
+                f" | {r['false_merges']:,} | {c['household']} / {c['same_name']} / {c['partial_record']} / {c['other']} | {ratio} |"
+            )
+    return "\n".join(lines)
 
 
 def accuracy_at(workdir: Path, people: int, seed: int, noise: float) -> dict:
@@ -91,6 +128,7 @@ def accuracy_at(workdir: Path, people: int, seed: int, noise: float) -> dict:
     generate_sample(config.landing, config.truth, people=people, seed=seed, noise=noise)
     report["first_run_seconds"] = run(config, "first run")
     report["first_batch"] = evaluation_figures(config)
+    report["plain_splink_first_batch"] = plain_splink_figures(config)
     before = person_ids(config)
 
     generate_sample(config.landing, config.truth, people=people, seed=seed, batch=2, noise=noise)

@@ -11,6 +11,11 @@ street, suburb, postcode, state); no social security number. The files are
 deduplicated together (FEBRL 4's two halves as one dataset, as ours).
 Scored like `cdp evaluate`: pairs of records put in one cluster against
 pairs sharing the truth id in rec-<n>-org / rec-<n>-dup-<k>.
+
+`plain_splink_on_records` runs the same kind of model on a warehouse's
+canonical identity records (intermediate.int_identity__records: names, date
+of birth, address, postcode, city, email, phone, loyalty id), as a tutorial
+would model a customer table, and scores it with `cdp evaluate`'s own code.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -83,29 +89,123 @@ def pairwise_scores(clusters: pl.DataFrame) -> dict:
             "false_merges": predicted - hits, "true_pairs": true}
 
 
-def trained_linker(con: duckdb.DuckDBPyConnection, files: list[Path], seed: int = 2) -> Linker:
-    records = DuckDBAPI(con).register(load(con, files))
-    linker = Linker(records, settings(), log_level=None)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("given_name", "surname", "date_of_birth")], recall=0.8
-    )
+def trained_linker(
+    con: duckdb.DuckDBPyConnection, records: duckdb.DuckDBPyRelation, settings: SettingsCreator,
+    prior_rules: list, em_rules: list, seed: int = 2,
+) -> Linker:
+    """The tutorial training: the prior from deterministic rules, u from random pairs, m by EM on each of `em_rules`."""
+    linker = Linker(DuckDBAPI(con).register(records), settings, log_level=None)
+    linker.training.estimate_probability_two_random_records_match(prior_rules, recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=seed)
-    for rule in (block_on("date_of_birth"), block_on("postcode")):
+    for rule in em_rules:
         linker.training.estimate_parameters_using_expectation_maximisation(rule, estimate_without_term_frequencies=True)
     return linker
+
+
+def clusters_at(con: duckdb.DuckDBPyConnection, linker: Linker, unique_id: str, threshold: float) -> tuple[pl.DataFrame, int]:
+    """Splink's prediction and clustering at `threshold`: (unique_id, cluster_id) for every record, and the links found."""
+    predictions = linker.inference.predict(threshold_match_probability=threshold)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
+    links = con.sql(f"select count(*) from {predictions.physical_name}").fetchall()[0][0]
+    return clusters.as_duckdbpyrelation().select(f"{unique_id}, cluster_id").pl(), links
 
 
 def run_plain_splink(files: list[Path], threshold: float = 0.9) -> dict:
     started = time.perf_counter()
     con = duckdb.connect()
-    linker = trained_linker(con, files)
-    predictions = linker.inference.predict(threshold_match_probability=threshold)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
-    result = pairwise_scores(clusters.as_duckdbpyrelation().select("rec_id, cluster_id").pl())
-    result["links"] = con.sql(f"select count(*) from {predictions.physical_name}").fetchall()[0][0]
+    linker = trained_linker(
+        con, load(con, files), settings(),
+        prior_rules=[block_on("given_name", "surname", "date_of_birth")],
+        em_rules=[block_on("date_of_birth"), block_on("postcode")],
+    )
+    clusters, links = clusters_at(con, linker, "rec_id", threshold)
+    result = pairwise_scores(clusters)
+    result["links"] = links
     result["seconds"] = round(time.perf_counter() - started, 1)
     con.close()
     return result
+
+
+# A customer table's model, on the canonical identity records.
+RECORD_COLUMNS = [
+    "record_key", "first_name_norm", "last_name_norm", "date_of_birth", "address_line_norm", "postcode_norm", "city",
+    "email", "phone", "loyalty_id",
+]
+
+RECORD_BLOCKING_RULES = [
+    block_on("first_name_norm", "last_name_norm"),
+    block_on("date_of_birth"),
+    block_on("postcode_norm"),
+    block_on("email"),
+    block_on("phone"),
+    block_on("loyalty_id"),
+]
+
+
+def record_settings() -> SettingsCreator:
+    return SettingsCreator(
+        unique_id_column_name="record_key",
+        link_type="dedupe_only",
+        blocking_rules_to_generate_predictions=RECORD_BLOCKING_RULES,
+        comparisons=[
+            cl.NameComparison("first_name_norm").configure(term_frequency_adjustments=True),
+            cl.NameComparison("last_name_norm").configure(term_frequency_adjustments=True),
+            cl.DateOfBirthComparison("date_of_birth", input_is_string=False),
+            cl.DamerauLevenshteinAtThresholds("postcode_norm", [1, 2]).configure(term_frequency_adjustments=True),
+            cl.JaroWinklerAtThresholds("address_line_norm", [0.9, 0.8]),
+            cl.ExactMatch("city").configure(term_frequency_adjustments=True),
+            cl.EmailComparison("email"),
+            cl.ExactMatch("phone"),
+            cl.ExactMatch("loyalty_id"),
+        ],
+        retain_intermediate_calculation_columns=True,
+    )
+
+
+def plain_clusters_on_records(warehouse: Path, threshold: float = 0.9) -> tuple[pl.DataFrame, int]:
+    """Plain Splink's clusters (record_key, cluster_id) of the warehouse's identity records, and its links."""
+    con = duckdb.connect()
+    con.execute(f"attach '{warehouse.as_posix()}' as records_source (read_only)")
+    records = con.sql(f"select {', '.join(RECORD_COLUMNS)} from records_source.intermediate.int_identity__records")
+    linker = trained_linker(
+        con, records, record_settings(),
+        prior_rules=[block_on("first_name_norm", "last_name_norm", "date_of_birth"), block_on("email")],
+        em_rules=[block_on("date_of_birth"), block_on("postcode_norm"), block_on("email")],
+    )
+    result = clusters_at(con, linker, "record_key", threshold)
+    con.close()
+    return result
+
+
+def evaluate_clusters(warehouse: Path, truth: Path, clusters: pl.DataFrame):
+    """`cdp evaluate` of `clusters` (record_key, cluster_id) in place of the warehouse's person map: the same
+    records (those of identity.person_map), the same truth, the same code, on a scratch copy of what it reads."""
+    from dagster_project.identity.evaluate import evaluate_identity
+
+    with tempfile.TemporaryDirectory(prefix="plain-splink-") as folder:
+        scratch = Path(folder) / "evaluated.duckdb"
+        con = duckdb.connect(str(scratch))
+        con.execute(f"attach '{warehouse.as_posix()}' as warehouse_source (read_only)")
+        con.register("plain_clusters", clusters.to_arrow())
+        for schema in ("intermediate", "identity"):
+            con.execute(f"create schema {schema}")
+        for table in ("int_identity__records", "int_identity__links"):
+            con.execute(f"create table intermediate.{table} as select * from warehouse_source.intermediate.{table}")
+        con.execute(
+            "create table identity.person_map as select m.record_key, m.source, m.source_record_id,"
+            " cast(c.cluster_id as varchar) as person_id"
+            " from warehouse_source.identity.person_map m join plain_clusters c using (record_key)"
+        )
+        con.close()
+        return evaluate_identity(scratch, truth)
+
+
+def plain_splink_on_records(warehouse: Path, truth: Path, threshold: float = 0.9):
+    """Plain Splink on the warehouse's identity records, scored like `cdp evaluate`: (evaluation, links, seconds)."""
+    started = time.perf_counter()
+    clusters, links = plain_clusters_on_records(warehouse, threshold)
+    seconds = round(time.perf_counter() - started, 1)
+    return evaluate_clusters(warehouse, truth, clusters), links, seconds
 
 
 def main() -> int:

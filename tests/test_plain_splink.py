@@ -1,0 +1,33 @@
+"""The plain Splink baseline of benchmarks/identity_accuracy.py: it runs on a
+warehouse's identity records and is scored by `cdp evaluate`'s own code on
+the same records."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from benchmarks.plain_splink import evaluate_clusters, plain_splink_on_records
+from dagster_project.identity.evaluate import evaluate_identity
+from dagster_project.warehouse import connect
+
+
+def test_scoring_clusters_reproduces_cdp_evaluate_for_the_person_map(multi_day):
+    config = multi_day["config"]
+    with connect(config.warehouse, read_only=True) as con:
+        person_map = con.sql("select record_key, person_id as cluster_id from identity.person_map").pl()
+    ours = evaluate_identity(config.warehouse, config.truth)
+    assert figures(evaluate_clusters(config.warehouse, config.truth, person_map)) == figures(ours)
+
+
+def figures(evaluation) -> dict:
+    """All fields; ratios to 12 places (the sums run over rows in another order)."""
+    return {k: round(v, 12) if isinstance(v, float) else v for k, v in dataclasses.asdict(evaluation).items()}
+
+
+def test_plain_splink_clusters_the_same_records_and_is_scored_on_them(multi_day):
+    config = multi_day["config"]
+    ours = evaluate_identity(config.warehouse, config.truth)
+    plain, links, _ = plain_splink_on_records(config.warehouse, config.truth, config.match_threshold)
+    assert (plain.records, plain.true_pairs, plain.true_persons) == (ours.records, ours.true_pairs, ours.true_persons)
+    # It links: some true pairs found, fewer persons than records.
+    assert links > 0 and plain.true_positive_pairs > 0 and plain.predicted_persons < plain.records
