@@ -156,7 +156,6 @@ class CdpConfig:
     identity_model: Path
     match_threshold: float
     veto_weight: float
-    veto_conflicting_dob: bool
     max_shared_group: int
     ambiguity_margin: float
     identity_decisions: Path  # human must-link / cannot-link decisions (CSV beside cdp.yml)
@@ -293,7 +292,7 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
     identity = raw.get("identity") or {}
     _check_keys(
         identity,
-        {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "veto_conflicting_dob", "max_shared_group",
+        {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "max_shared_group",
          "ambiguity_margin", "decisions"},
         "identity",
     )
@@ -345,7 +344,6 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
         identity_model=(root / str(identity.get("model", "identity_model.json"))).resolve(),
         match_threshold=match_threshold,
         veto_weight=float(identity.get("veto_weight", -4.0)),
-        veto_conflicting_dob=bool(identity.get("veto_conflicting_dob", False)),
         max_shared_group=max_shared_group,
         ambiguity_margin=ambiguity_margin,
         identity_decisions=(root / str(identity.get("decisions", "identity_decisions.csv"))).resolve(),

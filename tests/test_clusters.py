@@ -85,17 +85,3 @@ def test_bare_records_join_one_person_and_stay_apart_when_their_identifier_has_t
     standing = connected_clusters(keys, edges.filter(~pl.col("vetoed")))
     same = lambda frame: {frozenset(g) for g in frame.group_by("cluster").agg("record_key")["record_key"].to_list()}  # noqa: E731
     assert same(clusters) == same(standing)
-
-
-def test_conflicting_dates_of_birth_veto_splink_and_shared_identifier_links_only():
-    from dagster_project.identity.graph import SHAREABLE_RULES, _veto_conflicting_dob
-
-    edges = pl.DataFrame(
-        [("a", "b", "splink", 0), ("c", "d", "splink", 4), ("e", "f", "email", 0), ("g", "h", "loyalty_id", 0),
-         ("i", "j", "phone", None), ("k", "l", "email", 1)],
-        schema={"record_key": pl.String, "linked_record_key": pl.String, "rule": pl.String, "gamma_date_of_birth": pl.Int32},
-        orient="row",
-    ).with_columns(pl.lit(False).alias("vetoed"), pl.lit(None, pl.String).alias("veto_reason"))
-    vetoed = _veto_conflicting_dob(edges, pl.col("rule").is_in(SHAREABLE_RULES) | (pl.col("rule") == "splink"))
-    assert vetoed.filter("vetoed")["record_key"].to_list() == ["a", "e"]
-    assert set(vetoed.filter("vetoed")["veto_reason"]) == {"dates of birth conflict"}

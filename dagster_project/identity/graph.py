@@ -12,9 +12,9 @@ of birth comparisons add up to less than `veto_weight`. Household members
 share a surname, an address, a family email or a landline; they differ in
 first name and date of birth. The veto keeps mother and son apart when they
 share a family email, while a nickname, a typo or swapped names (levels of
-the first name comparison) do not trigger it. Optionally
-(identity.veto_conflicting_dob), Splink and shared-identifier links whose
-dates of birth are both known and clearly different are vetoed too.
+the first name comparison) do not trigger it. Links that would put
+clearly conflicting records in one person are refused later, by
+identity.conflicts.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ def build_graph(
     *,
     match_threshold: float,
     veto_weight: float,
-    veto_conflicting_dob: bool = False,
 ) -> IdentityGraph:
     """All edges between identity records; `deterministic` comes from read_links."""
     model = json.loads(model_path.read_text())
@@ -94,9 +93,6 @@ def build_graph(
         pl.lit(False).alias("vetoed"),
         pl.lit(None, pl.String).alias("veto_reason"),
     )
-    if veto_conflicting_dob and "date_of_birth" in names:
-        deterministic = _veto_conflicting_dob(deterministic, shareable)
-        splink_edges = _veto_conflicting_dob(splink_edges, pl.lit(True))
     columns = ["record_key", "linked_record_key", "rule", "match_probability", "match_weight", "other_evidence_weight", "vetoed", "veto_reason"]
     columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
     edges = pl.concat([_with_columns(deterministic, columns), _with_columns(splink_edges, columns)], how="vertical_relaxed")
@@ -174,18 +170,6 @@ def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.
     standing = persons_per_row == 1
     person = components(nodes.height, bare_cluster[standing], person_cluster[standing])[core]
     return edges, nodes.select("record_key", pl.Series("cluster", person, dtype=pl.Int64))
-
-
-def _veto_conflicting_dob(edges: pl.DataFrame, applies: pl.Expr) -> pl.DataFrame:
-    """Veto links whose dates of birth are both known and clearly different (the
-    comparison's last level: not a typo, a day/month swap or the same year).
-    A parent and child who share a name, an address and an inbox are two people,
-    whatever the other fields add up to."""
-    conflict = applies & ~pl.col("vetoed") & (pl.col("gamma_date_of_birth") == 0)
-    return edges.with_columns(
-        (pl.col("vetoed") | conflict.fill_null(False)).alias("vetoed"),
-        pl.when(conflict).then(pl.lit("dates of birth conflict")).otherwise(pl.col("veto_reason")).alias("veto_reason"),
-    )
 
 
 def _distinguishing_evidence(names: list[str]) -> pl.Expr:

@@ -76,7 +76,6 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
     graph = build_graph(
         con, deterministic, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight,
-        veto_conflicting_dob=config.veto_conflicting_dob,
     )
     edges, clusters = attach_bare_records(
         graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]

@@ -34,7 +34,7 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
         if not table_exists(con, "identity", "edges"):
             raise SystemExit("no identity graph yet: run `cdp run` first")
         links = con.sql(
-            f"""
+            """
             with persons as (select record_key, person_id from identity.person_map)
             select case when e.vetoed and e.veto_reason like 'refused%' then 'refused'
                         when e.vetoed and e.veto_reason like 'ambiguous%' then 'ambiguous'
