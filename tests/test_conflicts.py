@@ -22,8 +22,9 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse with the nickname seed where dbt puts it."""
     con = duckdb.connect()
     con.execute("create schema reference")
-    con.execute("create table reference.nicknames as select * from read_csv(?, header = true)",
-                [str(BUNDLED_DBT_PROJECT / "seeds" / "nicknames.csv")])
+    for seed in ("nicknames", "nickname_alternates"):
+        con.execute(f"create table reference.{seed} as select * from read_csv(?, header = true)",
+                    [str(BUNDLED_DBT_PROJECT / "seeds" / f"{seed}.csv")])
     return con
 
 

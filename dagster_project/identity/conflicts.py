@@ -106,10 +106,11 @@ class Separation:
     ambiguous_links: int
 
 
-NICKNAMES_TABLE = "reference.nicknames"  # the dbt seed
+# The dbt seeds: a nickname's full name, and the other full name of a nickname two names share.
+NICKNAME_TABLES = ("reference.nicknames", "reference.nickname_alternates")
 
 
-def conflict_pairs_sql(membership: str, records: str, nicknames: str = NICKNAMES_TABLE) -> str:
+def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...] = NICKNAME_TABLES) -> str:
     """SQL of the pairs of records in one group that clearly conflict:
     grp, record_key_l, record_key_r, reason. `membership` is a query or
     relation of (record_key, grp); only groups whose records carry more than
@@ -145,8 +146,7 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: str = NICKNAMES
               and (date_of_birth is not null or first_name_norm is not null or name_suffix is not null)
         ),
         name_variants as (
-            select nickname as name, canonical from {nicknames}
-            union select canonical, canonical from {nicknames}
+            {" union ".join(f"select nickname as name, canonical from {t} union select canonical, canonical from {t}" for t in nicknames)}
         ),
         candidate_pairs as (
             select l.grp, {pair_columns}

@@ -73,7 +73,9 @@ select
     -- A name of the nickname list (as a nickname or a full name) is a real
     -- name, not a typo: identity resolution tells real names apart strictly.
     first_name_norm is not null
-        and (nicknames.canonical is not null or first_name_norm in (select canonical from nicknames)) as first_name_listed,
+        and (nicknames.canonical is not null
+             or first_name_norm in (select canonical from nicknames)
+             or first_name_norm in (select canonical from {{ ref('nickname_alternates') }})) as first_name_listed,
     last_name,
     case
         when name_suffix is not null
