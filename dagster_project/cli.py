@@ -115,26 +115,34 @@ def _generate(args) -> int:
 
 
 def _run(args) -> int:
+    config = load_config(args.config)
+
+    def run() -> int:
+        from dagster_project.pipeline import run_pipeline  # after the lock: a refusal is immediate
+
+        started = time.perf_counter()
+        summary = run_pipeline(config).summary
+        print()
+        print(summary.render())
+        print(f"\n{summary.status.capitalize()} in {time.perf_counter() - started:.1f}s; warehouse: {config.warehouse}")
+        # 0 completed, 1 a step failed, 3 completed with rejected files, 4 completed but exports held (2: config error, 5: busy)
+        return summary.exit_status
+
+    return _holding_the_workspace(config, "cdp run", run, wait=args.wait)
+
+
+def _holding_the_workspace(config, what: str, action, wait: float = 0) -> int:
+    """Run `action` holding the workspace's run lock (one writer at a time); 5 when another holds it."""
     from dagster_project.run_lock import WorkspaceBusy, workspace_lock
 
-    config = load_config(args.config)
     try:
-        with workspace_lock(config.state_dir, "cdp run", wait=args.wait) as left_behind:
+        with workspace_lock(config.state_dir, what, wait=wait) as left_behind:
             if left_behind:
                 print(f"taking over the run lock left by {left_behind.describe()}, which ended without releasing it", file=sys.stderr)
-            from dagster_project.pipeline import run_pipeline  # after the lock: a refusal is immediate
-
-            started = time.perf_counter()
-            result = run_pipeline(config)
+            return action()
     except WorkspaceBusy as busy:
         print(f"{busy}; not started (`cdp run --wait` waits for it)", file=sys.stderr)
         return 5
-    print()
-    print(result.summary.render())
-    summary = result.summary
-    print(f"\n{summary.status.capitalize()} in {time.perf_counter() - started:.1f}s; warehouse: {config.warehouse}")
-    # 0 completed, 1 a step failed, 3 completed with rejected files, 4 completed but exports held (2: config error, 5: busy)
-    return summary.exit_status
 
 
 def _evaluate(args) -> int:
@@ -178,20 +186,24 @@ def _erase(args) -> int:
     from dagster_project.governance.erasure import NothingToErase, erase_person
 
     config = load_config(args.config)
-    try:
-        report = erase_person(config, email=args.email, phone=args.phone, person_id=args.person_id)
-    except NothingToErase as error:
-        print(error, file=sys.stderr)
-        return 1
-    print(report.render())
-    print("tombstones keep them out of future loads; the next `cdp run` rebuilds every model without them")
-    return 0
+
+    def erase() -> int:
+        try:
+            report = erase_person(config, email=args.email, phone=args.phone, person_id=args.person_id)
+        except NothingToErase as error:
+            print(error, file=sys.stderr)
+            return 1
+        print(report.render())
+        print("tombstones keep them out of future loads; the next `cdp run` rebuilds every model without them")
+        return 0
+
+    return _holding_the_workspace(config, "cdp erase", erase)
 
 
 def _identity(args) -> int:
     config = load_config(args.config)
     if args.action == "train":
-        return _identity_train(config)
+        return _holding_the_workspace(config, "cdp identity train", lambda: _identity_train(config))
     if args.action == "review":
         return _identity_review(config, args.csv, args.limit)
     return _identity_decide(config, args.action.replace("-", "_"), args.record_key, args.other_record_key, args.reason)
@@ -239,8 +251,13 @@ def _identity_decide(config, kind: str, key: str, other: str, reason: str) -> in
 def _models(args) -> int:
     from dagster_project.ml.cli import train_command
 
-    print(train_command(load_config(args.config), retrain=True))
-    return 0
+    config = load_config(args.config)
+
+    def train() -> int:
+        print(train_command(config, retrain=True))
+        return 0
+
+    return _holding_the_workspace(config, "cdp models train", train)
 
 
 if __name__ == "__main__":

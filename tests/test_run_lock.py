@@ -91,6 +91,13 @@ def test_a_second_cdp_run_refuses_at_once_naming_the_running_process(workspace, 
     assert "UTC (cdp run)" in lines[0] and "not started" in lines[0] and "--wait" in lines[0]
 
 
+@pytest.mark.parametrize("command", [["erase", "--email", "a@example.com"], ["identity", "train"], ["models", "train"]])
+def test_other_writing_commands_refuse_while_a_run_holds_the_workspace(workspace, holders, capsys, command):
+    holder = holders(HOLD, workspace.state_dir)
+    assert main([*command, "--config", str(workspace.path)]) == 5
+    assert f"pid {holder.pid} on {socket.gethostname()}" in capsys.readouterr().err
+
+
 def test_wait_gives_up_after_its_seconds(workspace, holders, capsys):
     holders(HOLD, workspace.state_dir)
     started = time.monotonic()
