@@ -150,7 +150,8 @@ def test_separate_conflicts_rebuilds_only_the_conflicting_cluster():
         "veto_reason": [None] * 4,
     }, schema_overrides={"veto_reason": pl.String})
     clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [0, 0, 0, 1, 1]})
-    result = separate_conflicts(con, "records", edges, clusters, margin=5.0)
+    full = records.filter(pl.col("date_of_birth").is_not_null() & pl.col("first_name_norm").is_not_null())["record_key"]
+    result = separate_conflicts(con, "records", edges, clusters, full, margin=5.0)
     persons = dict(result.clusters.iter_rows())
     assert len({persons["crm:1"], persons["crm:2"], persons["tax:1"]}) == 3
     assert persons["crm:3"] == persons["crm:4"] == 1

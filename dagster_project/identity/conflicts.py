@@ -190,6 +190,7 @@ def separate_conflicts(
     records: str,
     edges: pl.DataFrame,
     clusters: pl.DataFrame,
+    full_records: pl.Series,
     *,
     margin: float,
     cannot_link: pl.DataFrame | None = None,
@@ -198,7 +199,8 @@ def separate_conflicts(
 
     `records` is the identity records table; `edges` have record_key,
     linked_record_key, rule, match_weight, vetoed, veto_reason (a must-link
-    decision is an edge of rule 'must_link'); `cannot_link` holds pairs
+    decision is an edge of rule 'must_link'); `full_records` are the keys of
+    records with a first name and a date of birth; `cannot_link` holds pairs
     (record_key, linked_record_key) a person said are different people."""
     conflicts = conflict_pairs(con, records, clusters)
     if cannot_link is not None and cannot_link.height:
@@ -210,10 +212,7 @@ def separate_conflicts(
         clusters.filter(pl.col("record_key").is_in(conflicts["record_key_l"].implode()))["cluster"].implode()
     ))
     nodes = conflicted.select("record_key").with_row_index("node")
-    full = con.sql(
-        f"select record_key, first_name_norm is not null and date_of_birth is not null as is_full from {records}"
-    ).pl()
-    is_full = nodes.join(full, on="record_key", how="left", maintain_order="left")["is_full"].fill_null(False).to_numpy()
+    is_full = nodes["record_key"].is_in(full_records.implode()).to_numpy()
 
     # Sorted, so that links of equal weight are taken in the same order every run.
     in_scope = edges.with_row_index("edge").filter(
@@ -269,10 +268,7 @@ def _relabel(clusters: pl.DataFrame, nodes: pl.DataFrame, labels: np.ndarray) ->
 
 def _decided_conflicts(cannot_link: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
     """Cannot-link decisions between records that ended up in one cluster."""
-    keyed = cannot_link.select(
-        pl.min_horizontal("record_key", "linked_record_key").alias("record_key_l"),
-        pl.max_horizontal("record_key", "linked_record_key").alias("record_key_r"),
-    )
+    keyed = cannot_link.rename({"record_key": "record_key_l", "linked_record_key": "record_key_r"})
     cluster_l = clusters.rename({"record_key": "record_key_l", "cluster": "cluster_l"})
     cluster_r = clusters.rename({"record_key": "record_key_r", "cluster": "cluster_r"})
     return (
@@ -343,26 +339,28 @@ def cluster_without_conflicts(
     of weight[i], never joining two records of a conflict pair (see the
     module docstring). Pure: numbers in, labels and reasons out."""
     name = (lambda n: node_names[n]) if node_names else str
-    enemies: list[set[int]] = [set() for _ in range(nodes)]
+    conflicts_of: list[set[int]] = [set() for _ in range(nodes)]  # per record
     decided: list[set[int]] = [set() for _ in range(nodes)]
     why: dict[tuple[int, int], str] = {}
     for a, b, reason, by_person in zip(conflict_left.tolist(), conflict_right.tolist(), conflict_reasons, is_decision.tolist()):
-        enemies[a].add(b)
-        enemies[b].add(a)
+        conflicts_of[a].add(b)
+        conflicts_of[b].add(a)
         if by_person:
             decided[a].add(b)
             decided[b].add(a)
         why.setdefault((min(a, b), max(a, b)), reason)
-    uf = _Clusters(nodes, enemies, decided)
+    # The union-find merges its own copies: conflicts_of stays per record, to name a pair.
+    uf = _Clusters(nodes, [set(s) for s in conflicts_of], decided)
     reasons: dict[int, str] = {}
 
     def conflict_reason(a: int, b: int) -> str:
+        """The first conflicting pair across clusters (roots) a and b, named."""
         members_b = set(uf.members[uf.find(b)])
         for member in uf.members[uf.find(a)]:
-            for enemy in uf.enemies[uf.find(a)] & members_b:
-                pair = (min(member, enemy), max(member, enemy))
-                if pair in why:
-                    return f"{why[pair]} ({name(pair[0])}, {name(pair[1])})"
+            shared = conflicts_of[member] & members_b
+            if shared:
+                pair = tuple(sorted((member, min(shared))))
+                return f"{why[pair]} ({name(pair[0])}, {name(pair[1])})"
         return "conflicting records"
 
     def join_best_first(edge_ids: np.ndarray, decided_only: bool) -> None:

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import duckdb
-import numpy as np
 import polars as pl
 
 from dagster_project.config import CdpConfig
-from dagster_project.identity.clusters import assign_person_ids, components
+from dagster_project.identity.clusters import assign_person_ids, components, edge_nodes
 from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
 from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
@@ -69,7 +68,9 @@ def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: boo
 def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "") -> IdentityReport:
     con.execute(IDENTITY_DDL)
     records = con.sql(
-        f"select record_key, first_name_norm is not null or date_of_birth is not null as is_described from {RECORDS_TABLE}"
+        f"""select record_key, first_name_norm is not null or date_of_birth is not null as is_described,
+                   first_name_norm is not null and date_of_birth is not null as is_full
+            from {RECORDS_TABLE}"""
     ).pl()
     deterministic = read_links(con)
     if not config.identity_model.exists():
@@ -83,7 +84,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     decisions = resolve_decisions(config.identity_decisions, records["record_key"])
     edges, clusters = _join_must_links(edges, clusters, decisions)
     separation = separate_conflicts(
-        con, RECORDS_TABLE, edges, clusters, margin=config.ambiguity_margin, cannot_link=decisions.cannot_link
+        con, RECORDS_TABLE, edges, clusters, records.filter(pl.col("is_full"))["record_key"],
+        margin=config.ambiguity_margin, cannot_link=decisions.cannot_link,
     )
     edges, clusters = separation.edges, separation.clusters
     links = edges.filter(~pl.col("vetoed"))
@@ -155,8 +157,6 @@ def _join_must_links(edges: pl.DataFrame, clusters: pl.DataFrame, decisions: Dec
     if decisions.must_link.is_empty():
         return edges, clusters
     edges = pl.concat([edges, must_link_edges(decisions, dict(edges.schema))], how="vertical")
-    cluster_of = dict(clusters.iter_rows())
-    left = np.array([cluster_of[key] for key in decisions.must_link["record_key"]])
-    right = np.array([cluster_of[key] for key in decisions.must_link["linked_record_key"]])
+    left, right = edge_nodes(decisions.must_link, clusters.rename({"cluster": "node"}))
     joined = components(int(clusters["cluster"].max()) + 1, left, right)
     return edges, clusters.with_columns(pl.Series("cluster", joined[clusters["cluster"].to_numpy()], dtype=pl.Int64))
