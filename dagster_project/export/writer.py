@@ -96,11 +96,11 @@ def export_audience(
 def _write_delta(con, folder: Path, audience: str, written: dict[str, Path], run_id: str,
                  pending: list[dict], previous_manifest: dict | None) -> dict:
     """People added and removed since the previous export, as <audience>.delta.parquet."""
-    fmt = "parquet" if f"{audience}.parquet" in written else "csv"
-    new, previous = written[f"{audience}.{fmt}"], folder / f"{audience}.{fmt}"
-    reader = "read_parquet" if fmt == "parquet" else "read_csv_auto"
-    previous_ids = f"select person_id from {reader}('{previous}')" if previous.exists() else "select cast(null as varchar) as person_id where false"
-    new_ids = f"select person_id from {reader}('{new}')"
+    name = delta_basis(audience, written)
+    new, previous = written[name], folder / name
+    fmt = previous.suffix.lstrip(".")  # `new` is still under its temporary name
+    previous_ids = f"select person_id from {export_reader(previous)}" if previous.exists() else "select cast(null as varchar) as person_id where false"
+    new_ids = f"select person_id from {export_reader(new, fmt)}"
     erased = sorted({key for request in pending for key in request["person_ids"]})
     temporary = folder / f".{audience}.delta.parquet.{run_id or 'run'}.tmp"
     delta_changes(con, previous_ids, new_ids, erased).write_parquet(str(temporary))
@@ -110,6 +110,18 @@ def _write_delta(con, folder: Path, audience: str, written: dict[str, Path], run
     ).fetchall()[0]
     return {"file": f"{audience}.delta.parquet", "added": added, "removed": removed, "removed_by_erasure": by_erasure,
             "previous_run_id": (previous_manifest or {}).get("run_id")}
+
+
+def delta_basis(audience: str, file_names) -> str:
+    """The audience file a delta is computed from: the Parquet file when exported, else the CSV."""
+    return f"{audience}.parquet" if f"{audience}.parquet" in file_names else f"{audience}.csv"
+
+
+def export_reader(path: Path, fmt: str | None = None) -> str:
+    """DuckDB table function reading one export file (`fmt`: parquet or csv, default its suffix); CSV as text."""
+    if (fmt or path.suffix.lstrip(".")) == "parquet":
+        return f"read_parquet('{path}')"
+    return f"read_csv_auto('{path}', all_varchar = true)"
 
 
 def delta_changes(con, previous_ids: str, new_ids: str, erased: list[str]) -> duckdb.DuckDBPyRelation:

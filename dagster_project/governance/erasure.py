@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.config import CdpConfig
-from dagster_project.export.writer import record_pending_erasures
+from dagster_project.export.writer import delta_basis, export_reader, record_pending_erasures
 from dagster_project.ingest.load import ensure_raw_schema, file_sha256
 from dagster_project.governance.tombstones import KEY_SQL, ensure_tombstones, erased_condition
 from dagster_project.warehouse import connect, table_exists
@@ -240,15 +240,15 @@ def _erase_exports(con, config: CdpConfig, persons: list[str], request_id: str) 
     for manifest_path in sorted(config.exports.glob("*/*/manifest.json")):
         manifest = json.loads(manifest_path.read_text())
         folder = manifest_path.parent
-        exported = _exported_file(folder, manifest)
+        exported = folder / delta_basis(manifest["audience"], {entry["name"] for entry in manifest["files"]})
         exported_ids = [r[0] for r in con.execute(
-            f"select distinct person_id::varchar from {_reader(exported)} where person_id in (select person_id from erased_persons)"
+            f"select distinct person_id::varchar from {export_reader(exported)} where person_id in (select person_id from erased_persons)"
         ).fetchall()]
         if exported_ids:
             record_pending_erasures(folder, request_id, erased_at, exported_ids)
         for entry in manifest["files"]:
             path = folder / entry["name"]
-            source = _reader(path)
+            source = export_reader(path)
             count = con.execute(f"select count(*) from {source} where person_id in (select person_id from erased_persons)").fetchall()[0][0]
             if not count:
                 continue
@@ -259,22 +259,9 @@ def _erase_exports(con, config: CdpConfig, persons: list[str], request_id: str) 
             entry["sha256"] = file_sha256(path)
             if not path.name.endswith(".delta.parquet"):
                 removed += count
-        manifest["row_count"] = con.execute(f"select count(*) from {_reader(exported)}").fetchall()[0][0]
+        manifest["row_count"] = con.execute(f"select count(*) from {export_reader(exported)}").fetchall()[0][0]
         manifest.setdefault("erasure_requests", []).append(request_id)
         temporary = folder / f".manifest.json.{request_id}.tmp"
         temporary.write_text(json.dumps(manifest, indent=2) + "\n")
         os.replace(temporary, manifest_path)
     return removed
-
-
-def _exported_file(folder: Path, manifest: dict) -> Path:
-    """The audience file a delta is computed from: Parquet when there is one, else CSV."""
-    names = {entry["name"] for entry in manifest["files"]}
-    parquet = f"{manifest['audience']}.parquet"
-    return folder / (parquet if parquet in names else f"{manifest['audience']}.csv")
-
-
-def _reader(path: Path) -> str:
-    if path.suffix == ".parquet":
-        return f"read_parquet('{path}')"
-    return f"read_csv_auto('{path}', all_varchar = true)"
