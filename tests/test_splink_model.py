@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from dagster_project.identity.splink_model import explain_pair, predict_links, score_pairs, train_model, waterfall_chart_html
+from dagster_project.identity.splink_model import MIN_M_DIFFERENT, explain_pair, guard_weights, predict_links, score_pairs, train_model, waterfall_chart_html
 from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, prepare_records, scratch_database
 from dagster_project.identity.splink_synthetic import load_identity_records, synthetic_records
 
@@ -26,6 +26,9 @@ CASES = [
     # first and last name swapped
     ("case:swap1", "Evangeline", "Tarrant", "1990-07-30", "88 Kestrel Close", "BS7 9PL", None),
     ("case:swap2", "Tarrant", "Evangeline", "1990-07-30", "88 Kestrel Cl", "BS7 9PL", None),
+    # swapped, and one of them mistyped (a form filled in surname first)
+    ("case:swaptypo1", "Harriet", "Whitcombe", "1983-01-09", "5 Juniper Walk", "CF10 3AT", None),
+    ("case:swaptypo2", "Whitcmbe", "Harriet", "1983-01-09", "5 Juniper Walk", "CF10 3AT", None),
     # household: same address and surname, different first names and dates of birth
     ("case:home1", "Thomas", "Fairweather", "1962-02-14", "27 Orchard Grove", "M20 4RX", "fairweathers@example.org"),
     ("case:home2", "Lucy", "Fairweather", "1965-09-03", "27 Orchard Grove", "M20 4RX", "fairweathers@example.org"),
@@ -112,6 +115,27 @@ def test_nicknames_and_swapped_names_match(links):
     assert _probability(links, "case:bob1", "case:bob2") > 0.95
     assert _probability(links, "case:peg1", "case:peg2") > 0.95
     assert _probability(links, "case:swap1", "case:swap2") > 0.95
+    assert _probability(links, "case:swaptypo1", "case:swaptypo2") > 0.95
+
+
+def test_guard_weights_unseen_partial_agreement_is_no_evidence():
+    """A level EM saw among no matches (no one-digit date typos in the training
+    data) counts as no evidence, not as much against a match as "different"."""
+    model = {"comparisons": [{"output_column_name": "date_of_birth", "comparison_levels": [
+        {"is_null_level": True, "label_for_charts": "missing"},
+        {"label_for_charts": "exact match", "m_probability": 0.98, "u_probability": 0.001},
+        {"label_for_charts": "one digit different", "m_probability": 1e-7, "u_probability": 0.002},
+        {"label_for_charts": "same year", "m_probability": 0.004, "u_probability": 0.02},
+        {"label_for_charts": "different", "m_probability": 1e-9, "u_probability": 0.97},
+    ]}]}
+    changed = guard_weights(model, unobserved_u=1e-7)
+    exact, digit, year, different = model["comparisons"][0]["comparison_levels"][1:]
+    assert digit["m_probability"] == digit["u_probability"]  # weight 0
+    assert year["m_probability"] == 0.004  # estimated: kept, it speaks against a match
+    assert different["m_probability"] == MIN_M_DIFFERENT
+    assert exact["m_probability"] == 0.98
+    assert set(changed) == {
+        "date_of_birth: one digit different", "date_of_birth: different"}
 
 
 def test_household_members_do_not_match(links):

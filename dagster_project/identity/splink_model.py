@@ -130,6 +130,10 @@ def train_model(
 # Share of true matches assumed to disagree on any one field, at least: typos
 # beyond the fuzzy levels, a surname changed on marriage, a new phone.
 MIN_M_DIFFERENT = 0.005
+# A level that EM gives less than this share of true matches was not seen
+# among the training matches (no nicknames in the data, no one-digit date
+# typos): its weight is not known, so it counts as no evidence.
+UNSEEN_M = 1e-4
 
 
 def guard_weights(model: dict, *, unobserved_u: float) -> list[str]:
@@ -137,7 +141,11 @@ def guard_weights(model: dict, *, unobserved_u: float) -> list[str]:
 
     EM can push m of a rarely seen level to ~0 (weight -40: one typo would veto
     a match) and leaves no estimate for a level seen in no training pair. So:
-    "different" keeps m >= MIN_M_DIFFERENT, and no agreement level may count
+    "different" keeps m >= MIN_M_DIFFERENT; a partial agreement that EM did
+    not see among matches (m < UNSEEN_M: the training data had no nicknames,
+    no one-digit date typos) is no evidence either way (m = u), instead of
+    counting as much against a match as total disagreement when such a typo
+    turns up in later or noisier data; and no agreement level may count
     against a match more than "different" does (a level never seen among
     random pairs gets u = `unobserved_u`, below 1 / pairs sampled).
     Returns the levels changed, for the training summary.
@@ -158,8 +166,9 @@ def guard_weights(model: dict, *, unobserved_u: float) -> list[str]:
                 continue  # set by design (household levels)
             u = level.get("u_probability") or unobserved_u
             m = level.get("m_probability")
-            if m is None or m / u < floor:
-                m = u * floor
+            if m is None or m < UNSEEN_M:
+                m = u
+            m = max(m, u * floor)
             if (m, u) != (level.get("m_probability"), level.get("u_probability")):
                 level["m_probability"], level["u_probability"] = m, u
                 changed.append(f"{name}: {level.get('label_for_charts')}")

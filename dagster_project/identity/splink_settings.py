@@ -35,7 +35,12 @@ def _jaro_winkler(column: str, threshold: float) -> str:
     return f"jaro_winkler_similarity({column}_l, {column}_r) >= {threshold}"
 
 
-SWAPPED = "first_name_norm_l = last_name_norm_r AND last_name_norm_l = first_name_norm_r"
+# First and last names written the other way round, either side possibly with
+# a typo ("whiite harriet" / "harriet white"): forms filled in surname first.
+SWAPPED = (
+    "jaro_winkler_similarity(first_name_norm_l, last_name_norm_r) >= 0.92"
+    " AND jaro_winkler_similarity(last_name_norm_l, first_name_norm_r) >= 0.92"
+)
 
 
 @dataclass
