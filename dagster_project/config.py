@@ -103,6 +103,9 @@ class SourceConfig:
     delimiter: str = ","
     allow_refunds: bool = False  # negative quantity/price/amount are refunds, not broken values
     encoding: str = "utf-8"  # a Python codec name; files are decoded with it
+    # A person has at most one record of this source (a census return, a tax
+    # form file); None: detected from the links (identity.one_per_person).
+    one_record_per_person: bool | None = None
 
     @property
     def staging_model(self) -> str:
@@ -250,7 +253,8 @@ TOP_KEYS = {
     "golden_record", "traits", "models", "next_best_action", "segments", "erasure_requests", "audiences",
     "destinations", "sources",
 }
-SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter", "allow_refunds", "encoding"}
+SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter", "allow_refunds", "encoding",
+               "one_record_per_person"}
 LIMIT_KEYS = {"min", "max", "max_length", "allow_control_chars", "allow_line_breaks"}
 COLUMN_KEYS = {"type", "required", "formats", "allowed", "pattern", "scale", *LIMIT_KEYS}
 
@@ -416,7 +420,14 @@ def _parse_source(raw: dict, index: int) -> SourceConfig:
         delimiter=str(raw.get("delimiter", ",")),
         allow_refunds=allow_refunds,
         encoding=_parse_encoding(raw.get("encoding", "utf-8"), f"{where}.encoding"),
+        one_record_per_person=_parse_optional_bool(raw.get("one_record_per_person"), f"{where}.one_record_per_person"),
     )
+
+
+def _parse_optional_bool(value: Any, where: str) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(where, f"must be true or false (or left out), not {value!r}")
+    return value
 
 
 def _parse_encoding(value: Any, where: str) -> str:

@@ -31,6 +31,7 @@ class RunSummary:
     sources: list[dict] = field(default_factory=list)
     identity_records: int | None = None
     persons: int | None = None
+    one_record_sources: list = field(default_factory=list)  # (source, why) treated as one record per person
     audiences: dict[str, int] = field(default_factory=dict)
     known_persons: int | None = None
     as_of: str | None = None
@@ -75,6 +76,7 @@ class RunSummary:
             )
         if self.identity_records is not None:
             lines += ["", f"Identity{self._when('identity')}: {self.identity_records} records resolved to {self.persons} persons"]
+            lines += [f"  one record per person: {source} ({why})" for source, why in self.one_record_sources]
         if self.known_persons is not None:
             lines.append(f"Profiles{self._when('profiles')}: {self.known_persons} known customers, traits as of {self.as_of}")
         if self.model_auc:
@@ -129,6 +131,10 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
             summary.identity_records, summary.persons = con.execute(
                 "select count(*), count(distinct person_id) from identity.person_map"
             ).fetchall()[0]
+        if table_exists(con, "identity", "one_record_sources"):
+            summary.one_record_sources = con.execute(
+                "select source, reason from identity.one_record_sources where one_record_per_person order by source"
+            ).fetchall()
         _profiles(con, config, summary)
         for audience in config.audiences:
             if table_exists(con, "marts", audience.model):

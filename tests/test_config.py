@@ -100,3 +100,13 @@ def test_an_exports_folder_outside_the_workspace_is_allowed_and_the_summary_name
     summary = summarise_run(config, "run-1", [])
     summary.exports.append({"destination": "email_platform", "audience": "email_newsletter", "row_count": 3, "files": ["a.csv"]})
     assert f"Exports written under {elsewhere}" in summary.render().splitlines()
+
+
+def test_one_record_per_person_is_true_false_or_left_out(tmp_path):
+    def declare(value):
+        return lambda raw: next(s for s in raw["sources"] if s["name"] == "benefits").update(one_record_per_person=value)
+    config = load_config(write_config(tmp_path / "yes", declare(True)))
+    assert {s.name: s.one_record_per_person for s in config.sources}["benefits"] is True
+    assert {s.one_record_per_person for s in config.sources if s.name != "benefits"} == {None}
+    with pytest.raises(ConfigError, match=r"sources\.benefits\.one_record_per_person: must be true or false"):
+        load_config(write_config(tmp_path / "bad", declare("yes")))

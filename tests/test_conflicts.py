@@ -10,6 +10,7 @@ import polars as pl
 
 from dagster_project.config import BUNDLED_DBT_PROJECT
 from dagster_project.identity.conflicts import MUST_LINK_WEIGHT, cluster_without_conflicts, conflict_pairs, separate_conflicts
+from dagster_project.identity.one_per_person import duplicate_free_sources
 
 RECORD_SCHEMA = {
     "record_key": pl.String, "date_of_birth": pl.Date, "first_name_norm": pl.String,
@@ -158,3 +159,87 @@ def test_separate_conflicts_rebuilds_only_the_conflicting_cluster():
     assert result.conflicted_clusters == 1 and result.refused_links == 1 and result.ambiguous_links == 2
     vetoed = result.edges.filter(pl.col("vetoed"))
     assert vetoed.height == 3 and vetoed["veto_reason"].str.contains("generational suffixes sr / jr").any()
+
+
+def _cluster_by_source(nodes, full, links, unique_source, must=()):
+    """links: (a, b, weight); unique_source: a duplicate-free source number per record, -1 for others."""
+    left, right, weight = (np.array(v) for v in zip(*[*links, *((a, b, MUST_LINK_WEIGHT) for a, b in must)]))
+    empty = np.array([], dtype=int)
+    outcome = cluster_without_conflicts(
+        nodes, np.array(full), left.astype(int), right.astype(int), weight.astype(float), empty, empty, [],
+        np.array([], dtype=bool), 5.0, node_names=[f"r{n}" for n in range(nodes)],
+        unique_source=np.array(unique_source), source_names=["census"],
+    )
+    return outcome.labels, outcome.edge_reasons
+
+
+def test_two_census_records_linked_through_a_third_record_are_two_people_and_the_stronger_link_wins():
+    # 0 and 1: census returns of a father and son; 2: a CRM record linking to both.
+    labels, reasons = _cluster_by_source(3, [True] * 3, [(0, 2, 18.0), (1, 2, 12.0)], [0, 0, -1])
+    assert labels[0] == labels[2] != labels[1]
+    assert reasons == {1: "refused: would put two records of source census in one person (r0, r1)"}
+    # A direct link between two census returns is refused too; other sources' records still join.
+    labels, reasons = _cluster_by_source(4, [True] * 4, [(0, 1, 20.0), (2, 3, 20.0), (0, 2, 15.0)], [0, 0, -1, -1])
+    assert labels[0] != labels[1] and labels[0] == labels[2] == labels[3]
+    assert list(reasons) == [0]
+
+
+def test_a_partial_record_does_not_chain_two_census_records_and_a_must_link_overrides():
+    # Three records with little evidence: a tax form (2) links to two census returns; it joins the stronger.
+    labels, reasons = _cluster_by_source(3, [False] * 3, [(0, 2, 12.0), (1, 2, 11.0)], [0, 0, -1])
+    assert labels[0] == labels[2] != labels[1] and list(reasons) == [1] and reasons[1].startswith("refused")
+    # A person said both returns are one person: the decision wins over the rule.
+    labels, reasons = _cluster_by_source(3, [True] * 3, [(1, 2, 30.0)], [0, 0, -1], must=[(0, 1)])
+    assert labels[0] == labels[1] == labels[2] and not reasons
+
+
+def test_separate_conflicts_rebuilds_a_cluster_holding_two_records_of_a_one_record_source():
+    con = _warehouse()
+    records = _records([
+        ("census:1", date(1970, 1, 5), "john", "smith", None),
+        ("census:2", date(1970, 1, 5), "john", "smith", None),  # a namesake: no conflict, but a second census return
+        ("crm:1", date(1970, 1, 5), "john", "smith", None),
+        ("crm:2", date(1990, 2, 2), "ann", "lee", None),
+        ("crm:3", date(1990, 2, 2), "ann", "lee", None),
+    ])
+    con.register("records", records.to_arrow())
+    edges = pl.DataFrame({
+        "record_key": ["census:1", "census:2", "crm:2"], "linked_record_key": ["crm:1", "crm:1", "crm:3"],
+        "rule": ["splink"] * 3, "match_weight": [16.0, 14.0, 20.0], "vetoed": [False] * 3, "veto_reason": [None] * 3,
+    }, schema_overrides={"veto_reason": pl.String})
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [0, 0, 0, 1, 1]})
+    census = pl.DataFrame({"record_key": ["census:1", "census:2"], "source": ["census", "census"]})
+    result = separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0, one_per_person=census)
+    persons = dict(result.clusters.iter_rows())
+    assert persons["census:1"] == persons["crm:1"] != persons["census:2"]
+    assert persons["crm:2"] == persons["crm:3"] == 1
+    assert result.crowded_clusters == 1 and result.refused_links == 1
+    assert result.edges.filter(pl.col("vetoed"))["veto_reason"].to_list() == [
+        "refused: would put two records of source census in one person (census:1, census:2)"
+    ]
+    # Without the rule the cluster has no conflict and stays whole.
+    assert separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0).conflicted_clusters == 0
+
+
+def test_a_source_is_one_record_per_person_when_almost_none_of_its_records_link_to_each_other():
+    n = 200
+    records = pl.DataFrame({
+        "record_key": [f"census:{i}" for i in range(n)] + [f"crm:{i}" for i in range(n)] + [f"pos:{i}" for i in range(n)],
+        "source": ["census"] * n + ["crm"] * n + ["pos"] * n,
+        "is_described": [True] * (2 * n) + [False] * n,
+    })
+    # crm: 10% of its records in duplicate pairs; census: one false pair (1%) and links to crm;
+    # pos receipts (bare) link only to crm records.
+    links = ([(f"crm:{i}", f"crm:{i + 1}") for i in range(0, 20, 2)] + [("census:0", "census:1")]
+             + [(f"census:{i}", f"crm:{i}") for i in range(n)] + [(f"pos:{i}", f"crm:{i % 10}") for i in range(n)])
+    edges = pl.DataFrame(links, schema=["record_key", "linked_record_key"], orient="row").with_columns(vetoed=pl.lit(False))
+    verdicts = {v.source: v for v in duplicate_free_sources(records, edges, {})}
+    assert not verdicts["crm"].one_per_person and verdicts["crm"].reason.startswith("has duplicates: 20 of 200")
+    assert not verdicts["census"].one_per_person  # 2 of 200 records: 1%, not fewer
+    assert not verdicts["pos"].one_per_person and verdicts["pos"].reason.startswith("too few records to tell")
+    edges = edges.with_columns(vetoed=pl.col("record_key") == "census:0")  # the false pair vetoed
+    assert {v.source for v in duplicate_free_sources(records, edges, {}) if v.one_per_person} == {"census"}
+    # A declaration in cdp.yml wins over the detection.
+    declared = {v.source: v for v in duplicate_free_sources(records, edges, {"census": False, "pos": True})}
+    assert not declared["census"].one_per_person and declared["pos"].one_per_person
+    assert declared["pos"].reason == "declared one_record_per_person: true in cdp.yml"

@@ -11,12 +11,15 @@ belong to different people:
   swapped with the last name;
 - generational suffixes both known and different (Jr / Sr);
 - a human cannot-link decision.
+A cluster may also hold two records of one duplicate-free source (a census
+return, a tax form file: identity.one_per_person), which no person can.
 
 Clusters without such a pair stay as they are. A cluster with one is built
 again from its links, best first:
 1. links between fully described records (first name and date of birth),
-   strongest first; a link that would put two conflicting records in one
-   cluster is refused (the weaker evidence loses);
+   strongest first; a link that would put two conflicting records, or two
+   records of one duplicate-free source, in one cluster is refused (the
+   weaker evidence loses);
 2. records with little evidence (no first name or no date of birth) first
    group among themselves the same way, then each group joins the one
    person it links to best, only when that link is clearly stronger (by
@@ -104,6 +107,7 @@ class Separation:
     conflicted_clusters: int  # clusters that held conflicting records before separation
     refused_links: int
     ambiguous_links: int
+    crowded_clusters: int = 0  # of them, clusters that held two records of one duplicate-free source
 
 
 # The dbt seeds: a nickname's full name, and the other full name of a nickname two names share.
@@ -194,24 +198,36 @@ def separate_conflicts(
     *,
     margin: float,
     cannot_link: pl.DataFrame | None = None,
+    one_per_person: pl.DataFrame | None = None,
 ) -> Separation:
-    """Rebuild the clusters that hold conflicting records (see the module docstring).
+    """Rebuild the clusters that hold conflicting records or two records of
+    one duplicate-free source (see the module docstring).
 
     `records` is the identity records table; `edges` have record_key,
     linked_record_key, rule, match_weight, vetoed, veto_reason (a must-link
     decision is an edge of rule 'must_link'); `full_records` are the keys of
     records with a first name and a date of birth; `cannot_link` holds pairs
-    (record_key, linked_record_key) a person said are different people."""
+    (record_key, linked_record_key) a person said are different people;
+    `one_per_person` (record_key, source) are the records of duplicate-free
+    sources."""
     conflicts = conflict_pairs(con, records, clusters)
     if cannot_link is not None and cannot_link.height:
         conflicts = pl.concat([conflicts, _decided_conflicts(cannot_link, clusters)], how="vertical_relaxed")
-    if conflicts.is_empty():
+    if one_per_person is None:
+        one_per_person = pl.DataFrame(schema={"record_key": pl.String, "source": pl.String})
+    crowded = _crowded_clusters(clusters, one_per_person)
+    if conflicts.is_empty() and crowded.is_empty():
         return Separation(edges, clusters, 0, 0, 0)
 
     conflicted = clusters.filter(pl.col("cluster").is_in(
         clusters.filter(pl.col("record_key").is_in(conflicts["record_key_l"].implode()))["cluster"].implode()
-    ))
+    ) | pl.col("cluster").is_in(crowded.implode()))
     nodes = conflicted.select("record_key").with_row_index("node")
+    unique_sources = sorted(one_per_person["source"].unique().to_list())
+    unique_source = (
+        nodes.join(one_per_person, on="record_key", how="left", maintain_order="left")["source"]
+        .replace_strict(unique_sources, list(range(len(unique_sources))), default=-1, return_dtype=pl.Int64).to_numpy()
+    )
     is_full = nodes["record_key"].is_in(full_records.implode()).to_numpy()
 
     # Sorted, so that links of equal weight are taken in the same order every run.
@@ -226,7 +242,7 @@ def separate_conflicts(
     is_decision = (conflicts["reason"] == "cannot-link decision").to_numpy()
     outcome = cluster_without_conflicts(
         nodes.height, is_full, left, right, weight, c_left, c_right, conflicts["reason"].to_list(), is_decision, margin,
-        node_names=nodes["record_key"].to_list(),
+        node_names=nodes["record_key"].to_list(), unique_source=unique_source, source_names=unique_sources,
     )
 
     return Separation(
@@ -235,6 +251,15 @@ def separate_conflicts(
         conflicted["cluster"].n_unique(),
         refused_links=sum(1 for r in outcome.edge_reasons.values() if r.startswith("refused")),
         ambiguous_links=sum(1 for r in outcome.edge_reasons.values() if r.startswith("ambiguous")),
+        crowded_clusters=crowded.len(),
+    )
+
+
+def _crowded_clusters(clusters: pl.DataFrame, one_per_person: pl.DataFrame) -> pl.Series:
+    """Clusters holding two records of one duplicate-free source."""
+    return (
+        clusters.join(one_per_person, on="record_key")
+        .group_by("cluster", "source").len().filter(pl.col("len") > 1)["cluster"].unique()
     )
 
 
@@ -291,13 +316,15 @@ class ConstrainedClusters:
 
 
 class _Clusters:
-    """Union-find whose clusters remember which records conflict with a member."""
+    """Union-find whose clusters remember which records conflict with a member,
+    and their record of each duplicate-free source (source code -> record)."""
 
-    def __init__(self, size: int, enemies: list[set[int]], decided_enemies: list[set[int]]):
+    def __init__(self, size: int, enemies: list[set[int]], decided_enemies: list[set[int]], unique_source: np.ndarray):
         self.parent = list(range(size))
         self.members = [[node] for node in range(size)]
         self.enemies = enemies
         self.decided = decided_enemies
+        self.sources = [{source: node} if source >= 0 else {} for node, source in enumerate(unique_source.tolist())]
 
     def find(self, node: int) -> int:
         while self.parent[node] != node:
@@ -306,10 +333,17 @@ class _Clusters:
         return node
 
     def conflict(self, a: int, b: int, decided_only: bool = False) -> bool:
-        """Whether clusters (roots) a and b hold two records that conflict."""
+        """Whether clusters (roots) a and b hold two records that conflict, or
+        (not for a human decision) two records of one duplicate-free source."""
+        if not decided_only and self.shared_source(a, b) is not None:
+            return True
         small, large = (a, b) if len(self.members[a]) <= len(self.members[b]) else (b, a)
         enemies = self.decided[large] if decided_only else self.enemies[large]
         return any(member in enemies for member in self.members[small])
+
+    def shared_source(self, a: int, b: int) -> int | None:
+        """A duplicate-free source both clusters (roots) hold a record of."""
+        return next((source for source in self.sources[a] if source in self.sources[b]), None)
 
     def union(self, a: int, b: int) -> int:
         if len(self.members[a]) < len(self.members[b]):
@@ -318,7 +352,9 @@ class _Clusters:
         self.members[a].extend(self.members[b])
         self.enemies[a] |= self.enemies[b]
         self.decided[a] |= self.decided[b]
-        self.members[b], self.enemies[b], self.decided[b] = [], set(), set()
+        for source, node in self.sources[b].items():
+            self.sources[a].setdefault(source, node)
+        self.members[b], self.enemies[b], self.decided[b], self.sources[b] = [], set(), set(), {}
         return a
 
 
@@ -334,11 +370,18 @@ def cluster_without_conflicts(
     is_decision: np.ndarray,
     margin: float,
     node_names: list[str] | None = None,
+    unique_source: np.ndarray | None = None,
+    source_names: list[str] | None = None,
 ) -> ConstrainedClusters:
     """Best-first clustering of `nodes` records over links left[i]-right[i]
-    of weight[i], never joining two records of a conflict pair (see the
-    module docstring). Pure: numbers in, labels and reasons out."""
+    of weight[i], never joining two records of a conflict pair nor two
+    records of one duplicate-free source (`unique_source`: a source number
+    per record, -1 for other sources; see the module docstring). Pure:
+    numbers in, labels and reasons out."""
     name = (lambda n: node_names[n]) if node_names else str
+    source_name = (lambda s: source_names[s]) if source_names else str
+    if unique_source is None:
+        unique_source = np.full(nodes, -1)
     conflicts_of: list[set[int]] = [set() for _ in range(nodes)]  # per record
     decided: list[set[int]] = [set() for _ in range(nodes)]
     why: dict[tuple[int, int], str] = {}
@@ -350,18 +393,23 @@ def cluster_without_conflicts(
             decided[b].add(a)
         why.setdefault((min(a, b), max(a, b)), reason)
     # The union-find merges its own copies: conflicts_of stays per record, to name a pair.
-    uf = _Clusters(nodes, [set(s) for s in conflicts_of], decided)
+    uf = _Clusters(nodes, [set(s) for s in conflicts_of], decided, unique_source)
     reasons: dict[int, str] = {}
 
     def conflict_reason(a: int, b: int) -> str:
-        """The first conflicting pair across clusters (roots) a and b, named."""
-        members_b = set(uf.members[uf.find(b)])
-        for member in uf.members[uf.find(a)]:
+        """What joining clusters a and b would do wrong: their first conflicting pair, named."""
+        a, b = uf.find(a), uf.find(b)
+        members_b = set(uf.members[b])
+        for member in uf.members[a]:
             shared = conflicts_of[member] & members_b
             if shared:
                 pair = tuple(sorted((member, min(shared))))
-                return f"{why[pair]} ({name(pair[0])}, {name(pair[1])})"
-        return "conflicting records"
+                return f"join {why[pair]} ({name(pair[0])}, {name(pair[1])})"
+        source = uf.shared_source(a, b)
+        if source is not None:
+            pair = sorted((name(uf.sources[a][source]), name(uf.sources[b][source])))
+            return f"put two records of source {source_name(source)} in one person ({pair[0]}, {pair[1]})"
+        return "join conflicting records"
 
     def join_best_first(edge_ids: np.ndarray, decided_only: bool) -> None:
         for edge in edge_ids[np.argsort(-weight[edge_ids], kind="stable")].tolist():
@@ -369,7 +417,7 @@ def cluster_without_conflicts(
             if a == b:
                 continue
             if uf.conflict(a, b, decided_only):
-                reasons[edge] = f"refused: would join {conflict_reason(a, b)}"
+                reasons[edge] = f"refused: would {conflict_reason(a, b)}"
             else:
                 uf.union(a, b)
 
@@ -408,7 +456,7 @@ def _attach_partial_groups(uf, is_full, left, right, weight, candidates_mask, ma
         ranked = []
         for person, (best, edges) in offers[group].items():
             if uf.conflict(uf.find(group), uf.find(person)):
-                reason = f"refused: would join {conflict_reason(group, person)}"
+                reason = f"refused: would {conflict_reason(group, person)}"
                 reasons.update({edge: reason for edge in edges})
             else:
                 ranked.append((best, person, edges))

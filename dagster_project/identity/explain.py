@@ -34,12 +34,14 @@ class PersonExplanation:
     vetoed: pl.DataFrame
     history: pl.DataFrame
     decisions: pl.DataFrame | None = None  # human must-link / cannot-link decisions naming its records
+    one_record_sources: dict | None = None  # source -> why it holds one record per person
 
     def render(self) -> str:
         sources = self.records["source"].n_unique()
         lines = [f"Person {self.person_id}: {self.records.height} records from {sources} sources", ""]
+        one_record = self.one_record_sources or {}
         for (source,), group in self.records.group_by("source", maintain_order=True):
-            lines.append(f"{source}")
+            lines.append(f"{source}" + (f" (one record per person: {one_record[source]})" if source in one_record else ""))
             for row in group.iter_rows(named=True):
                 values = [f"{c}={row[c]}" for c in RECORD_COLUMNS if row.get(c) is not None]
                 lines.append(f"  {row['source_record_id']}: {', '.join(values)}")
@@ -51,8 +53,8 @@ class PersonExplanation:
             lines += ["", f"Vetoed links ({vetoed.height}): shared identifier, but the other evidence says different people"]
             lines += [_describe_link(row) for row in vetoed.iter_rows(named=True)]
         if refused.height:
-            lines += ["", f"Refused and ambiguous links ({refused.height}): they would join clearly conflicting records, "
-                      "or a record with little evidence to one of several persons"]
+            lines += ["", f"Refused and ambiguous links ({refused.height}): they would join clearly conflicting records "
+                      "or two records of a one-record-per-person source, or a record with little evidence to one of several persons"]
             lines += [_describe_link(row) for row in refused.iter_rows(named=True)]
         if self.decisions is not None and self.decisions.height:
             lines += ["", f"Human decisions ({self.decisions.height}, win over every automatic link)"]
@@ -112,9 +114,12 @@ def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
         decisions = pl.from_arrow(con.execute(
             "select * from identity.decisions where list_contains(?, record_key) or list_contains(?, linked_record_key)", [keys, keys]
         ).to_arrow_table()) if table_exists(con, "identity", "decisions") else None
+        one_record_sources = dict(con.execute(
+            "select source, reason from identity.one_record_sources where one_record_per_person"
+        ).fetchall()) if table_exists(con, "identity", "one_record_sources") else None
     vetoed = edges.filter(pl.col("vetoed")) if "vetoed" in edges.columns else edges.clear()
     links = edges.filter(~pl.col("vetoed")) if "vetoed" in edges.columns else edges
-    return PersonExplanation(person_id, records, links, vetoed, history, decisions)
+    return PersonExplanation(person_id, records, links, vetoed, history, decisions, one_record_sources)
 
 
 def _edges(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pl.DataFrame:

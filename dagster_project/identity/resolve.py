@@ -5,7 +5,8 @@ Reads `intermediate.int_identity__records` and `intermediate.int_identity__links
 graph, and writes in one transaction:
 - identity.person_map: exactly one row per identity record, with its person_id;
 - identity.edges: every link with its rule or match weights, vetoed ones flagged;
-- identity.id_history: person id merges, splits and creations, per run.
+- identity.id_history: person id merges, splits and creations, per run;
+- identity.one_record_sources: the sources treated as one record per person, and why.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dagster_project.identity.clusters import assign_person_ids, components, edg
 from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
 from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
+from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.splink_model import train_model
 from dagster_project.warehouse import table_exists
 
@@ -55,6 +57,8 @@ class IdentityReport:
     ambiguous_links: int = 0  # links of records with little evidence to several persons, left for review
     decisions_applied: int = 0  # human must-link / cannot-link decisions in force
     decisions_unknown: list = field(default_factory=list)  # decisions naming a record that is not an identity record
+    crowded_clusters: int = 0  # clusters the links alone would have made that held two records of a duplicate-free source
+    one_record_sources: dict = field(default_factory=dict)  # source -> why it is treated as one record per person
 
 
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
@@ -68,7 +72,7 @@ def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: boo
 def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "") -> IdentityReport:
     con.execute(IDENTITY_DDL)
     records = con.sql(
-        f"""select record_key, first_name_norm is not null or date_of_birth is not null as is_described,
+        f"""select record_key, source, first_name_norm is not null or date_of_birth is not null as is_described,
                    first_name_norm is not null and date_of_birth is not null as is_full
             from {RECORDS_TABLE}"""
     ).pl()
@@ -83,9 +87,13 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     )
     decisions = resolve_decisions(config.identity_decisions, records["record_key"])
     edges, clusters = _join_must_links(edges, clusters, decisions)
+    declared = {source.name: source.one_record_per_person for source in config.sources}
+    verdicts = duplicate_free_sources(records, edges, declared)
+    one_record_sources = {v.source: v.reason for v in verdicts if v.one_per_person}
     separation = separate_conflicts(
         con, RECORDS_TABLE, edges, clusters, records.filter(pl.col("is_full"))["record_key"],
         margin=config.ambiguity_margin, cannot_link=decisions.cannot_link,
+        one_per_person=records.filter(pl.col("source").is_in(list(one_record_sources))).select("record_key", "source"),
     )
     edges, clusters = separation.edges, separation.clusters
     links = edges.filter(~pl.col("vetoed"))
@@ -113,6 +121,10 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         )
         con.register("new_decisions", decisions.table.to_arrow())
         con.execute("create or replace table identity.decisions as select * from new_decisions")
+        con.register("new_one_record_sources", pl.DataFrame(
+            [(v.source, v.one_per_person, v.reason) for v in verdicts], schema=["source", "one_record_per_person", "reason"], orient="row",
+        ).to_arrow())
+        con.execute("create or replace table identity.one_record_sources as select * from new_one_record_sources")
         con.register("new_edges", edges.to_arrow())
         con.execute("create or replace table identity.edges as select * from new_edges")
         if history.height:
@@ -123,7 +135,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         con.execute("rollback")
         raise
     finally:
-        for name in ("new_person_map", "new_decisions", "new_edges", "new_history"):
+        for name in ("new_person_map", "new_decisions", "new_one_record_sources", "new_edges", "new_history"):
             try:
                 con.unregister(name)
             except Exception:
@@ -149,6 +161,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         ambiguous_links=separation.ambiguous_links,
         decisions_applied=decisions.table.height - decisions.unknown.height,
         decisions_unknown=decisions.unknown.select("decision", "record_key", "linked_record_key").rows(),
+        crowded_clusters=separation.crowded_clusters,
+        one_record_sources=one_record_sources,
     )
 
 
