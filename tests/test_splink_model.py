@@ -29,6 +29,9 @@ CASES = [
     # swapped, and one of them mistyped (a form filled in surname first)
     ("case:swaptypo1", "Harriet", "Whitcombe", "1983-01-09", "5 Juniper Walk", "CF10 3AT", None),
     ("case:swaptypo2", "Whitcmbe", "Harriet", "1983-01-09", "5 Juniper Walk", "CF10 3AT", None),
+    # swapped, and the first name given as a nickname
+    ("case:swapnick1", "Benjamin", "Redgwell", "1979-05-17", "29 George Avenue", "BS2 8YD", None),
+    ("case:swapnick2", "Redgwell", "Benny", "1979-05-17", "29 George Ave", "BS2 8YD", None),
     # household: same address and surname, different first names and dates of birth
     ("case:home1", "Thomas", "Fairweather", "1962-02-14", "27 Orchard Grove", "M20 4RX", "fairweathers@example.org"),
     ("case:home2", "Lucy", "Fairweather", "1965-09-03", "27 Orchard Grove", "M20 4RX", "fairweathers@example.org"),
@@ -116,6 +119,7 @@ def test_nicknames_and_swapped_names_match(links):
     assert _probability(links, "case:peg1", "case:peg2") > 0.95
     assert _probability(links, "case:swap1", "case:swap2") > 0.95
     assert _probability(links, "case:swaptypo1", "case:swaptypo2") > 0.95
+    assert _probability(links, "case:swapnick1", "case:swapnick2") > 0.95
 
 
 def test_guard_weights_unseen_partial_agreement_is_no_evidence():

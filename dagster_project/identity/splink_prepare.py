@@ -168,8 +168,12 @@ def prepare_records(
             base.* exclude (first_name_canonical_input, address_line_folded),
             -- The dbt join gives first_name_canonical; without it, look the nickname up here.
             coalesce(first_name_canonical_input, nicknames.canonical, first_name_norm) as first_name_canonical,
+            -- The last name read as a first name, for names written the other way round.
+            coalesce(last_as_first.canonical, last_name_norm) as last_name_canonical,
             {_expand_abbreviations("address_line_folded")} as address_line_norm
-        from base left join nicknames on nicknames.nickname = base.first_name_norm
+        from base
+        left join nicknames on nicknames.nickname = base.first_name_norm
+        left join nicknames as last_as_first on last_as_first.nickname = base.last_name_norm
     ),
     derived as (
         select
@@ -187,7 +191,7 @@ def prepare_records(
             end as postcode_district,
             -- Names in either order, so swapped first/last names share a block.
             case when first_name_canonical is not null and last_name_norm is not null
-                 then array_to_string(list_sort([first_name_canonical, last_name_norm]), '|') end as name_key,
+                 then array_to_string(list_sort([first_name_canonical, last_name_canonical]), '|') end as name_key,
             cast(date_of_birth as varchar) || '|' || left(last_name_norm, 1) as dob_last_key,
             cast(date_of_birth as varchar) || '|' || left(first_name_canonical, 1) as dob_first_key,
             cast(date_of_birth as varchar) || '|'

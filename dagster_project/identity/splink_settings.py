@@ -35,12 +35,27 @@ def _jaro_winkler(column: str, threshold: float) -> str:
     return f"jaro_winkler_similarity({column}_l, {column}_r) >= {threshold}"
 
 
-# First and last names written the other way round, either side possibly with
-# a typo ("whiite harriet" / "harriet white"): forms filled in surname first.
-SWAPPED = (
-    "jaro_winkler_similarity(first_name_norm_l, last_name_norm_r) >= 0.92"
-    " AND jaro_winkler_similarity(last_name_norm_l, first_name_norm_r) >= 0.92"
-)
+def _alike_as_first_names(a: str, b: str) -> str:
+    """Two name columns alike as first names: a typo, a nickname or an initial apart.
+    `a` / `b` are first_name_X or last_name_X columns; each has a _canonical form."""
+    a_canonical, b_canonical = (c.replace("_norm_", "_canonical_") for c in (a, b))
+    return (f"(jaro_winkler_similarity({a}, {b}) >= 0.92 OR {a_canonical} = {b_canonical}"
+            f" OR starts_with({a}, {b}) OR starts_with({b}, {a}))")
+
+
+def _swapped() -> str:
+    """First and last names written the other way round (a form filled in
+    surname first), either side possibly mistyped, shortened to a nickname or
+    an initial: "whiite harriet" / "harriet white", "redwell benjamin" / "benny
+    redwell". Which record is swapped is unknown, so either cross pair may be
+    the first names."""
+    cross_a, cross_b = ("first_name_norm_l", "last_name_norm_r"), ("last_name_norm_l", "first_name_norm_r")
+    surnames = lambda a, b: f"jaro_winkler_similarity({a}, {b}) >= 0.92"  # noqa: E731
+    return (f"(({_alike_as_first_names(*cross_a)} AND {surnames(*cross_b)})"
+            f" OR ({surnames(*cross_a)} AND {_alike_as_first_names(*cross_b)}))")
+
+
+SWAPPED = _swapped()
 
 
 @dataclass
@@ -73,7 +88,7 @@ def first_name_comparison(has_last: bool) -> Comparison:
         _level(_jaro_winkler("first_name_norm", 0.88), "similar (Jaro-Winkler >= 0.88)"),
         ELSE,
     ]
-    columns = {"first_name_norm", "first_name_canonical"} | ({"last_name_norm"} if has_last else set())
+    columns = {"first_name_norm", "first_name_canonical"} | ({"last_name_norm", "last_name_canonical"} if has_last else set())
     return Comparison("first_name", levels, columns)
 
 
@@ -96,7 +111,7 @@ def last_name_comparison(has_first: bool) -> Comparison:
         _level(_jaro_winkler("last_name_norm", 0.8), "similar (Jaro-Winkler >= 0.8)"),
         ELSE,
     ]
-    columns = {"last_name_norm"} | ({"first_name_norm"} if has_first else set())
+    columns = {"last_name_norm"} | ({"first_name_norm", "first_name_canonical", "last_name_canonical"} if has_first else set())
     return Comparison("last_name", levels, columns)
 
 
@@ -119,14 +134,17 @@ def date_of_birth_comparison() -> Comparison:
     return Comparison("date_of_birth", levels, {"date_of_birth"})
 
 
-# First names clearly belong to different people (not a nickname, typo or swap).
+# First names clearly belong to different people: not a nickname, a typo (one
+# letter: mia / min, abby / amby, which Jaro-Winkler scores low on short
+# names), an initial, nor names swapped.
 FIRST_NAMES_DIFFER = (
     "first_name_canonical_l <> first_name_canonical_r"
     " AND jaro_winkler_similarity(first_name_norm_l, first_name_norm_r) < 0.88"
+    " AND levenshtein(first_name_norm_l, first_name_norm_r) > 1"
     " AND NOT starts_with(first_name_norm_l, first_name_norm_r) AND NOT starts_with(first_name_norm_r, first_name_norm_l)"
-    " AND first_name_norm_l <> coalesce(last_name_norm_r, '')"
+    f" AND NOT coalesce({SWAPPED}, false)"
 )
-NAME_COLUMNS = {"first_name_norm", "first_name_canonical", "last_name_norm"}
+NAME_COLUMNS = {"first_name_norm", "first_name_canonical", "last_name_norm", "last_name_canonical"}
 
 HOUSEHOLD = "(household: no evidence)"
 
