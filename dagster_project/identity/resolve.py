@@ -5,7 +5,9 @@ Reads `intermediate.int_identity__records` and `intermediate.int_identity__links
 graph, and writes in one transaction:
 - identity.person_map: exactly one row per identity record, with its person_id;
 - identity.edges: every link with its rule or match weights, vetoed ones flagged;
-- identity.id_history: person id merges, splits and creations, per run.
+- identity.id_history: person id merges, splits and creations, per run;
+and, before clustering, identity.record_phonetics: each record's first-name
+sound-alike key, which the conflict rule reads (here and in the identity gate).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dagster_project.identity.clusters import assign_person_ids, components, edg
 from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
 from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
+from dagster_project.identity.phonetic import write_record_phonetics
 from dagster_project.identity.splink_model import train_model
 from dagster_project.warehouse import table_exists
 
@@ -83,6 +86,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     )
     decisions = resolve_decisions(config.identity_decisions, records["record_key"])
     edges, clusters = _join_must_links(edges, clusters, decisions)
+    write_record_phonetics(con, RECORDS_TABLE)
     separation = separate_conflicts(
         con, RECORDS_TABLE, edges, clusters, records.filter(pl.col("is_full"))["record_key"],
         margin=config.ambiguity_margin, cannot_link=decisions.cannot_link,

@@ -59,6 +59,8 @@ def first_name_comparison(has_last: bool) -> Comparison:
         levels.append(_level(SWAPPED, "first and last names swapped"))
     levels += [
         _level(_jaro_winkler("first_name_norm", 0.92), "very similar (Jaro-Winkler >= 0.92)"),
+        # Spelt as it sounds: catherine / kathryn, geoffrey / jeffrey (identity/phonetic.py).
+        _level("first_name_phonetic_l = first_name_phonetic_r", "sounds alike"),
         # Initials and short forms not in the nickname list: "j" / "john", "sam" / "samantha".
         _level(
             "starts_with(first_name_norm_l, first_name_norm_r) OR starts_with(first_name_norm_r, first_name_norm_l)",
@@ -68,7 +70,7 @@ def first_name_comparison(has_last: bool) -> Comparison:
         _level(_jaro_winkler("first_name_norm", 0.88), "similar (Jaro-Winkler >= 0.88)"),
         ELSE,
     ]
-    columns = {"first_name_norm", "first_name_canonical"} | ({"last_name_norm"} if has_last else set())
+    columns = {"first_name_norm", "first_name_canonical", "first_name_phonetic"} | ({"last_name_norm"} if has_last else set())
     return Comparison("first_name", levels, columns)
 
 
@@ -82,6 +84,7 @@ def last_name_comparison(has_first: bool) -> Comparison:
         null,
         _level("last_name_norm_l = last_name_norm_r", "exact match", tf_adjustment_column="last_name_norm"),
         _level(_jaro_winkler("last_name_norm", 0.92), "very similar (Jaro-Winkler >= 0.92)"),
+        _level("last_name_phonetic_l = last_name_phonetic_r", "sounds alike"),
         # Double-barrelled or partly recorded surnames: "smith jones" / "jones".
         _level(
             "contains(' ' || last_name_norm_l || ' ', ' ' || last_name_norm_r || ' ') "
@@ -91,7 +94,7 @@ def last_name_comparison(has_first: bool) -> Comparison:
         _level(_jaro_winkler("last_name_norm", 0.8), "similar (Jaro-Winkler >= 0.8)"),
         ELSE,
     ]
-    columns = {"last_name_norm"} | ({"first_name_norm"} if has_first else set())
+    columns = {"last_name_norm", "last_name_phonetic"} | ({"first_name_norm"} if has_first else set())
     return Comparison("last_name", levels, columns)
 
 
@@ -114,14 +117,15 @@ def date_of_birth_comparison() -> Comparison:
     return Comparison("date_of_birth", levels, {"date_of_birth"})
 
 
-# First names clearly belong to different people (not a nickname, typo or swap).
+# First names clearly belong to different people (not a nickname, typo, sound-alike spelling or swap).
 FIRST_NAMES_DIFFER = (
     "first_name_canonical_l <> first_name_canonical_r"
+    " AND first_name_phonetic_l IS DISTINCT FROM first_name_phonetic_r"
     " AND jaro_winkler_similarity(first_name_norm_l, first_name_norm_r) < 0.88"
     " AND NOT starts_with(first_name_norm_l, first_name_norm_r) AND NOT starts_with(first_name_norm_r, first_name_norm_l)"
     " AND first_name_norm_l <> coalesce(last_name_norm_r, '')"
 )
-NAME_COLUMNS = {"first_name_norm", "first_name_canonical", "last_name_norm"}
+NAME_COLUMNS = {"first_name_norm", "first_name_canonical", "first_name_phonetic", "last_name_norm"}
 
 HOUSEHOLD = "(household: no evidence)"
 
@@ -268,6 +272,7 @@ def phone_comparison(has_first: bool) -> Comparison:
 # the capped bk_* columns (splink_prepare), so no single value can explode.
 PREDICTION_RULES = [
     ("bk_name", {"first", "last"}),  # first (canonical) + last name, either order
+    ("bk_phonetic_name", {"first", "last"}),  # the same by sound (catherine smyth / kathryn smith)
     ("bk_dob_last", {"dob", "last"}),  # date of birth + first letter of last name
     ("bk_dob_first", {"dob", "first"}),  # date of birth + first letter of first name (surname changed)
     ("bk_dob_initials", {"dob", "first", "last"}),  # date of birth + both initials in either order (names swapped)
