@@ -59,13 +59,14 @@ def first_name_comparison(has_last: bool) -> Comparison:
         levels.append(_level(SWAPPED, "first and last names swapped"))
     levels += [
         _level(_jaro_winkler("first_name_norm", 0.92), "very similar (Jaro-Winkler >= 0.92)"),
-        # Spelt as it sounds: catherine / kathryn, geoffrey / jeffrey (identity/phonetic.py).
-        _level("first_name_phonetic_l = first_name_phonetic_r", "sounds alike"),
         # Initials and short forms not in the nickname list: "j" / "john", "sam" / "samantha".
         _level(
             "starts_with(first_name_norm_l, first_name_norm_r) OR starts_with(first_name_norm_r, first_name_norm_l)",
             "initial or short form",
         ),
+        # Spelt as it sounds: catherine / kathryn, geoffrey / jeffrey (identity/phonetic.py); after
+        # initials, which share a key with their name (sue / su) and are stronger evidence.
+        _level("first_name_phonetic_l = first_name_phonetic_r", "sounds alike"),
         # Not lower: charlie / claire (0.80) and alan / alexandra (0.85) are households, not typos.
         _level(_jaro_winkler("first_name_norm", 0.88), "similar (Jaro-Winkler >= 0.88)"),
         ELSE,
@@ -84,7 +85,6 @@ def last_name_comparison(has_first: bool) -> Comparison:
         null,
         _level("last_name_norm_l = last_name_norm_r", "exact match", tf_adjustment_column="last_name_norm"),
         _level(_jaro_winkler("last_name_norm", 0.92), "very similar (Jaro-Winkler >= 0.92)"),
-        _level("last_name_phonetic_l = last_name_phonetic_r", "sounds alike"),
         # Double-barrelled or partly recorded surnames: "smith jones" / "jones".
         _level(
             "contains(' ' || last_name_norm_l || ' ', ' ' || last_name_norm_r || ' ') "
@@ -92,6 +92,9 @@ def last_name_comparison(has_first: bool) -> Comparison:
             "one contains the other",
         ),
         _level(_jaro_winkler("last_name_norm", 0.8), "similar (Jaro-Winkler >= 0.8)"),
+        # Spelt as it sounds, yet not similar. Last: a rare level whose m EM may not
+        # learn (then weighted as "different"), it must not take pairs from "similar".
+        _level("last_name_phonetic_l = last_name_phonetic_r", "sounds alike"),
         ELSE,
     ]
     columns = {"last_name_norm", "last_name_phonetic"} | ({"first_name_norm"} if has_first else set())
