@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from dagster_project.identity.conflicts import DOB_CONFLICT, conflicting_persons_sql
+from dagster_project.identity.phonetic import write_record_phonetics
 
 from dagster_project.quality import (
     NO_SUPPRESSION,
@@ -140,6 +141,7 @@ def build_warehouse(
             from intermediate.int_identity__records
             """
         )
+        write_record_phonetics(con, "intermediate.int_identity__records")  # as identity resolution does
         con.execute(
             """
             create table identity.edges as

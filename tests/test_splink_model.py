@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from dagster_project.identity.phonetic import phonetic_key
 from dagster_project.identity.splink_model import MIN_M_DIFFERENT, explain_pair, guard_weights, predict_links, score_pairs, train_model, waterfall_chart_html
 from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, prepare_records, scratch_database
 from dagster_project.identity.splink_synthetic import load_identity_records, synthetic_records
@@ -36,6 +37,9 @@ CASES = [
     ("case:home1", "Thomas", "Fairweather", "1962-02-14", "27 Orchard Grove", "M20 4RX", "fairweathers@example.org"),
     ("case:home2", "Lucy", "Fairweather", "1965-09-03", "27 Orchard Grove", "M20 4RX", "fairweathers@example.org"),
     ("case:home3", "Oliver", "Fairweather", "1994-06-21", "27 Orchard Gr", "M204RX", None),
+    # spelt as they sound (not in the nickname list), a year mistyped, moved house: only the sound-alike name block finds them
+    ("case:sofia1", "Sophie", "Smith", "1983-05-17", "9 Larch Walk", "EH4 1AB", None),
+    ("case:sofia2", "Sofia", "Smyth", "1988-05-17", "61 Quarry Road", "G12 8QQ", None),
 ]
 CASE_COLUMNS = ["record_key", "first_name", "last_name", "date_of_birth", "address_line", "postcode", "email"]
 # A placeholder value shared by hundreds of records must not explode the email rule.
@@ -142,6 +146,13 @@ def test_guard_weights_unseen_partial_agreement_is_no_evidence():
         "date_of_birth: one digit different", "date_of_birth: different"}
 
 
+def test_names_spelt_as_they_sound_are_blocked_and_compared_by_sound(links, trained):
+    pair = _pair(links, "case:sofia1", "case:sofia2")
+    assert pair is not None, "no blocking rule brought the pair together"
+    lines = explain_pair(pair, trained[0])
+    assert any(line.startswith("first_name: sounds alike (") for line in lines), lines
+
+
 def test_household_members_do_not_match(links):
     for a, b in [("case:home1", "case:home2"), ("case:home1", "case:home3"), ("case:home2", "case:home3")]:
         assert _probability(links, a, b) < 0.05, (a, b)
@@ -162,7 +173,7 @@ def test_blocking_keeps_comparisons_near_linear(trained):
     _, summary = trained
     records = summary["records"]
     counts = {rule["rule"]: rule["comparisons"] for rule in summary["blocking_rules"]}
-    assert set(counts) >= {"bk_name", "bk_dob_last", "bk_postcode", "bk_email", "bk_phone"}
+    assert set(counts) >= {"bk_name", "bk_phonetic_name", "bk_dob_last", "bk_postcode", "bk_email", "bk_phone"}
     assert all(count <= 5 * records for count in counts.values()), counts
     assert summary["comparisons_to_score"] <= 10 * records
     # 400 records share one placeholder email: uncapped that alone is ~80,000 pairs.
@@ -264,3 +275,52 @@ def test_names_dob_address_only(variant, tmp_path):
     assert _probability(found, "case:bob1", "case:bob2") > 0.9
     assert _probability(found, "case:swap1", "case:swap2") > 0.9
     assert _probability(found, "case:home1", "case:home2") < 0.05
+
+
+@pytest.mark.parametrize("a, b", [
+    ("catherine", "kathryn"), ("steven", "stephen"), ("jon", "john"), ("geoffrey", "jeffrey"), ("brian", "bryan"),
+    ("carl", "karl"), ("sophie", "sofia"), ("smith", "smyth"), ("o brien", "obrien"),
+])
+def test_names_spelt_as_they_sound_share_a_phonetic_key(a, b):
+    assert phonetic_key(a) == phonetic_key(b) is not None
+
+
+@pytest.mark.parametrize("a, b", [("tom", "tim"), ("jane", "june"), ("hill", "hall"), ("jones", "james"), ("emma", "olivia")])
+def test_different_names_keep_different_phonetic_keys(a, b):
+    # Metaphone alone codes tom and tim alike: the first vowel keeps them apart.
+    assert phonetic_key(a) != phonetic_key(b)
+
+
+def test_a_phonetic_key_needs_letters():
+    assert [phonetic_key(n) for n in (None, "", " ", "12")] == [None] * 4
+
+
+def _prepared(rows: list[tuple], block_cap: int) -> dict[str, dict]:
+    con = duckdb.connect()
+    con.execute("create table people(record_key varchar, first_name varchar, last_name varchar)")
+    con.executemany("insert into people values (?, ?, ?)", rows)
+    with scratch_database(con):
+        prepare_records(con, "people", block_cap=block_cap)
+        prepared = con.sql(f"select * from {SCRATCH}.main.splink_records").pl()
+    return {row["record_key"]: row for row in prepared.iter_rows(named=True)}
+
+
+def test_prepared_records_carry_phonetic_keys_and_a_sound_alike_block():
+    rows = [
+        ("ocr", "R0SE", "5MITH"),  # scanned: digits read as the letters they look like
+        ("typed", "Rose", "Smyth"),
+        ("swapped", "Smyth", "Rose"),
+        ("no_first", None, "Smith"),
+        ("other", "Ruth", "Smith"),
+    ]
+    prepared = _prepared(rows, block_cap=10)
+    assert prepared["ocr"]["first_name_phonetic"] == prepared["typed"]["first_name_phonetic"] == phonetic_key("rose")
+    assert prepared["ocr"]["last_name_phonetic"] == prepared["typed"]["last_name_phonetic"] == phonetic_key("smith")
+    assert prepared["ocr"]["bk_phonetic_name"] is not None
+    assert {prepared[k]["bk_phonetic_name"] for k in ("ocr", "typed", "swapped")} == {prepared["ocr"]["bk_phonetic_name"]}
+    assert prepared["no_first"]["first_name_phonetic"] is None and prepared["no_first"]["bk_phonetic_name"] is None
+    assert prepared["no_first"]["last_name_phonetic"] == phonetic_key("smith")
+    assert prepared["other"]["bk_phonetic_name"] not in (None, prepared["ocr"]["bk_phonetic_name"])
+    # Capped like every blocking key: three records share it, more than a cap of 2.
+    capped = _prepared(rows, block_cap=2)
+    assert capped["typed"]["bk_phonetic_name"] is None and capped["other"]["bk_phonetic_name"] is not None

@@ -7,8 +7,9 @@ the links are drawn, every cluster is checked for records that clearly
 belong to different people:
 - dates of birth both known, in different years and different beyond a
   typo (one digit, two adjacent digits swapped);
-- first names both known and neither equal, nicknames, typos, initials nor
-  swapped with the last name;
+- first names both known and neither equal, nicknames, sound-alike
+  spellings (catherine / kathryn), typos, initials nor swapped with the
+  last name;
 - generational suffixes both known and different (Jr / Sr);
 - a human cannot-link decision.
 A cluster may also hold two records of one duplicate-free source (a census
@@ -38,6 +39,7 @@ import numpy as np
 import polars as pl
 
 from dagster_project.identity.clusters import edge_nodes
+from dagster_project.identity.phonetic import RECORD_PHONETICS
 
 # Weight of a link without a Splink score (a loyalty card, a login): an
 # exact shared identifier, as strong as a near-certain Splink match.
@@ -70,8 +72,9 @@ def _spellings_agree(left: str, right: str) -> str:
 
 def _first_name_conflict() -> str:
     """First names conflict when they are not nicknames of one name (the
-    nickname list), no spelling of one (as written, or its canonical form)
-    equals or abbreviates a spelling of the other, neither is alike the
+    nickname list) nor sound alike (identity/phonetic.py), no spelling of
+    one (as written, or its canonical form) equals or abbreviates a
+    spelling of the other, neither is alike the
     other record's last name (names written the other way round), and
     - both are real names (mark / mary, john / joan, tom / tim), unless one
       is far rarer than the other and close to it (a frequent typo), or
@@ -89,14 +92,15 @@ def _first_name_conflict() -> str:
                    for a, b in (("l", "r"), ("r", "l"))]
     real_names = f"({known[0]} AND {known[1]} AND NOT {frequent_typo})"
     unlike = f"(NOT ({known[0]} AND {known[1]}) AND {similarity} < 0.7 AND NOT ({same_initial}))"
-    return " AND ".join(["NOT nickname_pair", *disagree, *not_swapped, f"({real_names} OR {unlike})"])
+    sound_alike = "coalesce(first_name_phonetic_l = first_name_phonetic_r, false)"
+    return " AND ".join(["NOT nickname_pair", f"NOT {sound_alike}", *disagree, *not_swapped, f"({real_names} OR {unlike})"])
 
 
 FIRST_NAME_CONFLICT = _first_name_conflict()
 SUFFIX_CONFLICT = "name_suffix_l <> name_suffix_r"
 CONFLICT_COLUMNS = [
     "record_key", "date_of_birth", "first_name_norm", "first_name_canonical", "first_name_listed", "last_name_norm", "name_suffix",
-    "name_count",
+    "name_count", "first_name_phonetic",
 ]
 
 
@@ -120,8 +124,9 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
     relation of (record_key, grp); only groups whose records carry more than
     one date of birth, first name or suffix are searched pairwise. The
     identity gate (expectations/identity_person_map.json) runs this same SQL
-    over the person map."""
-    member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c != "name_count")
+    over the person map. Reads RECORD_PHONETICS, written beside the person
+    map by identity resolution."""
+    member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c not in ("name_count", "first_name_phonetic"))
     pair_columns = ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in CONFLICT_COLUMNS)
     conflict = {
         "generational suffixes": (SUFFIX_CONFLICT, "name_suffix"),
@@ -136,9 +141,10 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
             where first_name_norm is not null group by first_name_norm
         ),
         members as (
-            select m.grp, {member_columns}, n.name_count
+            select m.grp, {member_columns}, n.name_count, p.first_name_phonetic
             from ({membership}) as m join {records} as r on r.record_key = m.record_key
             left join name_counts as n on n.first_name_norm = r.first_name_norm
+            left join {RECORD_PHONETICS} as p on p.record_key = r.record_key
         ),
         suspect as (
             select grp from members group by grp

@@ -6,7 +6,9 @@ graph, and writes in one transaction:
 - identity.person_map: exactly one row per identity record, with its person_id;
 - identity.edges: every link with its rule or match weights, vetoed ones flagged;
 - identity.id_history: person id merges, splits and creations, per run;
-- identity.one_record_sources: the sources treated as one record per person, and why.
+- identity.one_record_sources: the sources treated as one record per person, and why;
+and, before clustering, identity.record_phonetics: each record's first-name
+  sound-alike key, which the conflict rule reads (here and in the identity gate).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
 from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
 from dagster_project.identity.one_per_person import duplicate_free_sources
+from dagster_project.identity.phonetic import write_record_phonetics
 from dagster_project.identity.splink_model import train_model
 from dagster_project.warehouse import table_exists
 
@@ -87,6 +90,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     )
     decisions = resolve_decisions(config.identity_decisions, records["record_key"])
     edges, clusters = _join_must_links(edges, clusters, decisions)
+    write_record_phonetics(con, RECORDS_TABLE)
     declared = {source.name: source.one_record_per_person for source in config.sources}
     verdicts = duplicate_free_sources(records, edges, declared)
     one_record_sources = {v.source: v.reason for v in verdicts if v.one_per_person}

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.identity.phonetic import register_phonetic_keys
+
 SCRATCH = "splink_scratch"
 PREPARED = "splink_records"
 NICKNAMES_CSV = Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "nicknames.csv"
@@ -109,7 +111,7 @@ def _expand_abbreviations(expression: str) -> str:
 
 # Blocking key column -> the derived column it caps.
 BLOCKING_KEYS = {
-    "bk_name": "name_key", "bk_dob_last": "dob_last_key", "bk_dob_first": "dob_first_key",
+    "bk_name": "name_key", "bk_phonetic_name": "phonetic_name_key", "bk_dob_last": "dob_last_key", "bk_dob_first": "dob_first_key",
     "bk_dob_initials": "dob_initials_key", "bk_last_year": "last_year_key",
     "bk_postcode": "postcode_norm", "bk_house_postcode": "house_postcode_key", "bk_address": "address_line_norm", "bk_email": "email", "bk_phone": "phone",
 }
@@ -156,24 +158,36 @@ def prepare_records(
         f"read_csv('{nicknames_csv.as_posix()}', header = true, "
         "columns = {'nickname': 'VARCHAR', 'canonical': 'VARCHAR'})"
     )
+    named = f"{SCRATCH}.main.{table}_named"
     derived = f"{SCRATCH}.main.{table}_derived"
-    sql = f"""
-    create or replace table {derived} as
+    con.execute(f"""
+    create or replace table {named} as
     with base as (
         select {_base_select(columns)} from {records_table} {key_filter}
     ),
-    nicknames as (select distinct on (nickname) nickname, canonical from {nickname_source}),
-    named as (
-        select
-            base.* exclude (first_name_canonical_input, address_line_folded),
-            -- The dbt join gives first_name_canonical; without it, look the nickname up here.
-            coalesce(first_name_canonical_input, nicknames.canonical, first_name_norm) as first_name_canonical,
-            -- The last name read as a first name, for names written the other way round.
-            coalesce(last_as_first.canonical, last_name_norm) as last_name_canonical,
-            {_expand_abbreviations("address_line_folded")} as address_line_norm
-        from base
-        left join nicknames on nicknames.nickname = base.first_name_norm
-        left join nicknames as last_as_first on last_as_first.nickname = base.last_name_norm
+    nicknames as (select distinct on (nickname) nickname, canonical from {nickname_source})
+    select
+        base.* exclude (first_name_canonical_input, address_line_folded),
+        -- The dbt join gives first_name_canonical; without it, look the nickname up here.
+        coalesce(first_name_canonical_input, nicknames.canonical, first_name_norm) as first_name_canonical,
+        -- The last name read as a first name, for names written the other way round.
+        coalesce(last_as_first.canonical, last_name_norm) as last_name_canonical,
+        {_expand_abbreviations("address_line_folded")} as address_line_norm
+    from base
+    left join nicknames on nicknames.nickname = base.first_name_norm
+    left join nicknames as last_as_first on last_as_first.nickname = base.last_name_norm
+    """)
+    # Sound-alike keys, coded once per distinct name (identity/phonetic.py).
+    register_phonetic_keys(
+        con, "name_phonetic_keys", f"select first_name_norm from {named} union select last_name_norm from {named}"
+    )
+    sql = f"""
+    create or replace table {derived} as
+    with phonetic as (
+        select n.*, f.phonetic as first_name_phonetic, l.phonetic as last_name_phonetic
+        from {named} as n
+        left join name_phonetic_keys as f on f.name = n.first_name_norm
+        left join name_phonetic_keys as l on l.name = n.last_name_norm
     ),
     derived as (
         select
@@ -192,21 +206,28 @@ def prepare_records(
             -- Names in either order, so swapped first/last names share a block.
             case when first_name_canonical is not null and last_name_norm is not null
                  then array_to_string(list_sort([first_name_canonical, last_name_canonical]), '|') end as name_key,
+            -- The same by sound: catherine smyth / kathryn smith.
+            case when first_name_phonetic is not null and last_name_phonetic is not null
+                 then array_to_string(list_sort([first_name_phonetic, last_name_phonetic]), '|') end as phonetic_name_key,
             cast(date_of_birth as varchar) || '|' || left(last_name_norm, 1) as dob_last_key,
             cast(date_of_birth as varchar) || '|' || left(first_name_canonical, 1) as dob_first_key,
             cast(date_of_birth as varchar) || '|'
                 || array_to_string(list_sort([left(first_name_norm, 1), left(last_name_norm, 1)]), '') as dob_initials_key,
             case when length(last_name_norm) >= 3 then left(last_name_norm, 3) || '|' || year(date_of_birth) end
                 as last_year_key
-        from named
+        from phonetic
     )
     select *, house_number || '|' || postcode_norm as house_postcode_key from derived
     """
-    con.execute(sql)
+    try:
+        con.execute(sql)
+    finally:
+        con.unregister("name_phonetic_keys")
+    con.execute(f"drop table {named}")
     capped, joins = _capped_keys(derived, block_cap)
     con.execute(
         f"""create or replace table {SCRATCH}.main.{table} as
-        select d.* exclude (name_key, dob_last_key, dob_first_key, dob_initials_key, last_year_key, house_postcode_key), {", ".join(capped)}
+        select d.* exclude (name_key, phonetic_name_key, dob_last_key, dob_first_key, dob_initials_key, last_year_key, house_postcode_key), {", ".join(capped)}
         from {derived} as d {" ".join(joins)}
         order by d.record_key"""
     )

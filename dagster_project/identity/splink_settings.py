@@ -84,11 +84,14 @@ def first_name_comparison(has_last: bool) -> Comparison:
             "starts_with(first_name_norm_l, first_name_norm_r) OR starts_with(first_name_norm_r, first_name_norm_l)",
             "initial or short form",
         ),
+        # Spelt as it sounds: catherine / kathryn, geoffrey / jeffrey (identity/phonetic.py); after
+        # initials, which share a key with their name (sue / su) and are stronger evidence.
+        _level("first_name_phonetic_l = first_name_phonetic_r", "sounds alike"),
         # Not lower: charlie / claire (0.80) and alan / alexandra (0.85) are households, not typos.
         _level(_jaro_winkler("first_name_norm", 0.88), "similar (Jaro-Winkler >= 0.88)"),
         ELSE,
     ]
-    columns = {"first_name_norm", "first_name_canonical"} | ({"last_name_norm", "last_name_canonical"} if has_last else set())
+    columns = {"first_name_norm", "first_name_canonical", "first_name_phonetic"} | ({"last_name_norm", "last_name_canonical"} if has_last else set())
     return Comparison("first_name", levels, columns)
 
 
@@ -109,9 +112,12 @@ def last_name_comparison(has_first: bool) -> Comparison:
             "one contains the other",
         ),
         _level(_jaro_winkler("last_name_norm", 0.8), "similar (Jaro-Winkler >= 0.8)"),
+        # Spelt as it sounds, yet not similar. Last: a rare level whose m EM may not
+        # learn (then weighted as "different"), it must not take pairs from "similar".
+        _level("last_name_phonetic_l = last_name_phonetic_r", "sounds alike"),
         ELSE,
     ]
-    columns = {"last_name_norm"} | ({"first_name_norm", "first_name_canonical", "last_name_canonical"} if has_first else set())
+    columns = {"last_name_norm", "last_name_phonetic"} | ({"first_name_norm", "first_name_canonical", "last_name_canonical"} if has_first else set())
     return Comparison("last_name", levels, columns)
 
 
@@ -136,15 +142,16 @@ def date_of_birth_comparison() -> Comparison:
 
 # First names clearly belong to different people: not a nickname, a typo (one
 # letter: mia / min, abby / amby, which Jaro-Winkler scores low on short
-# names), an initial, nor names swapped.
+# names), a sound-alike spelling, an initial, nor names swapped.
 FIRST_NAMES_DIFFER = (
     "first_name_canonical_l <> first_name_canonical_r"
+    " AND first_name_phonetic_l IS DISTINCT FROM first_name_phonetic_r"
     " AND jaro_winkler_similarity(first_name_norm_l, first_name_norm_r) < 0.88"
     " AND levenshtein(first_name_norm_l, first_name_norm_r) > 1"
     " AND NOT starts_with(first_name_norm_l, first_name_norm_r) AND NOT starts_with(first_name_norm_r, first_name_norm_l)"
     f" AND NOT coalesce({SWAPPED}, false)"
 )
-NAME_COLUMNS = {"first_name_norm", "first_name_canonical", "last_name_norm", "last_name_canonical"}
+NAME_COLUMNS = {"first_name_norm", "first_name_canonical", "first_name_phonetic", "last_name_norm", "last_name_canonical"}
 
 HOUSEHOLD = "(household: no evidence)"
 
@@ -291,6 +298,7 @@ def phone_comparison(has_first: bool) -> Comparison:
 # the capped bk_* columns (splink_prepare), so no single value can explode.
 PREDICTION_RULES = [
     ("bk_name", {"first", "last"}),  # first (canonical) + last name, either order
+    ("bk_phonetic_name", {"first", "last"}),  # the same by sound (catherine smyth / kathryn smith)
     ("bk_dob_last", {"dob", "last"}),  # date of birth + first letter of last name
     ("bk_dob_first", {"dob", "first"}),  # date of birth + first letter of first name (surname changed)
     ("bk_dob_initials", {"dob", "first", "last"}),  # date of birth + both initials in either order (names swapped)
