@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.ingest.load import file_sha256
+from dagster_project.files import file_sha256
 
 
 @dataclass
