@@ -10,8 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from dagster_project.config import CdpConfig
-from dagster_project.governance.requests import FILE_REJECTED
-from dagster_project.ingest.holds import export_hold_reasons
+from dagster_project.ingest.holds import FILE_REJECTED, export_hold_reasons
 from dagster_project.warehouse import connect, table_exists
 
 # `cdp run` exit statuses (2 is a config error, before any run).

@@ -35,6 +35,17 @@ BROKEN_CRM_ROWS = (
     ",No,Id,no.id@example.com,,,,,,GB,2024-05-01 10:00:00\n"
     "X-4,Bad,Time,bad.time@example.com,,,,,,GB,yesterday\n"
 )
+# A CRM first name that a spreadsheet would run as a formula, for a person
+# who consents to email marketing, so it reaches the email platform's export.
+PLANTED_FORMULA = '=HYPERLINK("http://evil.example/","click")'
+PLANTED_CRM_ROWS = (
+    "contact_id,first_name,last_name,email,phone,birth_date,street,zip,city,country,updated_at\n"
+    '"X-9","=HYPERLINK(""http://evil.example/"",""click"")",Planted,planted.formula@example.com,,,,,,GB,2024-05-01 10:00:00\n'
+)
+PLANTED_CONSENT_ROWS = (
+    "consent_event_id,email,phone,purpose,channel,status,recorded_at\n"
+    "C-9,planted.formula@example.com,,email_marketing,email,granted,2024-05-01 10:00:00\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +53,8 @@ def workspace(workspace_factory):
     config = workspace_factory("e2e")
     generate_sample(config.landing, config.truth, people=400, seed=11, defect_rate=0.002)
     (config.landing / "crm" / "contacts_9999.csv").write_text(BROKEN_CRM_ROWS)
+    (config.landing / "crm" / "contacts_9998.csv").write_text(PLANTED_CRM_ROWS)
+    (config.landing / "consent" / "consent_9998.csv").write_text(PLANTED_CONSENT_ROWS)
     return config
 
 
@@ -216,6 +229,19 @@ def test_export_written_after_the_gate_passed(workspace, runs):
     exported = set(pl.read_parquet(folder / "email_newsletter.parquet")["person_id"])
     granted = {r[0] for r in query(workspace, "select person_id from marts.customer_consent where purpose = 'email_marketing' and status = 'granted'")}
     assert exported <= granted
+
+
+def test_a_planted_formula_is_exported_as_text_in_csv_and_unchanged_in_parquet(workspace, runs):
+    [(person_id, first_name)] = query(workspace, "select person_id, first_name from marts.dim_customer where email = ?",
+                                      ["planted.formula@example.com"])
+    assert first_name == PLANTED_FORMULA  # the contract lets it through: the export is the last line of defence
+    folder = workspace.exports / "email_platform" / "email_newsletter"
+    exported_csv = pl.read_csv(folder / "email_newsletter.csv", infer_schema=False).filter(pl.col("person_id") == person_id)
+    assert exported_csv["first_name"].to_list() == ["'" + PLANTED_FORMULA]
+    exported_parquet = pl.read_parquet(folder / "email_newsletter.parquet").filter(pl.col("person_id") == person_id)
+    assert exported_parquet["first_name"].to_list() == [PLANTED_FORMULA]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["csv_formula_guard"]["cells_prefixed"] >= 1
 
 
 def test_rerun_loads_nothing_new_and_keeps_every_person_id(workspace, runs):

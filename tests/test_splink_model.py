@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
 from dagster_project.identity.phonetic import phonetic_key
-from dagster_project.identity.splink_model import MIN_M_DIFFERENT, explain_pair, guard_weights, predict_links, score_pairs, train_model, waterfall_chart_html
+from dagster_project.identity.splink_model import MIN_M_DIFFERENT, explain_pair, guard_weights, score_pairs, train_model, waterfall_chart_html
 from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, prepare_records, scratch_database
-from dagster_project.identity.splink_synthetic import load_identity_records, synthetic_records
+from tests.splink_synthetic import load_identity_records, synthetic_records
 
 TABLE = "intermediate.int_identity__records"
 FAST = {"max_pairs": 3e5}  # u from fewer random pairs: enough for a few thousand records
+
+
+def predict_links(con, records_table: str, model_path, *, threshold_match_probability: float) -> pl.DataFrame:
+    """Scored pairs at or above the threshold from the saved model, as identity.graph scores them.
+
+    Columns: record_key_l, record_key_r (l < r), match_probability,
+    match_weight, then per comparison X: gamma_X (level, -1 = missing), bf_X
+    (Bayes factor including any term-frequency adjustment) and mw_X (log2 bf_X).
+    """
+    model = json.loads(Path(model_path).read_text())
+    with scratch_database(con):
+        prepare_records(con, records_table)
+        return score_pairs(con, model, threshold_match_probability).sort("record_key_l", "record_key_r")
 
 # Hand-made pairs on top of the synthetic people (surnames the generator never makes).
 CASES = [

@@ -20,25 +20,10 @@ from dagster_project.export.queries import destination_query, suppressed_query
 from dagster_project.export.writer import export_audience
 from dagster_project.ingest.holds import HELD_METADATA_KEY, export_hold_reasons
 from dagster_project.quality.docs import write_data_docs
-from dagster_project.quality.gates import GateResult, SuiteRun, run_suites
+from dagster_project.quality.gates import SuiteRun, run_suites
 from dagster_project.quality.params import audience_gate_run
+from dagster_project.quality.results import record_gate_result
 from dagster_project.warehouse import connect
-
-RESULTS_DDL = """
-create schema if not exists quality;
-create table if not exists quality.validation_results (
-    run_id varchar,
-    suite varchar not null,
-    target varchar not null,
-    expectation varchar not null,
-    column_name varchar,
-    success boolean not null,
-    observed_value varchar,
-    unexpected_count bigint,
-    evaluated_at timestamp not null
-);
-"""
-
 
 def build_export_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
     return [
@@ -46,17 +31,6 @@ def build_export_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
         for destination in config.destinations
         for name in destination.audiences
     ]
-
-
-def record_gate_result(con, result: GateResult, run_id: str) -> None:
-    con.execute(RESULTS_DDL)
-    rows = [
-        (run_id, result.suite_name, result.target, o.expectation_type, o.column, o.success,
-         None if o.observed_value is None else json.dumps(o.observed_value, default=str)[:1000],
-         o.unexpected_count, result.evaluated_at.replace(tzinfo=None))
-        for o in result.results
-    ]
-    con.executemany("insert into quality.validation_results values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def size_band(folder, audience: AudienceConfig) -> dict:

@@ -7,11 +7,11 @@ and Data Docs HTML under <workspace>/.cdp/data_docs/<suite>/.
 
 import dagster as dg
 
-from dagster_project.defs.export import record_gate_result
 from dagster_project.defs.resources import CdpResource
 from dagster_project.quality.docs import write_data_docs
 from dagster_project.quality.gates import GateResult, run_suites
 from dagster_project.quality.params import warehouse_gate_runs
+from dagster_project.quality.results import record_gate_result
 from dagster_project.warehouse import connect
 
 SUITE_ASSETS = {

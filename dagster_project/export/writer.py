@@ -13,6 +13,15 @@ erasures_pending.json, and the next delta lists them as removed with reason
 `erasure`. The pending file is cleared only after the manifest naming those
 requests is published, and requests the manifest already names are skipped,
 so a crash in between neither loses nor double-counts an erasure.
+
+CSV files are safe to open in a spreadsheet (OWASP CSV injection): a text
+cell that begins with =, +, -, @, tab or carriage return is prefixed with a
+single quote, so a spreadsheet shows it as text instead of running it as a
+formula. A text cell that is only a signed number (a phone in E.164 such as
++447700900123, or -12.50) is left as it is: a spreadsheet can only read it as
+a number, and a leading quote would break the destination's phone import.
+Numeric columns are never changed and Parquet files hold every value as it
+is; the manifest says so and counts the cells prefixed.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.ingest.load import file_sha256
+from dagster_project.files import file_sha256
 
 
 @dataclass
@@ -39,6 +48,34 @@ class ExportResult:
 
 
 PENDING_ERASURES = "erasures_pending.json"
+FORMULA_START = r"^[=+@\t\r-]"
+PLAIN_SIGNED_NUMBER = r"^[+-][0-9]+(\.[0-9]+)?$"
+CSV_GUARD_NOTE = ("CSV text cells beginning with = + - @ tab or carriage return are prefixed with a single quote "
+                  "(OWASP CSV injection), except plain signed numbers such as +447700900123; Parquet values are unchanged")
+
+
+def needs_formula_guard_sql(column: str) -> str:
+    """SQL condition: this text cell would start a spreadsheet formula."""
+    return f"(regexp_matches({column}, '{FORMULA_START}') and not regexp_matches({column}, '{PLAIN_SIGNED_NUMBER}'))"
+
+
+def csv_safe_query(con: duckdb.DuckDBPyConnection, query: str) -> tuple[str, str]:
+    """`query` with its text cells guarded for CSV, and a query counting the cells it prefixes."""
+    relation = con.sql(query)
+    text_columns = [name for name, kind in zip(relation.columns, relation.types) if str(kind) == "VARCHAR"]
+    if not text_columns:
+        return query, "select 0"
+    cells = [
+        f"case when {needs_formula_guard_sql(quoted(name))} then '''' || {quoted(name)} else {quoted(name)} end as {quoted(name)}"
+        if name in text_columns else quoted(name)
+        for name in relation.columns
+    ]
+    prefixed = " + ".join(f"count(*) filter (where {needs_formula_guard_sql(quoted(name))})" for name in text_columns)
+    return f"select {', '.join(cells)} from ({query}) as csv_rows", f"select {prefixed} from ({query}) as csv_rows"
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def export_audience(
@@ -58,13 +95,15 @@ def export_audience(
     previous_manifest = _read_json(folder / "manifest.json")
     pending = unpublished_erasures(folder, previous_manifest)
     rows = con.execute(f"select count(*) from ({query})").fetchall()[0][0]
+    csv_query, count_prefixed = csv_safe_query(con, query)
     written: dict[str, Path] = {}
     try:
         for fmt in formats:
             final = folder / f"{audience}.{fmt}"
             temporary = folder / f".{audience}.{fmt}.{run_id or 'run'}.tmp"
             options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
-            con.execute(f"copy (select * from ({query}) as export_rows order by person_id) to '{temporary}' {options}")
+            rows_query = query if fmt == "parquet" else csv_query
+            con.execute(f"copy (select * from ({rows_query}) as export_rows order by person_id) to '{temporary}' {options}")
             written[final.name] = temporary
         delta = _write_delta(con, folder, audience, written, run_id, pending, previous_manifest)
         written[delta["file"]] = folder / f".{delta['file']}.{run_id or 'run'}.tmp"
@@ -87,6 +126,8 @@ def export_audience(
         "files": [{"name": name, "sha256": sha} for name, sha in checksums.items()],
         "quality_gate": gate,
     }
+    if "csv" in formats:
+        manifest["csv_formula_guard"] = {"rule": CSV_GUARD_NOTE, "cells_prefixed": con.execute(count_prefixed).fetchall()[0][0]}
     manifest_path = folder / "manifest.json"
     _write_atomically(manifest_path, json.dumps(manifest, indent=2) + "\n")
     clear_published_erasures(folder, manifest)

@@ -27,7 +27,8 @@ import duckdb
 
 from dagster_project.config import CdpConfig
 from dagster_project.export.writer import delta_basis, export_reader, record_pending_erasures
-from dagster_project.ingest.load import ensure_raw_schema, file_sha256
+from dagster_project.files import file_sha256
+from dagster_project.ingest.load import ensure_raw_schema
 from dagster_project.governance.tombstones import KEY_SQL, ensure_tombstones, erased_condition
 from dagster_project.warehouse import connect, table_exists
 

@@ -22,8 +22,9 @@ from pathlib import Path
 import polars as pl
 
 from dagster_project.config import CdpConfig
+from dagster_project.files import file_sha256
 from dagster_project.governance.erasure import NothingToErase, erase_person
-from dagster_project.ingest.load import file_sha256
+from dagster_project.ingest.holds import FILE_REJECTED
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, read_landing_file
 from dagster_project.warehouse import connect
 
@@ -45,7 +46,6 @@ create table if not exists governance.erasure_requests (
 );
 """
 IDENTIFIERS = ("email", "phone", "person_id")
-FILE_REJECTED = "file_rejected"
 
 
 @dataclass

@@ -5,10 +5,10 @@ elsewhere; this module scores the pairs they cannot decide: typos,
 nicknames, swapped names, moved house, missing fields.
 
 - train_model: unsupervised Fellegi-Sunter training, saved as Splink JSON;
-- predict_links: scored pairs from the saved model (no retraining), with
-  per-comparison gamma levels and weights for explaining a link later;
-- score_pairs: the same over already prepared records, plus given pairs
-  whatever their score, scored on their own (identity.graph);
+- score_pairs: scored pairs from a saved model (no retraining) over records
+  prepared in the scratch database, with per-comparison gamma levels and
+  weights for explaining a link later, plus given pairs whatever their score,
+  scored on their own (identity.graph);
 - explain_pair / waterfall_chart_html: human-readable evidence for a pair.
 
 All work happens in an in-memory scratch database attached to the caller's
@@ -49,7 +49,7 @@ from dagster_project.identity.splink_settings import (
 if TYPE_CHECKING:
     from splink.internals.splink_dataframe import SplinkDataFrame
 
-__all__ = ["train_model", "predict_links", "score_pairs", "explain_pair", "waterfall_chart_html", "blocking_rule_counts"]
+__all__ = ["train_model", "score_pairs", "explain_pair", "waterfall_chart_html", "blocking_rule_counts"]
 
 SELECTED = "splink_selected"
 KEPT_PAIRS = "splink_kept_pairs"  # in the scratch database, the current one while Splink runs
@@ -196,31 +196,11 @@ def _comparison_names(model: Mapping) -> list[str]:
     return [c["output_column_name"] for c in model["comparisons"]]
 
 
-def predict_links(
-    con: duckdb.DuckDBPyConnection,
-    records_table: str,
-    model_path: str | Path,
-    *,
-    threshold_match_probability: float,
-    block_cap: int = DEFAULT_BLOCK_CAP,
-) -> pl.DataFrame:
-    """Scored pairs at or above the threshold, from the saved model.
-
-    Columns: record_key_l, record_key_r (l < r), match_probability,
-    match_weight, then per comparison X: gamma_X (level, -1 = missing), bf_X
-    (Bayes factor including any term-frequency adjustment) and mw_X (log2 bf_X).
-    """
-    model = json.loads(Path(model_path).read_text())
-    with scratch_database(con):
-        prepare_records(con, records_table, block_cap=block_cap)
-        return score_pairs(con, model, threshold_match_probability).sort("record_key_l", "record_key_r")
-
-
 def score_pairs(
     con: duckdb.DuckDBPyConnection, model: Mapping, threshold: float | None, *, keep_pairs: str | None = None
 ) -> pl.DataFrame:
     """Splink predictions over the records prepared in the open scratch
-    database (see predict_links): the blocked pairs at or above `threshold`
+    database (splink_prepare.prepare_records): the blocked pairs at or above `threshold`
     (all of them when None), plus the pairs listed in the `keep_pairs` table
     (record_key_l < record_key_r) whatever their score, e.g. deterministic
     links whose evidence a veto needs. Unordered; Splink's tables are dropped
@@ -265,7 +245,7 @@ def _output_columns(model: Mapping, columns: set[str]) -> list[str]:
 
 
 def explain_pair(row: Mapping[str, Any], model: str | Path | Mapping) -> list[str]:
-    """One line per comparison, e.g. "first_name: nickname match (+3.1)", for a predict_links row.
+    """One line per comparison, e.g. "first_name: nickname match (+3.1)", for a score_pairs row.
 
     Preceded by the prior (how unlikely any two records are to match) and
     followed by the total, so the lines add up to the pair's match weight.

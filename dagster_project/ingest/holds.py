@@ -10,10 +10,11 @@ from __future__ import annotations
 import duckdb
 
 from dagster_project.config import CdpConfig
-from dagster_project.governance.requests import FILE_REJECTED
 from dagster_project.warehouse import table_exists
 
 HELD_METADATA_KEY = "exports_held"
+# Status of an erasure-request file that could not be read (governance.erasure_requests).
+FILE_REJECTED = "file_rejected"
 
 
 def export_hold_reasons(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str) -> list[str]:

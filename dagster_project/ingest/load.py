@@ -17,7 +17,6 @@ and a column name reaches DDL only once it passed `is_plain_column_name`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,6 +26,7 @@ import duckdb
 import polars as pl
 
 from dagster_project.config import SourceConfig, column_sql_type
+from dagster_project.files import file_sha256
 from dagster_project.governance.tombstones import erased_row_numbers
 from dagster_project.ingest.contract import check_contract
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, is_plain_column_name, read_landing_file
@@ -115,14 +115,6 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def landing_files(source: SourceConfig, landing: Path) -> list[Path]:
     return sorted(p for p in landing.glob(source.glob) if p.is_file())
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_source(
