@@ -11,8 +11,9 @@ fails publishes nothing, so the last good snapshot stays.
 The copy is a plain file copy made while this process holds the warehouse open
 for writing, after a checkpoint: no other process can write it meanwhile (the
 lock) and the checkpoint has moved every change from the WAL into the file.
-On the 5,000-person sample that takes 0.03 s (+0.14 s checkpoint), against
-1.3 s for DuckDB's `COPY FROM DATABASE` into a new file.
+Measured on 2 busy cores: the 5,000-person sample (50 MB) takes 0.17 s,
+against 1.3 s for DuckDB's `COPY FROM DATABASE` into a new file; a
+100,000-person warehouse (713 MB) 4.6-5.3 s, against 25 s.
 """
 
 from __future__ import annotations
