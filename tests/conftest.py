@@ -77,7 +77,8 @@ threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True)
 held = duckdb.connect(path, read_only=True) if mode == "held" else None
 queries, errors, persons = 0, [], set()
 print("reading", flush=True)
-while not stop.wait(0.2):
+while True:
+    stopping = stop.wait(0.2)  # a last query once told to stop: after the run
     try:
         con = held or duckdb.connect(path, read_only=True)
         persons.add(con.execute("select count(distinct person_id) from identity.person_map").fetchone()[0])
@@ -86,6 +87,8 @@ while not stop.wait(0.2):
         queries += 1
     except Exception as error:
         errors.append(str(error))
+    if stopping:
+        break
 print(json.dumps({"queries": queries, "errors": errors, "persons": sorted(persons)}), flush=True)
 """
 

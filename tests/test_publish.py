@@ -46,14 +46,15 @@ def test_readers_of_the_published_warehouse_are_never_refused_during_a_run(multi
 
 # ---- a copy of the multi_day workspace, killed mid-run and run again ----
 
-def _dbt_processes(project_dir: Path) -> list[int]:
-    """Live processes working in the workspace's dbt project (dagster-dbt starts dbt there)."""
+def _dbt_processes(project_dir: Path, command: str = "") -> list[int]:
+    """Live dbt processes working in the workspace's dbt project (dagster-dbt starts dbt there)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.readlink(entry / "cwd") == str(project_dir) and (entry / "stat").read_text().split(")")[1].split()[0] != "Z":
+            alive = (entry / "stat").read_text().split(")")[1].split()[0] != "Z"
+            if alive and os.readlink(entry / "cwd") == str(project_dir) and command in (entry / "cmdline").read_text():
                 found.append(int(entry.name))
         except OSError:
             continue  # ended meanwhile, or another user's
@@ -83,7 +84,7 @@ def killed(multi_day, tmp_path_factory):
     run = subprocess.Popen([sys.executable, "-m", "dagster_project.cli", "run", "--config", str(config.path)],
                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not _dbt_processes(dbt_dir) and run.poll() is None and time.monotonic() < deadline:
+    while not _dbt_processes(dbt_dir, "\0build\0") and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert run.poll() is None, "the run ended before dbt started"
     started = _dbt_processes(dbt_dir)

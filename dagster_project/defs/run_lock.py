@@ -56,5 +56,5 @@ class WorkspaceLockedExecutor(dg.Executor):
             for event in self._inner.execute(plan_context, execution_plan):
                 failed = failed or is_real_failure(event)
                 yield event
-            if not failed:  # a failed run leaves the last good snapshot published
+            if not failed and self._config.warehouse.exists():  # a failed run leaves the last good snapshot
                 plan_context.log.info(f"published for readers: {publish_warehouse(self._config)}")
