@@ -125,6 +125,8 @@ def _run(args) -> int:
         print()
         print(summary.render())
         print(f"\n{summary.status.capitalize()} in {time.perf_counter() - started:.1f}s; warehouse: {config.warehouse}")
+        if summary.published_now:
+            print(f"Readers (analysts, BI): {config.published}")
         # 0 completed, 1 a step failed, 3 completed with rejected files, 4 completed but exports held (2: config error, 5: busy)
         return summary.exit_status
 
@@ -139,10 +141,21 @@ def _holding_the_workspace(config, what: str, action, wait: float = 0) -> int:
         with workspace_lock(config.state_dir, what, wait=wait) as left_behind:
             if left_behind:
                 print(f"taking over the run lock left by {left_behind.describe()}, which ended without releasing it", file=sys.stderr)
+                _fail_stale_runs(config, left_behind)
             return action()
     except WorkspaceBusy as busy:
         print(f"{busy}; not started (`cdp run --wait` waits for it)", file=sys.stderr)
         return 5
+
+
+def _fail_stale_runs(config, dead_holder) -> None:
+    """Runs the dead holder left marked as going on in the Dagster run history are reported failed."""
+    from dagster_project.pipeline import dagster_instance
+    from dagster_project.stale_runs import fail_stale_runs
+
+    with dagster_instance(config) as instance:
+        for run_id in fail_stale_runs(instance, config, dead_holder):
+            print(f"run {run_id} ended without reporting its end: marked failed", file=sys.stderr)
 
 
 def _evaluate(args) -> int:
@@ -184,6 +197,7 @@ def _explain(args) -> int:
 
 def _erase(args) -> int:
     from dagster_project.governance.erasure import NothingToErase, erase_person
+    from dagster_project.publish import publish_warehouse
 
     config = load_config(args.config)
 
@@ -194,6 +208,9 @@ def _erase(args) -> int:
             print(error, file=sys.stderr)
             return 1
         print(report.render())
+        # Republished at once, whatever state the last run left the warehouse
+        # in: erased people must leave what readers see without waiting for a run.
+        print(f"published for readers without them: {publish_warehouse(config)}")
         print("tombstones keep them out of future loads; the next `cdp run` rebuilds every model without them")
         return 0
 

@@ -148,6 +148,7 @@ MARKETING_PURPOSES = ("email_marketing", "sms_marketing", "ad_personalisation")
 class CdpConfig:
     path: Path
     warehouse: Path
+    published: Path  # read-only snapshot of the warehouse for analysts and BI, replaced after each good run
     landing: Path
     exports: Path
     truth: Path
@@ -249,7 +250,7 @@ def _check_name(value: Any, key: str) -> str:
 
 
 TOP_KEYS = {
-    "warehouse", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "quality",
+    "warehouse", "published", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "quality",
     "golden_record", "traits", "models", "next_best_action", "segments", "erasure_requests", "audiences",
     "destinations", "sources",
 }
@@ -334,9 +335,13 @@ def _parse(raw: dict, config_path: Path) -> CdpConfig:
     except profiles.ProfileConfigError as error:
         raise ConfigError(error.key, error.reason) from None
 
+    warehouse, published = path_of("warehouse", "data/warehouse.duckdb"), path_of("published", "data/published.duckdb")
+    if published == warehouse:
+        raise ConfigError("published", "must differ from warehouse: readers use the published copy while a run writes the warehouse")
     return CdpConfig(
         path=config_path,
-        warehouse=path_of("warehouse", "data/warehouse.duckdb"),
+        warehouse=warehouse,
+        published=published,
         landing=path_of("landing", "data/landing"),
         exports=path_of("exports", "data/exports"),
         truth=path_of("truth", "truth.csv"),

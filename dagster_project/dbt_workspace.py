@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, fields_for_kind
+from dagster_project.child_process import announce_parent, launcher_dying_with_parent
 from dagster_project.config import BUNDLED_DBT_PROJECT, CdpConfig, SourceConfig
 from dagster_project.config_profiles import SegmentsConfig, applied_suppressions
 
@@ -224,8 +225,10 @@ def _write_project(project_dir: Path, files: dict[str, str]) -> None:
 
 
 def _parse(workspace: DbtWorkspace) -> None:
+    announce_parent()
+    launcher = launcher_dying_with_parent(dbt_executable(), workspace.project_dir.parent / "bin")  # killed with us
     result = subprocess.run(
-        [dbt_executable(), "parse", "--project-dir", str(workspace.project_dir), "--profiles-dir", str(workspace.profiles_dir)],
+        [launcher, "parse", "--project-dir", str(workspace.project_dir), "--profiles-dir", str(workspace.profiles_dir)],
         capture_output=True,
         text=True,
         cwd=workspace.project_dir,

@@ -12,6 +12,7 @@ import os
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from dagster_project.child_process import launcher_dying_with_parent
 from dagster_project.config import CdpConfig, load_config
 from dagster_project.dbt_workspace import dbt_executable, prepare_dbt_project
 from dagster_project.defs.automation import build_daily_schedule, build_landing_sensor, full_run_job
@@ -53,7 +54,8 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
             "dbt": DbtCliResource(
                 project_dir=str(workspace.project_dir),
                 profiles_dir=str(workspace.profiles_dir),
-                dbt_executable=dbt_executable(),
+                # dbt dies with the process running the step, even under kill -9
+                dbt_executable=launcher_dying_with_parent(dbt_executable(), config.state_dir / "bin"),
             ),
         },
         # DuckDB has one writer: steps run one after another in one process,

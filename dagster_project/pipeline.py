@@ -11,7 +11,9 @@ import yaml
 
 from dagster_project.config import CdpConfig
 from dagster_project.ingest.holds import HELD_METADATA_KEY
+from dagster_project.publish import publish_warehouse
 from dagster_project.run_summary import RunSummary, summarise_run
+from dagster_project.stale_runs import workspace_tags
 
 
 @dataclass
@@ -68,11 +70,19 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> 
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
+            tags=workspace_tags(config),
             run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
         )
-    failures = step_failures(result)
+    failures = step_failures(result.all_events)
+    published = None
+    if not failures:  # a failed run leaves the last good snapshot published
+        try:
+            published = publish_warehouse(config)
+        except Exception as error:  # e.g. a process holds the working warehouse open
+            failures.append(f"publish {config.published}: {type(error).__name__}: {error}")
     summary = summarise_run(config, result.run_id, failures, materialized_assets(result))
-    return PipelineResult(result.success, result.run_id, summary)
+    summary.published_now = published is not None
+    return PipelineResult(result.success and published is not None, result.run_id, summary)
 
 
 def materialized_assets(result) -> set[tuple[str, ...]]:
@@ -80,18 +90,24 @@ def materialized_assets(result) -> set[tuple[str, ...]]:
     return {tuple(event.asset_key.path) for event in result.get_asset_materialization_events()}
 
 
-def step_failures(result) -> list[str]:
+def step_failures(events) -> list[str]:
     """Why each step failed; exports held on purpose (ingest.holds) are not failures, the summary reports them."""
     messages = []
-    for event in result.all_events:
-        if not event.is_step_failure:
+    for event in events:
+        if not is_real_failure(event):
             continue
         data = event.step_failure_data
-        if data.user_failure_data and HELD_METADATA_KEY in data.user_failure_data.metadata:
-            continue
         description = data.user_failure_data.description if data.user_failure_data else None
         messages.append(f"{event.step_key}: {description or _root_cause(data.error)}")
     return messages
+
+
+def is_real_failure(event: dg.DagsterEvent) -> bool:
+    """A step failure other than an export held on purpose."""
+    if not event.is_step_failure:
+        return False
+    held = event.step_failure_data.user_failure_data
+    return not (held and HELD_METADATA_KEY in held.metadata)
 
 
 def _root_cause(error) -> str:

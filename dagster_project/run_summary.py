@@ -43,6 +43,8 @@ class RunSummary:
     data_docs: str | None = None
     rejected_files: list[str] = field(default_factory=list)  # "file: reason", of this run
     exports_held: list[str] = field(default_factory=list)  # why this run wrote no export
+    published_path: str | None = None  # the read-only snapshot for analysts and BI (cdp.yml `published:`)
+    published_now: bool = False  # this run replaced it (a failed run leaves the previous one)
     earlier: set[str] = field(default_factory=set)  # figures not computed in this run: identity, profiles, ...
 
     @property
@@ -94,6 +96,10 @@ class RunSummary:
             lines.append(f"Exports written under {self.exports_folder}")
         if self.data_docs:
             lines.append(f"Quality results: quality.validation_results; Data Docs: {self.data_docs}")
+        if self.published_path and self.published_now:
+            lines.append(f"Published for readers: {self.published_path}")
+        elif self.published_path:
+            lines.append(f"Not published: readers keep the previous snapshot at {self.published_path}")
         if self.failures:
             lines += ["", "FAILED:"] + [f"  - {failure}" for failure in self.failures]
         return "\n".join(lines)
@@ -102,7 +108,8 @@ class RunSummary:
 def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
                   materialized: set[tuple[str, ...]] | None = None) -> RunSummary:
     """`materialized`: asset key paths this run materialized (None: take every figure as this run's)."""
-    summary = RunSummary(run_id=run_id, failures=failures, exports_folder=str(config.exports))
+    summary = RunSummary(run_id=run_id, failures=failures, exports_folder=str(config.exports),
+                         published_path=str(config.published))
     if materialized is not None:
         summary.earlier = {figure for figure, key in _figure_assets(config).items() if key not in materialized}
     docs = config.state_dir / "data_docs"

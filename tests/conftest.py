@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -43,7 +46,8 @@ def copy_tree(source: Path, target: Path) -> None:
 # record (e-commerce accounts trusted over the CRM for names) and its own
 # segments.yml with an extra segment big_spenders. Run 1 on the first batch;
 # then a later day's batch, big_spenders' threshold raised (members exit),
-# run 2 (its exports are kept in a copy); then an identical run 3.
+# run 2 (its exports are kept in a copy; two readers query the published
+# warehouse throughout it); then an identical run 3.
 MULTI_DAY_PEOPLE = 800
 PROFILE_TRUST = ["ecommerce_accounts", "loyalty", "crm", "service_tickets", "pos", "consent", "survey",
                  "campaign_responses", "web_events"]
@@ -60,6 +64,44 @@ def write_segments(folder: Path, big_spender_threshold: float) -> None:
     raw["segments"] += [ALL_BUYERS, {"name": "big_spenders", "description": "Spent a lot.",
                                      "where": f"lifetime_value >= {big_spender_threshold}"}]
     (folder / "segments.yml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+# Queries the published warehouse every 0.2 s until a line arrives on stdin,
+# then prints what it saw. "held": one connection opened at the start, as an
+# analyst's notebook keeps it; "fresh": a new connection per query.
+READER = """
+import duckdb, json, sys, threading
+path, mode = sys.argv[1], sys.argv[2]
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+held = duckdb.connect(path, read_only=True) if mode == "held" else None
+queries, errors, persons = 0, [], set()
+print("reading", flush=True)
+while True:
+    stopping = stop.wait(0.2)  # a last query once told to stop: after the run
+    try:
+        con = held or duckdb.connect(path, read_only=True)
+        persons.add(con.execute("select count(distinct person_id) from identity.person_map").fetchone()[0])
+        if con is not held:
+            con.close()
+        queries += 1
+    except Exception as error:
+        errors.append(str(error))
+    if stopping:
+        break
+print(json.dumps({"queries": queries, "errors": errors, "persons": sorted(persons)}), flush=True)
+"""
+
+
+def start_reader(path: Path, mode: str) -> subprocess.Popen:
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(path), mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline() == "reading\n"
+    return reader
+
+
+def stop_reader(reader: subprocess.Popen) -> dict:
+    seen, _ = reader.communicate("stop\n", timeout=60)
+    return json.loads(seen)
 
 
 def _person_ids(config) -> pl.DataFrame:
@@ -85,7 +127,11 @@ def multi_day(tmp_path_factory):
     generate_sample(config.landing, config.truth, people=MULTI_DAY_PEOPLE, seed=21, batch=2, defect_rate=0)
     write_segments(folder, big_spender_threshold=400)
     config = load_config(config.path)
-    second = run_pipeline(config)
+    readers = {mode: start_reader(config.published, mode) for mode in ("held", "fresh")}
+    try:
+        second = run_pipeline(config)
+    finally:
+        reads_during_second = {mode: stop_reader(reader) for mode, reader in readers.items()}
     ids_second = _person_ids(config)
     with connect(config.warehouse) as con:
         history_second = con.sql("select * from marts.segment_membership").pl()
@@ -97,4 +143,5 @@ def multi_day(tmp_path_factory):
         "config": config, "runs": (first, second, third), "evaluation": evaluation,
         "ids": (ids_first, ids_second, ids_third), "big_spenders_first": big_spenders_first,
         "history_second": history_second, "exports_second": exports_second,
+        "reads_during_second": reads_during_second,
     }

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from dagster_project.child_process import announce_parent
 from dagster_project.dbt_workspace import DbtWorkspace
 
 
@@ -56,6 +57,7 @@ def build_dbt_assets(workspace: DbtWorkspace) -> list[dg.AssetsDefinition]:
 def _dbt_selection(workspace: DbtWorkspace, name: str, select: str) -> dg.AssetsDefinition:
     @dbt_assets(manifest=workspace.manifest_path, select=select, name=name, dagster_dbt_translator=CdpDbtTranslator())
     def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
         yield from dbt.cli(BUILD, context=context).stream()
 
     return build

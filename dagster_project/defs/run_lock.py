@@ -6,30 +6,36 @@ or another run on the workspace. A step-level hook or the first asset could
 not do this (a run of only some assets skips them), nor could a run status
 sensor (it reacts after the run started). `cdp run` takes the lock itself:
 `execute_in_process` uses its own executor.
+
+Holding the lock, the executor also tags the run with its workspace, reports
+runs a killed holder left marked as going on as failed (stale_runs), and,
+when every step succeeded, publishes the warehouse for readers like `cdp run`.
 """
 
 import dagster as dg
 
 from dagster_project.config import CdpConfig
+from dagster_project.pipeline import is_real_failure
+from dagster_project.publish import publish_warehouse
 from dagster_project.run_lock import workspace_lock
+from dagster_project.stale_runs import fail_stale_runs, workspace_tags
 
 
 def workspace_locked_executor(config: CdpConfig) -> dg.ExecutorDefinition:
     """Dagster's in-process executor (same config), holding the workspace's
     run lock while the run executes; a busy workspace fails the run at once,
     naming the process that holds it."""
-    state_dir = config.state_dir
 
     @dg.executor(name="in_process", config_schema=dg.in_process_executor.config_schema)
     def in_process_with_workspace_lock(init_context):
-        return WorkspaceLockedExecutor(dg.in_process_executor.executor_creation_fn(init_context), state_dir)
+        return WorkspaceLockedExecutor(dg.in_process_executor.executor_creation_fn(init_context), config)
 
     return in_process_with_workspace_lock
 
 
 class WorkspaceLockedExecutor(dg.Executor):
-    def __init__(self, inner: dg.Executor, state_dir):
-        self._inner, self._state_dir = inner, state_dir
+    def __init__(self, inner: dg.Executor, config: CdpConfig):
+        self._inner, self._config = inner, config
 
     @property
     def retries(self):
@@ -40,5 +46,15 @@ class WorkspaceLockedExecutor(dg.Executor):
         return self._inner.step_dependency_config
 
     def execute(self, plan_context, execution_plan):
-        with workspace_lock(self._state_dir, f"Dagster run {plan_context.run_id}"):
-            yield from self._inner.execute(plan_context, execution_plan)
+        run_id, instance = plan_context.run_id, plan_context.instance
+        with workspace_lock(self._config.state_dir, f"Dagster run {run_id}") as dead_holder:
+            instance.add_run_tags(run_id, workspace_tags(self._config))
+            if dead_holder:
+                for stale in fail_stale_runs(instance, self._config, dead_holder, current_run_id=run_id):
+                    plan_context.log.warning(f"run {stale} ended without reporting its end: marked failed")
+            failed = False
+            for event in self._inner.execute(plan_context, execution_plan):
+                failed = failed or is_real_failure(event)
+                yield event
+            if not failed and self._config.warehouse.exists():  # a failed run leaves the last good snapshot
+                plan_context.log.info(f"published for readers: {publish_warehouse(self._config)}")

@@ -92,6 +92,7 @@ def export_audience(
     gate: dict,
 ) -> ExportResult:
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(folder)
     previous_manifest = _read_json(folder / "manifest.json")
     pending = unpublished_erasures(folder, previous_manifest)
     rows = con.execute(f"select count(*) from ({query})").fetchall()[0][0]
@@ -220,6 +221,12 @@ def _erasure_history(previous_manifest: dict | None, pending: list[dict], delta:
 
 def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Temporary files of a run killed mid-export (the workspace lock keeps other writers out)."""
+    for leftover in folder.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:
