@@ -113,7 +113,7 @@ def use_tombstone_key(con: duckdb.DuckDBPyConnection, keys: TombstoneKeys) -> No
         con.remove_function(KEY_FUNCTION)
     except duckdb.Error:
         pass  # not registered on this connection yet
-    con.create_function(KEY_FUNCTION, keyed, [duckdb.typing.VARCHAR], duckdb.typing.VARCHAR)
+    con.create_function(KEY_FUNCTION, keyed, ["VARCHAR"], "VARCHAR")
 
 
 def normalised_sql(kind: str, value_sql: str, country_sql: str, default_calling_code: str) -> str:
