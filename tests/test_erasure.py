@@ -47,7 +47,7 @@ def identifying_values(config, person_id: str) -> dict[str, list[str]]:
     for email, phone, loyalty, device, record_id, record_key in rows:
         values["substring"].update(v for v in (email, loyalty, device) if v)
         if phone:
-            values["substring"].add(phone.lstrip("+")[-9:])  # national digits, whatever the format
+            values["substring"].add(phone.lstrip("+")[-10:])  # national digits (UK: 10), whatever the format
         values["exact"].update([record_id, record_key])
     return values
 
@@ -306,7 +306,8 @@ def test_python_matching_normalises_exactly_as_the_staging_models(erased, rerun_
         con.execute("rollback")
     assert compared > 1000 and differing == 0
     assert [(r[0], r[1], r[2]) for r in planted] == [
-        ("T1", "ann.smith@example.com", "+4407700900123"),  # a "(0)" after the country code is kept, by both ("T2", "annsmith@x.io", "+3537700900123"),
+        ("T1", "ann.smith@example.com", "+4407700900123"),  # a "(0)" after the country code is kept, by both
+        ("T2", "annsmith@x.io", "+3537700900123"),
         ("T3", None, "+12125550100"), ("T4", None, "+33123456789"), ("T5", "a@b.co", None)]
     assert all((r[1], r[2]) == (r[3], r[4]) for r in planted)
 
