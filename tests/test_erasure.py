@@ -4,18 +4,22 @@ personal data."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import shutil
 
 import polars as pl
 import pytest
 
+from dagster_project import identifiers
 from dagster_project.generate import generate_sample
+from dagster_project.governance.tombstones import tombstone_secret
 from dagster_project.governance.erasure import erase_person
 from dagster_project.governance.requests import process_erasure_requests
 from dagster_project.export.writer import PENDING_ERASURES
 from dagster_project.pipeline import run_pipeline
-from dagster_project.warehouse import connect
+from dagster_project.warehouse import connect, table_exists
 
 
 def pick_person(config):
@@ -43,7 +47,7 @@ def identifying_values(config, person_id: str) -> dict[str, list[str]]:
     for email, phone, loyalty, device, record_id, record_key in rows:
         values["substring"].update(v for v in (email, loyalty, device) if v)
         if phone:
-            values["substring"].add(phone.lstrip("+")[-9:])  # national digits, whatever the format
+            values["substring"].add(phone.lstrip("+")[-10:])  # national digits (UK: 10), whatever the format
         values["exact"].update([record_id, record_key])
     return values
 
@@ -116,6 +120,30 @@ def published_erasures(config) -> dict[str, dict]:
     return published
 
 
+VARIANTS_FILE = "crm/contacts_variants.csv"
+STRANGER_EMAIL = "quentin.zabriskie@example.org"
+
+
+def write_variants(config, email: str, phone: str) -> None:
+    """A CRM file with the person's email and phone spelled as staging would fold them (new contact ids,
+    rows V*), and a stranger whose phone shares the person's last 9 digits under another country code."""
+    assert phone.startswith("+44")
+    national = phone[3:]
+    rows = [
+        ("V1", email[:4] + " " + email[4:], "", "GB", "2025-07-02 10:00:00"),
+        ("V2", f"  {email.upper()} ", "", "GB", "2025-07-02 10:00:00"),
+        ("V3", "", f"+44 {national[:4]} {national[4:]}", "GB", "2025-07-02 10:00:00"),
+        ("V4", "", f"0044 {national[:4]}-{national[4:]}", "", "2025-07-02 10:00:00"),
+        ("V5", "", f"0{national[:4]} {national[4:]}", "United Kingdom", "2025-07-02 10:00:00"),
+        ("V6", "", f"(0){national[:4]}.{national[4:7]}.{national[7:]}", "uk", "not a time"),  # quarantined if loaded
+        ("S1", f" {STRANGER_EMAIL.upper()}", f"+33 {national[-9:]}", "France", "2025-07-02 10:00:00"),
+    ]
+    lines = ["contact_id,first_name,last_name,email,phone,birth_date,street,zip,city,country,updated_at"]
+    lines += [f"{i},{'Quentin' if i == 'S1' else 'Erased'},Zabriskie,{e},{p},,1 Test Street,ZZ1 1ZZ,Leeds,{c},{t}"
+              for i, e, p, c, t in rows]
+    (config.landing / VARIANTS_FILE).write_text("\n".join(lines) + "\n")
+
+
 @pytest.fixture(scope="module")
 def erased(workspace_factory):
     config = workspace_factory("erasure")
@@ -125,6 +153,7 @@ def erased(workspace_factory):
     values = identifying_values(config, person_id)
     assert occurrences(config, values)  # the search finds them before erasure
     folders = exported_in(config, person_id)
+    write_variants(config, email, phone)  # loaded by the next run (rerun_with_a_request_file)
     report = erase_person(config, email=email.upper() + " ")
     return config, person_id, values, report, folders
 
@@ -227,3 +256,72 @@ def test_the_audit_log_records_the_request_without_personal_data(erased):
     text = log.write_csv()
     assert person_id not in text
     assert not any(v in text for v in values["substring"] | values["exact"])
+
+
+def test_variants_of_an_erased_email_or_phone_never_come_back_and_nobody_else_is_stopped(erased, rerun_with_a_request_file):
+    config, *_ = erased
+    run, *_ = rerun_with_a_request_file
+    assert run.success, run.summary.render()
+    with connect(config.warehouse) as con:
+        log = con.execute("select rows_read, rows_loaded, rows_quarantined, rows_erased from raw.load_log where file = ?",
+                          [VARIANTS_FILE]).fetchall()
+        raw_ids = con.execute("select contact_id from raw.crm where _file = ?", [VARIANTS_FILE]).fetchall()
+        quarantined = con.execute("select count(*) from raw.quarantine where file = ?", [VARIANTS_FILE]).fetchall()[0][0]
+        records = con.execute("select source_record_id, email, phone from intermediate.int_identity__records "
+                              "where source = 'crm' and source_record_id in ('V1', 'V2', 'V3', 'V4', 'V5', 'V6', 'S1')").fetchall()
+        stranger = con.execute("select count(*) from marts.dim_customer where email = ?", [STRANGER_EMAIL]).fetchall()[0][0]
+    assert log == [(7, 1, 0, 6)]  # V6 would have been quarantined: it is dropped before the contract
+    assert raw_ids == [("S1",)] and quarantined == 0
+    assert [r[0] for r in records] == ["S1"] and records[0][1] == STRANGER_EMAIL and records[0][2].startswith("+33")
+    assert stranger == 1
+
+
+def test_python_matching_normalises_exactly_as_the_staging_models(erased, rerun_with_a_request_file):
+    """Every staged row, plus tricky spellings planted in raw.crm (rolled back): the dbt staging
+    view and the Python tombstone SQL give the same email and phone."""
+    config, *_ = erased
+    tricky = [("T1", " Ann .Smith@Example.COM", "0044 (0) 7700-900123", "Great Britain"),
+              ("T2", "ann smith@x.io", "07700 900123", "Éire"), ("T3", "no-at-sign", "+1 (212) 555-0100", None),
+              ("T4", None, "00 33 1 23 45 67 89", "fr"), ("T5", "a@b.co", "12345", "")]
+    email = identifiers.email_sql("email_original")
+    phone = identifiers.phone_sql("phone_original", "country_original", config.default_phone_country_code)
+    with connect(config.warehouse) as con:
+        con.execute("begin transaction")
+        con.executemany("insert into raw.crm (contact_id, email, phone, country, updated_at) values (?, ?, ?, ?, now())", tricky)
+        views = con.execute("select table_schema, table_name from information_schema.tables "
+                            "where table_name like 'stg_%' and table_type = 'VIEW'").fetchall()
+        compared = differing = 0
+        for schema, view in views:
+            columns = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                                   "where table_schema = ? and table_name = ?", [schema, view]).fetchall()}
+            if not {"email_original", "phone_original", "country_original"} <= columns:
+                continue
+            counts = con.execute(f"""select count(*), count(*) filter (where email is distinct from {email}
+                                                                      or phone is distinct from {phone})
+                                     from "{schema}"."{view}" """).fetchall()[0]
+            compared, differing = compared + counts[0], differing + counts[1]
+        [crm_view] = [f'"{schema}"."{view}"' for schema, view in views if view == "stg_crm__contacts"]
+        planted = con.execute(f"""select source_record_id, email, phone, {email}, {phone} from {crm_view}
+                                  where source_record_id like 'T_' order by 1""").fetchall()
+        con.execute("rollback")
+    assert compared > 1000 and differing == 0
+    assert [(r[0], r[1], r[2]) for r in planted] == [
+        ("T1", "ann.smith@example.com", "+4407700900123"),  # a "(0)" after the country code is kept, by both
+        ("T2", "annsmith@x.io", "+3537700900123"),
+        ("T3", None, "+12125550100"), ("T4", None, "+33123456789"), ("T5", "a@b.co", None)]
+    assert all((r[1], r[2]) == (r[3], r[4]) for r in planted)
+
+
+def test_tombstones_hold_keyed_hashes_only(erased):
+    config, person_id, values, report, _ = erased
+    emails = [v for v in values["substring"] if "@" in v]
+    secret = tombstone_secret(config.state_dir)
+    with connect(config.warehouse) as con:
+        tombstones = con.sql("select * from governance.erasure_tombstones").pl()
+        requests_text = con.sql("select * from governance.erasure_requests").pl().write_csv() if table_exists(
+            con, "governance", "erasure_requests") else ""
+    text = tombstones.write_csv() + requests_text
+    assert "value_sha256" not in tombstones.columns
+    for email in emails:
+        assert hashlib.sha256(email.encode()).hexdigest() not in text
+        assert hmac.new(secret, email.encode(), hashlib.sha256).hexdigest() in tombstones["value_hmac"].to_list()

@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_project.config import CdpConfig, SourceConfig
 from dagster_project.defs.resources import CdpResource
 from dagster_project.governance.requests import process_erasure_requests
+from dagster_project.governance.tombstones import tombstone_keys
 from dagster_project.ingest.load import load_source
 from dagster_project.warehouse import connect
 
@@ -54,7 +55,7 @@ def _ingest_asset(source: SourceConfig) -> dg.AssetsDefinition:
     def load(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
         with connect(config.warehouse) as con:
-            report = load_source(con, source, config.landing, context.run_id)
+            report = load_source(con, source, config.landing, context.run_id, tombstone_keys(config))
         metadata = {
             "files_loaded": report.count("loaded"),
             "files_skipped_already_loaded": report.count("skipped"),

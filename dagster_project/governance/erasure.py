@@ -29,7 +29,9 @@ from dagster_project.config import CdpConfig
 from dagster_project.export.writer import delta_basis, export_reader, record_pending_erasures
 from dagster_project.files import file_sha256
 from dagster_project.ingest.load import ensure_raw_schema
-from dagster_project.governance.tombstones import KEY_SQL, ensure_tombstones, erased_condition
+from dagster_project.governance.tombstones import (
+    KINDS, erased_condition, key_sql, normalised_sql, tombstone_keys, use_tombstone_key,
+)
 from dagster_project.warehouse import connect, table_exists
 
 AUDIT_DDL = """
@@ -72,8 +74,14 @@ def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | No
     report = ErasureReport(request_id)
     with connect(config.warehouse) as con:
         con.execute(AUDIT_DDL)
-        ensure_tombstones(con)
+        keys = tombstone_keys(config)
+        use_tombstone_key(con, keys)
         ensure_raw_schema(con)
+        # The request's own identifiers, normalised like every stored one (a national phone takes the default code).
+        con.execute("create or replace temp table requested_as_given as select ?::varchar as email, ?::varchar as phone", [email, phone])
+        con.execute(f"""create or replace temp table requested as select
+            {normalised_sql('email', 'email', 'null', keys.default_calling_code)} as email,
+            {normalised_sql('phone', 'phone', 'null', keys.default_calling_code)} as phone from requested_as_given""")
         persons = _find_persons(con, email=email, phone=phone, person_id=person_id)
         if not persons and not (email or phone):
             raise NothingToErase(f"no person {person_id!r} in identity.person_map")
@@ -89,9 +97,9 @@ def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | No
         report.records = con.execute("select count(*) from erased_records").fetchall()[0][0]
         con.execute("begin transaction")
         try:
-            report.counts["tombstones_written"] = _write_tombstones(con, request_id, email, phone)
-            report.counts["raw_rows_erased"] = _erase_raw(con, config)
-            report.counts["quarantine_rows_erased"] = _erase_quarantine(con, config)
+            report.counts["tombstones_written"] = _write_tombstones(con, request_id)
+            report.counts["raw_rows_erased"] = _erase_raw(con, config, keys)
+            report.counts["quarantine_rows_erased"] = _erase_quarantine(con, config, keys)
             report.counts["warehouse_rows_erased"] = _erase_models(con)
             con.execute("commit")
         except Exception:
@@ -112,53 +120,48 @@ def _find_persons(con, *, email, phone, person_id) -> list[str]:
     if not table_exists(con, "identity", "person_map"):
         return []
     if person_id:
-        where, value = "m.person_id = ?", person_id
-    elif email:
-        where, value = f"{KEY_SQL['email'].format(value='r.email')} = {KEY_SQL['email'].format(value='?')}", email
-    elif phone:
-        where, value = f"{KEY_SQL['phone'].format(value='r.phone')} = {KEY_SQL['phone'].format(value='?')}", phone
+        where, params = "m.person_id = ?", [person_id]
+    elif email or phone:  # records hold staging's normalised values, as the temp table `requested` does
+        where, params = f"r.{'email' if email else 'phone'} = (select {'email' if email else 'phone'} from requested)", []
     else:
         raise ValueError("name the person: email, phone or person_id")
     rows = con.execute(
         f"""select distinct m.person_id from identity.person_map m
             join intermediate.int_identity__records r on r.record_key = m.record_key where {where}""",
-        [value],
+        params,
     ).fetchall()
     return sorted(r[0] for r in rows)
 
 
-def _write_tombstones(con, request_id: str, email: str | None, phone: str | None) -> int:
-    """Hashes of every identifier and record of the erased person(s), and of the request's own."""
+def _write_tombstones(con, request_id: str) -> int:
+    """Keyed hashes of every identifier and record of the erased person(s), and of the request's own."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    selects = ["select 'record' as kind, sha256(record_key) as value_sha256 from erased_records"]
-    for kind in KEY_SQL:
-        selects.append(
-            f"""select '{kind}', {KEY_SQL[kind].format(value='r.' + kind)} from intermediate.int_identity__records r
+    selects = [f"select 'record' as kind, {key_sql('record_key')} as value_hmac from erased_records"]
+    if table_exists(con, "intermediate", "int_identity__records"):
+        selects += [  # stored values are staging's normalised ones: the key is taken as they are
+            f"""select '{kind}', {key_sql('r.' + kind)} from intermediate.int_identity__records r
                 where r.record_key in (select record_key from erased_records) and r.{kind} is not null"""
-        )
-    if email:
-        selects.append(f"select 'email', {KEY_SQL['email'].format(value='?')}")
-    if phone:
-        selects.append(f"select 'phone', {KEY_SQL['phone'].format(value='?')}")
-    params = [v for v in (email, phone) if v]
+            for kind in KINDS
+        ]
+    selects += [f"select '{kind}', {key_sql(kind)} from requested" for kind in ("email", "phone")]
     before = con.execute("select count(*) from governance.erasure_tombstones").fetchall()[0][0]
     con.execute(
-        f"""insert into governance.erasure_tombstones
-            select distinct kind, value_sha256, '{request_id}', ?::timestamp from ({' union all '.join(selects)})
-            where value_sha256 is not null
-              and (kind, value_sha256) not in (select kind, value_sha256 from governance.erasure_tombstones)""",
-        [now, *params],
+        f"""insert into governance.erasure_tombstones (kind, value_hmac, request_id, created_at)
+            select distinct kind, value_hmac, '{request_id}', ?::timestamp from ({' union all '.join(selects)})
+            where value_hmac is not null
+              and (kind, value_hmac) not in (select kind, value_hmac from governance.erasure_tombstones where value_hmac is not null)""",
+        [now],
     )
     return con.execute("select count(*) from governance.erasure_tombstones").fetchall()[0][0] - before
 
 
-def _erase_raw(con, config: CdpConfig) -> int:
+def _erase_raw(con, config: CdpConfig, keys) -> int:
     """Delete matching raw rows and move their count from loaded to erased in raw.load_log."""
     removed = 0
     for source in config.sources:
         if not table_exists(con, "raw", source.name):
             continue
-        condition = erased_condition(source)
+        condition = erased_condition(con, source, keys)
         per_file = con.execute(f"select _file_sha256, count(*) from raw.{source.name} where {condition} group by 1").fetchall()
         removed += _count_as_erased(con, source.name, per_file, "rows_loaded")
         con.execute(f"delete from raw.{source.name} where {condition}")
@@ -176,7 +179,7 @@ def _count_as_erased(con, source: str, per_file: list[tuple[str, int]], counter:
     return sum(count for _, count in per_file)
 
 
-def _erase_quarantine(con, config: CdpConfig) -> int:
+def _erase_quarantine(con, config: CdpConfig, keys) -> int:
     """Quarantined rows keep their original text: match it with the same keys."""
     if not table_exists(con, "raw", "quarantine"):
         return 0
@@ -187,7 +190,7 @@ def _erase_quarantine(con, config: CdpConfig) -> int:
         matching = f"""
             select distinct file_sha256, row_number, action = 'row' as is_row from (
                 select file_sha256, row_number, action, {fields} from raw.quarantine where source = '{source.name}'
-            ) as quarantined where {erased_condition(source, tolerant=True)}
+            ) as quarantined where {erased_condition(con, source, keys, tolerant=True)}
         """
         # Entries of loaded rows whose field was nulled (action 'field') go too, but those rows count as loaded.
         per_file = con.execute(f"select file_sha256, count(*) from ({matching}) where is_row group by 1").fetchall()

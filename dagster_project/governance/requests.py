@@ -15,6 +15,7 @@ the next run; while it is, the run's exports are held (see ingest.holds).
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +25,7 @@ import polars as pl
 from dagster_project.config import CdpConfig
 from dagster_project.files import file_sha256
 from dagster_project.governance.erasure import NothingToErase, erase_person
+from dagster_project.governance.tombstones import tombstone_secret
 from dagster_project.ingest.holds import FILE_REJECTED
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, read_landing_file
 from dagster_project.warehouse import connect
@@ -35,7 +37,7 @@ create table if not exists governance.erasure_requests (
     file varchar not null,
     file_sha256 varchar not null,
     row_number bigint not null,
-    identifiers_sha256 varchar,        -- sha256 of each identifier given, no personal data
+    identifiers_sha256 varchar,        -- HMAC-SHA256 (tombstone key) of each identifier given, no personal data
     requested_at timestamp,
     processed_at timestamp not null,
     run_id varchar,
@@ -120,7 +122,7 @@ def _read_requests(path: Path) -> list[dict]:
 def _carry_out(config: CdpConfig, request: dict, done_requests: set[str]) -> dict:
     given = request["given"]
     result = {**request, "identifiers_sha256": ",".join(
-        f"{k}:{hashlib.sha256(v.lower().encode()).hexdigest()}" for k, v in sorted(given.items())),
+        f"{k}:{_keyed(config, v)}" for k, v in sorted(given.items())),
         "persons": 0, "erasure_ids": None, "reason": None}
     if not given:
         return {**result, "status": "rejected", "reason": f"row {request['row_number']}: no email, phone or person_id"}
@@ -136,6 +138,11 @@ def _carry_out(config: CdpConfig, request: dict, done_requests: set[str]) -> dic
     done_requests.add(request["request_id"])
     return {**result, "persons": persons, "erasure_ids": ",".join(e.request_id for e in erasures) or None,
             "status": "erased" if persons else "tombstoned" if erasures else "rejected"}
+
+
+def _keyed(config: CdpConfig, value: str) -> str:
+    """Keyed like tombstones: the audit names the request without a hash anyone could match by guessing."""
+    return hmac.new(tombstone_secret(config.state_dir), value.lower().encode(), hashlib.sha256).hexdigest()
 
 
 def _timestamp(value: str | None) -> datetime | None:

@@ -4,7 +4,8 @@ Per file, in one transaction: valid rows go to `raw.<source>` with their
 lineage (file, hash, row number, load time, run id); rows that break the
 contract go to `raw.quarantine` with the reason and their original text; a
 line goes to `raw.load_log`. Rows of people erased earlier (tombstones) are
-dropped and counted: read = loaded + quarantined + erased. A file whose hash is already logged as loaded is
+dropped, also those the contract would quarantine, and counted: read =
+loaded + quarantined + erased. A file whose hash is already logged as loaded is
 skipped, so re-running a load is a no-op and a run that failed half-way can
 simply be run again.
 
@@ -27,7 +28,7 @@ import polars as pl
 
 from dagster_project.config import SourceConfig, column_sql_type
 from dagster_project.files import file_sha256
-from dagster_project.governance.tombstones import erased_row_numbers
+from dagster_project.governance.tombstones import TombstoneKeys, erased_row_numbers
 from dagster_project.ingest.contract import check_contract
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, is_plain_column_name, read_landing_file
 
@@ -118,26 +119,28 @@ def landing_files(source: SourceConfig, landing: Path) -> list[Path]:
 
 
 def load_source(
-    con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Path, run_id: str = ""
+    con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Path, run_id: str = "",
+    tombstone_keys: TombstoneKeys | None = None,
 ) -> SourceLoadReport:
     """Load every new file of `source`. Files that cannot be loaded are
-    rejected (logged with the reason, listed in the report); the others load."""
+    rejected (logged with the reason, listed in the report); the others load.
+    `tombstone_keys` is needed once anyone has been erased."""
     ensure_raw_schema(con)
     _ensure_raw_table(con, source)
     report = SourceLoadReport(source.name)
     for path in landing_files(source, landing):
-        report.files.append(_load_file(con, source, landing, path, run_id))
+        report.files.append(_load_file(con, source, landing, path, run_id, tombstone_keys))
     return report
 
 
-def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Path, path: Path, run_id: str) -> FileLoad:
+def _load_file(con, source: SourceConfig, landing: Path, path: Path, run_id: str, keys: TombstoneKeys | None) -> FileLoad:
     relative = str(path.relative_to(landing))
     sha = file_sha256(path)
     if _already_loaded(con, source.name, sha):
         return FileLoad(relative, "skipped")
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     try:
-        return _insert_file(con, source, path, relative, sha, loaded_at, run_id)
+        return _insert_file(con, source, path, relative, sha, loaded_at, run_id, keys)
     except UnreadableFileError as error:
         reason = error.reason
     except Exception as error:  # anything else wrong with this file must not stop the other files
@@ -146,7 +149,8 @@ def _load_file(con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Pa
     return FileLoad(relative, "rejected", error=reason)
 
 
-def _insert_file(con, source: SourceConfig, path: Path, relative: str, sha: str, loaded_at: datetime, run_id: str) -> FileLoad:
+def _insert_file(con, source: SourceConfig, path: Path, relative: str, sha: str, loaded_at: datetime, run_id: str,
+                 keys: TombstoneKeys | None) -> FileLoad:
     frame = read_landing_file(path, source.format, source.delimiter, source.encoding)
     _check_columns_fit(con, source, path, [c for c in frame.columns if c != ROW_NUMBER])
     result = check_contract(frame, source.contract, path)
@@ -158,25 +162,28 @@ def _insert_file(con, source: SourceConfig, path: Path, relative: str, sha: str,
         pl.lit(run_id).alias("_run_id"),
     ]
     rows = result.valid.with_columns(lineage)
-    erased = _erased_rows(con, source, rows)
+    # Rows the contract rejects are matched on their text, so an erased person's row never reaches quarantine.
+    invalid = result.invalid_rows.with_columns(pl.lit(None, pl.String).alias(c) for c in result.absent_columns)
+    erased = _erased_rows(con, source, rows, keys) | _erased_rows(con, source, invalid, keys, tolerant=True)
     if erased:
         rows = rows.filter(~pl.col(ROW_NUMBER).is_in(list(erased)))
     quarantine = _quarantine_rows(result, source.name, relative, sha, loaded_at, run_id)
-    if erased and quarantine.height:  # nulled fields of erased people's rows go with them
+    if erased and quarantine.height:  # quarantined rows and nulled fields of erased people go with them
         quarantine = quarantine.filter(~pl.col("row_number").is_in(list(erased)))
+    quarantined = result.invalid_rows.filter(~pl.col(ROW_NUMBER).is_in(list(erased))).height
     con.execute("begin transaction")
     try:
         _add_new_columns(con, source, rows)
         _insert_frame(con, f"raw.{source.name}", rows)
         if quarantine.height:
             _insert_frame(con, "raw.quarantine", quarantine)
-        _log(con, source.name, relative, sha, "loaded", result.rows_read, rows.height, result.invalid_rows.height, None, loaded_at, run_id, len(erased))
+        _log(con, source.name, relative, sha, "loaded", result.rows_read, rows.height, quarantined, None, loaded_at, run_id, len(erased))
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
     return FileLoad(
-        relative, "loaded", result.rows_read, rows.height, result.invalid_rows.height, len(erased),
+        relative, "loaded", result.rows_read, rows.height, quarantined, len(erased),
         absent_columns=result.absent_columns,
     )
 
@@ -208,11 +215,11 @@ def _raw_columns(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> set[st
     ).fetchall()}
 
 
-def _erased_rows(con: duckdb.DuckDBPyConnection, source: SourceConfig, rows: pl.DataFrame) -> set[int]:
+def _erased_rows(con, source: SourceConfig, rows: pl.DataFrame, keys: TombstoneKeys | None, tolerant: bool = False) -> set[int]:
     """Rows of people erased earlier: dropped, never loaded again."""
     con.register("incoming_check", rows.to_arrow())
     try:
-        return erased_row_numbers(con, source, "incoming_check")
+        return erased_row_numbers(con, source, "incoming_check", keys, tolerant)
     finally:
         con.unregister("incoming_check")
 

@@ -40,6 +40,11 @@
     case when length({{ digits }}) between 8 and 15 then '+' || {{ digits }} end
 {%- endmacro %}
 
+{# Device ids: trimmed, lower case. #}
+{% macro cdp_normalise_device_id(expression) -%}
+    lower(trim({{ expression }}))
+{%- endmacro %}
+
 {# Postcode for matching: upper case letters and digits only ("sw1a 1aa" -> "SW1A1AA"). #}
 {% macro cdp_normalise_postcode(expression) -%}
     nullif(upper({{ cdp_regex_replace_all(expression, '[^A-Za-z0-9]', '') }}), '')

@@ -75,7 +75,7 @@ normalised as (
         {{ cdp_clean_text('region_original') }} as region,
         {{ cdp_normalise_country('country_original') }} as country,
         {{ cdp_normalise_code('loyalty_id_original') }} as loyalty_id,
-        lower(trim(device_id_original)) as device_id
+        {{ cdp_normalise_device_id('device_id_original') }} as device_id
     from latest_version
     where version_rank = 1
 
