@@ -12,6 +12,9 @@ records their person_ids per export folder, so the next export's delta lists
 them as removed with reason `erasure`.
 governance.erasure_log records the request, its time and the counts removed,
 with no personal data. The next run rebuilds every model without them.
+Last, the warehouse file is rewritten without its free blocks, where deleted
+rows would otherwise stay readable (warehouse.rewrite_without_free_blocks);
+a batch of requests (governance/requests.py) rewrites once, after the last.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from dagster_project.export.writer import delta_basis, export_reader, record_pen
 from dagster_project.files import file_sha256
 from dagster_project.ingest.load import ensure_raw_schema
 from dagster_project.governance.tombstones import KEY_SQL, ensure_tombstones, erased_condition
-from dagster_project.warehouse import connect, table_exists
+from dagster_project.warehouse import connect, rewrite_without_free_blocks, table_exists
 
 AUDIT_DDL = """
 create schema if not exists governance;
@@ -67,7 +70,10 @@ class ErasureReport:
         return "\n".join(lines)
 
 
-def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | None = None, person_id: str | None = None) -> ErasureReport:
+def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | None = None, person_id: str | None = None,
+                 rewrite: bool = True) -> ErasureReport:
+    """`rewrite=False` leaves the deleted rows in the file's free blocks: only for a caller that
+    erases several people and then calls rewrite_without_free_blocks once."""
     request_id = f"erasure-{uuid.uuid4().hex[:12]}"
     report = ErasureReport(request_id)
     with connect(config.warehouse) as con:
@@ -105,6 +111,8 @@ def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | No
              report.counts["raw_rows_erased"], report.counts["quarantine_rows_erased"],
              report.counts["warehouse_rows_erased"], report.counts["export_rows_erased"], report.counts["tombstones_written"]],
         )
+    if rewrite:
+        rewrite_without_free_blocks(config.warehouse)
     return report
 
 
