@@ -52,6 +52,7 @@ def rewrite_without_free_blocks(path: Path) -> None:
     _remove_database_files(temporary)
     try:
         with connect(path) as con:
+            con.execute("set enable_progress_bar = false")
             con.execute("checkpoint")
             catalog = con.execute("select current_database()").fetchall()[0][0]
             con.execute(f"attach '{_sql_text(temporary)}' as rewritten")

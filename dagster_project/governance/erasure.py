@@ -19,18 +19,12 @@ a batch of requests (governance/requests.py) rewrites once, after the last.
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-
-import duckdb
 
 from dagster_project.config import CdpConfig
-from dagster_project.export.writer import delta_basis, export_reader, record_pending_erasures
-from dagster_project.files import file_sha256
+from dagster_project.export.writer import remove_persons
 from dagster_project.ingest.load import ensure_raw_schema
 from dagster_project.governance.tombstones import KEY_SQL, ensure_tombstones, erased_condition
 from dagster_project.warehouse import connect, rewrite_without_free_blocks, table_exists
@@ -239,38 +233,10 @@ def _erase_models(con) -> int:
 
 
 def _erase_exports(con, config: CdpConfig, persons: list[str], request_id: str) -> int:
-    """Rewrite every export file without the erased persons; update manifests. The
-    person_ids found in a folder's export are first recorded as pending erasures,
-    so the next delta tells the recipient they were removed (export/writer.py)."""
+    """Rewrite every export folder without the erased persons, through the export writer
+    (which also records them as pending erasures, so the next delta lists them as removed)."""
     if not persons or not config.exports.exists():
         return 0
-    removed = 0
     erased_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for manifest_path in sorted(config.exports.glob("*/*/manifest.json")):
-        manifest = json.loads(manifest_path.read_text())
-        folder = manifest_path.parent
-        exported = folder / delta_basis(manifest["audience"], {entry["name"] for entry in manifest["files"]})
-        exported_ids = [r[0] for r in con.execute(
-            f"select distinct person_id::varchar from {export_reader(exported)} where person_id in (select person_id from erased_persons)"
-        ).fetchall()]
-        if exported_ids:
-            record_pending_erasures(folder, request_id, erased_at, exported_ids)
-        for entry in manifest["files"]:
-            path = folder / entry["name"]
-            source = export_reader(path)
-            count = con.execute(f"select count(*) from {source} where person_id in (select person_id from erased_persons)").fetchall()[0][0]
-            if not count:
-                continue
-            temporary = folder / f".{path.name}.{request_id}.tmp"
-            options = "(format parquet)" if path.suffix == ".parquet" else "(format csv, header true)"
-            con.execute(f"copy (select * from {source} where person_id not in (select person_id from erased_persons)) to '{temporary}' {options}")
-            os.replace(temporary, path)
-            entry["sha256"] = file_sha256(path)
-            if not path.name.endswith(".delta.parquet"):
-                removed += count
-        manifest["row_count"] = con.execute(f"select count(*) from {export_reader(exported)}").fetchall()[0][0]
-        manifest.setdefault("erasure_requests", []).append(request_id)
-        temporary = folder / f".manifest.json.{request_id}.tmp"
-        temporary.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(temporary, manifest_path)
-    return removed
+    return sum(remove_persons(con, manifest.parent, "select person_id from erased_persons", request_id, erased_at)
+               for manifest in sorted(config.exports.glob("*/*/manifest.json")))
