@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 
 from dagster_project.config import CdpConfig
+from dagster_project.files import sync_file, sync_folder
 from dagster_project.warehouse import connect
 
 
@@ -38,19 +39,10 @@ def publish_warehouse(config: CdpConfig) -> Path:
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
-    _sync_folder(target.parent)
+    sync_folder(target.parent)
     return target
 
 
 def _copy_durably(source: Path, target: Path) -> None:
     shutil.copyfile(source, target)
-    with open(target, "rb+") as copied:
-        os.fsync(copied.fileno())  # the rename must never point at a half-written file after a crash
-
-
-def _sync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    sync_file(target)

@@ -2,16 +2,27 @@
 
 DuckDB allows one writing process at a time, so every Python step opens its
 connection, does its work and closes it before dbt (a separate process) runs.
+
+Deleting rows does not remove them from the file: DuckDB marks them deleted
+and later frees their blocks, but the bytes stay in the file until a block is
+reused, so anyone with the file could read an erased person back.
+`rewrite_without_free_blocks` copies the database table by table (a logical
+copy, `COPY FROM DATABASE`: only live rows are written) into a new file that
+replaces the old one. A byte copy of the file (what publish.py does) would
+keep the free blocks; hence erasures rewrite first and publish after.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
+
+from dagster_project.files import sync_file, sync_folder
 
 # DuckDB locks the whole file per process, readers included: a BI tool's query
 # on the working warehouse (rather than the published copy) blocks a step for
@@ -52,3 +63,55 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
             [schema, table],
         ).fetchall()[0][0]
     )
+
+
+def rewrite_without_free_blocks(path: Path) -> None:
+    """Replace the database at `path` with a logical copy of itself: every schema, table, view,
+    sequence and macro, none of the deleted rows. Atomic (temporary file, fsync, rename); the
+    caller holds the workspace's run lock, so no other process has the file open."""
+    temporary = path.with_name(f".{path.name}.rewrite.tmp")  # one name: a killed rewrite leaves no litter
+    _remove_database_files(temporary)
+    try:
+        with connect(path) as con:
+            con.execute("set enable_progress_bar = false")
+            con.execute("checkpoint")
+            catalog = con.execute("select current_database()").fetchall()[0][0]
+            con.execute(f"attach '{_sql_text(temporary)}' as rewritten")
+            con.execute(f'copy from database "{catalog}" to rewritten')
+            con.execute("checkpoint rewritten")  # every change in the file, none left in a WAL
+            _check_same_contents(con, catalog, "rewritten")
+            con.execute("detach rewritten")
+        wal = path.with_name(path.name + ".wal")
+        if wal.exists():  # DuckDB would replay it into the new file
+            raise RuntimeError(f"{wal} left after closing the warehouse: another process writes it")
+        sync_file(temporary)
+        os.replace(temporary, path)
+        sync_folder(path.parent)
+    finally:
+        _remove_database_files(temporary)
+
+
+def _check_same_contents(con: duckdb.DuckDBPyConnection, old: str, new: str) -> None:
+    """Same objects and same row count per table in both databases, or the old file stays."""
+    def contents(catalog: str) -> list[tuple]:
+        objects = con.execute(
+            f"""select 'table', schema_name, table_name from duckdb_tables() where database_name = '{catalog}'
+                union all select 'view', schema_name, view_name from duckdb_views() where database_name = '{catalog}' and not internal
+                union all select 'sequence', schema_name, sequence_name from duckdb_sequences() where database_name = '{catalog}'
+                union all select 'macro', schema_name, function_name from duckdb_functions()
+                          where database_name = '{catalog}' and not internal and function_type like '%macro'
+                order by all"""
+        ).fetchall()
+        return [(*o, con.execute(f'select count(*) from "{catalog}"."{o[1]}"."{o[2]}"').fetchall()[0][0])
+                if o[0] == "table" else o for o in objects]
+    if contents(old) != contents(new):
+        raise RuntimeError("the rewritten warehouse differs from the original: kept the original")
+
+
+def _remove_database_files(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _sql_text(value) -> str:
+    return str(value).replace("'", "''")

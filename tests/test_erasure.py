@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import shutil
 
 import polars as pl
@@ -43,13 +44,49 @@ def identifying_values(config, person_id: str) -> dict[str, list[str]]:
                where m.person_id = ?""",
             [person_id],
         ).fetchall()
-    values = {"substring": set(), "exact": {person_id}}
+    values = {"substring": set(), "exact": {person_id}, "plain": plain_identifiers(config, person_id)}
     for email, phone, loyalty, device, record_id, record_key in rows:
         values["substring"].update(v for v in (email, loyalty, device) if v)
         if phone:
             values["substring"].add(phone.lstrip("+")[-10:])  # national digits (UK: 10), whatever the format
         values["exact"].update([record_id, record_key])
     return values
+
+
+def plain_identifiers(config, person_id: str) -> dict[str, set[str]]:
+    """The person's emails, phones (national digits) and names ("first last", and the last name),
+    as plain text; a name also on another person's records (a namesake) legitimately stays."""
+    with connect(config.warehouse) as con:
+        emails, phones, names = con.execute(
+            """with names as (
+                   select m.person_id, unnest([lower(r.first_name || ' ' || r.last_name), lower(r.last_name)]) as name
+                   from identity.person_map m join intermediate.int_identity__records r using (record_key))
+               select (select list(distinct lower(r.email)) filter (where r.email is not null)
+                       from identity.person_map m join intermediate.int_identity__records r using (record_key) where m.person_id = $1),
+                      (select list(distinct right(regexp_replace(r.phone, '[^0-9]', '', 'g'), 9)) filter (where r.phone is not null)
+                       from identity.person_map m join intermediate.int_identity__records r using (record_key) where m.person_id = $1),
+                      (select list(distinct name) from names where person_id = $1 and name is not null
+                         and name not in (select name from names where person_id <> $1 and name is not null))""",
+            [person_id]).fetchall()[0]
+    return {"email": set(emails or []), "phone": set(phones or []), "name": set(names or [])}
+
+
+def plain_text_files_holding(config, plain: dict[str, set[str]]) -> list[str]:
+    """Every file of the workspace (warehouse, published snapshot, Dagster storage, dbt target and
+    logs, Data Docs, exports) whose raw bytes hold one of the values as a whole word, case-insensitive;
+    a phone matches with any separators between its digits. The landing folder (the sources' own files)
+    and the generator's truth files are not the platform's to erase."""
+    patterns = [rb"(?<![a-z0-9.])" + re.escape(v.encode()) + rb"(?![a-z0-9])" for v in plain["email"] | plain["name"]]
+    patterns += [rb"[ .()-]*".join(re.escape(d.encode()) for d in phone) for phone in plain["phone"]]
+    wanted = re.compile(b"|".join(patterns), re.IGNORECASE)
+    found = []
+    for path in sorted(config.root.rglob("*")):
+        relative = path.relative_to(config.root).as_posix()
+        if not path.is_file() or relative.startswith(config.landing.relative_to(config.root).as_posix() + "/") \
+                or relative.startswith(config.truth.stem):
+            continue
+        found += [f"{relative} holds {match.group().decode(errors='replace')}" for match in wanted.finditer(path.read_bytes())]
+    return found
 
 
 def occurrences(config, values) -> list[str]:
@@ -232,6 +269,21 @@ def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(e
     with connect(config.warehouse) as con:
         erased_on_reload = con.execute("select sum(rows_erased) from raw.load_log where file like '%_0002.%'").fetchall()[0][0]
     assert erased_on_reload > 0
+
+
+def test_no_file_of_the_workspace_holds_an_erased_persons_email_phone_or_name(erased, rerun_with_a_request_file):
+    """After `cdp erase` (the first person) and a run carrying out a request file (the second): every
+    table (occurrences) and the raw bytes of every file, the warehouse's free blocks included."""
+    config, _, first, _, _ = erased
+    run, _, _, second, _, _ = rerun_with_a_request_file
+    assert run.success, run.summary.render()
+    for values in (first, second):
+        assert values["plain"]["email"] and values["plain"]["phone"]
+        assert occurrences(config, values) == []
+    assert first["plain"]["name"] | second["plain"]["name"]  # a name nobody else has, to search for
+    assert plain_text_files_holding(config, first["plain"]) == []
+    assert plain_text_files_holding(config, second["plain"]) == []
+    assert not config.warehouse.with_name(config.warehouse.name + ".wal").exists()
 
 
 def test_an_erasure_request_file_in_the_landing_folder_is_carried_out_on_the_next_run(erased, rerun_with_a_request_file):

@@ -7,7 +7,8 @@ or the new one, whole.
 
 The delta (<audience>.delta.parquet) holds one row per person_id that joined
 or left since the previous export, with the reason. An erasure rewrites the
-published files without the person (governance/erasure.py), so comparing files
+published files without the person (`remove_persons`, called by
+governance/erasure.py), so comparing files
 would never show them leaving: the erasure records their person_ids in
 erasures_pending.json, and the next delta lists them as removed with reason
 `erasure`. The pending file is cleared only after the manifest naming those
@@ -100,20 +101,13 @@ def export_audience(
     written: dict[str, Path] = {}
     try:
         for fmt in formats:
-            final = folder / f"{audience}.{fmt}"
-            temporary = folder / f".{audience}.{fmt}.{run_id or 'run'}.tmp"
-            options = "(format parquet)" if fmt == "parquet" else "(format csv, header true)"
             rows_query = query if fmt == "parquet" else csv_query
-            con.execute(f"copy (select * from ({rows_query}) as export_rows order by person_id) to '{temporary}' {options}")
-            written[final.name] = temporary
+            written[f"{audience}.{fmt}"] = _write_temporary(con, rows_query, folder, f"{audience}.{fmt}", run_id or "run")
         delta = _write_delta(con, folder, audience, written, run_id, pending, previous_manifest)
         written[delta["file"]] = folder / f".{delta['file']}.{run_id or 'run'}.tmp"
-        checksums = {name: file_sha256(path) for name, path in written.items()}
-        for name, temporary in written.items():
-            os.replace(temporary, folder / name)
+        checksums = _put_in_place(folder, written)
     finally:
-        for temporary in written.values():
-            temporary.unlink(missing_ok=True)
+        _remove_temporaries(written)
     manifest = {
         "destination": destination,
         "audience": audience,
@@ -180,6 +174,63 @@ def delta_changes(con, previous_ids: str, new_ids: str, erased: list[str]) -> du
         select person_id, 'removed', 'erasure' from erased
         order by change, reason, person_id
     """)
+
+
+def _write_temporary(con, query: str, folder: Path, name: str, tag: str, order_by: str = "order by person_id") -> Path:
+    """The rows of `query` in the format of `name`, under a temporary name beside it."""
+    temporary = folder / f".{name}.{tag}.tmp"
+    options = "(format parquet)" if name.endswith(".parquet") else "(format csv, header true)"
+    con.execute(f"copy (select * from ({query}) as export_rows {order_by}) to '{temporary}' {options}")
+    return temporary
+
+
+def _put_in_place(folder: Path, written: dict[str, Path]) -> dict[str, str]:
+    """Rename each temporary file over its final name; returns name -> sha256."""
+    checksums = {name: file_sha256(path) for name, path in written.items()}
+    for name, temporary in written.items():
+        os.replace(temporary, folder / name)
+    return checksums
+
+
+def _remove_temporaries(written: dict[str, Path]) -> None:
+    for temporary in written.values():
+        temporary.unlink(missing_ok=True)
+
+
+def remove_persons(con: duckdb.DuckDBPyConnection, folder: Path, erased: str, request_id: str, erased_at: str) -> int:
+    """Rewrite a published export folder without the persons of the query `erased` (one column,
+    person_id), as an erasure does: the persons exported here are first recorded as pending
+    erasures (for the next delta), then every file holding them is rewritten and the manifest
+    updated (checksums, row count, the request id). Returns the audience rows removed, counted
+    in the file the delta is computed from (a person exported as Parquet and CSV counts once)."""
+    manifest = _read_json(folder / "manifest.json")
+    names = [entry["name"] for entry in manifest["files"]]
+    basis = folder / delta_basis(manifest["audience"], names)
+    exported = [r[0] for r in con.execute(
+        f"select distinct person_id::varchar from {export_reader(basis)} where person_id in ({erased})").fetchall()]
+    if exported:
+        record_pending_erasures(folder, request_id, erased_at, exported)
+    rows_before = _row_count(con, basis)
+    written: dict[str, Path] = {}
+    try:
+        for name in names:
+            source = export_reader(folder / name)
+            if con.execute(f"select count(*) from {source} where person_id in ({erased})").fetchall()[0][0]:
+                kept = f"select * from {source} where person_id not in ({erased})"  # CSV cells stay as guarded
+                written[name] = _write_temporary(con, kept, folder, name, request_id, order_by="")  # the file's order
+        checksums = _put_in_place(folder, written)
+    finally:
+        _remove_temporaries(written)
+    for entry in manifest["files"]:
+        entry["sha256"] = checksums.get(entry["name"], entry["sha256"])
+    manifest["row_count"] = _row_count(con, basis)
+    manifest.setdefault("erasure_requests", []).append(request_id)
+    _write_atomically(folder / "manifest.json", json.dumps(manifest, indent=2) + "\n")
+    return rows_before - manifest["row_count"]
+
+
+def _row_count(con, path: Path) -> int:
+    return con.execute(f"select count(*) from {export_reader(path)}").fetchall()[0][0]
 
 
 def record_pending_erasures(folder: Path, request_id: str, erased_at: str, person_ids: list[str]) -> None:

@@ -12,27 +12,24 @@ records their person_ids per export folder, so the next export's delta lists
 them as removed with reason `erasure`.
 governance.erasure_log records the request, its time and the counts removed,
 with no personal data. The next run rebuilds every model without them.
+Last, the warehouse file is rewritten without its free blocks, where deleted
+rows would otherwise stay readable (warehouse.rewrite_without_free_blocks);
+a batch of requests (governance/requests.py) rewrites once, after the last.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-
-import duckdb
 
 from dagster_project.config import CdpConfig
-from dagster_project.export.writer import delta_basis, export_reader, record_pending_erasures
-from dagster_project.files import file_sha256
+from dagster_project.export.writer import remove_persons
 from dagster_project.ingest.load import ensure_raw_schema
 from dagster_project.governance.tombstones import (
     KINDS, erased_condition, key_sql, normalised_sql, tombstone_keys, use_tombstone_key,
 )
-from dagster_project.warehouse import connect, table_exists
+from dagster_project.warehouse import connect, rewrite_without_free_blocks, table_exists
 
 AUDIT_DDL = """
 create schema if not exists governance;
@@ -69,7 +66,10 @@ class ErasureReport:
         return "\n".join(lines)
 
 
-def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | None = None, person_id: str | None = None) -> ErasureReport:
+def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | None = None, person_id: str | None = None,
+                 rewrite: bool = True) -> ErasureReport:
+    """`rewrite=False` leaves the deleted rows in the file's free blocks: only for a caller that
+    erases several people and then calls rewrite_without_free_blocks once."""
     request_id = f"erasure-{uuid.uuid4().hex[:12]}"
     report = ErasureReport(request_id)
     with connect(config.warehouse) as con:
@@ -113,6 +113,8 @@ def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | No
              report.counts["raw_rows_erased"], report.counts["quarantine_rows_erased"],
              report.counts["warehouse_rows_erased"], report.counts["export_rows_erased"], report.counts["tombstones_written"]],
         )
+    if rewrite:
+        rewrite_without_free_blocks(config.warehouse)
     return report
 
 
@@ -234,38 +236,10 @@ def _erase_models(con) -> int:
 
 
 def _erase_exports(con, config: CdpConfig, persons: list[str], request_id: str) -> int:
-    """Rewrite every export file without the erased persons; update manifests. The
-    person_ids found in a folder's export are first recorded as pending erasures,
-    so the next delta tells the recipient they were removed (export/writer.py)."""
+    """Rewrite every export folder without the erased persons, through the export writer
+    (which also records them as pending erasures, so the next delta lists them as removed)."""
     if not persons or not config.exports.exists():
         return 0
-    removed = 0
     erased_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for manifest_path in sorted(config.exports.glob("*/*/manifest.json")):
-        manifest = json.loads(manifest_path.read_text())
-        folder = manifest_path.parent
-        exported = folder / delta_basis(manifest["audience"], {entry["name"] for entry in manifest["files"]})
-        exported_ids = [r[0] for r in con.execute(
-            f"select distinct person_id::varchar from {export_reader(exported)} where person_id in (select person_id from erased_persons)"
-        ).fetchall()]
-        if exported_ids:
-            record_pending_erasures(folder, request_id, erased_at, exported_ids)
-        for entry in manifest["files"]:
-            path = folder / entry["name"]
-            source = export_reader(path)
-            count = con.execute(f"select count(*) from {source} where person_id in (select person_id from erased_persons)").fetchall()[0][0]
-            if not count:
-                continue
-            temporary = folder / f".{path.name}.{request_id}.tmp"
-            options = "(format parquet)" if path.suffix == ".parquet" else "(format csv, header true)"
-            con.execute(f"copy (select * from {source} where person_id not in (select person_id from erased_persons)) to '{temporary}' {options}")
-            os.replace(temporary, path)
-            entry["sha256"] = file_sha256(path)
-            if not path.name.endswith(".delta.parquet"):
-                removed += count
-        manifest["row_count"] = con.execute(f"select count(*) from {export_reader(exported)}").fetchall()[0][0]
-        manifest.setdefault("erasure_requests", []).append(request_id)
-        temporary = folder / f".manifest.json.{request_id}.tmp"
-        temporary.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(temporary, manifest_path)
-    return removed
+    return sum(remove_persons(con, manifest.parent, "select person_id from erased_persons", request_id, erased_at)
+               for manifest in sorted(config.exports.glob("*/*/manifest.json")))

@@ -10,6 +10,8 @@ processed is skipped; a request id already done is not redone. A row without
 any identifier is recorded as rejected with the reason, never dropped. A file
 that cannot be read is recorded as `file_rejected` (row 0) and tried again in
 the next run; while it is, the run's exports are held (see ingest.holds).
+The warehouse is rewritten once after all of a run's requests, not per
+request (erasure.py): one rewrite leaves none of their deleted rows behind.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import polars as pl
 
 from dagster_project.config import CdpConfig
 from dagster_project.files import file_sha256
@@ -28,7 +29,7 @@ from dagster_project.governance.erasure import NothingToErase, erase_person
 from dagster_project.governance.tombstones import tombstone_secret
 from dagster_project.ingest.holds import FILE_REJECTED
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, read_landing_file
-from dagster_project.warehouse import connect
+from dagster_project.warehouse import connect, rewrite_without_free_blocks
 
 REQUESTS_DDL = """
 create schema if not exists governance;
@@ -57,6 +58,7 @@ class RequestsReport:
     statuses: dict[str, int] = field(default_factory=dict)
     persons_erased: int = 0
     rejected_files: dict[str, str] = field(default_factory=dict)  # file -> reason
+    erasures_carried_out: int = 0  # erase_person calls, each deleting rows left in the file until the rewrite
 
     def count(self, status: str) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -84,6 +86,7 @@ def process_erasure_requests(config: CdpConfig, run_id: str | None = None) -> Re
             report.rejected_files[str(path)] = error.reason
             continue
         rows = [_carry_out(config, row, done_requests) for row in requests]
+        report.erasures_carried_out += sum(len(r["erasure_ids"].split(",")) for r in rows if r["erasure_ids"])
         with connect(config.warehouse) as con:
             processed_at = datetime.now(timezone.utc).replace(tzinfo=None)
             con.executemany(
@@ -95,6 +98,8 @@ def process_erasure_requests(config: CdpConfig, run_id: str | None = None) -> Re
             report.count(r["status"])
             report.persons_erased += r["persons"]
         report.files_processed += 1
+    if report.erasures_carried_out:
+        rewrite_without_free_blocks(config.warehouse)
     return report
 
 
@@ -131,7 +136,7 @@ def _carry_out(config: CdpConfig, request: dict, done_requests: set[str]) -> dic
     erasures = []
     for kind, value in given.items():
         try:
-            erasures.append(erase_person(config, **{kind: value}))
+            erasures.append(erase_person(config, **{kind: value}, rewrite=False))
         except NothingToErase as error:
             result["reason"] = str(error).replace(value, f"<{kind}>")
     persons = sum(e.persons for e in erasures)
