@@ -26,7 +26,7 @@ LAYERS = [
     "export",
     "governance",
 ]
-NEUTRAL = {"config", "config_profiles", "canonical", "warehouse", "files"}
+NEUTRAL = {"config", "config_profiles", "config_schema", "canonical", "warehouse", "files"}
 
 
 def layer_of(module: str) -> int | None:
