@@ -486,9 +486,8 @@ def _sources_by_name(raw: dict) -> Callable[[list], list]:
     def relabel(loc: list) -> list:
         if len(loc) > 2 and loc[0] == "sources" and isinstance(loc[1], int):
             declared = raw["sources"][loc[1]]
-            name = declared.get("name")
-            if loc[2] in SourceSpec.model_fields and loc[2] in declared and loc[2] != "name" and isinstance(name, str):
-                return ["sources", name, *loc[2:]]
+            if loc[2] in SourceSpec.model_fields and loc[2] in declared and loc[2] != "name":
+                return ["sources", declared["name"], *loc[2:]]  # a name in error fails first, at index
         return loc
     return relabel
 
