@@ -1,8 +1,9 @@
 """Load and validate `cdp.yml`, the one configuration file.
 
 Paths are resolved against the config file's own folder, so a copy of the file
-in an empty folder is a fresh workspace. Every problem is reported with the
-key it concerns and why, before anything runs.
+in an empty folder is a fresh workspace. The file is validated by the pydantic
+models below (config_schema.py: unknown keys are errors); every problem is
+reported with the key it concerns and why, before anything runs.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Callable, Literal
 
 import duckdb
 import yaml
+from pydantic import (AfterValidator, BeforeValidator, Field, PositiveFloat, PositiveInt, StrictBool, ValidationInfo,
+                      field_validator, model_validator)
 
 from dagster_project import config_profiles as profiles
 from dagster_project.canonical import (
@@ -31,6 +34,10 @@ from dagster_project.canonical import (
     KIND_REQUIRED,
     fields_for_kind,
 )
+from dagster_project.config_profiles import WorkspacePath
+from dagster_project.config_schema import ConfigError, Problem, Strict, validate
+
+__all__ = ["ConfigError", "load_config"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "cdp.yml"
@@ -54,15 +61,41 @@ DECIMAL_PRECISION = 18
 DEFAULT_SCALE = 2
 # A relative bound of a date/timestamp column: today, now, optionally +/- N days.
 RELATIVE_BOUND = re.compile(r"^(today|now)([+-]\d+d)?$")
+# Purposes that are marketing: their destinations leave out everyone matching
+# a global suppression of segments.yml unless they list their own.
+MARKETING_PURPOSES = ("email_marketing", "sms_marketing", "ad_personalisation")
+# What each channel needs to reach a person, and sends by default.
+CHANNEL_IDENTIFIERS = {
+    "email": ("email", "first_name", "last_name"),
+    "sms": ("phone", "first_name"),
+    "ads": ("email_sha256", "phone_sha256"),
+    "postal": ("first_name", "last_name", "address_line", "postcode", "city", "country"),
+    "any": (),
+}
+EXPORTABLE_IDENTIFIERS = (
+    "email", "phone", "first_name", "last_name", "address_line", "postcode", "city", "region", "country",
+    "loyalty_id", "email_sha256", "phone_sha256",
+)
+# Names that become folder, file, table or model names: plain identifiers,
+# so that no name can reach outside its folder or into SQL.
+NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
 
 
-class ConfigError(ValueError):
-    """A problem in cdp.yml, naming the key and the reason."""
+def _plain_name(value: str) -> str:
+    if not NAME_PATTERN.fullmatch(value):
+        raise Problem(f"must be a lower-case identifier (a-z, 0-9, _; not starting with a digit), not {value!r}")
+    return value
 
-    def __init__(self, key: str, reason: str, path: Path | None = None):
-        self.key, self.reason = key, reason
-        where = f"{path}: " if path else ""
-        super().__init__(f"{where}{key}: {reason}")
+
+def _codec(value: str) -> str:
+    try:
+        return codecs.lookup(value).name
+    except LookupError:
+        raise Problem(f"unknown encoding {value!r} (a Python codec name, e.g. utf-8, cp1252, latin-1)") from None
+
+
+Name = Annotated[str, AfterValidator(_plain_name)]
+Text = Annotated[str, BeforeValidator(str)]  # a YAML scalar read as text (44, GB, 2024)
 
 
 @dataclass(frozen=True)
@@ -87,6 +120,45 @@ def column_sql_type(column: ColumnContract) -> str:
     if column.type == "decimal":
         return f"decimal({DECIMAL_PRECISION},{column.scale})"
     return COLUMN_TYPE_SQL[column.type]
+
+
+class ColumnSpec(Strict):
+    """A contract column as written in cdp.yml (its name is its key)."""
+    type: Literal[COLUMN_TYPES] = "string"
+    required: StrictBool = False
+    formats: tuple[str, ...] = ()
+    allowed: tuple[Text, ...] = ()
+    pattern: str | None = None
+    min: Any = None
+    max: Any = None
+    scale: int = Field(DEFAULT_SCALE, ge=0, le=DECIMAL_PRECISION)
+    max_length: PositiveInt | None = None
+    allow_control_chars: StrictBool = False
+    allow_line_breaks: StrictBool = False
+
+    @field_validator("min", "max")
+    @classmethod
+    def _bound(cls, value: Any, info: ValidationInfo) -> float | str | None:
+        """A number, or for a date/timestamp column an ISO date or a relative bound."""
+        if value is None or "type" not in info.data:
+            return value
+        if info.data["type"] in ("date", "timestamp"):
+            text = value.isoformat() if isinstance(value, dt.date) else str(value).strip()
+            try:
+                if not RELATIVE_BOUND.match(text):
+                    dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise Problem(f"must be a date (YYYY-MM-DD), today or now, optionally +/-Nd, not {value!r}") from None
+            return text
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise Problem(f"must be a number, not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _dates_have_formats(self) -> ColumnSpec:
+        if self.type in ("date", "timestamp") and not self.formats:
+            raise Problem(f"a {self.type} column needs at least one format, e.g. '%Y-%m-%d'", "formats")
+        return self
 
 
 @dataclass(frozen=True)
@@ -117,31 +189,194 @@ class SourceConfig:
         return self.identity_source is None
 
 
-@dataclass(frozen=True)
-class AudienceConfig:
-    name: str
-    model: str
-    suite: str
+class SourceSpec(Strict):
+    """A source as written in cdp.yml; `build` gives its SourceConfig."""
+    name: Name
+    kind: Literal[tuple(KIND_FIELDS)]
+    entity: str | None = None  # default: the kind's entity
+    glob: str
+    format: Literal[FORMATS]
+    contract: dict[str, ColumnSpec] = Field(min_length=1)
+    mapping: dict[str, Text]  # canonical field -> column name or SQL expression over the contract's columns
+    identity_source: str | None = None
+    links_to: str | None = None
+    delimiter: str = ","
+    allow_refunds: StrictBool = False
+    encoding: Annotated[str, AfterValidator(_codec)] = "utf-8"
+    one_record_per_person: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _mapping_fits_kind_and_contract(self) -> SourceSpec:
+        allowed = fields_for_kind(self.kind)
+        for target in self.mapping:
+            if target not in allowed:
+                raise Problem(f"not a canonical field of kind {self.kind!r} (one of: {', '.join(allowed)})", f"mapping.{target}")
+        for target in ["source_record_id", *KIND_REQUIRED[self.kind]]:
+            if target not in self.mapping:
+                raise Problem(f"is required for a source of kind {self.kind!r}", f"mapping.{target}")
+        if self.links_to and "account_ref" not in self.mapping:
+            raise Problem("is required when links_to is set", "mapping.account_ref")
+        _check_expressions(self.mapping, self.columns())
+        return self
+
+    def columns(self) -> dict[str, ColumnContract]:
+        return {name: ColumnContract(name, **spec.model_dump()) for name, spec in self.contract.items()}
+
+    def build(self) -> SourceConfig:
+        explicit = {name: spec.model_fields_set for name, spec in self.contract.items()}
+        return SourceConfig(
+            **self.model_dump(exclude={"contract", "entity"}),
+            contract=_with_field_limits(self.columns(), explicit, self.mapping, self.allow_refunds),
+            entity=self.entity or KIND_ENTITY[self.kind],
+        )
+
+
+def _with_field_limits(
+    contract: dict[str, ColumnContract], explicit: dict[str, set[str]], mapping: dict[str, str], allow_refunds: bool
+) -> dict[str, ColumnContract]:
+    """Give each column the default limits of the canonical field it maps to
+    directly (cdp.yml keys win), and decide how a broken value is handled:
+    an optional column that only feeds descriptive fields is nulled, field by
+    field; any other column quarantines the row."""
+    limited = {}
+    for name, column in contract.items():
+        defaults: dict[str, Any] = {}
+        if column.type == "string":
+            defaults["max_length"] = DEFAULT_MAX_LENGTH
+        for target, expression in mapping.items():
+            if expression.strip().strip('"') == name:
+                defaults.update(FIELD_LIMITS.get(target, {}))
+                if allow_refunds and target in REFUND_FIELDS:
+                    defaults.pop("min", None)
+        defaults = {k: v for k, v in defaults.items() if k not in explicit[name] and _applies(k, column.type)}
+        feeds = [t for t, e in mapping.items() if re.search(rf'(?<![\w"]){re.escape(name)}(?![\w"])|"{re.escape(name)}"', e)]
+        descriptive = not column.required and all(t in DESCRIPTIVE_FIELDS for t in feeds)
+        limited[name] = dataclasses.replace(column, **defaults, on_violation="field" if descriptive else "row")
+    return limited
+
+
+def _applies(limit: str, col_type: str) -> bool:
+    if limit in ("min", "max"):
+        return col_type not in ("string", "bool")
+    return col_type == "string"
+
+
+def _check_expressions(mapping: dict[str, str], contract: dict[str, ColumnContract]) -> None:
+    """Compile every mapping expression against the contract's columns in DuckDB."""
+    con = duckdb.connect()
+    try:
+        columns = ", ".join(f'"{c.name}" {column_sql_type(c)}' for c in contract.values())
+        con.execute(f"create table source_row ({columns})")
+        for target, expression in mapping.items():
+            try:
+                con.execute(f"select {expression} from source_row limit 0")
+            except duckdb.Error as error:
+                reason = str(error).splitlines()[0]
+                raise Problem(f"bad expression {expression!r}: {reason}", f"mapping.{target}") from None
+    finally:
+        con.close()
+
+
+class AudienceConfig(Strict):
+    name: Name
+    model: Name
+    suite: Name
     description: str = ""
     min_rows: int = 1
     max_rows: int = 1_000_000_000
-    size_band: float | None = None  # allowed relative change from the previous export
+    size_band: PositiveFloat | None = None  # allowed relative change from the previous export, e.g. 0.5 for ±50%
 
 
-@dataclass(frozen=True)
-class DestinationConfig:
-    name: str
-    purpose: str
-    channel: str  # email | sms | ads | postal | any
+class DestinationConfig(Strict):
+    name: Name
+    purpose: Literal[tuple(CONSENT_PURPOSES)]
+    channel: Literal[tuple(CHANNEL_IDENTIFIERS)]
     audiences: tuple[str, ...]
-    formats: tuple[str, ...] = ("parquet",)
-    identifiers: tuple[str, ...] = ()  # golden-record columns sent, or *_sha256 forms
+    formats: tuple[Literal["parquet", "csv"], ...] = Field(("parquet",), min_length=1)
+    identifiers: tuple[Literal[EXPORTABLE_IDENTIFIERS], ...] = ()  # golden-record columns sent, or *_sha256 forms
     suppressions: tuple[str, ...] | None = None  # named suppressions of segments.yml; None = the default
 
+    @field_validator("identifiers")
+    @classmethod
+    def _channel_identifiers(cls, identifiers: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """The channel's identifiers by default; only hashed ones for ads."""
+        if {"purpose", "channel"} - set(info.data):
+            return identifiers
+        identifiers = identifiers or CHANNEL_IDENTIFIERS[info.data["channel"]]
+        if "ads" == info.data["channel"] or info.data["purpose"] == "ad_personalisation":
+            for identifier in identifiers:
+                if not identifier.endswith("_sha256"):
+                    raise Problem(f"an ad destination receives only hashed identifiers, not {identifier!r} (use email_sha256, phone_sha256)")
+        return identifiers
 
-# Purposes that are marketing: their destinations leave out everyone matching
-# a global suppression of segments.yml unless they list their own.
-MARKETING_PURPOSES = ("email_marketing", "sms_marketing", "ad_personalisation")
+
+class SampleSpec(Strict):
+    people: PositiveInt = 5000
+    seed: int = 42
+
+
+class IdentitySpec(Strict):
+    deterministic_keys: tuple[Literal["email", "phone", "loyalty_id", "device_id"], ...] = ("email", "phone", "loyalty_id")
+    default_phone_country_code: Text = "44"
+    model: WorkspacePath = "identity_model.json"
+    match_threshold: float = Field(0.9, gt=0, lt=1)  # a probability
+    veto_weight: float = -4.0
+    max_shared_group: int = Field(20, ge=2)
+    ambiguity_margin: float = Field(5.0, ge=0)  # a match weight difference
+    decisions: WorkspacePath = "identity_decisions.csv"
+
+
+class QualitySpec(Strict):
+    max_cluster_size: PositiveInt = 200
+
+
+class ConsentSpec(Strict):
+    defaults: dict[Literal[tuple(CONSENT_PURPOSES)], Literal["granted", "withdrawn"]] = {}
+
+
+class CdpSpec(Strict):
+    """cdp.yml as written; paths are resolved against the file's folder."""
+    warehouse: WorkspacePath = "data/warehouse.duckdb"
+    published: WorkspacePath = "data/published.duckdb"
+    landing: WorkspacePath = "data/landing"
+    exports: WorkspacePath = "data/exports"
+    truth: WorkspacePath = "truth.csv"
+    expectations: WorkspacePath = str(BUNDLED_EXPECTATIONS)
+    sample: SampleSpec = {}
+    identity: IdentitySpec = {}
+    consent: ConsentSpec = {}
+    quality: QualitySpec = {}
+    sources: tuple[SourceSpec, ...] = ()
+    golden_record: profiles.GoldenRecordSpec = {}
+    traits: profiles.TraitsConfig = {}
+    models: profiles.ModelsConfig = {}
+    next_best_action: tuple[profiles.ActionRule, ...] = ()
+    segments: WorkspacePath | None = None  # default: the workspace's own segments.yml, else the bundled one
+    erasure_requests: str = "privacy/erasure_requests_*.csv"
+    audiences: tuple[AudienceConfig, ...] = ()
+    destinations: tuple[DestinationConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _references(self) -> CdpSpec:
+        """Names that must point at something declared elsewhere in the file."""
+        if self.published == self.warehouse:
+            raise Problem("must differ from warehouse: readers use the published copy while a run writes the warehouse", "published")
+        names = [s.name for s in self.sources]
+        for source in self.sources:
+            if names.count(source.name) > 1:
+                raise Problem("is declared twice", f"sources.{source.name}")
+            for key in ("identity_source", "links_to"):
+                if getattr(source, key) not in (None, *names):
+                    raise Problem(f"names no declared source ({getattr(source, key)!r})", f"sources.{source.name}.{key}")
+        for name in self.golden_record.source_trust:
+            if name not in names:
+                raise Problem(f"names no declared source ({name!r})", "golden_record.source_trust")
+        audiences = {a.name for a in self.audiences}
+        for index, destination in enumerate(self.destinations):
+            for audience in destination.audiences:
+                if audience not in audiences:
+                    raise Problem(f"names no declared audience ({audience!r})", f"destinations[{index}].audiences")
+        return self
 
 
 @dataclass(frozen=True)
@@ -196,7 +431,7 @@ class CdpConfig:
         """segments.yml, read when needed (a marketer edits it between runs)."""
         try:
             return profiles.load_segments(self.segments_path)
-        except profiles.ProfileConfigError as error:
+        except ConfigError as error:
             raise ConfigError(error.key, error.reason, self.path) from None
 
     def destination_suppressions(self, destination: DestinationConfig) -> tuple[str, ...]:
@@ -225,41 +460,6 @@ class CdpConfig:
                 raise ConfigError(f"audiences.{audience.name}.suite", f"suite file {suite} does not exist", self.path)
 
 
-# What each channel needs to reach a person, and sends by default.
-CHANNEL_IDENTIFIERS = {
-    "email": ("email", "first_name", "last_name"),
-    "sms": ("phone", "first_name"),
-    "ads": ("email_sha256", "phone_sha256"),
-    "postal": ("first_name", "last_name", "address_line", "postcode", "city", "country"),
-    "any": (),
-}
-EXPORTABLE_IDENTIFIERS = (
-    "email", "phone", "first_name", "last_name", "address_line", "postcode", "city", "region", "country",
-    "loyalty_id", "email_sha256", "phone_sha256",
-)
-
-# Names that become folder, file, table or model names: plain identifiers,
-# so that no name can reach outside its folder or into SQL.
-NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
-
-
-def _check_name(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
-        raise ConfigError(key, f"must be a lower-case identifier (a-z, 0-9, _; not starting with a digit), not {value!r}")
-    return value
-
-
-TOP_KEYS = {
-    "warehouse", "published", "landing", "exports", "truth", "expectations", "sample", "identity", "consent", "quality",
-    "golden_record", "traits", "models", "next_best_action", "segments", "erasure_requests", "audiences",
-    "destinations", "sources",
-}
-SOURCE_KEYS = {"name", "kind", "entity", "glob", "format", "contract", "mapping", "identity_source", "links_to", "delimiter", "allow_refunds", "encoding",
-               "one_record_per_person"}
-LIMIT_KEYS = {"min", "max", "max_length", "allow_control_chars", "allow_line_breaks"}
-COLUMN_KEYS = {"type", "required", "formats", "allowed", "pattern", "scale", *LIMIT_KEYS}
-
-
 def resolve_config_path(path: str | os.PathLike | None = None) -> Path:
     """The config to use: the argument, else $CDP_CONFIG, else the repository's cdp.yml."""
     chosen = path or os.environ.get("CDP_CONFIG") or DEFAULT_CONFIG
@@ -275,358 +475,51 @@ def load_config(path: str | os.PathLike | None = None) -> CdpConfig:
     except yaml.YAMLError as error:
         raise ConfigError("(file)", f"not valid YAML: {error}", config_path) from error
     try:
-        return _parse(raw, config_path)
+        return _build(raw, config_path)
     except ConfigError as error:
-        if error.args[0].startswith(str(config_path)):
-            raise
         raise ConfigError(error.key, error.reason, config_path) from None
 
 
-def _parse(raw: dict, config_path: Path) -> CdpConfig:
-    _check_keys(raw, TOP_KEYS, "")
+def _sources_by_name(raw: dict) -> Callable[[list], list]:
+    """An error about a key a source declares (other than its name) names the
+    source (sources.crm.mapping...); unknown, missing and name keys keep its index."""
+    def relabel(loc: list) -> list:
+        if len(loc) > 2 and loc[0] == "sources" and isinstance(loc[1], int):
+            declared = raw["sources"][loc[1]]
+            if loc[2] in SourceSpec.model_fields and loc[2] in declared and loc[2] != "name":
+                return ["sources", declared["name"], *loc[2:]]  # a name in error fails first, at index
+        return loc
+    return relabel
+
+
+def _build(raw: Any, config_path: Path) -> CdpConfig:
     root = config_path.parent
-
-    def path_of(key: str, default: str | None = None) -> Path:
-        value = raw.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(key, "must be a path (string)")
-        return (root / value).resolve()
-
-    sample = raw.get("sample") or {}
-    _check_keys(sample, {"people", "seed"}, "sample")
-    identity = raw.get("identity") or {}
-    _check_keys(
-        identity,
-        {"deterministic_keys", "default_phone_country_code", "model", "match_threshold", "veto_weight", "max_shared_group",
-         "ambiguity_margin", "decisions"},
-        "identity",
-    )
-    match_threshold = float(identity.get("match_threshold", 0.9))
-    if not 0 < match_threshold < 1:
-        raise ConfigError("identity.match_threshold", f"must be a probability between 0 and 1, not {match_threshold}")
-    max_shared_group = int(identity.get("max_shared_group", 20))
-    ambiguity_margin = float(identity.get("ambiguity_margin", 5.0))
-    if ambiguity_margin < 0:
-        raise ConfigError("identity.ambiguity_margin", f"must be a match weight difference of 0 or more, not {ambiguity_margin}")
-    if max_shared_group < 2:
-        raise ConfigError("identity.max_shared_group", "must be at least 2")
-    keys = tuple(identity.get("deterministic_keys", ["email", "phone", "loyalty_id"]))
-    for key in keys:
-        if key not in ("email", "phone", "loyalty_id", "device_id"):
-            raise ConfigError("identity.deterministic_keys", f"unknown key {key!r} (email, phone, loyalty_id, device_id)")
-
-    quality = raw.get("quality") or {}
-    _check_keys(quality, {"max_cluster_size"}, "quality")
-    sources = tuple(_parse_source(s, i) for i, s in enumerate(_list(raw, "sources")))
-    _check_source_references(sources)
-    audiences = tuple(_parse_audience(a, i) for i, a in enumerate(_list(raw, "audiences")))
-    destinations = tuple(_parse_destination(d, i, audiences) for i, d in enumerate(_list(raw, "destinations")))
-    try:
-        golden_record = profiles.parse_golden_record(raw.get("golden_record"), [s.name for s in sources])
-        traits = profiles.parse_traits(raw.get("traits"))
-        models = profiles.parse_models(raw.get("models"), root)
-        actions = profiles.parse_actions(raw.get("next_best_action"))
-        segments_path = _segments_path(raw, root)
-        segments = profiles.load_segments(segments_path)  # fail at load, naming the key, not mid-run
-        for index, destination in enumerate(destinations):
-            for name in destination.suppressions or ():
-                if name not in segments.suppressions:
-                    raise ConfigError(f"destinations[{index}].suppressions", f"names no suppression of {segments_path.name} ({name!r})")
-    except profiles.ProfileConfigError as error:
-        raise ConfigError(error.key, error.reason) from None
-
-    warehouse, published = path_of("warehouse", "data/warehouse.duckdb"), path_of("published", "data/published.duckdb")
-    if published == warehouse:
-        raise ConfigError("published", "must differ from warehouse: readers use the published copy while a run writes the warehouse")
+    spec = validate(CdpSpec, raw, context={"root": root}, relabel=_sources_by_name(raw))
+    segments_path = spec.segments or ((root / "segments.yml").resolve() if (root / "segments.yml").is_file() else BUNDLED_SEGMENTS)
+    segments = profiles.load_segments(segments_path)  # fail at load, naming the key, not mid-run
+    for index, destination in enumerate(spec.destinations):
+        for name in destination.suppressions or ():
+            if name not in segments.suppressions:
+                raise ConfigError(f"destinations[{index}].suppressions", f"names no suppression of {segments_path.name} ({name!r})")
+    identity = spec.identity
     return CdpConfig(
         path=config_path,
-        warehouse=warehouse,
-        published=published,
-        landing=path_of("landing", "data/landing"),
-        exports=path_of("exports", "data/exports"),
-        truth=path_of("truth", "truth.csv"),
-        expectations=path_of("expectations") if "expectations" in raw else BUNDLED_EXPECTATIONS,
-        sample_people=int(sample.get("people", 5000)),
-        sample_seed=int(sample.get("seed", 42)),
-        deterministic_keys=keys,
-        default_phone_country_code=str(identity.get("default_phone_country_code", "44")),
-        identity_model=(root / str(identity.get("model", "identity_model.json"))).resolve(),
-        match_threshold=match_threshold,
-        veto_weight=float(identity.get("veto_weight", -4.0)),
-        max_shared_group=max_shared_group,
-        ambiguity_margin=ambiguity_margin,
-        identity_decisions=(root / str(identity.get("decisions", "identity_decisions.csv"))).resolve(),
-        max_cluster_size=int(quality.get("max_cluster_size", 200)),
-        consent_defaults=_parse_consent(raw.get("consent") or {}),
-        audiences=audiences,
-        destinations=destinations,
-        sources=sources,
-        golden_record=golden_record,
-        traits=traits,
-        models=models,
-        next_best_action=actions,
+        **spec.model_dump(include={"warehouse", "published", "landing", "exports", "truth", "expectations", "erasure_requests"}),
+        sample_people=spec.sample.people,
+        sample_seed=spec.sample.seed,
+        **identity.model_dump(include={"deterministic_keys", "default_phone_country_code", "match_threshold", "veto_weight",
+                                       "max_shared_group", "ambiguity_margin"}),
+        identity_model=identity.model,
+        identity_decisions=identity.decisions,
+        max_cluster_size=spec.quality.max_cluster_size,
+        consent_defaults={purpose: spec.consent.defaults.get(purpose, "withdrawn") for purpose in CONSENT_PURPOSES},
+        audiences=spec.audiences,
+        destinations=spec.destinations,
+        sources=tuple(source.build() for source in spec.sources),
+        golden_record=spec.golden_record.rules(),
+        traits=spec.traits,
+        models=spec.models,
+        next_best_action=spec.next_best_action,
         segments_path=segments_path,
-        erasure_requests=str(raw.get("erasure_requests", "privacy/erasure_requests_*.csv")),
         raw=raw,
     )
-
-
-def _segments_path(raw: dict, root: Path) -> Path:
-    """segments.yml: the configured file, else the workspace's own, else the bundled one."""
-    if "segments" in raw:
-        return (root / str(raw["segments"])).resolve()
-    own = root / "segments.yml"
-    return own.resolve() if own.is_file() else BUNDLED_SEGMENTS
-
-
-def _list(raw: dict, key: str) -> list:
-    value = raw.get(key) or []
-    if not isinstance(value, list):
-        raise ConfigError(key, "must be a list")
-    return value
-
-
-def _check_keys(mapping: Any, allowed: set[str], where: str) -> None:
-    if not isinstance(mapping, dict):
-        raise ConfigError(where or "(top level)", "must be a mapping")
-    for key in mapping:
-        if key not in allowed:
-            prefix = f"{where}." if where else ""
-            raise ConfigError(f"{prefix}{key}", f"unknown key (expected one of: {', '.join(sorted(allowed))})")
-
-
-def _parse_source(raw: dict, index: int) -> SourceConfig:
-    where = f"sources[{index}]"
-    _check_keys(raw, SOURCE_KEYS, where)
-    for key in ("name", "kind", "glob", "format", "contract", "mapping"):
-        if key not in raw:
-            raise ConfigError(f"{where}.{key}", "is required")
-    name = _check_name(raw["name"], f"{where}.name")
-    where = f"sources.{name}"
-    kind = raw["kind"]
-    if kind not in KIND_FIELDS:
-        raise ConfigError(f"{where}.kind", f"unknown kind {kind!r} (one of: {', '.join(KIND_FIELDS)})")
-    if raw["format"] not in FORMATS:
-        raise ConfigError(f"{where}.format", f"unknown format {raw['format']!r} (one of: {', '.join(FORMATS)})")
-    contract = _parse_contract(raw["contract"], f"{where}.contract")
-    mapping = _parse_mapping(raw["mapping"], kind, contract, f"{where}.mapping")
-    allow_refunds = bool(raw.get("allow_refunds", False))
-    contract = _with_field_limits(contract, raw["contract"], mapping, allow_refunds)
-    return SourceConfig(
-        name=name,
-        kind=kind,
-        glob=str(raw["glob"]),
-        format=raw["format"],
-        contract=contract,
-        mapping=mapping,
-        entity=str(raw.get("entity") or KIND_ENTITY[kind]),
-        identity_source=raw.get("identity_source"),
-        links_to=raw.get("links_to"),
-        delimiter=str(raw.get("delimiter", ",")),
-        allow_refunds=allow_refunds,
-        encoding=_parse_encoding(raw.get("encoding", "utf-8"), f"{where}.encoding"),
-        one_record_per_person=_parse_optional_bool(raw.get("one_record_per_person"), f"{where}.one_record_per_person"),
-    )
-
-
-def _parse_optional_bool(value: Any, where: str) -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise ConfigError(where, f"must be true or false (or left out), not {value!r}")
-    return value
-
-
-def _parse_encoding(value: Any, where: str) -> str:
-    try:
-        return codecs.lookup(str(value)).name
-    except LookupError:
-        raise ConfigError(where, f"unknown encoding {value!r} (a Python codec name, e.g. utf-8, cp1252, latin-1)") from None
-
-
-def _parse_contract(raw: Any, where: str) -> dict[str, ColumnContract]:
-    if not isinstance(raw, dict) or not raw:
-        raise ConfigError(where, "must map column names to their contract")
-    contract = {}
-    for column, spec in raw.items():
-        spec = spec or {}
-        _check_keys(spec, COLUMN_KEYS, f"{where}.{column}")
-        col_type = spec.get("type", "string")
-        if col_type not in COLUMN_TYPES:
-            raise ConfigError(f"{where}.{column}.type", f"unknown type {col_type!r} (one of: {', '.join(COLUMN_TYPES)})")
-        formats = tuple(spec.get("formats") or ())
-        if col_type in ("date", "timestamp") and not formats:
-            raise ConfigError(f"{where}.{column}.formats", f"a {col_type} column needs at least one format, e.g. '%Y-%m-%d'")
-        scale = spec.get("scale", DEFAULT_SCALE)
-        if not isinstance(scale, int) or not 0 <= scale <= DECIMAL_PRECISION:
-            raise ConfigError(f"{where}.{column}.scale", f"must be a whole number from 0 to {DECIMAL_PRECISION}")
-        max_length = spec.get("max_length")
-        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
-            raise ConfigError(f"{where}.{column}.max_length", "must be a positive whole number")
-        contract[column] = ColumnContract(
-            name=column,
-            type=col_type,
-            required=bool(spec.get("required", False)),
-            formats=formats,
-            allowed=tuple(str(v) for v in spec.get("allowed") or ()),
-            pattern=spec.get("pattern"),
-            min=_bound(spec.get("min"), col_type, f"{where}.{column}.min"),
-            max=_bound(spec.get("max"), col_type, f"{where}.{column}.max"),
-            scale=scale,
-            max_length=max_length,
-            allow_control_chars=bool(spec.get("allow_control_chars", False)),
-            allow_line_breaks=bool(spec.get("allow_line_breaks", False)),
-        )
-    return contract
-
-
-def _bound(value: Any, col_type: str, key: str) -> float | str | None:
-    """A min/max: a number, or for a date/timestamp column an ISO date or a relative bound."""
-    if value is None:
-        return None
-    if col_type in ("date", "timestamp"):
-        text = value.isoformat() if isinstance(value, dt.date) else str(value).strip()
-        if RELATIVE_BOUND.match(text):
-            return text
-        try:
-            dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise ConfigError(key, f"must be a date (YYYY-MM-DD), today or now, optionally +/-Nd, not {value!r}") from None
-        return text
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(key, f"must be a number, not {value!r}")
-    return value
-
-
-def _with_field_limits(
-    contract: dict[str, ColumnContract], raw_contract: dict, mapping: dict[str, str], allow_refunds: bool
-) -> dict[str, ColumnContract]:
-    """Give each column the default limits of the canonical field it maps to
-    directly (cdp.yml keys win), and decide how a broken value is handled:
-    an optional column that only feeds descriptive fields is nulled, field by
-    field; any other column quarantines the row."""
-    limited = {}
-    for name, column in contract.items():
-        explicit = set(raw_contract[name] or {})
-        defaults: dict[str, Any] = {}
-        if column.type == "string":
-            defaults["max_length"] = DEFAULT_MAX_LENGTH
-        for target, expression in mapping.items():
-            if expression.strip().strip('"') == name:
-                defaults.update(FIELD_LIMITS.get(target, {}))
-                if allow_refunds and target in REFUND_FIELDS:
-                    defaults.pop("min", None)
-        defaults = {k: v for k, v in defaults.items() if k not in explicit and _applies(k, column.type)}
-        feeds = [t for t, e in mapping.items() if re.search(rf'(?<![\w"]){re.escape(name)}(?![\w"])|"{re.escape(name)}"', e)]
-        descriptive = not column.required and all(t in DESCRIPTIVE_FIELDS for t in feeds)
-        limited[name] = dataclasses.replace(column, **defaults, on_violation="field" if descriptive else "row")
-    return limited
-
-
-def _applies(limit: str, col_type: str) -> bool:
-    if limit in ("min", "max"):
-        return col_type not in ("string", "bool")
-    return col_type == "string"
-
-
-def _parse_mapping(raw: Any, kind: str, contract: dict[str, ColumnContract], where: str) -> dict[str, str]:
-    if not isinstance(raw, dict):
-        raise ConfigError(where, "must map canonical fields to column names or SQL expressions")
-    allowed = fields_for_kind(kind)
-    for target in raw:
-        if target not in allowed:
-            raise ConfigError(f"{where}.{target}", f"not a canonical field of kind {kind!r} (one of: {', '.join(allowed)})")
-    for target in ["source_record_id", *KIND_REQUIRED[kind]]:
-        if target not in raw:
-            raise ConfigError(f"{where}.{target}", f"is required for a source of kind {kind!r}")
-    mapping = {target: str(expression) for target, expression in raw.items()}
-    _check_expressions(mapping, contract, where)
-    return mapping
-
-
-def _check_expressions(mapping: dict[str, str], contract: dict[str, ColumnContract], where: str) -> None:
-    """Compile every mapping expression against the contract's columns in DuckDB."""
-    con = duckdb.connect()
-    try:
-        columns = ", ".join(f'"{c.name}" {column_sql_type(c)}' for c in contract.values())
-        con.execute(f"create table source_row ({columns})")
-        for target, expression in mapping.items():
-            try:
-                con.execute(f"select {expression} from source_row limit 0")
-            except duckdb.Error as error:
-                reason = str(error).splitlines()[0]
-                raise ConfigError(f"{where}.{target}", f"bad expression {expression!r}: {reason}") from None
-    finally:
-        con.close()
-
-
-def _check_source_references(sources: tuple[SourceConfig, ...]) -> None:
-    names = [s.name for s in sources]
-    if len(set(names)) != len(names):
-        duplicate = next(n for n in names if names.count(n) > 1)
-        raise ConfigError(f"sources.{duplicate}", "is declared twice")
-    for source in sources:
-        for key in ("identity_source", "links_to"):
-            target = getattr(source, key)
-            if target is not None and target not in names:
-                raise ConfigError(f"sources.{source.name}.{key}", f"names no declared source ({target!r})")
-        if source.links_to and "account_ref" not in source.mapping:
-            raise ConfigError(f"sources.{source.name}.mapping.account_ref", "is required when links_to is set")
-
-
-def _parse_audience(raw: dict, index: int) -> AudienceConfig:
-    where = f"audiences[{index}]"
-    _check_keys(raw, {"name", "description", "model", "suite", "min_rows", "max_rows", "size_band"}, where)
-    if "size_band" in raw and not 0 < float(raw["size_band"]):
-        raise ConfigError(f"{where}.size_band", "must be a positive share, e.g. 0.5 for ±50% of the previous export")
-    for key in ("name", "model", "suite"):
-        if key not in raw:
-            raise ConfigError(f"{where}.{key}", "is required")
-    return AudienceConfig(
-        name=_check_name(raw["name"], f"{where}.name"),
-        model=_check_name(raw["model"], f"{where}.model"),
-        suite=_check_name(raw["suite"], f"{where}.suite"),
-        description=raw.get("description", ""),
-        min_rows=int(raw.get("min_rows", 1)),
-        max_rows=int(raw.get("max_rows", 1_000_000_000)),
-        size_band=float(raw["size_band"]) if "size_band" in raw else None,
-    )
-
-
-def _parse_destination(raw: dict, index: int, audiences: tuple[AudienceConfig, ...]) -> DestinationConfig:
-    where = f"destinations[{index}]"
-    _check_keys(raw, {"name", "purpose", "channel", "audiences", "formats", "identifiers", "suppressions"}, where)
-    for key in ("name", "purpose", "channel", "audiences"):
-        if key not in raw:
-            raise ConfigError(f"{where}.{key}", "is required")
-    if raw["purpose"] not in CONSENT_PURPOSES:
-        raise ConfigError(f"{where}.purpose", f"unknown purpose {raw['purpose']!r} (one of: {', '.join(CONSENT_PURPOSES)})")
-    known = {a.name for a in audiences}
-    for audience in raw["audiences"]:
-        if audience not in known:
-            raise ConfigError(f"{where}.audiences", f"names no declared audience ({audience!r})")
-    formats = tuple(raw.get("formats") or ("parquet",))
-    for fmt in formats:
-        if fmt not in ("parquet", "csv"):
-            raise ConfigError(f"{where}.formats", f"unknown export format {fmt!r} (parquet, csv)")
-    channel = raw["channel"]
-    if channel not in CHANNEL_IDENTIFIERS:
-        raise ConfigError(f"{where}.channel", f"unknown channel {channel!r} (one of: {', '.join(CHANNEL_IDENTIFIERS)})")
-    identifiers = tuple(raw.get("identifiers") or CHANNEL_IDENTIFIERS[channel])
-    for identifier in identifiers:
-        if identifier not in EXPORTABLE_IDENTIFIERS:
-            raise ConfigError(f"{where}.identifiers", f"unknown identifier {identifier!r} (one of: {', '.join(EXPORTABLE_IDENTIFIERS)})")
-        if (channel == "ads" or raw["purpose"] == "ad_personalisation") and not identifier.endswith("_sha256"):
-            raise ConfigError(f"{where}.identifiers", f"an ad destination receives only hashed identifiers, not {identifier!r} (use email_sha256, phone_sha256)")
-    suppressions = tuple(raw["suppressions"]) if raw.get("suppressions") is not None else None
-    return DestinationConfig(_check_name(raw["name"], f"{where}.name"), raw["purpose"], channel, tuple(raw["audiences"]), formats, identifiers, suppressions)
-
-
-def _parse_consent(raw: dict) -> dict[str, str]:
-    _check_keys(raw, {"defaults"}, "consent")
-    defaults = {purpose: "withdrawn" for purpose in CONSENT_PURPOSES}
-    for purpose, state in (raw.get("defaults") or {}).items():
-        if purpose not in CONSENT_PURPOSES:
-            raise ConfigError(f"consent.defaults.{purpose}", f"unknown purpose (one of: {', '.join(CONSENT_PURPOSES)})")
-        if state not in ("granted", "withdrawn"):
-            raise ConfigError(f"consent.defaults.{purpose}", f"must be granted or withdrawn, not {state!r}")
-        defaults[purpose] = state
-    return defaults

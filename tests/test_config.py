@@ -110,3 +110,25 @@ def test_one_record_per_person_is_true_false_or_left_out(tmp_path):
     assert {s.one_record_per_person for s in config.sources if s.name != "benefits"} == {None}
     with pytest.raises(ConfigError, match=r"sources\.benefits\.one_record_per_person: must be true or false"):
         load_config(write_config(tmp_path / "bad", declare("yes")))
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda raw: raw["sample"].update(people="many"), r"sample\.people: must be a valid integer"),
+    (lambda raw: raw["identity"].update(match_threshold=1.5), r"identity\.match_threshold: must be less than 1"),
+    (lambda raw: raw["identity"].update(deterministic_keys=["email", "ssn"]), r"identity\.deterministic_keys\[1\]: must be 'email'"),
+    (lambda raw: raw["traits"]["abandoned_cart"].update(after_days=0), r"traits\.abandoned_cart\.after_days: must be greater than 0"),
+    (lambda raw: raw["sources"][0]["contract"]["zip"].update(scale=30), r"sources\.crm\.contract\.zip\.scale: must be less than or equal to 18"),
+    (lambda raw: raw["golden_record"]["attributes"]["name"].update(colour="red"), r"golden_record\.attributes\.name\.colour: unknown key"),
+])
+def test_wrong_types_and_ranges_are_reported_with_their_key(tmp_path, mutate, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write_config(tmp_path, mutate))
+
+
+def test_an_unknown_key_in_segments_yml_is_named(tmp_path):
+    segments = tmp_path / "segments.yml"
+    segments.write_text("segments:\n  - {name: everyone, where: 'true'}\n")
+    config = load_config(write_config(tmp_path))
+    segments.write_text("segments:\n  - {name: everyone, where: 'true', colour: red}\n")  # edited between runs
+    with pytest.raises(ConfigError, match=r"segments\.yml: segments\[0\]\.colour: unknown key"):
+        config.segments

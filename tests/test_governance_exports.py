@@ -119,11 +119,11 @@ def test_size_band_follows_the_previous_export(tmp_path):
     from dagster_project.config import AudienceConfig
     from dagster_project.defs.export import size_band
 
-    audience = AudienceConfig("a", "aud_a", "suite", size_band=0.5)
+    audience = AudienceConfig(name="a", model="aud_a", suite="suite", size_band=0.5)
     assert size_band(tmp_path, audience) == {"min_rows": 0, "max_rows": None}  # first export: no band
     (tmp_path / "manifest.json").write_text(_json.dumps({"row_count": 1000}))
     assert size_band(tmp_path, audience) == {"min_rows": 500, "max_rows": 1501}
-    assert size_band(tmp_path, AudienceConfig("a", "aud_a", "suite")) == {"min_rows": 0, "max_rows": None}
+    assert size_band(tmp_path, AudienceConfig(name="a", model="aud_a", suite="suite")) == {"min_rows": 0, "max_rows": None}
 
 
 def test_delta_lists_erased_people_as_removed_with_reason_erasure():

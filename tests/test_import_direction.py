@@ -26,7 +26,7 @@ LAYERS = [
     "export",
     "governance",
 ]
-NEUTRAL = {"config", "config_profiles", "canonical", "warehouse", "files", "identifiers"}
+NEUTRAL = {"config", "config_schema", "config_profiles", "canonical", "warehouse", "files", "identifiers"}
 
 
 def layer_of(module: str) -> int | None:

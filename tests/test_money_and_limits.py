@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 import yaml
 
-from dagster_project.config import DEFAULT_CONFIG, _parse_source
+from dagster_project.config import DEFAULT_CONFIG, SourceSpec
 from dagster_project.ingest.contract import check_contract
 from dagster_project.ingest.load import load_source
 from dagster_project.ingest.readers import ROW_NUMBER
@@ -22,8 +22,12 @@ from dagster_project.warehouse import connect
 SOURCES = {s["name"]: s for s in yaml.safe_load(DEFAULT_CONFIG.read_text())["sources"]}
 
 
+def parse_source(raw: dict):
+    return SourceSpec.model_validate(raw).build()
+
+
 def source(name: str, **options):
-    return _parse_source({**SOURCES[name], **options}, 0)
+    return parse_source({**SOURCES[name], **options})
 
 
 def frame(rows: list[dict]) -> pl.DataFrame:
@@ -101,7 +105,7 @@ def test_limits_are_overridable_per_column():
     raw["contract"]["first_name"] = {"type": "string", "max_length": 5}
     raw["contract"]["birth_date"]["min"] = "1950-01-01"
     rows = [crm_row(first_name="Annabel", birth_date="1940-01-01")]
-    result = check_contract(frame(rows), _parse_source(raw, 0).contract, Path("crm.csv"))
+    result = check_contract(frame(rows), parse_source(raw).contract, Path("crm.csv"))
     assert entries(result) == [
         (1, "birth_date", "below minimum 1950-01-01", "field"),
         (1, "first_name", "longer than 5 characters", "field"),
