@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import duckdb
 import yaml
-from pydantic import AfterValidator, Field, PositiveInt, StrictBool, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, PlainSerializer, PositiveInt, StrictBool, ValidationInfo, field_validator, model_validator
 
 from dagster_project.canonical import IDENTITY_FIELDS
 from dagster_project.config_schema import ConfigError, Problem, Strict, validate
@@ -119,8 +119,10 @@ def in_workspace(value: str, info: ValidationInfo) -> Path:
     return (info.context["root"] / value).resolve()
 
 
-# Written as a non-empty string, read as the resolved Path.
-WorkspacePath = Annotated[str, Field(min_length=1), AfterValidator(in_workspace)]
+# Written as a non-empty string, read as the resolved Path (dumped as that Path).
+WorkspacePath = Annotated[
+    str, Field(min_length=1), AfterValidator(in_workspace), PlainSerializer(lambda path: path, return_type=Any)
+]
 
 
 class ModelsConfig(Strict):
