@@ -54,7 +54,7 @@ def identifying_values(config, person_id: str) -> dict[str, list[str]]:
 
 
 def plain_identifiers(config, person_id: str) -> dict[str, set[str]]:
-    """The person's emails, phones (national digits) and names ("first last", and the last name),
+    """The person's emails, phones (last 10 digits: UK national digits, as `person_values`) and names ("first last", and the last name),
     as plain text; a name also on another person's records (a namesake) legitimately stays."""
     with connect(config.warehouse) as con:
         emails, phones, names = con.execute(
@@ -63,7 +63,7 @@ def plain_identifiers(config, person_id: str) -> dict[str, set[str]]:
                    from identity.person_map m join intermediate.int_identity__records r using (record_key))
                select (select list(distinct lower(r.email)) filter (where r.email is not null)
                        from identity.person_map m join intermediate.int_identity__records r using (record_key) where m.person_id = $1),
-                      (select list(distinct right(regexp_replace(r.phone, '[^0-9]', '', 'g'), 9)) filter (where r.phone is not null)
+                      (select list(distinct right(regexp_replace(r.phone, '[^0-9]', '', 'g'), 10)) filter (where r.phone is not null)
                        from identity.person_map m join intermediate.int_identity__records r using (record_key) where m.person_id = $1),
                       (select list(distinct name) from names where person_id = $1 and name is not null
                          and name not in (select name from names where person_id <> $1 and name is not null))""",
