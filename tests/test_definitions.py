@@ -236,3 +236,22 @@ def test_a_failing_identity_gate_blocks_marts_and_exports(definitions):
             downstream.add(child)
             frontier.append(child)
     assert {key("marts/dim_customer"), key("export/email_platform/email_newsletter"), key("export/ad_platform/known_customers")} <= set(downstream)
+
+
+def test_customer_features_are_built_with_the_marts_that_read_them(definitions):
+    """int_customer__* models read the facts (after identity) and feed the
+    activity snapshots (before scoring) and the traits: they run in the marts
+    step, the identity intermediates in the first one."""
+    graph = definitions.resolve_asset_graph()
+
+    def step(path: str) -> str:
+        return definitions.get_assets_def(key(path)).node_def.name
+
+    assert step("intermediate/int_identity__records") == "dbt_staging_and_intermediate"
+    assert step("intermediate/int_customer__tickets") == step("marts/customer_activity_snapshots") == "dbt_marts"
+    assert step("marts/customer_traits") == "dbt_activation"
+    assert key("marts/fct_service_tickets") in graph.get(key("intermediate/int_customer__tickets")).parent_keys
+    for feature in ("tickets", "last_survey_answer", "loyalty"):
+        shared = key(f"intermediate/int_customer__{feature}")
+        assert shared in graph.get(key("marts/customer_traits")).parent_keys
+        assert shared in graph.get(key("marts/customer_activity_snapshots")).parent_keys

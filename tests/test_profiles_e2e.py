@@ -162,6 +162,28 @@ def test_a_person_with_an_open_ticket_is_in_no_marketing_segment(profiles):
     assert (actions["next_best_action"] == "service_recovery").all() and not actions["promotions_allowed"].any()
 
 
+def test_traits_and_snapshots_agree_on_open_tickets(profiles):
+    """One rule: a ticket is open at a moment from its opening (inclusive)
+    until its close time, once its status is closed. Computed here in Python
+    from the tickets; traits and the snapshot at as_of must both match it."""
+    config, _ = profiles
+    tickets = query(config, "select person_id, opened_at, closed_at, status from marts.fct_service_tickets where person_id is not null")
+    as_of = query(config, "select as_of_at from marts.as_of")["as_of_at"][0]
+    resolved = pl.when(pl.col("status") == "closed").then(pl.coalesce("closed_at", "opened_at"))
+    open_at_as_of = (tickets.with_columns(resolved_at=resolved)
+                     .filter((pl.col("opened_at") <= as_of) & (pl.col("resolved_at").is_null() | (pl.col("resolved_at") > as_of)))
+                     .group_by("person_id").len("expected"))
+    traits = query(config, "select person_id, open_ticket_count from marts.customer_traits")
+    joined = traits.join(open_at_as_of, on="person_id", how="left").with_columns(pl.col("expected").fill_null(0))
+    assert (joined["open_ticket_count"] == joined["expected"]).all()
+    assert joined["expected"].sum() > 5
+    disagreeing = query(config, """
+        select count(*) as n from marts.customer_traits t
+        join marts.customer_activity_snapshots s on s.person_id = t.person_id and s.days_before_as_of = 0
+        where t.open_ticket_count <> s.open_tickets""")
+    assert disagreeing["n"][0] == 0
+
+
 def test_next_best_action_is_the_first_matching_rule(profiles):
     config, _ = profiles
     cases = " ".join(f"when coalesce(({r.when}), false) then '{r.action}'" for r in config.next_best_action)

@@ -1,8 +1,9 @@
 """dbt stage, in three selections of one manifest, because Python steps sit
 between them:
 
-  staging + intermediate  ->  identity resolution, survey sentiment (Python)
-  marts (golden record, facts, activity snapshots)  ->  churn/propensity scoring (Python)
+  staging + intermediate/identity  ->  identity resolution, survey sentiment (Python)
+  marts (golden record, facts, activity snapshots) + intermediate/customer
+      (per-person features over the facts)  ->  churn/propensity scoring (Python)
   activation (traits, next best action, segments, membership history, audiences)
 
 dbt tests become asset checks.
@@ -44,8 +45,8 @@ class CdpDbtTranslator(DagsterDbtTranslator):
 
 # name -> dbt selection, in pipeline order.
 SELECTIONS = {
-    "dbt_staging_and_intermediate": "fqn:staging fqn:intermediate resource_type:seed",
-    "dbt_marts": "fqn:marts",
+    "dbt_staging_and_intermediate": "fqn:staging fqn:intermediate.identity resource_type:seed",
+    "dbt_marts": "fqn:marts fqn:intermediate.customer",
     "dbt_activation": "fqn:activation resource_type:snapshot",
 }
 

@@ -4,12 +4,10 @@
    which leaves out people who withdrew `profiling` consent: for them those
    traits are null. Service tickets, NPS answers, loyalty status and
    unsubscribes are kept for everyone: they protect the customer
-   (suppressions) rather than profile them. #}
-{%- set traits = var('cdp_traits') -%}
-{%- set tiers = traits.get('loyalty_tiers', []) -%}
-{%- set recent_days = traits.get('recent_days', 30) -%}
-{%- set cart_after = traits.get('abandoned_cart_after_days', 1) -%}
-{%- set cart_lookback = traits.get('abandoned_cart_lookback_days', 14) %}
+   (suppressions) rather than profile them. Each feature is computed in its
+   own int_customer__* model; tickets and NPS answers are the as_of rows of
+   the per-cut-off models that customer_activity_snapshots shares. #}
+{%- set tiers = var('cdp_traits').get('loyalty_tiers', []) %}
 
 with as_of as (
 
@@ -31,127 +29,15 @@ activity as (
 
 ),
 
-rfm as (
-
-    {#- Quintiles by cumulative distribution: customers with equal values get
-        equal scores (ntile would split ties arbitrarily). #}
-    select
-        person_id,
-        cast(ceil(5 * cume_dist() over (order by days_since_last_order desc)) as {{ dbt.type_int() }}) as recency_score,
-        cast(ceil(5 * cume_dist() over (order by order_count)) as {{ dbt.type_int() }}) as frequency_score,
-        cast(ceil(5 * cume_dist() over (order by revenue)) as {{ dbt.type_int() }}) as monetary_score
-    from activity
-    where order_count > 0
-
-),
-
-loyalty as (
-
-    select person_id, tier, points
-    from (
-        select
-            *,
-            row_number() over (partition by person_id order by updated_at desc, membership_key) as membership_rank
-        from {{ ref('fct_loyalty_memberships') }}
-        where person_id is not null
-    ) as ranked
-    where membership_rank = 1
-
-),
-
 tickets as (
 
-    select
-        tickets.person_id,
-        sum(case when tickets.is_unresolved then 1 else 0 end) as open_ticket_count,
-        max(case when tickets.is_unresolved then {{ dbt.datediff('tickets.opened_at', 'as_of.as_of_at', 'day') }} end) as oldest_open_ticket_days,
-        max(tickets.opened_at) as last_ticket_at
-    from {{ ref('fct_service_tickets') }} as tickets
-    cross join as_of
-    where tickets.person_id is not null
-    group by tickets.person_id
+    select * from {{ ref('int_customer__tickets') }} where days_before_as_of = 0
 
 ),
 
 last_nps as (
 
-    select person_id, score, answered_at, nps_category, sentiment_score, sentiment_label
-    from (
-        select
-            *,
-            row_number() over (partition by person_id order by answered_at desc, response_key) as answer_rank
-        from {{ ref('fct_survey_responses') }}
-        where person_id is not null
-    ) as ranked
-    where answer_rank = 1
-
-),
-
-campaigns as (
-
-    select
-        responses.person_id,
-        count(*) as campaign_responses_recent,
-        max(case when responses.response_type in ('clicked', 'converted') then 1 else 0 end) = 1 as clicked_recently,
-        max(case when responses.response_type = 'converted' then 1 else 0 end) = 1 as converted_recently,
-        max(case when responses.response_type = 'unsubscribed' then 1 else 0 end) = 1 as unsubscribed_recently,
-        max(responses.responded_at) as last_campaign_response_at
-    from {{ ref('fct_campaign_responses') }} as responses
-    cross join as_of
-    where responses.person_id is not null
-      and responses.responded_at >= {{ dbt.dateadd('day', -recent_days, 'as_of.as_of_at') }}
-    group by responses.person_id
-
-),
-
-cart as (
-
-    select person_id, event_at as abandoned_cart_at, product_id as abandoned_cart_product_id
-    from (
-        select
-            carts.person_id,
-            carts.event_at,
-            carts.product_id,
-            row_number() over (partition by carts.person_id order by carts.event_at desc, carts.event_key) as cart_rank
-        from {{ ref('fct_events') }} as carts
-        cross join as_of
-        where carts.event_type = 'cart_add'
-          and carts.person_id in (select person_id from activity)
-          and carts.event_at >= {{ dbt.dateadd('day', -cart_lookback, 'as_of.as_of_at') }}
-          and carts.event_at <= {{ dbt.dateadd('day', -cart_after, 'as_of.as_of_at') }}
-          and not exists (
-              select 1 from {{ ref('fct_orders') }} as orders
-              where orders.person_id = carts.person_id
-                and orders.ordered_at >= carts.event_at
-          )
-    ) as ranked
-    where cart_rank = 1
-
-),
-
-browsing as (
-
-    select
-        person_id,
-        {{ dbt.listagg('category', "', '", 'order by views desc, category') }} as recent_browsing_categories
-    from (
-        select
-            person_id,
-            category,
-            views,
-            row_number() over (partition by person_id order by views desc, category) as category_rank
-        from (
-            select events.person_id, events.category, count(*) as views
-            from {{ ref('fct_events') }} as events
-            cross join as_of
-            where events.category is not null
-              and events.person_id in (select person_id from activity)
-              and events.event_at >= {{ dbt.dateadd('day', -recent_days, 'as_of.as_of_at') }}
-            group by events.person_id, events.category
-        ) as counted
-    ) as ranked
-    where category_rank <= 3
-    group by person_id
+    select * from {{ ref('int_customer__last_survey_answer') }} where days_before_as_of = 0
 
 ),
 
@@ -262,12 +148,12 @@ from {{ ref('dim_customer') }} as customers
 cross join as_of
 left join profiling on profiling.person_id = customers.person_id
 left join activity on activity.person_id = customers.person_id
-left join rfm on rfm.person_id = customers.person_id
-left join loyalty on loyalty.person_id = customers.person_id
+left join {{ ref('int_customer__rfm') }} as rfm on rfm.person_id = customers.person_id
+left join {{ ref('int_customer__loyalty') }} as loyalty on loyalty.person_id = customers.person_id
 left join tickets on tickets.person_id = customers.person_id
 left join last_nps on last_nps.person_id = customers.person_id
-left join campaigns on campaigns.person_id = customers.person_id
-left join cart on cart.person_id = customers.person_id
-left join browsing on browsing.person_id = customers.person_id
+left join {{ ref('int_customer__campaign_engagement') }} as campaigns on campaigns.person_id = customers.person_id
+left join {{ ref('int_customer__abandoned_cart') }} as cart on cart.person_id = customers.person_id
+left join {{ ref('int_customer__browsing') }} as browsing on browsing.person_id = customers.person_id
 left join scores on scores.person_id = customers.person_id
 left join recommendation on recommendation.person_id = customers.person_id

@@ -5,20 +5,14 @@
    horizon after them (labels), train and evaluate the churn and propensity
    models on a time-based split. People who withdrew `profiling` consent are
    left out: their behaviour feeds no trait, score or segment. #}
-{%- set offsets = var('cdp_models').get('snapshot_offsets', [0]) -%}
 {%- set churn_days = var('cdp_models').get('churn_horizon_days', 180) -%}
 {%- set propensity_days = var('cdp_models').get('propensity_horizon_days', 90) -%}
 {%- set recent_days = var('cdp_traits').get('recent_days', 30) %}
 
 with cutoffs as (
-    {%- for offset in offsets %}
-    select
-        {{ offset }} as days_before_as_of,
-        {{ dbt.dateadd('day', -offset, 'as_of_at') }} as cutoff_at,
-        as_of_at
-    from {{ ref('as_of') }}
-    {{ 'union all' if not loop.last }}
-    {%- endfor %}
+
+    select * from {{ ref('int_customer__cutoffs') }}
+
 ),
 
 profiling_withdrawn as (
@@ -127,41 +121,6 @@ last_event as (
 
 ),
 
-ticket_features as (
-
-    select
-        tickets.person_id,
-        cutoffs.days_before_as_of,
-        sum(case when tickets.opened_at >= {{ dbt.dateadd('day', -180, 'cutoffs.cutoff_at') }} then 1 else 0 end) as tickets_180d,
-        {#- open at the cut-off by its close time: the status column only tells today's state #}
-        sum(case when tickets.closed_at is null or tickets.closed_at >= cutoffs.cutoff_at then 1 else 0 end) as open_tickets
-    from {{ ref('fct_service_tickets') }} as tickets
-    inner join cutoffs on tickets.opened_at < cutoffs.cutoff_at
-    where tickets.person_id is not null
-    group by tickets.person_id, cutoffs.days_before_as_of
-
-),
-
-survey_features as (
-
-    select person_id, days_before_as_of, score as last_nps_score
-    from (
-        select
-            survey.person_id,
-            cutoffs.days_before_as_of,
-            survey.score,
-            row_number() over (
-                partition by survey.person_id, cutoffs.days_before_as_of
-                order by survey.answered_at desc, survey.response_key
-            ) as answer_rank
-        from {{ ref('fct_survey_responses') }} as survey
-        inner join cutoffs on survey.answered_at < cutoffs.cutoff_at
-        where survey.person_id is not null
-    ) as ranked
-    where answer_rank = 1
-
-),
-
 campaign_features as (
 
     select
@@ -175,16 +134,6 @@ campaign_features as (
         and responses.responded_at >= {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_at') }}
     where responses.person_id is not null
     group by responses.person_id, cutoffs.days_before_as_of
-
-),
-
-loyalty_features as (
-
-    select members.person_id, cutoffs.days_before_as_of, 1 as is_loyalty_member
-    from {{ ref('fct_loyalty_memberships') }} as members
-    inner join cutoffs on members.joined_at < cast(cutoffs.cutoff_at as date)
-    where members.person_id is not null
-    group by members.person_id, cutoffs.days_before_as_of
 
 ),
 
@@ -223,12 +172,12 @@ select
     coalesce(event_features.page_views_{{ recent_days }}d, 0) as page_views_recent,
     coalesce(event_features.cart_adds_{{ recent_days }}d, 0) as cart_adds_recent,
     coalesce(event_features.sessions_{{ recent_days }}d, 0) as sessions_recent,
-    coalesce(ticket_features.tickets_180d, 0) as tickets_180d,
-    coalesce(ticket_features.open_tickets, 0) as open_tickets,
-    survey_features.last_nps_score,
+    coalesce(tickets.tickets_180d, 0) as tickets_180d,
+    coalesce(tickets.open_ticket_count, 0) as open_tickets,
+    last_nps.score as last_nps_score,
     coalesce(campaign_features.campaign_opens_90d, 0) as campaign_opens_90d,
     coalesce(campaign_features.campaign_clicks_90d, 0) as campaign_clicks_90d,
-    coalesce(loyalty_features.is_loyalty_member, 0) as is_loyalty_member,
+    case when loyalty.first_joined_at < cast(cutoffs.cutoff_at as date) then 1 else 0 end as is_loyalty_member,
     {#- Labels: only where the horizon after the cut-off lies inside the data. #}
     case
         when people.days_before_as_of >= {{ churn_days }} and coalesce(order_features.order_count, 0) > 0
@@ -248,11 +197,10 @@ left join event_features
     on event_features.person_id = people.person_id and event_features.days_before_as_of = people.days_before_as_of
 left join last_event
     on last_event.person_id = people.person_id and last_event.days_before_as_of = people.days_before_as_of
-left join ticket_features
-    on ticket_features.person_id = people.person_id and ticket_features.days_before_as_of = people.days_before_as_of
-left join survey_features
-    on survey_features.person_id = people.person_id and survey_features.days_before_as_of = people.days_before_as_of
+left join {{ ref('int_customer__tickets') }} as tickets
+    on tickets.person_id = people.person_id and tickets.days_before_as_of = people.days_before_as_of
+left join {{ ref('int_customer__last_survey_answer') }} as last_nps
+    on last_nps.person_id = people.person_id and last_nps.days_before_as_of = people.days_before_as_of
 left join campaign_features
     on campaign_features.person_id = people.person_id and campaign_features.days_before_as_of = people.days_before_as_of
-left join loyalty_features
-    on loyalty_features.person_id = people.person_id and loyalty_features.days_before_as_of = people.days_before_as_of
+left join {{ ref('int_customer__loyalty') }} as loyalty on loyalty.person_id = people.person_id
