@@ -69,7 +69,7 @@ MALE = [
 ]
 
 # formal name -> nicknames people actually go by (>40 pairs)
-NICKNAMES = {
+COMMON_NICKNAMES = {
     "Robert": ["Bob", "Rob", "Bobby"], "William": ["Bill", "Will", "Billy"],
     "Elizabeth": ["Liz", "Beth", "Lizzie", "Betty"], "Margaret": ["Peggy", "Maggie", "Meg"],
     "Richard": ["Rick", "Dick", "Richie"], "James": ["Jim", "Jimmy"],
@@ -91,6 +91,31 @@ NICKNAMES = {
     "Barbara": ["Barb", "Babs"], "Nicola": ["Nicky"], "Joanne": ["Jo"], "Natalie": ["Nat"],
     "Charlotte": ["Lottie", "Charlie"], "Amelia": ["Millie"], "Mary": ["Molly", "Mae"],
     "Olivia": ["Liv"], "Małgorzata": ["Gosia"], "Agnieszka": ["Aga"], "Łukasz": ["Luke"],
+}
+# More short forms in everyday use, written down without looking at the
+# model's nickname list (dbt/seeds/nicknames.csv), so that generated data
+# also holds nicknames the model does not know (tests/test_generate.py
+# checks most of these pairs are not in the seed).
+EVERYDAY_SHORT_FORMS = {
+    "Emma": ["Em", "Emmy"], "Laura": ["Laurie"], "Emily": ["Millie"], "Charlotte": ["Char"],
+    "Jessica": ["Jessa"], "Hannah": ["Han"], "Sophie": ["Soph"], "Lucy": ["Lu", "Luce"],
+    "Katherine": ["Kat", "Kit"], "Margaret": ["Greta", "Maisie"], "Susan": ["Suki"], "Helen": ["Nell"],
+    "Victoria": ["Vic"], "Jennifer": ["Jenna"], "Deborah": ["Debs"], "Olivia": ["Ollie"],
+    "Natalie": ["Tally"], "Catherine": ["Cat", "Cate"], "Jane": ["Janie"], "Alison": ["Ali"],
+    "Angela": ["Angie", "Ange"], "Christine": ["Tina"], "Dorothy": ["Dodie"], "Barbara": ["Bobbie"],
+    "Alexandra": ["Lexie"], "Jacqueline": ["Jacqui"], "Eleanor": ["Elle"], "Megan": ["Meg"],
+    "Fiona": ["Fi"], "Siobhán": ["Shiv"], "David": ["Dai", "Davie"], "John": ["Jock", "Johnnie"],
+    "James": ["Jimbo"], "Paul": ["Paulie"], "Robert": ["Bert"], "Peter": ["Petey"], "Daniel": ["Dannie"],
+    "Thomas": ["Tam", "Tomo"], "Christopher": ["Topher"], "Stephen": ["Steph"], "William": ["Liam", "Wills"],
+    "Anthony": ["Tone"], "Joseph": ["Jody"], "Benjamin": ["Benjy"], "Samuel": ["Sammie"],
+    "Harry": ["Haz"], "George": ["Georgie"], "Alexander": ["Xander", "Lex"], "Nicholas": ["Nicky", "Nico"],
+    "Simon": ["Si"], "Kevin": ["Kev"], "Steven": ["Stevie"], "Henry": ["Hen"], "Frederick": ["Fritz"],
+    "Gerald": ["Ged"], "Francis": ["Fran"], "Callum": ["Cal"], "Gareth": ["Gaz"], "Terence": ["Tel"],
+    "Ronald": ["Ronny"], "Martin": ["Marty"], "Alan": ["Al"],
+}
+NICKNAMES = {
+    formal: list(dict.fromkeys(COMMON_NICKNAMES.get(formal, []) + EVERYDAY_SHORT_FORMS.get(formal, [])))
+    for formal in COMMON_NICKNAMES | EVERYDAY_SHORT_FORMS
 }
 
 # (surname, weight in GB, weight in IE); double-barrelled and O' names included.
