@@ -15,7 +15,7 @@ import pytest
 
 from dagster_project import identifiers
 from dagster_project.generate import generate_sample
-from dagster_project.governance.tombstones import tombstone_secret
+from dagster_project.ingest.tombstones import tombstone_secret
 from dagster_project.governance.erasure import erase_person
 from dagster_project.governance.requests import process_erasure_requests
 from dagster_project.export.writer import PENDING_ERASURES

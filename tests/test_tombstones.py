@@ -14,7 +14,7 @@ import pytest
 
 from dagster_project import identifiers
 from dagster_project.config import ColumnContract, SourceConfig
-from dagster_project.governance.tombstones import (
+from dagster_project.ingest.tombstones import (
     TombstoneKeyError, TombstoneKeys, ensure_tombstones, erased_row_numbers, tombstone_secret, use_tombstone_key,
 )
 from dagster_project.ingest.load import load_source

@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_project.config import CdpConfig, SourceConfig
 from dagster_project.defs.resources import CdpResource
 from dagster_project.governance.requests import process_erasure_requests
-from dagster_project.governance.tombstones import tombstone_keys
+from dagster_project.ingest.tombstones import tombstone_keys
 from dagster_project.ingest.load import load_source
 from dagster_project.warehouse import connect
 

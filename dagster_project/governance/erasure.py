@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from dagster_project.config import CdpConfig
 from dagster_project.export.writer import remove_persons
 from dagster_project.ingest.load import ensure_raw_schema
-from dagster_project.governance.tombstones import (
+from dagster_project.ingest.tombstones import (
     KINDS, erased_condition, key_sql, normalised_sql, tombstone_keys, use_tombstone_key,
 )
 from dagster_project.warehouse import connect, rewrite_without_free_blocks, table_exists

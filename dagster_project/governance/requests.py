@@ -26,7 +26,7 @@ from pathlib import Path
 from dagster_project.config import CdpConfig
 from dagster_project.files import file_sha256
 from dagster_project.governance.erasure import NothingToErase, erase_person
-from dagster_project.governance.tombstones import tombstone_secret
+from dagster_project.ingest.tombstones import tombstone_secret
 from dagster_project.ingest.holds import FILE_REJECTED
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, read_landing_file
 from dagster_project.warehouse import connect, rewrite_without_free_blocks

@@ -28,7 +28,7 @@ import polars as pl
 
 from dagster_project.config import SourceConfig, column_sql_type
 from dagster_project.files import file_sha256
-from dagster_project.governance.tombstones import TombstoneKeys, erased_row_numbers
+from dagster_project.ingest.tombstones import TombstoneKeys, erased_row_numbers
 from dagster_project.ingest.contract import check_contract
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, is_plain_column_name, read_landing_file
 
@@ -51,7 +51,7 @@ create table if not exists raw.load_log (
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_quarantined bigint not null,
-    rows_erased bigint not null default 0,  -- rows of erased people, dropped (see governance.tombstones)
+    rows_erased bigint not null default 0,  -- rows of erased people, dropped (see ingest.tombstones)
     error varchar,
     loaded_at timestamp not null,
     run_id varchar
