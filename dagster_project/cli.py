@@ -125,8 +125,6 @@ def _run(args) -> int:
         print()
         print(summary.render())
         print(f"\n{summary.status.capitalize()} in {time.perf_counter() - started:.1f}s; warehouse: {config.warehouse}")
-        if summary.published_now:
-            print(f"Readers (analysts, BI): {config.published}")
         # 0 completed, 1 a step failed, 3 completed with rejected files, 4 completed but exports held (2: config error, 5: busy)
         return summary.exit_status
 
