@@ -16,6 +16,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.child_process import announce_parent
+from dagster_project.defs.retry import retried_when_locked
 
 
 # A test between two selections (an audience's relationship to dim_customer)
@@ -57,6 +58,7 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
 def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path, project=project, select=select, name=name,
                 dagster_dbt_translator=CdpDbtTranslator())
+    @retried_when_locked  # dbt's connection fails at once when another process holds the warehouse
     def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
         yield from dbt.cli(BUILD, context=context).stream()
