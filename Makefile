@@ -22,7 +22,7 @@ sample: $(STAMP)
 
 # dbt manifest for the workspace (rebuilt only when dbt/ or cdp.yml changed).
 manifest: $(STAMP)
-	$(BIN)/python -c "from dagster_project.config import load_config; from dagster_project.dbt_workspace import prepare_dbt_project; print(prepare_dbt_project(load_config()).manifest_path)"
+	$(BIN)/python -c "from dagster_project.config import load_config; from dagster_project.dbt_workspace import workspace_dbt_project; print(workspace_dbt_project(load_config()).manifest_path)"
 
 run: sample manifest
 	$(CDP) run

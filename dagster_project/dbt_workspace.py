@@ -1,24 +1,24 @@
-"""Render the dbt project for one workspace and keep its manifest fresh.
+"""The dbt project of one workspace, as a dagster-dbt `DbtProject`.
 
 The repository's `dbt/` folder holds every hand-written model and macro. A
-workspace's sources come from its cdp.yml, so `prepare_dbt_project` copies
-`dbt/` to `<workspace>/.cdp/dbt`, adds a staging model and a source entry per
-configured source, writes the vars and a profile pointing at the workspace's
-warehouse, and runs `dbt parse` when anything changed (the fingerprint of all
-of it is kept beside the manifest).
+workspace's sources come from its cdp.yml, so its project lives in
+`<workspace>/.cdp/dbt`: `WorkspaceDbtPreparer` copies `dbt/` there, adds a
+staging model and a source entry per configured source, writes the vars and a
+profile pointing at the workspace's warehouse, and runs `dbt parse` when
+anything changed (the fingerprint of all of it is kept beside the manifest).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt.dbt_project import DbtProjectPreparer
+from dagster_shared.record import replace
 
 from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, fields_for_kind
 from dagster_project.child_process import announce_parent, launcher_dying_with_parent
@@ -29,33 +29,62 @@ from dagster_project.warehouse import memory_limit
 COPIED = ("dbt_project.yml", "macros", "models", "seeds", "snapshots", "tests")
 
 
-@dataclass(frozen=True)
-class DbtWorkspace:
-    project_dir: Path
-    profiles_dir: Path
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.project_dir / "target" / "manifest.json"
-
-
 def dbt_executable() -> str:
-    """dbt from this interpreter's environment, so an unactivated venv works."""
+    """dbt from this interpreter's environment (an unactivated venv works), never one on $PATH."""
     candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+    if not candidate.exists():
+        raise FileNotFoundError(f"dbt is not installed beside {sys.executable} (pip install dbt-duckdb)")
+    return str(candidate)
 
 
-def prepare_dbt_project(config: CdpConfig, force: bool = False) -> DbtWorkspace:
-    workspace = DbtWorkspace(config.state_dir / "dbt", config.state_dir / "dbt")
-    rendered = render_files(config)
-    fingerprint = _fingerprint(rendered)
-    stamp = workspace.project_dir / ".fingerprint"
-    if not force and workspace.manifest_path.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        return workspace
-    _write_project(workspace.project_dir, rendered)
-    _parse(workspace)
-    stamp.write_text(fingerprint)
-    return workspace
+def dbt_launcher(config: CdpConfig) -> str:
+    """dbt behind the launcher that kills it with the process that started it (child_process.py)."""
+    return launcher_dying_with_parent(dbt_executable(), config.state_dir / "bin")
+
+
+def workspace_dbt_project(config: CdpConfig) -> DbtProject:
+    """The workspace's dbt project, rendered and with a manifest that is up to date."""
+    project_dir = config.state_dir / "dbt"
+    preparer = WorkspaceDbtPreparer(config)
+    if not (project_dir / "dbt_project.yml").exists():
+        preparer.render(project_dir)  # DbtProject reads it when it is created
+    # This dagster-dbt's DbtProject takes no preparer argument; the record's
+    # replace() sets the field, so `project.preparer.prepare(project)` is ours.
+    project = replace(DbtProject(project_dir, profiles_dir=project_dir), preparer=preparer)
+    preparer.prepare(project)
+    return project
+
+
+class WorkspaceDbtPreparer(DbtProjectPreparer):
+    """Renders the project from dbt/ and cdp.yml, and parses it only when that changed."""
+
+    def __init__(self, config: CdpConfig):
+        self._config = config
+        self._files = render_files(config)
+        self._fingerprint = _fingerprint(self._files)
+
+    def render(self, project_dir: Path) -> None:
+        _write_project(project_dir, self._files)
+
+    def prepare_if_dev(self, project: DbtProject) -> None:
+        self.prepare(project)  # not only under `dagster dev`: `cdp run` needs the manifest too
+
+    def prepare(self, project: DbtProject) -> None:
+        if self._up_to_date(project.project_dir) and project.manifest_path.exists():
+            return
+        self.render(project.project_dir)
+        announce_parent()  # the launcher checks it was not orphaned before it started dbt
+        dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_launcher(self._config))
+        dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        _stamp(project.project_dir).write_text(self._fingerprint)
+
+    def _up_to_date(self, project_dir: Path) -> bool:
+        stamp = _stamp(project_dir)
+        return stamp.exists() and stamp.read_text() == self._fingerprint
+
+
+def _stamp(project_dir: Path) -> Path:
+    return project_dir / ".fingerprint"
 
 
 def render_files(config: CdpConfig) -> dict[str, str]:
@@ -226,20 +255,3 @@ def _write_project(project_dir: Path, files: dict[str, str]) -> None:
         path = project_dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-
-
-def _parse(workspace: DbtWorkspace) -> None:
-    announce_parent()
-    launcher = launcher_dying_with_parent(dbt_executable(), workspace.project_dir.parent / "bin")  # killed with us
-    result = subprocess.run(
-        [launcher, "parse", "--project-dir", str(workspace.project_dir), "--profiles-dir", str(workspace.profiles_dir)],
-        capture_output=True,
-        text=True,
-        cwd=workspace.project_dir,
-    )
-    if result.returncode != 0 or not workspace.manifest_path.exists():
-        raise RuntimeError(f"dbt parse failed for {workspace.project_dir}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
-
-
-def manifest(workspace: DbtWorkspace) -> dict:
-    return json.loads(workspace.manifest_path.read_text())

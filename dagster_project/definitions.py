@@ -12,9 +12,8 @@ import os
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from dagster_project.child_process import launcher_dying_with_parent
 from dagster_project.config import CdpConfig, load_config
-from dagster_project.dbt_workspace import dbt_executable, prepare_dbt_project
+from dagster_project.dbt_workspace import dbt_launcher, workspace_dbt_project
 from dagster_project.defs.automation import build_daily_schedule, build_landing_sensor, full_run_job
 from dagster_project.defs.dbt import build_dbt_assets
 from dagster_project.defs.export import build_export_assets
@@ -28,11 +27,11 @@ from dagster_project.defs.signals import build_signal_assets
 
 
 def build_definitions(config: CdpConfig) -> dg.Definitions:
-    workspace = prepare_dbt_project(config)
+    project = workspace_dbt_project(config)  # its manifest is built before the dbt assets read it
     return dg.Definitions(
         assets=[
             *build_ingest_assets(config),
-            *build_dbt_assets(workspace),
+            *build_dbt_assets(project),
             identity_model,
             person_map,
             *build_signal_assets(config),
@@ -51,12 +50,8 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
         sensors=[build_landing_sensor(config)],
         resources={
             "cdp": CdpResource(config_path=str(config.path)),
-            "dbt": DbtCliResource(
-                project_dir=str(workspace.project_dir),
-                profiles_dir=str(workspace.profiles_dir),
-                # dbt dies with the process running the step, even under kill -9
-                dbt_executable=launcher_dying_with_parent(dbt_executable(), config.state_dir / "bin"),
-            ),
+            # dbt dies with the process running the step, even under kill -9
+            "dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_launcher(config)),
         },
         # DuckDB has one writer: steps run one after another in one process,
         # which holds the workspace's run lock (runs launched by Dagster).

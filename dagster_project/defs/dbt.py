@@ -13,10 +13,10 @@ dbt tests become asset checks.
 from typing import Any, Mapping
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.child_process import announce_parent
-from dagster_project.dbt_workspace import DbtWorkspace
+from dagster_project.defs.retry import retried_when_locked
 
 
 # A test between two selections (an audience's relationship to dim_customer)
@@ -51,12 +51,14 @@ SELECTIONS = {
 }
 
 
-def build_dbt_assets(workspace: DbtWorkspace) -> list[dg.AssetsDefinition]:
-    return [_dbt_selection(workspace, name, select) for name, select in SELECTIONS.items()]
+def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
+    return [_dbt_selection(project, name, select) for name, select in SELECTIONS.items()]
 
 
-def _dbt_selection(workspace: DbtWorkspace, name: str, select: str) -> dg.AssetsDefinition:
-    @dbt_assets(manifest=workspace.manifest_path, select=select, name=name, dagster_dbt_translator=CdpDbtTranslator())
+def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefinition:
+    @dbt_assets(manifest=project.manifest_path, project=project, select=select, name=name,
+                dagster_dbt_translator=CdpDbtTranslator())
+    @retried_when_locked  # dbt's connection fails at once when another process holds the warehouse
     def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
         yield from dbt.cli(BUILD, context=context).stream()

@@ -16,6 +16,7 @@ import dagster as dg
 from dagster_project.config import AudienceConfig, CdpConfig, DestinationConfig
 from dagster_project.defs.ingest import ERASURE_REQUESTS
 from dagster_project.defs.resources import CdpResource
+from dagster_project.defs.retry import retried_when_locked
 from dagster_project.export.queries import destination_query, suppressed_query
 from dagster_project.export.writer import export_audience
 from dagster_project.ingest.holds import HELD_METADATA_KEY, export_hold_reasons
@@ -69,6 +70,7 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig, hold
         description=f"Audience {audience.name} for {destination.name} (purpose {destination.purpose}, "
         f"channel {destination.channel}), written only when suite {audience.suite} passes.",
     )
+    @retried_when_locked
     def export(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
         _hold_if_consent_or_erasure_input_broken(config, context.run_id)

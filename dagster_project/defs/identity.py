@@ -4,6 +4,7 @@
 import dagster as dg
 
 from dagster_project.defs.resources import CdpResource
+from dagster_project.defs.retry import retried_when_locked
 from dagster_project.identity.resolve import ensure_model, resolve_identities
 from dagster_project.warehouse import connect
 
@@ -20,6 +21,7 @@ RECORDS = dg.AssetKey(["intermediate", "int_identity__records"])
     description="The Splink model (JSON beside cdp.yml). Trained unsupervised when missing; reused by every run "
     "until retrained with `cdp identity train`.",
 )
+@retried_when_locked
 def identity_model(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
     config = cdp.config()
     with connect(config.warehouse) as con:
@@ -49,6 +51,7 @@ def training_metadata(summary: dict, path) -> dict:
     kinds={"duckdb", "python"},
     description="One row per identity record naming its person; also writes identity.edges and identity.id_history.",
 )
+@retried_when_locked
 def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
     config = cdp.config()
     with connect(config.warehouse) as con:

@@ -5,6 +5,7 @@ import dagster as dg
 
 from dagster_project.config import CdpConfig, SourceConfig
 from dagster_project.defs.resources import CdpResource
+from dagster_project.defs.retry import retried_when_locked
 from dagster_project.governance.requests import process_erasure_requests
 from dagster_project.ingest.tombstones import tombstone_keys
 from dagster_project.ingest.load import load_source
@@ -25,6 +26,7 @@ def build_ingest_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
     "source loads so this run's files are already filtered by the new tombstones; "
     "governance.erasure_requests records each request with hashed identifiers only.",
 )
+@retried_when_locked
 def erasure_requests(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
     report = process_erasure_requests(cdp.config(), context.run_id)
     for file, reason in report.rejected_files.items():
@@ -52,6 +54,7 @@ def _ingest_asset(source: SourceConfig) -> dg.AssetsDefinition:
         description=f"Landing files {source.glob} ({source.format}, kind {source.kind}) checked against their "
         "contract: valid rows to raw, the rest to raw.quarantine with the reason.",
     )
+    @retried_when_locked
     def load(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
         with connect(config.warehouse) as con:

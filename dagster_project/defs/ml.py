@@ -5,6 +5,7 @@ import json
 import dagster as dg
 
 from dagster_project.defs.resources import CdpResource
+from dagster_project.defs.retry import retried_when_locked
 from dagster_project.ml.models import MODELS, ModelTrainingError, ensure_model, load_card, model_paths, score_people
 from dagster_project.warehouse import connect
 
@@ -23,6 +24,7 @@ def _model_asset(name: str, key: dg.AssetKey) -> dg.AssetsDefinition:
         description=f"{MODELS[name].description} Trained with a time-based split when its files are missing "
         "(in the models folder beside cdp.yml); reused by every run until retrained with `cdp models train`.",
     )
+    @retried_when_locked
     def _model(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
         try:
@@ -58,6 +60,7 @@ propensity_model = _model_asset("propensity", PROPENSITY_MODEL)
     description="One row per person at as_of: churn_risk (customers only), purchase_propensity, and when "
     "each model was trained.",
 )
+@retried_when_locked
 def customer_scores(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
     config = cdp.config()
     with connect(config.warehouse) as con:

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from dagster_project.defs.resources import CdpResource
+from dagster_project.defs.retry import retried_when_locked
 from dagster_project.signals.sentiment import score_survey_sentiment
 from dagster_project.warehouse import connect
 
@@ -20,7 +21,8 @@ def build_signal_assets(config) -> list[dg.AssetsDefinition]:
         description="VADER sentiment (compound score -1..1 and label) of every survey comment; "
         "feeds fct_survey_responses and the last-NPS sentiment trait.",
     )
-    def survey_sentiment(cdp: CdpResource) -> dg.MaterializeResult:
+    @retried_when_locked
+    def survey_sentiment(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         with connect(cdp.config().warehouse) as con:
             counts = score_survey_sentiment(con, cdp.config())
         return dg.MaterializeResult(metadata=counts)
