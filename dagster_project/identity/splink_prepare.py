@@ -156,7 +156,7 @@ def prepare_records(
         key_filter = f"where cast(record_key as varchar) in (select record_key from {SCRATCH}.main.{table}_keys)"
     nickname_source = (
         f"read_csv('{nicknames_csv.as_posix()}', header = true, "
-        "columns = {'nickname': 'VARCHAR', 'canonical': 'VARCHAR'})"
+        "columns = {'nickname': 'VARCHAR', 'canonical': 'VARCHAR', 'origin': 'VARCHAR'})"
     )
     named = f"{SCRATCH}.main.{table}_named"
     derived = f"{SCRATCH}.main.{table}_derived"
