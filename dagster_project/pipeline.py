@@ -10,10 +10,12 @@ import dagster as dg
 import yaml
 
 from dagster_project.config import CdpConfig
+from dagster_project.freshness import RunTimeline, record_file_freshness, run_timeline
 from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.publish import publish_warehouse
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.stale_runs import workspace_tags
+from dagster_project.warehouse import connect
 
 
 @dataclass
@@ -73,7 +75,9 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> 
             tags=workspace_tags(config),
             run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
         )
+        timeline = run_timeline(instance, result.run_id)
     failures = step_failures(result.all_events)
+    _record_freshness(config, result.run_id, timeline, failures)
     published = None
     if not failures:  # a failed run leaves the last good snapshot published
         try:
@@ -82,7 +86,19 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> 
             failures.append(f"publish {config.published}: {type(error).__name__}: {error}")
     summary = summarise_run(config, result.run_id, failures, materialized_assets(result))
     summary.published_now = published is not None
+    summary.step_seconds = timeline.step_seconds
     return PipelineResult(result.success and published is not None, result.run_id, summary)
+
+
+def _record_freshness(config: CdpConfig, run_id: str, timeline: RunTimeline, failures: list[str]) -> None:
+    """ops.file_freshness for the files this run loaded, before publishing so readers see it too."""
+    if not config.warehouse.exists():
+        return
+    try:
+        with connect(config.warehouse) as con:
+            record_file_freshness(con, config, run_id, timeline)
+    except Exception as error:  # the run's data stands; only its freshness record is missing
+        failures.append(f"record freshness: {type(error).__name__}: {error}")
 
 
 def materialized_assets(result) -> set[tuple[str, ...]]:

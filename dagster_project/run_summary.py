@@ -10,7 +10,9 @@ import json
 from dataclasses import dataclass, field
 
 from dagster_project.config import CdpConfig
+from dagster_project.freshness import latest_latency
 from dagster_project.ingest.holds import FILE_REJECTED, export_hold_reasons
+from dagster_project.progress import peak_memory_mb
 from dagster_project.warehouse import connect, table_exists
 
 # `cdp run` exit statuses (2 is a config error, before any run).
@@ -46,6 +48,8 @@ class RunSummary:
     published_path: str | None = None  # the read-only snapshot for analysts and BI (cdp.yml `published:`)
     published_now: bool = False  # this run replaced it (a failed run leaves the previous one)
     earlier: set[str] = field(default_factory=set)  # figures not computed in this run: identity, profiles, ...
+    freshness: tuple | None = None  # (files loaded, min, max landed -> audience seconds), ops.file_freshness
+    step_seconds: dict[str, float] = field(default_factory=dict)  # Dagster step key -> seconds
 
     @property
     def exit_status(self) -> int:
@@ -100,9 +104,40 @@ class RunSummary:
             lines.append(f"Published for readers: {self.published_path}")
         elif self.published_path:
             lines.append(f"Not published: readers keep the previous snapshot at {self.published_path}")
+        lines += self._freshness_lines() + self._stage_time_lines()
         if self.failures:
             lines += ["", "FAILED:"] + [f"  - {failure}" for failure in self.failures]
         return "\n".join(lines)
+
+
+    def _freshness_lines(self) -> list[str]:
+        files, fastest, slowest = self.freshness or (0, None, None)
+        if not files:
+            return []
+        if slowest is None:
+            return [f"Freshness: {files} files loaded; none reached an audience in this run (ops.file_freshness)"]
+        spread = f"{slowest:.0f}s" if round(fastest) == round(slowest) else f"{fastest:.0f}s (newest file) to {slowest:.0f}s (oldest)"
+        return [f"Freshness: {files} files loaded, landed -> audience {spread} (ops.file_freshness)"]
+
+    def _stage_time_lines(self) -> list[str]:
+        if not self.step_seconds:
+            return []
+        stages = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in stage_seconds(self.step_seconds).items())
+        own, child = peak_memory_mb()
+        return [f"Stage times: {stages}", f"Peak memory: {own:.0f} MB (largest child process: {child:.0f} MB)"]
+
+
+def stage_seconds(step_seconds: dict[str, float]) -> dict[str, float]:
+    """Step times summed by stage, in the order the stages first ran: raw__crm -> ingest, dbt_marts stays itself."""
+    stages: dict[str, float] = {}
+    for step, seconds in step_seconds.items():
+        prefix = step.split("__")[0]
+        stage = STAGE_OF_PREFIX.get(prefix, prefix)
+        stages[stage] = stages.get(stage, 0.0) + seconds
+    return stages
+
+
+STAGE_OF_PREFIX = {"raw": "ingest", "governance": "ingest", "export": "exports"}
 
 
 def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
@@ -142,6 +177,7 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
                 "select source, reason from identity.one_record_sources where one_record_per_person order by source"
             ).fetchall()
         _profiles(con, config, summary)
+        summary.freshness = latest_latency(con, run_id)
         for audience in config.audiences:
             if table_exists(con, "marts", audience.model):
                 summary.audiences[audience.name] = con.execute(f"select count(*) from marts.{audience.model}").fetchall()[0][0]

@@ -17,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from dagster_project.child_process import announce_parent
 from dagster_project.defs.retry import retried_when_locked
+from dagster_project.progress import Counter
 
 
 # A test between two selections (an audience's relationship to dim_customer)
@@ -61,6 +62,10 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
     @retried_when_locked  # dbt's connection fails at once when another process holds the warehouse
     def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
-        yield from dbt.cli(BUILD, context=context).stream()
+        with Counter(f"dbt {name}", len(context.selected_asset_keys), context.log) as models:
+            for event in dbt.cli(BUILD, context=context).stream():
+                if isinstance(event, dg.Output):  # a model, seed or snapshot built (tests are check results)
+                    models.advance(event.output_name)
+                yield event
 
     return build

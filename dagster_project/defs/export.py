@@ -20,6 +20,7 @@ from dagster_project.defs.retry import retried_when_locked
 from dagster_project.export.queries import destination_query, suppressed_query
 from dagster_project.export.writer import export_audience
 from dagster_project.ingest.holds import HELD_METADATA_KEY, export_hold_reasons
+from dagster_project.progress import Counter
 from dagster_project.quality.docs import write_data_docs
 from dagster_project.quality.gates import SuiteRun, run_suites
 from dagster_project.quality.params import audience_gate_run
@@ -72,7 +73,10 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig, hold
     )
     @retried_when_locked
     def export(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
-        config = cdp.config()
+        with Counter(f"export {destination.name}/{audience.name}", 2, context.log) as steps:
+            return _gate_and_write(context, cdp.config(), steps)
+
+    def _gate_and_write(context: dg.AssetExecutionContext, config: CdpConfig, steps: Counter) -> dg.MaterializeResult:
         _hold_if_consent_or_erasure_input_broken(config, context.run_id)
         suppressions = config.destination_suppressions(destination)
         query = destination_query(destination, audience, suppressions)
@@ -88,6 +92,7 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig, hold
         ])
         gates = [audience_gate, destination_gate]
         docs = write_data_docs(gates, config.state_dir / "data_docs" / f"export_{destination.name}_{audience.name}")
+        steps.advance("quality gates run")
         with connect(config.warehouse) as con:
             for gate in gates:
                 record_gate_result(con, gate, context.run_id)
@@ -111,6 +116,7 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig, hold
                 run_id=context.run_id,
                 gate={"suites": [g.suite_name for g in gates], "passed": True, "evaluated_at": gate.evaluated_at.isoformat()},
             )
+        steps.advance(f"{result.rows} rows written")
         return dg.MaterializeResult(
             metadata={
                 "rows": result.rows,

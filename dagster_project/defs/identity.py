@@ -5,7 +5,8 @@ import dagster as dg
 
 from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.retry import retried_when_locked
-from dagster_project.identity.resolve import ensure_model, resolve_identities
+from dagster_project.identity.resolve import RESOLVE_STAGES, ensure_model, resolve_identities
+from dagster_project.progress import Counter
 from dagster_project.warehouse import connect
 
 PERSON_MAP = dg.AssetKey(["identity", "person_map"])
@@ -54,8 +55,8 @@ def training_metadata(summary: dict, path) -> dict:
 @retried_when_locked
 def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
     config = cdp.config()
-    with connect(config.warehouse) as con:
-        report = resolve_identities(con, config, context.run_id)
+    with connect(config.warehouse) as con, Counter("identity", len(RESOLVE_STAGES), context.log) as stages:
+        report = resolve_identities(con, config, context.run_id, done=stages.advance)
     for decision, key, other in report.decisions_unknown:
         context.log.warning(f"identity decision {decision} {key} {other} names a record that is not an identity record (unknown or erased); not applied")
     sizes = "\n".join(f"| {size} | {count} |" for size, count in report.cluster_size_counts.items())

@@ -9,6 +9,7 @@ from dagster_project.defs.retry import retried_when_locked
 from dagster_project.governance.requests import process_erasure_requests
 from dagster_project.ingest.tombstones import tombstone_keys
 from dagster_project.ingest.load import load_source
+from dagster_project.progress import track
 from dagster_project.warehouse import connect
 
 ERASURE_REQUESTS = dg.AssetKey(["governance", "erasure_requests"])
@@ -58,7 +59,8 @@ def _ingest_asset(source: SourceConfig) -> dg.AssetsDefinition:
     def load(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
         with connect(config.warehouse) as con:
-            report = load_source(con, source, config.landing, context.run_id, tombstone_keys(config))
+            report = load_source(con, source, config.landing, context.run_id, tombstone_keys(config),
+                                 track=lambda files: track(files, f"ingest {source.name}", context.log, describe=lambda p: p.name))
         metadata = {
             "files_loaded": report.count("loaded"),
             "files_skipped_already_loaded": report.count("skipped"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 import duckdb
 import polars as pl
@@ -72,7 +73,13 @@ def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: boo
     return train_model(con, RECORDS_TABLE, config.identity_model)
 
 
-def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "") -> IdentityReport:
+# What resolve_identities reports done, in order, to its `done` callback (progress of a long step).
+RESOLVE_STAGES = ["scored pairs (Splink) into a graph", "attached partial records, applied decisions",
+                  "separated conflicting records", "assigned person ids", "wrote identity tables"]
+
+
+def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "",
+                       done: Callable[[str], None] = lambda stage: None) -> IdentityReport:
     con.execute(IDENTITY_DDL)
     records = con.sql(
         f"""select record_key, source, first_name_norm is not null or date_of_birth is not null as is_described,
@@ -85,11 +92,13 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     graph = build_graph(
         con, deterministic, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight,
     )
+    done(RESOLVE_STAGES[0])
     edges, clusters = attach_bare_records(
         graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]
     )
     decisions = resolve_decisions(config.identity_decisions, records["record_key"])
     edges, clusters = _join_must_links(edges, clusters, decisions)
+    done(RESOLVE_STAGES[1])
     write_record_phonetics(con, RECORDS_TABLE)
     declared = {source.name: source.one_record_per_person for source in config.sources}
     verdicts = duplicate_free_sources(records, edges, declared)
@@ -100,6 +109,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         one_per_person=records.filter(pl.col("source").is_in(list(one_record_sources))).select("record_key", "source"),
     )
     edges, clusters = separation.edges, separation.clusters
+    done(RESOLVE_STAGES[2])
     links = edges.filter(~pl.col("vetoed"))
     previous = (
         con.sql("select record_key, person_id from identity.person_map").pl()
@@ -107,6 +117,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         else None
     )
     assignment = assign_person_ids(clusters, previous)
+    done(RESOLVE_STAGES[3])
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     person_map = assignment.person_map
     edges = edges.with_columns(pl.lit(run_id).alias("run_id"))
@@ -144,6 +155,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
                 con.unregister(name)
             except Exception:
                 pass
+    done(RESOLVE_STAGES[4])
 
     sizes = person_map.unique("person_id").group_by("cluster_size").len().sort("cluster_size")
     events = history["event"].value_counts() if history.height else pl.DataFrame({"event": [], "count": []})

@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterable
 
 import duckdb
 import polars as pl
@@ -120,15 +121,16 @@ def landing_files(source: SourceConfig, landing: Path) -> list[Path]:
 
 def load_source(
     con: duckdb.DuckDBPyConnection, source: SourceConfig, landing: Path, run_id: str = "",
-    tombstone_keys: TombstoneKeys | None = None,
+    tombstone_keys: TombstoneKeys | None = None, track: Callable[[list[Path]], Iterable[Path]] = iter,
 ) -> SourceLoadReport:
     """Load every new file of `source`. Files that cannot be loaded are
     rejected (logged with the reason, listed in the report); the others load.
-    `tombstone_keys` is needed once anyone has been erased."""
+    `tombstone_keys` is needed once anyone has been erased; `track` wraps the
+    list of files (progress.track shows `file i/n`)."""
     ensure_raw_schema(con)
     _ensure_raw_table(con, source)
     report = SourceLoadReport(source.name)
-    for path in landing_files(source, landing):
+    for path in track(landing_files(source, landing)):
         report.files.append(_load_file(con, source, landing, path, run_id, tombstone_keys))
     return report
 
