@@ -45,6 +45,7 @@ def figures(e) -> dict:
         "recall": round(e.recall, 4),
         "recall_ceiling": round(e.recall_ceiling, 4),
         "recall_identifiable_records": round(e.identifiable_recall, 4),
+        "described_records": {"precision": round(e.described.precision, 4), "recall": round(e.described.recall, 4)} if e.described else None,
         "f1": round(e.f1, 4),
         "bcubed_precision": round(e.bcubed_precision, 4),
         "bcubed_recall": round(e.bcubed_recall, 4),

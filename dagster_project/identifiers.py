@@ -60,3 +60,13 @@ def code_sql(value_sql: str) -> str:
 
 def device_id_sql(value_sql: str) -> str:
     return _macro("cdp_normalise_device_id", f"cast({value_sql} as varchar)")
+
+
+def fold_sql(value_sql: str) -> str:
+    """Text folded for matching: lower case, accents stripped, punctuation to spaces."""
+    return _macro("cdp_fold", f"cast({value_sql} as varchar)")
+
+
+def name_sql(value_sql: str) -> str:
+    """A person's name folded for matching, look-alike digits read as letters (5arah: sarah)."""
+    return _macro("cdp_fold_name", f"cast({value_sql} as varchar)")

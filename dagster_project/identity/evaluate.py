@@ -51,6 +51,9 @@ class IdentityEvaluation:
     bcubed_recall: float
     identifiable_recall: float | None = None  # recall over records that carry something to link on
     identifiable_records: int | None = None
+    # Among records with a first name or a date of birth, those a name matcher compares (a
+    # census return, a tax form): how well names are matched, apart from email-only records.
+    described: IdentityEvaluation | None = None
     false_merges: int = 0  # pairs of distinct true persons put under one person_id
     household_false_merges: int | None = None  # of which the two live in the same household
     false_merge_causes: dict[str, int] | None = None  # see false_merge_causes()
@@ -88,6 +91,9 @@ class IdentityEvaluation:
                 if self.recall_ceiling else "",
                 f"recall, identifiable records  {self.identifiable_recall:.4f}  ({self.identifiable_records} records with an email, phone, loyalty id, full name or a login-tied device)"
                 if self.identifiable_recall is not None else "",
+                f"described records   precision {self.described.precision:.4f}, recall {self.described.recall:.4f}"
+                f"  ({self.described.records} records with a first name or a date of birth)"
+                if self.described is not None else "",
                 f"B-cubed precision   {self.bcubed_precision:.4f}",
                 f"B-cubed recall      {self.bcubed_recall:.4f}",
                 f"false merges        {self.false_merges} pairs of true persons under one person_id",
@@ -125,6 +131,7 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
                    or (r.first_name_norm is not null and r.last_name_norm is not null) as identifiable,
                    r.last_name_norm is not null
                    and (r.date_of_birth is null or coalesce(length(r.first_name_norm), 0) <= 1) as partial,
+                   r.first_name_norm is not null or r.date_of_birth is not null as described,
                    r.first_name_norm, r.last_name_norm
             from identity.person_map m
             join intermediate.int_identity__records r on r.record_key = m.record_key
@@ -145,6 +152,7 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     identifiable = score(scored.filter(pl.col("identifiable")).select("person_id", "true_id"))
     evaluation.identifiable_recall = identifiable.recall
     evaluation.identifiable_records = identifiable.records
+    evaluation.described = score(scored.filter(pl.col("described")).select("person_id", "true_id"))
     return evaluation
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.identifiers import fold_sql, name_sql
 from dagster_project.identity.phonetic import register_phonetic_keys
 
 SCRATCH = "splink_scratch"
@@ -63,17 +64,6 @@ def scratch_database(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"detach {SCRATCH}")
 
 
-def _fold(expression: str) -> str:
-    """Same folding as dbt's cdp_fold: lower case, accents stripped, punctuation to spaces."""
-    return f"nullif(trim(regexp_replace(lower(strip_accents({expression})), '[^a-z0-9]+', ' ', 'g')), '')"
-
-
-def _ocr_letters(expression: str) -> str:
-    """Digits read for look-alike letters (0/o, 1/l, 5/s, 8/b): names hold no digits, so scanned
-    forms' "R0SE" or "5MITH" is the name itself."""
-    return f"translate({expression}, '0158', 'olsb')"
-
-
 def _column_or_null(columns: set[str], name: str, fallback: str | None = None, cast: str = "varchar") -> str:
     if name in columns:
         return f"cast({name} as {cast})"
@@ -88,16 +78,16 @@ def _base_select(columns: set[str]) -> str:
     postcode_raw = col("postcode")
     return f"""
         cast(record_key as varchar) as record_key,
-        {_ocr_letters(col("first_name_norm", _fold(first_raw)))} as first_name_norm,
-        {_ocr_letters(col("last_name_norm", _fold(last_raw)))} as last_name_norm,
+        {col("first_name_norm", name_sql(first_raw))} as first_name_norm,
+        {col("last_name_norm", name_sql(last_raw))} as last_name_norm,
         {col("first_name_canonical")} as first_name_canonical_input,
         nullif(lower(replace(trim({col("email")}), ' ', '')), '') as email,
         nullif(regexp_replace({col("phone")}, '[^0-9+]', '', 'g'), '') as phone,
         {"try_cast(date_of_birth as date)" if "date_of_birth" in columns else "cast(null as date)"} as date_of_birth,
-        {col("address_line_norm", _fold(address_raw))} as address_line_folded,
+        {col("address_line_norm", fold_sql(address_raw))} as address_line_folded,
         {col("postcode_norm", f"nullif(upper(regexp_replace({postcode_raw}, '[^A-Za-z0-9]', '', 'g')), '')")}
             as postcode_norm,
-        {_fold(col("city"))} as city_norm
+        {fold_sql(col("city"))} as city_norm
     """
 
 

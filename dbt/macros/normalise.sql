@@ -10,6 +10,13 @@
     nullif(trim({{ cdp_regex_replace_all(cdp_strip_accents(expression), '[^a-z0-9]+', ' ') }}), '')
 {%- endmacro %}
 
+{# A name for matching: folded, and a digit read as the letter it is
+   mistaken for (scanned forms, handwriting: 5arah, 8ecca, jame5, 0livia).
+   Names hold no digits, so nothing real is lost. #}
+{% macro cdp_fold_name(expression) -%}
+    translate({{ cdp_fold(expression) }}, '0123456789', 'olzeasgtbg')
+{%- endmacro %}
+
 {# Trimmed, lower case, no inner spaces; null unless it looks like an address. #}
 {% macro cdp_normalise_email(expression) -%}
     case

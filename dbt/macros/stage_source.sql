@@ -58,9 +58,9 @@ normalised as (
     select
         *,
         {{ cdp_clean_text('first_name_original') }} as first_name,
-        {{ cdp_fold('first_name_original') }} as first_name_norm,
+        {{ cdp_fold_name('first_name_original') }} as first_name_norm,
         {{ cdp_clean_text('last_name_original') }} as last_name,
-        {{ cdp_fold('last_name_original') }} as last_name_norm,
+        {{ cdp_fold_name('last_name_original') }} as last_name_norm,
         {{ cdp_normalise_email('email_original') }} as email,
         {{ cdp_phone_digits('phone_original', cdp_calling_code(cdp_normalise_country('country_original'), cc)) }} as phone_digits,
         case

@@ -49,10 +49,16 @@ def main(public_csv: Path) -> None:
     for row in read(public_csv):
         if row["relationship"] == "has_nickname" and row["name1"] != row["name2"]:
             full_names.setdefault(row["name2"].lower(), set()).add(row["name1"].lower())
+    # Matching reads one step, nickname -> full name, so no full name may be a
+    # nickname there: a name with nicknames of its own (abigail, listed as a
+    # spelling of abbigail too) and a name the curated list reads as a nickname
+    # get their other full names as alternates only.
+    full = {name for names in full_names.values() for name in names} | {r["canonical"] for r in curated}
     for nickname in sorted(full_names):
         names = full_names[nickname]
-        if nickname not in named:
-            main_name = primary(nickname, names)
+        usable = {name for name in names if name not in named}
+        if nickname not in named and nickname not in full and usable:
+            main_name = primary(nickname, usable)
             curated.append({"nickname": nickname, "canonical": main_name, "origin": ORIGIN})
             names = names - {main_name}
         alternates += [{"nickname": nickname, "canonical": name, "origin": ORIGIN}
