@@ -60,3 +60,12 @@ def code_sql(value_sql: str) -> str:
 
 def device_id_sql(value_sql: str) -> str:
     return _macro("cdp_normalise_device_id", f"cast({value_sql} as varchar)")
+
+
+def fold_sql(value_sql: str) -> str:
+    """Lower case, accents folded, punctuation to spaces (how names are compared)."""
+    return _macro("cdp_fold", f"cast({value_sql} as varchar)")
+
+
+def postcode_sql(value_sql: str) -> str:
+    return _macro("cdp_normalise_postcode", f"cast({value_sql} as varchar)")
