@@ -62,7 +62,7 @@ def clk_schema():
             "format": {"type": "string", "encoding": "utf-8"},
             "hashing": {
                 "comparison": {"type": "ngram", "n": 2},
-                "strategy": {"bitsPerToken": 20},
+                "strategy": {"bitsPerToken": 10},
                 "hash": {"type": "doubleHash"},
                 "missingValue": {"sentinel": ""},
             },

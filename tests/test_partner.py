@@ -1,0 +1,80 @@
+"""Second-party (partner) matching on privacy-preserving keys: encoding, accuracy, no raw PII."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import polars as pl
+import pytest
+
+from dagster_project.generate import partner
+from dagster_project.generate.people import EmailRegistry, person_chunk
+from dagster_project.generate.plan import Ctx, cohort
+from dagster_project.identity import partner_keys, partner_match
+
+SECRET = "test-secret-shared-with-partner"
+
+
+def test_keys_are_hmacs_of_the_staging_normalised_values():
+    spellings = pl.DataFrame({
+        "email": [" Anna.Smith@Example.COM ", "anna.smith@example.com"],
+        "phone": ["07700 900123", "+44 7700 900123"],
+        "country": ["United Kingdom", "GB"],
+    })
+    keys = partner_keys.encode(spellings, SECRET)
+    assert keys["email_key"].n_unique() == 1 and keys["phone_key"].n_unique() == 1
+    expected = hmac.new(SECRET.encode(), b"email:anna.smith@example.com", hashlib.sha256).hexdigest()
+    assert keys["email_key"][0] == expected
+    assert partner_keys.encode(spellings, SECRET + "x")["email_key"][0] != expected  # keyed by the secret
+
+
+def test_bloom_filters_are_close_for_a_typo_and_far_for_someone_else():
+    people = pl.DataFrame({
+        "first_name": ["Catherine", "Catherin", "Mohammed"],
+        "last_name": ["Walsh", "Walsh", "Okafor"],
+        "date_of_birth": ["1984-03-12", "1984-03-12", "1990-07-01"],
+        "postcode": ["SW1A 1AA", "sw1a1aa", "M1 1AE"],
+    })
+    bits = partner_match._bits(partner_keys.encode(people, SECRET)["clk"])
+    assert partner_match._dice(bits[0], bits[1]) > 0.9
+    assert partner_match._dice(bits[0], bits[2]) < 0.5
+
+
+def test_secret_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(partner_keys.SECRET_ENV, raising=False)
+    with pytest.raises(partner_keys.MissingSecret):
+        partner_keys.secret_from_env()
+    monkeypatch.setenv(partner_keys.SECRET_ENV, SECRET)
+    assert partner_keys.secret_from_env() == SECRET
+
+
+@pytest.fixture(scope="module")
+def generated():
+    ctx = Ctx(seed=5, batch=1, people=3000, defect_rate=0, noise=1.0)
+    ctx.chunk = 0
+    people = cohort(ctx, person_chunk(5, 0, EmailRegistry(5)))
+    raw, truth = partner.partner_rows(people, 5, 0, int(people["hi"].max()))
+    ours_raw = partner.brand_records(people, 5)
+    ours = pl.concat([ours_raw.select("person_id"), partner_keys.encode(ours_raw, SECRET)], how="horizontal")
+    return raw, truth, partner.encoded_file(raw, SECRET), ours
+
+
+def test_partner_match_precision_and_recall_with_typos_and_moves(generated):
+    _raw, truth, theirs, ours = generated
+    matches = partner_match.match(ours, theirs, partner_match.Thresholds())
+    scored = matches.join(truth, on="partner_record_id", suffix="_true")
+    correct = (scored["person_id"] == scored["person_id_true"]).sum()
+    precision, recall = correct / matches.height, correct / truth["person_id"].is_not_null().sum()
+    assert precision >= 0.99 and recall >= 0.9, (precision, recall)
+    assert set(matches["matched_by"]) == {"key", "bloom"}  # near-misses only the Bloom filters find
+    assert matches["person_id"].is_unique().all() and matches["partner_record_id"].is_unique().all()
+
+
+def test_encoded_file_holds_no_raw_identifier_nor_the_secret(generated):
+    raw, _truth, theirs, _ours = generated
+    text = theirs.write_csv()
+    assert SECRET not in text
+    values = pl.concat([raw[c].drop_nulls() for c in ("first_name", "last_name", "email", "phone", "postcode")])
+    leaked = [v for v in values.unique().to_list() if len(v) >= 5 and v in text]
+    assert leaked == []
