@@ -129,3 +129,19 @@ def encode(records: pl.DataFrame, secret: str, default_calling_code: str = "44")
         "name_key": pl.Series(names, dtype=pl.String),
         "clk": pl.Series([base64.b64encode(c.tobytes()).decode("ascii") for c in clks], dtype=pl.String),
     })
+
+
+def our_records(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every resolved identity record of the brand with its person (staging-normalised fields)."""
+    return con.sql("""
+        select person_map.person_id, records.first_name, records.last_name, records.email, records.phone,
+               cast(records.date_of_birth as varchar) as date_of_birth, records.postcode, records.country
+        from intermediate.int_identity__records as records
+        inner join identity.person_map as person_map using (source, source_record_id)
+    """).pl()
+
+
+def encode_for_partner(records: pl.DataFrame, id_column: str, secret: str, default_calling_code: str = "44") -> pl.DataFrame:
+    """The file sent to a partner: an opaque record id (HMAC of ours) and the match keys."""
+    opaque = pl.Series([keyed_hash(str(v), secret, "record") for v in records[id_column]], dtype=pl.String)
+    return pl.concat([pl.DataFrame({"record_id": opaque}), encode(records, secret, default_calling_code)], how="horizontal")
