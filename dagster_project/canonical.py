@@ -90,6 +90,17 @@ KIND_FIELDS: dict[str, dict[str, str]] = {
         "channel": "varchar",
         "responded_at": "timestamp",
     },
+    # A partner's encoded records (identity/partner_keys.py): match keys, no raw PII.
+    "partner": {
+        "email_key": "varchar",
+        "phone_key": "varchar",
+        "dob_key": "varchar",
+        "postcode_key": "varchar",
+        "name_key": "varchar",
+        "clk": "varchar",
+        "partner_tier": "varchar",
+        "partner_spend_band": "varchar",
+    },
 }
 
 # Fields a source of each kind must map, and the field that is the grain of
@@ -103,6 +114,7 @@ KIND_REQUIRED: dict[str, list[str]] = {
     "loyalty": [],
     "survey": ["response_id", "score", "answered_at"],
     "responses": ["response_id", "campaign_id", "response_type", "responded_at"],
+    "partner": ["clk"],
 }
 
 KIND_GRAIN: dict[str, str] = {
@@ -114,6 +126,7 @@ KIND_GRAIN: dict[str, str] = {
     "loyalty": "source_record_id",
     "survey": "response_id",
     "responses": "response_id",
+    "partner": "source_record_id",
 }
 
 KIND_ENTITY: dict[str, str] = {
@@ -125,9 +138,11 @@ KIND_ENTITY: dict[str, str] = {
     "loyalty": "members",
     "survey": "responses",
     "responses": "responses",
+    "partner": "members",
 }
 
-CONSENT_PURPOSES = ["email_marketing", "sms_marketing", "ad_personalisation", "profiling", "analytics"]
+CONSENT_PURPOSES = ["email_marketing", "sms_marketing", "ad_personalisation", "profiling", "analytics",
+                    "partner_sharing", "enrichment"]
 
 
 # Default limits of the contract column a canonical field maps to directly

@@ -185,8 +185,9 @@ class SourceConfig:
 
     @property
     def has_identity_records(self) -> bool:
-        """Whether rows of this source are identity records of their own."""
-        return self.identity_source is None
+        """Whether rows of this source are identity records of their own (a partner's
+        encoded records are matched apart, on keys: identity/partner_match.py)."""
+        return self.identity_source is None and self.kind != "partner"
 
 
 class SourceSpec(Strict):
@@ -320,6 +321,8 @@ class IdentitySpec(Strict):
     default_phone_country_code: Text = "44"
     model: WorkspacePath = "identity_model.json"
     match_threshold: float = Field(0.9, gt=0, lt=1)  # a probability
+    partner_dice_threshold: float = Field(0.8, gt=0, le=1)  # Bloom-filter Dice similarity for a partner match
+    partner_key_min_dice: float = Field(0.5, ge=0, le=1)  # a hashed email/phone match must be at least this similar
     veto_weight: float = -4.0
     max_shared_group: int = Field(20, ge=2)
     ambiguity_margin: float = Field(5.0, ge=0)  # a match weight difference
@@ -394,6 +397,8 @@ class CdpConfig:
     default_phone_country_code: str
     identity_model: Path
     match_threshold: float
+    partner_dice_threshold: float
+    partner_key_min_dice: float
     veto_weight: float
     max_shared_group: int
     ambiguity_margin: float
@@ -508,7 +513,8 @@ def _build(raw: Any, config_path: Path) -> CdpConfig:
         sample_people=spec.sample.people,
         sample_seed=spec.sample.seed,
         **identity.model_dump(include={"deterministic_keys", "default_phone_country_code", "match_threshold", "veto_weight",
-                                       "max_shared_group", "ambiguity_margin"}),
+                                       "max_shared_group", "ambiguity_margin", "partner_dice_threshold",
+                                       "partner_key_min_dice"}),
         identity_model=identity.model,
         identity_decisions=identity.decisions,
         max_cluster_size=spec.quality.max_cluster_size,

@@ -21,6 +21,8 @@ from anonlink.candidate_generation import find_candidate_pairs
 from anonlink.similarities import dice_coefficient_accelerated
 from bitarray import bitarray
 
+from dagster_project.identity.partner_keys import KEY_COLUMNS, encode, our_records
+
 BLOCK_KEYS = ("dob_key", "postcode_key", "name_key")
 MATCH_COLUMNS = {"partner_record_id": pl.String, "person_id": pl.String, "matched_by": pl.String, "similarity": pl.Float64}
 
@@ -104,3 +106,38 @@ def match(ours: pl.DataFrame, theirs: pl.DataFrame, thresholds: Thresholds = Thr
     return chosen.join(partner_ids, on="their_row").select(
         "partner_record_id", "person_id", "matched_by", similarity=pl.col("similarity").round(4),
     ).sort("partner_record_id")
+
+
+PARTNER_MATCHES_DDL = """
+    create or replace table identity.partner_matches (
+        source varchar not null,             -- the partner source (kind partner in cdp.yml)
+        source_record_id varchar not null,   -- the partner's record id
+        person_id varchar not null,
+        matched_by varchar not null,         -- key (hashed email/phone) | bloom (Dice of the Bloom filters)
+        similarity double not null
+    )
+"""
+
+
+def match_partner_sources(con, config, secret: str | None) -> dict[str, int]:
+    """identity.partner_matches for every source of kind partner; matches per source.
+    Without the secret nothing can be encoded on our side: no matches."""
+    con.execute("create schema if not exists identity")
+    con.execute(PARTNER_MATCHES_DDL)
+    sources = [s for s in config.sources if s.kind == "partner"]
+    if not sources or not secret:
+        return {s.name: 0 for s in sources}
+    records = our_records(con)
+    ours = pl.concat([records.select("person_id"), encode(records, secret, config.default_phone_country_code)], how="horizontal")
+    thresholds = Thresholds(config.partner_dice_threshold, config.partner_key_min_dice)
+    counts = {}
+    for source in sources:
+        theirs = con.sql(f'select source_record_id as partner_record_id, {", ".join(KEY_COLUMNS)} '
+                         f'from staging."{source.staging_model}" where clk is not null').pl()
+        found = match(ours, theirs, thresholds).rename({"partner_record_id": "source_record_id"})
+        con.register("found_matches", found)
+        con.execute("insert into identity.partner_matches select ?, source_record_id, person_id, matched_by, similarity "
+                    "from found_matches", [source.name])
+        con.unregister("found_matches")
+        counts[source.name] = found.height
+    return counts
