@@ -51,9 +51,7 @@ def test_secret_comes_from_the_environment(monkeypatch):
 
 @pytest.fixture(scope="module")
 def generated():
-    ctx = Ctx(seed=5, batch=1, people=3000, defect_rate=0, noise=1.0)
-    ctx.chunk = 0
-    people = cohort(ctx, person_chunk(5, 0, EmailRegistry(5)))
+    people = cohort_people()
     raw, truth = partner.partner_rows(people, 5, 0, int(people["hi"].max()))
     ours_raw = partner.brand_records(people, 5)
     ours = pl.concat([ours_raw.select("person_id"), partner_keys.encode(ours_raw, SECRET)], how="horizontal")
@@ -78,3 +76,40 @@ def test_encoded_file_holds_no_raw_identifier_nor_the_secret(generated):
     values = pl.concat([raw[c].drop_nulls() for c in ("first_name", "last_name", "email", "phone", "postcode")])
     leaked = [v for v in values.unique().to_list() if len(v) >= 5 and v in text]
     assert leaked == []
+
+
+def test_partner_matches_table_holds_no_raw_identifier_nor_the_secret(tmp_path, generated):
+    """identity.partner_matches from a warehouse holding our records and a staged
+    partner file: persons are matched, and no table has a partner's raw value or the secret."""
+    import duckdb
+    from types import SimpleNamespace
+
+    raw, truth, theirs, _ours = generated
+    ours_raw = partner.brand_records(cohort_people(), 5).with_columns(source=pl.lit("crm"))
+    ours_raw = ours_raw.with_columns(source_record_id=pl.int_range(pl.len()).cast(pl.String))
+    source = SimpleNamespace(name="airline", kind="partner", staging_model="stg_airline__members")
+    config = SimpleNamespace(sources=[source], default_phone_country_code="44", partner_dice_threshold=0.8,
+                             partner_key_min_dice=0.5)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    for schema in ("intermediate", "identity", "staging"):
+        con.execute(f"create schema {schema}")
+    con.register("ours_raw", ours_raw)
+    con.execute("create table intermediate.int_identity__records as select * exclude (person_id) from ours_raw")
+    con.execute("create table identity.person_map as select source, source_record_id, person_id from ours_raw")
+    con.register("theirs", theirs)
+    con.execute("create table staging.stg_airline__members as select partner_record_id as source_record_id, * from theirs")
+    counts = partner_match.match_partner_sources(con, config, SECRET)
+    found = con.sql("select source_record_id, person_id from identity.partner_matches").pl()
+    assert counts == {"airline": found.height} and found.height > 0.9 * truth["person_id"].is_not_null().sum()
+    tables = con.sql("select table_schema, table_name from information_schema.tables "
+                     "where table_name in ('partner_matches', 'stg_airline__members')").fetchall()
+    text = "\n".join(con.sql(f'select * from "{s}"."{t}"').pl().write_csv() for s, t in tables)
+    assert SECRET not in text
+    values = pl.concat([raw[c].drop_nulls() for c in ("first_name", "last_name", "email", "phone", "postcode")])
+    assert [v for v in values.unique().to_list() if len(v) >= 5 and v in text] == []
+
+
+def cohort_people() -> pl.DataFrame:
+    ctx = Ctx(seed=5, batch=1, people=3000, defect_rate=0, noise=1.0)
+    ctx.chunk = 0
+    return cohort(ctx, person_chunk(5, 0, EmailRegistry(5)))
