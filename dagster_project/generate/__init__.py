@@ -60,11 +60,11 @@ def generate_sample(landing_dir: Path, truth_path: Path, people: int, seed: int,
 
 
 def _write_partner(parts, secret: str, landing_dir: Path, truth_path: Path) -> int:
-    """landing/partner/members_encoded.csv (keys only) and partner_truth.csv beside truth.csv."""
+    """landing/partner/members_encoded_0001.csv (keys only) and partner_truth.csv beside truth.csv."""
     raw = pl.concat([rows for rows, _ in parts])
     folder = landing_dir / "partner"
     folder.mkdir(parents=True, exist_ok=True)
-    partner.encoded_file(raw, secret).write_csv(folder / "members_encoded.csv")
+    partner.encoded_file(raw, secret).write_csv(folder / "members_encoded_0001.csv")
     pl.concat([truth for _, truth in parts]).write_csv(truth_path.with_name("partner_truth.csv"))
     return raw.height
 
