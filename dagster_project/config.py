@@ -322,7 +322,8 @@ class IdentitySpec(Strict):
     model: WorkspacePath = "identity_model.json"
     match_threshold: float = Field(0.9, gt=0, lt=1)  # a probability
     partner_dice_threshold: float = Field(0.8, gt=0, le=1)  # Bloom-filter Dice similarity for a partner match
-    partner_key_min_dice: float = Field(0.5, ge=0, le=1)  # a hashed email/phone match must be at least this similar
+    partner_key_min_dice: float = Field(0.6, ge=0, le=1)  # a hashed email/phone + birthday match must be at least this similar
+    partner_margin: float = Field(0.05, ge=0, lt=1)  # the best person must lead the runner-up by this much Dice
     veto_weight: float = -4.0
     max_shared_group: int = Field(20, ge=2)
     ambiguity_margin: float = Field(5.0, ge=0)  # a match weight difference
@@ -399,6 +400,7 @@ class CdpConfig:
     match_threshold: float
     partner_dice_threshold: float
     partner_key_min_dice: float
+    partner_margin: float
     veto_weight: float
     max_shared_group: int
     ambiguity_margin: float
@@ -514,7 +516,7 @@ def _build(raw: Any, config_path: Path) -> CdpConfig:
         sample_seed=spec.sample.seed,
         **identity.model_dump(include={"deterministic_keys", "default_phone_country_code", "match_threshold", "veto_weight",
                                        "max_shared_group", "ambiguity_margin", "partner_dice_threshold",
-                                       "partner_key_min_dice"}),
+                                       "partner_key_min_dice", "partner_margin"}),
         identity_model=identity.model,
         identity_decisions=identity.decisions,
         max_cluster_size=spec.quality.max_cluster_size,

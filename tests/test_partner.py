@@ -89,7 +89,7 @@ def test_partner_matches_table_holds_no_raw_identifier_nor_the_secret(tmp_path, 
     ours_raw = ours_raw.with_columns(source_record_id=pl.int_range(pl.len()).cast(pl.String))
     source = SimpleNamespace(name="airline", kind="partner", staging_model="stg_airline__members")
     config = SimpleNamespace(sources=[source], default_phone_country_code="44", partner_dice_threshold=0.8,
-                             partner_key_min_dice=0.5)
+                             partner_key_min_dice=0.6, partner_margin=0.05)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     for schema in ("intermediate", "identity", "staging"):
         con.execute(f"create schema {schema}")
@@ -113,3 +113,27 @@ def cohort_people() -> pl.DataFrame:
     ctx = Ctx(seed=5, batch=1, people=3000, defect_rate=0, noise=1.0)
     ctx.chunk = 0
     return cohort(ctx, person_chunk(5, 0, EmailRegistry(5)))
+
+
+def test_shared_email_with_another_birthday_and_near_ties_stay_unmatched():
+    ours_raw = pl.DataFrame({
+        "person_id": ["p1", "p2", "p3"],
+        "first_name": ["Claire", "Catherine", "Catherine"],
+        "last_name": ["Thornshaw", "Walsh", "Walsh"],
+        "email": ["family@example.com", None, None],
+        "date_of_birth": ["1987-10-22", "1984-03-12", "1984-03-12"],
+        "postcode": ["LS17 7UQ", "SW1A 1AA", "SW1A 1AA"],
+    })
+    theirs_raw = pl.DataFrame({
+        "partner_record_id": ["a", "b"],
+        "first_name": ["Michael", "Catherin"],
+        "last_name": ["Thornshaw", "Walsh"],
+        "email": ["family@example.com", None],
+        "date_of_birth": ["1985-02-01", "1984-03-12"],
+        "postcode": ["LS17 7UQ", "SW1A 1AA"],
+    })
+    ours = pl.concat([ours_raw.select("person_id"), partner_keys.encode(ours_raw, SECRET)], how="horizontal")
+    theirs = pl.concat([theirs_raw.select("partner_record_id"), partner_keys.encode(theirs_raw, SECRET)], how="horizontal")
+    # a: the household's email, another birthday; b: two persons of ours equally close (a tie).
+    assert partner_match.match(ours, theirs).is_empty()
+    assert partner_match.match(ours.head(2), theirs)["partner_record_id"].to_list() == ["b"]

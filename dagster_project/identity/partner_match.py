@@ -2,13 +2,17 @@
 
 Two ways to match, both on keys (partner_keys.py), never on raw PII:
 - exact: the partner row's email_key or phone_key is the key of exactly one
-  of our persons, confirmed by a Dice similarity of at least
-  `key_min_dice` (a household's shared email is not one person);
+  of our persons and the hashed date of birth agrees too, confirmed by a
+  Dice similarity of at least `key_min_dice` (a household's shared email,
+  or a recycled address, is not one person: the birthday tells them apart);
 - fuzzy: Dice similarity of the Bloom filters (anonlink) of at least
   `dice_threshold`, compared only within blocks sharing the hashed date of
   birth, postcode or name key.
-Each partner row matches at most one person and each person at most one
-partner row: the best pairs first (greedy, exact before fuzzy).
+A partner row whose best person is not ahead of the runner-up by `margin`
+(in Dice) is left unmatched, as census linkers leave ties: two near-equal
+candidates mean the keys cannot tell them apart. Each partner row matches at
+most one person and each person at most one partner row: the best pairs
+first (greedy, exact before fuzzy).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ MATCH_COLUMNS = {"partner_record_id": pl.String, "person_id": pl.String, "matche
 @dataclass(frozen=True)
 class Thresholds:
     dice_threshold: float = 0.8
-    key_min_dice: float = 0.5
+    key_min_dice: float = 0.6
+    margin: float = 0.05
 
 
 def _bits(clks: pl.Series) -> list[bitarray]:
@@ -64,17 +69,32 @@ def _dice(a: bitarray, b: bitarray) -> float:
 
 
 def key_pairs(ours: pl.DataFrame, theirs: pl.DataFrame, min_dice: float) -> pl.DataFrame:
-    """(our row, their row, dice) sharing an email or phone key that names one person only."""
+    """(our row, their row, dice) sharing an email or phone key that names one person
+    only, and the hashed date of birth."""
     pairs = []
     for key in ("email_key", "phone_key"):
-        unique = (ours.with_row_index("our_row").filter(pl.col(key).is_not_null())
+        unique = (ours.with_row_index("our_row").filter(pl.col(key).is_not_null() & pl.col("dob_key").is_not_null())
                   .filter(pl.col("person_id").n_unique().over(key) == 1))
         pairs.append(theirs.with_row_index("their_row").filter(pl.col(key).is_not_null())
-                     .join(unique.select(key, "our_row"), on=key).select("our_row", "their_row"))
+                     .join(unique.select(key, "dob_key", "our_row"), on=[key, "dob_key"]).select("our_row", "their_row"))
     joined = pl.concat(pairs).unique().cast(pl.Int64)
     our_bits, their_bits = _bits(ours["clk"]), _bits(theirs["clk"])
     dice = [_dice(our_bits[o], their_bits[t]) for o, t in joined.iter_rows()]
     return joined.with_columns(similarity=pl.Series(dice, dtype=pl.Float64)).filter(pl.col("similarity") >= min_dice)
+
+
+def clear_winners(pairs: pl.DataFrame, runners_up: pl.DataFrame, margin: float) -> pl.DataFrame:
+    """Pairs whose person is ahead of every other person for that partner row by
+    `margin` in Dice (`runners_up`: their_row, person_id, similarity of the
+    candidates just below the threshold too); a key match counts as ahead."""
+    rivals = (pl.concat([pairs.select("their_row", "person_id", "similarity"), runners_up])
+              .group_by("their_row", "person_id").agg(pl.col("similarity").max()))
+    best_of_others = (pairs.select("their_row", "person_id").join(rivals, on="their_row", suffix="_rival")
+                      .filter(pl.col("person_id") != pl.col("person_id_rival"))
+                      .group_by("their_row", "person_id").agg(rival=pl.col("similarity").max()))
+    return (pairs.join(best_of_others, on=["their_row", "person_id"], how="left")
+            .filter((pl.col("rank") == 0) | pl.col("rival").is_null() | (pl.col("similarity") - pl.col("rival") >= margin))
+            .drop("rival"))
 
 
 def greedy_one_to_one(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -98,11 +118,12 @@ def match(ours: pl.DataFrame, theirs: pl.DataFrame, thresholds: Thresholds = Thr
     people = ours.select("person_id").with_row_index("our_row").cast({"our_row": pl.Int64})
     partner_ids = theirs.select("partner_record_id").with_row_index("their_row").cast({"their_row": pl.Int64})
     exact = key_pairs(ours, theirs, thresholds.key_min_dice).with_columns(matched_by=pl.lit("key"), rank=pl.lit(0))
-    fuzzy = candidate_pairs(ours, theirs, thresholds.dice_threshold).with_columns(matched_by=pl.lit("bloom"), rank=pl.lit(1))
-    pairs = pl.concat([exact, fuzzy], how="diagonal_relaxed").join(people, on="our_row")
+    near = candidate_pairs(ours, theirs, max(thresholds.dice_threshold - thresholds.margin, 0.0)).join(people, on="our_row")
+    fuzzy = near.filter(pl.col("similarity") >= thresholds.dice_threshold).with_columns(matched_by=pl.lit("bloom"), rank=pl.lit(1))
+    pairs = pl.concat([exact.join(people, on="our_row"), fuzzy], how="diagonal_relaxed")
     # One candidate per (partner row, person): the best of the person's records.
     best = pairs.sort(["rank", "similarity"], descending=[False, True]).unique(["their_row", "person_id"], keep="first")
-    chosen = greedy_one_to_one(best)
+    chosen = greedy_one_to_one(clear_winners(best, near.select("their_row", "person_id", "similarity"), thresholds.margin))
     return chosen.join(partner_ids, on="their_row").select(
         "partner_record_id", "person_id", "matched_by", similarity=pl.col("similarity").round(4),
     ).sort("partner_record_id")
@@ -129,7 +150,7 @@ def match_partner_sources(con, config, secret: str | None) -> dict[str, int]:
         return {s.name: 0 for s in sources}
     records = our_records(con)
     ours = pl.concat([records.select("person_id"), encode(records, secret, config.default_phone_country_code)], how="horizontal")
-    thresholds = Thresholds(config.partner_dice_threshold, config.partner_key_min_dice)
+    thresholds = Thresholds(config.partner_dice_threshold, config.partner_key_min_dice, config.partner_margin)
     counts = {}
     for source in sources:
         theirs = con.sql(f'select source_record_id as partner_record_id, {", ".join(KEY_COLUMNS)} '
