@@ -23,6 +23,8 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--partner-records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dice-threshold", type=float, default=partner_match.Thresholds.dice_threshold)
+    parser.add_argument("--margin", type=float, default=partner_match.Thresholds.margin)
     args = parser.parse_args()
     secret = partner_keys.secret_from_env()
     ctx = Ctx(seed=args.seed, batch=1, people=args.people, defect_rate=0, noise=1.0)
@@ -41,13 +43,18 @@ def main() -> None:
     ours_raw = partner.brand_records(people, args.seed)
     ours = pl.concat([ours_raw.select("person_id"), partner_keys.encode(ours_raw, secret)], how="horizontal")
     encoded_ours = time.perf_counter()
-    matches = partner_match.match(ours, theirs)
+    thresholds = partner_match.Thresholds(dice_threshold=args.dice_threshold, margin=args.margin)
+    matches = partner_match.match(ours, theirs, thresholds)
     matched = time.perf_counter()
     scored = matches.join(truth, on="partner_record_id", suffix="_true")
     correct = (scored["person_id"] == scored["person_id_true"]).sum()
     print(f"our people {people.height:,} ({ours.height:,} records), partner records {theirs.height:,} (chunk {CHUNK:,})")
     print(f"encode partner {encoded_partner - started:.1f}s, encode ours {encoded_ours - encoded_partner:.1f}s, "
           f"match {matched - encoded_ours:.1f}s")
+    for (how,), group in scored.group_by("matched_by"):
+        print(f"  by {how}: {group.height:,} matches, {(group['person_id'] != group['person_id_true']).sum():,} "
+              f"to another person, {group['person_id_true'].is_null().sum():,} to someone not ours")
+    print(f"{thresholds}")
     print(f"matches {matches.height:,}: precision {correct / matches.height:.4f}, "
           f"recall {correct / truth['person_id'].is_not_null().sum():.4f}")
 

@@ -101,7 +101,21 @@ KIND_FIELDS: dict[str, dict[str, str]] = {
         "partner_tier": "varchar",
         "partner_spend_band": "varchar",
     },
+    # Third-party data bought by postcode (static truth): its provider, as-of
+    # date and the purpose its licence names travel with every row.
+    "enrichment": {
+        "household_size": "integer",
+        "income_band": "varchar",
+        "property_type": "varchar",
+        "life_stage": "varchar",
+        "provider": "varchar",
+        "as_of": "date",
+        "purpose": "varchar",
+    },
 }
+
+# Enrichment columns a person's profile and an export may carry.
+ENRICHMENT_ATTRIBUTES = ("household_size", "income_band", "property_type", "life_stage")
 
 # Fields a source of each kind must map, and the field that is the grain of
 # its staging model (the latest version of each key wins).
@@ -115,6 +129,7 @@ KIND_REQUIRED: dict[str, list[str]] = {
     "survey": ["response_id", "score", "answered_at"],
     "responses": ["response_id", "campaign_id", "response_type", "responded_at"],
     "partner": ["clk"],
+    "enrichment": ["postcode", "provider", "as_of", "purpose"],
 }
 
 KIND_GRAIN: dict[str, str] = {
@@ -127,6 +142,7 @@ KIND_GRAIN: dict[str, str] = {
     "survey": "response_id",
     "responses": "response_id",
     "partner": "source_record_id",
+    "enrichment": "source_record_id",
 }
 
 KIND_ENTITY: dict[str, str] = {
@@ -139,6 +155,7 @@ KIND_ENTITY: dict[str, str] = {
     "survey": "responses",
     "responses": "responses",
     "partner": "members",
+    "enrichment": "postcodes",
 }
 
 CONSENT_PURPOSES = ["email_marketing", "sms_marketing", "ad_personalisation", "profiling", "analytics",

@@ -25,6 +25,7 @@ from pydantic import (AfterValidator, BeforeValidator, Field, PositiveFloat, Pos
 from dagster_project import config_profiles as profiles
 from dagster_project.canonical import (
     CONSENT_PURPOSES,
+    ENRICHMENT_ATTRIBUTES,
     DEFAULT_MAX_LENGTH,
     DESCRIPTIVE_FIELDS,
     FIELD_LIMITS,
@@ -187,7 +188,7 @@ class SourceConfig:
     def has_identity_records(self) -> bool:
         """Whether rows of this source are identity records of their own (a partner's
         encoded records are matched apart, on keys: identity/partner_match.py)."""
-        return self.identity_source is None and self.kind != "partner"
+        return self.identity_source is None and self.kind not in ("partner", "enrichment")
 
 
 class SourceSpec(Strict):
@@ -296,6 +297,7 @@ class DestinationConfig(Strict):
     formats: tuple[Literal["parquet", "csv"], ...] = Field(("parquet",), min_length=1)
     identifiers: tuple[Literal[EXPORTABLE_IDENTIFIERS], ...] = ()  # golden-record columns sent, or *_sha256 forms
     suppressions: tuple[str, ...] | None = None  # named suppressions of segments.yml; None = the default
+    enrichment: tuple[Literal[ENRICHMENT_ATTRIBUTES], ...] = ()  # third-party columns sent, if its purpose allows
 
     @field_validator("identifiers")
     @classmethod
@@ -309,6 +311,13 @@ class DestinationConfig(Strict):
                 if not identifier.endswith("_sha256"):
                     raise Problem(f"an ad destination receives only hashed identifiers, not {identifier!r} (use email_sha256, phone_sha256)")
         return identifiers
+
+
+class EnrichmentSpec(Strict):
+    """Third-party data (sources of kind enrichment): how old a row may be before
+    it is flagged stale, and the destination purposes allowed to receive it."""
+    max_age_days: PositiveInt = 365
+    purposes: tuple[Literal[tuple(CONSENT_PURPOSES)], ...] = ()
 
 
 class SampleSpec(Strict):
@@ -349,6 +358,7 @@ class CdpSpec(Strict):
     sample: SampleSpec = {}
     identity: IdentitySpec = {}
     consent: ConsentSpec = {}
+    enrichment: EnrichmentSpec = {}
     quality: QualitySpec = {}
     sources: tuple[SourceSpec, ...] = ()
     golden_record: profiles.GoldenRecordSpec = {}
@@ -380,6 +390,9 @@ class CdpSpec(Strict):
             for audience in destination.audiences:
                 if audience not in audiences:
                     raise Problem(f"names no declared audience ({audience!r})", f"destinations[{index}].audiences")
+            if destination.enrichment and destination.purpose not in self.enrichment.purposes:
+                raise Problem(f"purpose {destination.purpose} may not receive enrichment (enrichment.purposes)",
+                              f"destinations[{index}].enrichment")
         return self
 
 
@@ -407,6 +420,8 @@ class CdpConfig:
     identity_decisions: Path  # human must-link / cannot-link decisions (CSV beside cdp.yml)
     max_cluster_size: int
     consent_defaults: dict[str, str]
+    enrichment_max_age_days: int
+    enrichment_purposes: tuple[str, ...]  # destination purposes that may receive enrichment columns
     audiences: tuple[AudienceConfig, ...]
     destinations: tuple[DestinationConfig, ...]
     sources: tuple[SourceConfig, ...]
@@ -521,6 +536,8 @@ def _build(raw: Any, config_path: Path) -> CdpConfig:
         identity_decisions=identity.decisions,
         max_cluster_size=spec.quality.max_cluster_size,
         consent_defaults={purpose: spec.consent.defaults.get(purpose, "withdrawn") for purpose in CONSENT_PURPOSES},
+        enrichment_max_age_days=spec.enrichment.max_age_days,
+        enrichment_purposes=spec.enrichment.purposes,
         audiences=spec.audiences,
         destinations=spec.destinations,
         sources=tuple(source.build() for source in spec.sources),
