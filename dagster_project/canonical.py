@@ -90,7 +90,32 @@ KIND_FIELDS: dict[str, dict[str, str]] = {
         "channel": "varchar",
         "responded_at": "timestamp",
     },
+    # A partner's encoded records (identity/partner_keys.py): match keys, no raw PII.
+    "partner": {
+        "email_key": "varchar",
+        "phone_key": "varchar",
+        "dob_key": "varchar",
+        "postcode_key": "varchar",
+        "name_key": "varchar",
+        "clk": "varchar",
+        "partner_tier": "varchar",
+        "partner_spend_band": "varchar",
+    },
+    # Third-party data bought by postcode (static truth): its provider, as-of
+    # date and the purpose its licence names travel with every row.
+    "enrichment": {
+        "household_size": "integer",
+        "income_band": "varchar",
+        "property_type": "varchar",
+        "life_stage": "varchar",
+        "provider": "varchar",
+        "as_of": "date",
+        "purpose": "varchar",
+    },
 }
+
+# Enrichment columns a person's profile and an export may carry.
+ENRICHMENT_ATTRIBUTES = ("household_size", "income_band", "property_type", "life_stage")
 
 # Fields a source of each kind must map, and the field that is the grain of
 # its staging model (the latest version of each key wins).
@@ -103,6 +128,8 @@ KIND_REQUIRED: dict[str, list[str]] = {
     "loyalty": [],
     "survey": ["response_id", "score", "answered_at"],
     "responses": ["response_id", "campaign_id", "response_type", "responded_at"],
+    "partner": ["clk"],
+    "enrichment": ["postcode", "provider", "as_of", "purpose"],
 }
 
 KIND_GRAIN: dict[str, str] = {
@@ -114,6 +141,8 @@ KIND_GRAIN: dict[str, str] = {
     "loyalty": "source_record_id",
     "survey": "response_id",
     "responses": "response_id",
+    "partner": "source_record_id",
+    "enrichment": "source_record_id",
 }
 
 KIND_ENTITY: dict[str, str] = {
@@ -125,9 +154,12 @@ KIND_ENTITY: dict[str, str] = {
     "loyalty": "members",
     "survey": "responses",
     "responses": "responses",
+    "partner": "members",
+    "enrichment": "postcodes",
 }
 
-CONSENT_PURPOSES = ["email_marketing", "sms_marketing", "ad_personalisation", "profiling", "analytics"]
+CONSENT_PURPOSES = ["email_marketing", "sms_marketing", "ad_personalisation", "profiling", "analytics",
+                    "partner_sharing", "enrichment"]
 
 
 # Default limits of the contract column a canonical field maps to directly

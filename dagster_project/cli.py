@@ -87,7 +87,38 @@ def _parser() -> argparse.ArgumentParser:
     models = command("models", _models, "Predictive model commands (churn risk, purchase propensity).")
     models.add_argument("action", choices=["train"], help="train: (re)train both models on the warehouse's history with a time-based split; "
                         "saves each with its model card in models.folder; the next run scores with them")
+    partner = command("partner", _partner, "Second-party data: privacy-preserving match keys to exchange with a partner.")
+    partner.add_argument("action", choices=["encode"], help="encode: salted SHA-256 of email and phone and Bloom-filter (CLK) "
+                         "encodings of name, date of birth and postcode; the secret comes from $CDP_PARTNER_SECRET")
+    partner.add_argument("--input", type=Path, help="CSV with a record id and canonical columns (first_name, last_name, email, "
+                         "phone, date_of_birth, postcode, country) to encode (default: the brand's identity records in the warehouse)")
+    partner.add_argument("--id-column", default="record_id", help="the record id column of --input (default record_id)")
+    partner.add_argument("--output", type=Path, required=True, help="encoded CSV to write")
     return parser
+
+
+def _partner(args) -> int:
+    import polars as pl
+
+    from dagster_project.identity import partner_keys
+    from dagster_project.warehouse import connect
+
+    config = load_config(args.config)
+    try:
+        secret = partner_keys.secret_from_env()
+    except partner_keys.MissingSecret as error:
+        print(error, file=sys.stderr)
+        return 2
+    if args.input:
+        records, id_column = pl.read_csv(args.input, infer_schema=False), args.id_column
+    else:
+        with connect(config.warehouse, read_only=True) as con:
+            records, id_column = partner_keys.our_records(con), "person_id"
+    encoded = partner_keys.encode_for_partner(records, id_column, secret, config.default_phone_country_code)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    encoded.write_csv(args.output)
+    print(f"{encoded.height} records encoded to {args.output}")
+    return 0
 
 
 def _generate(args) -> int:

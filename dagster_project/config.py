@@ -25,6 +25,7 @@ from pydantic import (AfterValidator, BeforeValidator, Field, PositiveFloat, Pos
 from dagster_project import config_profiles as profiles
 from dagster_project.canonical import (
     CONSENT_PURPOSES,
+    ENRICHMENT_ATTRIBUTES,
     DEFAULT_MAX_LENGTH,
     DESCRIPTIVE_FIELDS,
     FIELD_LIMITS,
@@ -185,8 +186,9 @@ class SourceConfig:
 
     @property
     def has_identity_records(self) -> bool:
-        """Whether rows of this source are identity records of their own."""
-        return self.identity_source is None
+        """Whether rows of this source are identity records of their own (a partner's
+        encoded records are matched apart, on keys: identity/partner_match.py)."""
+        return self.identity_source is None and self.kind not in ("partner", "enrichment")
 
 
 class SourceSpec(Strict):
@@ -295,6 +297,7 @@ class DestinationConfig(Strict):
     formats: tuple[Literal["parquet", "csv"], ...] = Field(("parquet",), min_length=1)
     identifiers: tuple[Literal[EXPORTABLE_IDENTIFIERS], ...] = ()  # golden-record columns sent, or *_sha256 forms
     suppressions: tuple[str, ...] | None = None  # named suppressions of segments.yml; None = the default
+    enrichment: tuple[Literal[ENRICHMENT_ATTRIBUTES], ...] = ()  # third-party columns sent, if its purpose allows
 
     @field_validator("identifiers")
     @classmethod
@@ -310,6 +313,13 @@ class DestinationConfig(Strict):
         return identifiers
 
 
+class EnrichmentSpec(Strict):
+    """Third-party data (sources of kind enrichment): how old a row may be before
+    it is flagged stale, and the destination purposes allowed to receive it."""
+    max_age_days: PositiveInt = 365
+    purposes: tuple[Literal[tuple(CONSENT_PURPOSES)], ...] = ()
+
+
 class SampleSpec(Strict):
     people: PositiveInt = 5000
     seed: int = 42
@@ -320,6 +330,9 @@ class IdentitySpec(Strict):
     default_phone_country_code: Text = "44"
     model: WorkspacePath = "identity_model.json"
     match_threshold: float = Field(0.9, gt=0, lt=1)  # a probability
+    partner_dice_threshold: float = Field(0.8, gt=0, le=1)  # Bloom-filter Dice similarity for a partner match
+    partner_key_min_dice: float = Field(0.6, ge=0, le=1)  # a hashed email/phone + birthday match must be at least this similar
+    partner_margin: float = Field(0.05, ge=0, lt=1)  # the best person must lead the runner-up by this much Dice
     veto_weight: float = -4.0
     max_shared_group: int = Field(20, ge=2)
     ambiguity_margin: float = Field(5.0, ge=0)  # a match weight difference
@@ -345,6 +358,7 @@ class CdpSpec(Strict):
     sample: SampleSpec = {}
     identity: IdentitySpec = {}
     consent: ConsentSpec = {}
+    enrichment: EnrichmentSpec = {}
     quality: QualitySpec = {}
     sources: tuple[SourceSpec, ...] = ()
     golden_record: profiles.GoldenRecordSpec = {}
@@ -376,6 +390,9 @@ class CdpSpec(Strict):
             for audience in destination.audiences:
                 if audience not in audiences:
                     raise Problem(f"names no declared audience ({audience!r})", f"destinations[{index}].audiences")
+            if destination.enrichment and destination.purpose not in self.enrichment.purposes:
+                raise Problem(f"purpose {destination.purpose} may not receive enrichment (enrichment.purposes)",
+                              f"destinations[{index}].enrichment")
         return self
 
 
@@ -394,12 +411,17 @@ class CdpConfig:
     default_phone_country_code: str
     identity_model: Path
     match_threshold: float
+    partner_dice_threshold: float
+    partner_key_min_dice: float
+    partner_margin: float
     veto_weight: float
     max_shared_group: int
     ambiguity_margin: float
     identity_decisions: Path  # human must-link / cannot-link decisions (CSV beside cdp.yml)
     max_cluster_size: int
     consent_defaults: dict[str, str]
+    enrichment_max_age_days: int
+    enrichment_purposes: tuple[str, ...]  # destination purposes that may receive enrichment columns
     audiences: tuple[AudienceConfig, ...]
     destinations: tuple[DestinationConfig, ...]
     sources: tuple[SourceConfig, ...]
@@ -508,11 +530,14 @@ def _build(raw: Any, config_path: Path) -> CdpConfig:
         sample_people=spec.sample.people,
         sample_seed=spec.sample.seed,
         **identity.model_dump(include={"deterministic_keys", "default_phone_country_code", "match_threshold", "veto_weight",
-                                       "max_shared_group", "ambiguity_margin"}),
+                                       "max_shared_group", "ambiguity_margin", "partner_dice_threshold",
+                                       "partner_key_min_dice", "partner_margin"}),
         identity_model=identity.model,
         identity_decisions=identity.decisions,
         max_cluster_size=spec.quality.max_cluster_size,
         consent_defaults={purpose: spec.consent.defaults.get(purpose, "withdrawn") for purpose in CONSENT_PURPOSES},
+        enrichment_max_age_days=spec.enrichment.max_age_days,
+        enrichment_purposes=spec.enrichment.purposes,
         audiences=spec.audiences,
         destinations=spec.destinations,
         sources=tuple(source.build() for source in spec.sources),

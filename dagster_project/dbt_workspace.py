@@ -134,6 +134,7 @@ def _project_yml(template: str, config: CdpConfig, segments: SegmentsConfig) -> 
         "cdp_default_phone_country_code": config.default_phone_country_code,
         "cdp_max_shared_group": config.max_shared_group,
         "cdp_consent_defaults": dict(config.consent_defaults),
+        "cdp_enrichment_max_age_days": config.enrichment_max_age_days,
         **_profile_vars(config, segments),
     }
     return yaml.safe_dump(project, sort_keys=False)

@@ -17,7 +17,7 @@ from dagster_project.dbt_workspace import dbt_launcher, workspace_dbt_project
 from dagster_project.defs.automation import build_daily_schedule, build_landing_sensor, full_run_job
 from dagster_project.defs.dbt import build_dbt_assets
 from dagster_project.defs.export import build_export_assets
-from dagster_project.defs.identity import identity_model, one_row_per_identity_record, person_map
+from dagster_project.defs.identity import identity_model, one_row_per_identity_record, partner_matches, person_map
 from dagster_project.defs.ml import ML_ASSETS
 from dagster_project.defs.ingest import build_ingest_assets, build_ingest_checks
 from dagster_project.defs.quality import build_raw_load_gate, identity_gate, marts_gate
@@ -33,6 +33,7 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
             *build_ingest_assets(config),
             *build_dbt_assets(project),
             identity_model,
+            partner_matches,
             person_map,
             *build_signal_assets(config),
             *ML_ASSETS,

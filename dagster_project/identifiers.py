@@ -70,3 +70,7 @@ def fold_sql(value_sql: str) -> str:
 def name_sql(value_sql: str) -> str:
     """A person's name folded for matching, look-alike digits read as letters (5arah: sarah)."""
     return _macro("cdp_fold_name", f"cast({value_sql} as varchar)")
+
+
+def postcode_sql(value_sql: str) -> str:
+    return _macro("cdp_normalise_postcode", f"cast({value_sql} as varchar)")

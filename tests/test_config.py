@@ -10,7 +10,7 @@ def test_default_config_declares_every_sample_source():
     config = load_config(DEFAULT_CONFIG)
     assert {s.name for s in config.sources} == {
         "crm", "ecommerce_accounts", "ecommerce_orders", "pos", "web_events",
-        "service_tickets", "loyalty", "consent", "survey", "campaign_responses", "benefits",
+        "service_tickets", "loyalty", "consent", "survey", "campaign_responses", "benefits", "airline_partner", "postcode_enrichment",
     }
 
 

@@ -17,6 +17,7 @@ from dagster_project import identifiers
 from dagster_project.generate import generate_sample
 from dagster_project.ingest.tombstones import tombstone_secret
 from dagster_project.governance.erasure import erase_person
+from dagster_project.identity.partner_keys import SECRET_ENV
 from dagster_project.governance.requests import process_erasure_requests
 from dagster_project.export.writer import PENDING_ERASURES
 from dagster_project.pipeline import run_pipeline
@@ -181,22 +182,41 @@ def write_variants(config, email: str, phone: str) -> None:
     (config.landing / VARIANTS_FILE).write_text("\n".join(lines) + "\n")
 
 
+def grant_second_and_third_party(raw):
+    raw["consent"]["defaults"].update(partner_sharing="granted", enrichment="granted")
+
+
+def partner_and_enrichment_rows(config, person_id: str) -> dict[str, list]:
+    """The person's partner matches, the partner's raw records matched to them, and their enrichment row."""
+    with connect(config.warehouse) as con:
+        matches = con.execute("select source_record_id from identity.partner_matches where person_id = ?", [person_id]).fetchall()
+        return {
+            "partner_matches": matches,
+            "partner_raw": con.execute("select partner_record_id from raw.airline_partner where partner_record_id in "
+                                       "(select unnest(?::varchar[]))", [[m[0] for m in matches]]).fetchall(),
+            "enrichment": con.execute("select * from marts.customer_enrichment where person_id = ?", [person_id]).fetchall(),
+        }
+
+
 @pytest.fixture(scope="module")
 def erased(workspace_factory):
-    config = workspace_factory("erasure")
-    generate_sample(config.landing, config.truth, people=300, seed=44, defect_rate=0.002)
-    assert run_pipeline(config).success
+    config = workspace_factory("erasure", grant_second_and_third_party)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(SECRET_ENV, "erasure-test-partner-secret")  # the partner file and its matches need it
+        generate_sample(config.landing, config.truth, people=300, seed=44, defect_rate=0.002)
+        assert run_pipeline(config).success
     person_id, email, phone = pick_person(config)
     values = identifying_values(config, person_id)
     assert occurrences(config, values)  # the search finds them before erasure
     folders = exported_in(config, person_id)
     write_variants(config, email, phone)  # loaded by the next run (rerun_with_a_request_file)
+    before = partner_and_enrichment_rows(config, person_id)
     report = erase_person(config, email=email.upper() + " ")
-    return config, person_id, values, report, folders
+    return config, person_id, values, report, folders, before
 
 
 def test_erasure_removes_the_person_from_every_table_and_export(erased):
-    config, person_id, values, report, folders = erased
+    config, person_id, values, report, folders, _ = erased
     assert report.persons == 1 and report.records >= 3
     assert report.counts["raw_rows_erased"] > 0 and report.counts["export_rows_erased"] > 0
     assert len(folders) >= 2
@@ -206,6 +226,17 @@ def test_erasure_removes_the_person_from_every_table_and_export(erased):
         pending = json.loads((config.exports / folder / PENDING_ERASURES).read_text())
         assert pending["requests"] == [{"request_id": report.request_id, "erased_at": pending["requests"][0]["erased_at"],
                                         "person_ids": [person_id]}]
+
+
+def test_erasure_removes_the_persons_partner_matches_records_and_enrichment(erased):
+    config, person_id, _, _, _, before = erased
+    assert all(before.values()), before  # matched by the partner, enriched by postcode
+    assert partner_and_enrichment_rows(config, person_id) == {"partner_matches": [], "partner_raw": [], "enrichment": []}
+    with connect(config.warehouse) as con:
+        partner = next(s for s in config.sources if s.kind == "partner")
+        staged = con.execute(f'select count(*) from staging."{partner.staging_model}" where source_record_id = ?',
+                             [before["partner_matches"][0][0]]).fetchall()[0][0]
+    assert staged == 0
 
 
 def second_person(config, first_person):
@@ -219,7 +250,7 @@ def second_person(config, first_person):
 @pytest.fixture(scope="module")
 def rerun_with_a_request_file(erased):
     """A re-run after `cdp erase`, with an erasure request file for a second person in the landing folder."""
-    config, first_person, _, _, _ = erased
+    config, first_person, _, _, _, _ = erased
     person_id, email = second_person(config, first_person)
     values = identifying_values(config, person_id)
     folders = exported_in(config, person_id)
@@ -231,7 +262,7 @@ def rerun_with_a_request_file(erased):
 
 
 def test_the_next_delta_tells_each_recipient_who_was_erased(erased, rerun_with_a_request_file):
-    config, first_person, _, report, first_folders = erased
+    config, first_person, _, report, first_folders, _ = erased
     run, second, _, _, second_folders, published = rerun_with_a_request_file
     assert run.success, run.summary.render()
     assert not list(config.exports.rglob(PENDING_ERASURES))  # cleared once published
@@ -250,7 +281,7 @@ def test_the_next_delta_tells_each_recipient_who_was_erased(erased, rerun_with_a
 
 
 def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(erased, rerun_with_a_request_file):
-    config, _, values, _, _ = erased
+    config, _, values, _, _, _ = erased
     run, *_, published = rerun_with_a_request_file
     assert run.success, run.summary.render()  # reconciliation checks pass with erased rows counted
     assert occurrences(config, values) == []
@@ -274,7 +305,7 @@ def test_the_person_stays_gone_after_a_rerun_and_after_reloading_changed_files(e
 def test_no_file_of_the_workspace_holds_an_erased_persons_email_phone_or_name(erased, rerun_with_a_request_file):
     """After `cdp erase` (the first person) and a run carrying out a request file (the second): every
     table (occurrences) and the raw bytes of every file, the warehouse's free blocks included."""
-    config, _, first, _, _ = erased
+    config, _, first, _, _, _ = erased
     run, _, _, second, _, _ = rerun_with_a_request_file
     assert run.success, run.summary.render()
     for values in (first, second):
@@ -301,7 +332,7 @@ def test_an_erasure_request_file_in_the_landing_folder_is_carried_out_on_the_nex
 
 
 def test_the_audit_log_records_the_request_without_personal_data(erased):
-    config, person_id, values, report, _ = erased
+    config, person_id, values, report, _, _ = erased
     with connect(config.warehouse) as con:
         log = con.sql("select * from governance.erasure_log").pl()
     assert log["request_id"].to_list()[0] == report.request_id
@@ -365,7 +396,7 @@ def test_python_matching_normalises_exactly_as_the_staging_models(erased, rerun_
 
 
 def test_tombstones_hold_keyed_hashes_only(erased):
-    config, person_id, values, report, _ = erased
+    config, person_id, values, report, _, _ = erased
     emails = [v for v in values["substring"] if "@" in v]
     secret = tombstone_secret(config.state_dir)
     with connect(config.warehouse) as con:

@@ -65,7 +65,8 @@ def _hold_inputs(config: CdpConfig) -> list[dg.AssetKey]:
 def _export_asset(destination: DestinationConfig, audience: AudienceConfig, hold_inputs: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["export", destination.name, audience.name]),
-        deps=[dg.AssetKey(["marts", audience.model]), dg.AssetKey(["marts", "customer_suppressions"]), *hold_inputs],
+        deps=[dg.AssetKey(["marts", audience.model]), dg.AssetKey(["marts", "customer_suppressions"]), *hold_inputs,
+              *([dg.AssetKey(["marts", "customer_enrichment"])] if destination.enrichment else [])],
         group_name="export",
         kinds={"parquet", "csv"} & set(destination.formats) or {"parquet"},
         description=f"Audience {audience.name} for {destination.name} (purpose {destination.purpose}, "
@@ -79,7 +80,7 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig, hold
     def _gate_and_write(context: dg.AssetExecutionContext, config: CdpConfig, steps: Counter) -> dg.MaterializeResult:
         _hold_if_consent_or_erasure_input_broken(config, context.run_id)
         suppressions = config.destination_suppressions(destination)
-        query = destination_query(destination, audience, suppressions)
+        query = destination_query(destination, audience, suppressions, config.enrichment_purposes)
         # Two gates: the audience's own suite on the mart, and the generic
         # destination gate on exactly the rows that would leave.
         audience_gate, destination_gate = run_suites(config.warehouse, [

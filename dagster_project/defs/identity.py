@@ -1,10 +1,13 @@
 """Identity stage: cluster identity records into persons with stable ids."""
 
+import os
 
 import dagster as dg
 
 from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.retry import retried_when_locked
+from dagster_project.identity.partner_keys import SECRET_ENV
+from dagster_project.identity.partner_match import match_partner_sources
 from dagster_project.identity.resolve import RESOLVE_STAGES, ensure_model, resolve_identities
 from dagster_project.progress import Counter
 from dagster_project.warehouse import connect
@@ -113,3 +116,24 @@ def _histogram(weights: list[float], width: int = 2) -> str:
         bins[start] = bins.get(start, 0) + 1
     rows = "\n".join(f"| {start} to {start + width} | {count} |" for start, count in sorted(bins.items()))
     return "| match weight | links |\n|---|---|\n" + rows
+
+
+PARTNER_MATCHES = dg.AssetKey(["identity", "partner_matches"])
+
+
+@dg.asset(
+    key=PARTNER_MATCHES,
+    deps=[PERSON_MAP],
+    group_name="identity",
+    kinds={"duckdb", "python"},
+    description="Partner (second-party) records matched to persons on hashed email/phone keys and Bloom-filter Dice "
+    "similarity; our side is encoded in memory with $CDP_PARTNER_SECRET, never stored.",
+)
+def partner_matches(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+    config = cdp.config()
+    secret = os.environ.get(SECRET_ENV)
+    if not secret and any(s.kind == "partner" for s in config.sources):
+        context.log.warning(f"{SECRET_ENV} is not set: partner records are not matched this run")
+    with connect(config.warehouse) as con:
+        counts = match_partner_sources(con, config, secret)
+    return dg.MaterializeResult(metadata={"matches_by_source": dg.MetadataValue.json(counts)})

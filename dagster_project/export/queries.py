@@ -8,6 +8,11 @@ identifiers hashed with SHA-256 (email lower-cased and trimmed, phone in
 E.164 with its +), never raw values. People matching a suppression that
 applies to the destination (segments.yml; global ones for marketing
 purposes) are left out, and the export gate checks that none slipped through.
+
+Third-party enrichment columns (marts.customer_enrichment) leave only for a
+destination that lists them and whose purpose is one of
+`enrichment.purposes`; any other destination gets none of them, whatever it
+lists. A person without enrichment (no consent, unknown postcode) gets nulls.
 """
 
 from __future__ import annotations
@@ -40,8 +45,18 @@ def suppressed_query(suppressions: tuple[str, ...]) -> str | None:
     return f"select person_id from marts.customer_suppressions where suppression in ({names})"
 
 
-def destination_query(destination: DestinationConfig, audience: AudienceConfig, suppressions: tuple[str, ...] = ()) -> str:
-    columns = ",\n    ".join(["audience.person_id", *(identifier_sql(i) for i in destination.identifiers)])
+def enrichment_columns(destination: DestinationConfig, enrichment_purposes: tuple[str, ...]) -> tuple[str, ...]:
+    """The enrichment columns the destination may receive: none unless its purpose allows enrichment."""
+    return destination.enrichment if destination.purpose in enrichment_purposes else ()
+
+
+def destination_query(destination: DestinationConfig, audience: AudienceConfig, suppressions: tuple[str, ...] = (),
+                      enrichment_purposes: tuple[str, ...] = ()) -> str:
+    enrichment = enrichment_columns(destination, enrichment_purposes)
+    columns = ",\n    ".join(["audience.person_id", *(identifier_sql(i) for i in destination.identifiers),
+                               *(f"enrichment.{column}" for column in enrichment)])
+    enriched = ("\nleft join marts.customer_enrichment as enrichment\n    on enrichment.person_id = audience.person_id"
+                if enrichment else "")
     suppressed = suppressed_query(suppressions)
     not_suppressed = f"\n  and audience.person_id not in ({suppressed})" if suppressed else ""
     return f"""
@@ -53,6 +68,6 @@ inner join marts.dim_customer as customers
 inner join marts.customer_consent as consent
     on consent.person_id = audience.person_id
     and consent.purpose = '{destination.purpose}'
-    and consent.status = 'granted'
+    and consent.status = 'granted'{enriched}
 where {REACHABLE[destination.channel]}{not_suppressed}
 """.strip()

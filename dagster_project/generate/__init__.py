@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import defects
+import os
+
+import polars as pl
+
+from dagster_project.identity.partner_keys import SECRET_ENV
+
+from . import defects, enrichment, partner
 from .people import EmailRegistry, person_chunk
 from .plan import Ctx, cohort
 from .sources import SOURCES, Writer
@@ -33,6 +39,10 @@ def generate_sample(landing_dir: Path, truth_path: Path, people: int, seed: int,
     registry = EmailRegistry(seed)
     writer = Writer(Path(landing_dir), Path(truth_path), batch)
     stats = {"new_people": 0, "changed_people": 0, "defective_rows": 0}
+    # The partner file needs the secret shared with the partner; without it there is none.
+    partner_secret = os.environ.get(SECRET_ENV) if batch == 1 else None
+    partner_parts: list[tuple[pl.DataFrame, pl.DataFrame]] = []
+    postcodes: list[pl.Series] = []
     try:
         for chunk in range(ctx.n_chunks):
             ctx.chunk = chunk
@@ -41,9 +51,36 @@ def generate_sample(landing_dir: Path, truth_path: Path, people: int, seed: int,
             writer.write_households(p.filter(p["is_new"]))
             stats["changed_people"] += int((~p["is_new"]).sum())
             _write_chunk(ctx, p, writer, stats)
+            if batch == 1:
+                postcodes.append(enrichment.postcodes(p))
+            if partner_secret:
+                partner_parts.append(partner.partner_rows(p, seed, chunk, int(p["hi"].max())))
     finally:
         files = writer.close()
+    if postcodes:
+        stats["enrichment_postcodes"] = _write_enrichment(pl.concat(postcodes), seed, Path(landing_dir))
+    if partner_parts:
+        stats["partner_records"] = _write_partner(partner_parts, partner_secret, Path(landing_dir), Path(truth_path))
     return {"people": ctx.total, "batch": batch, **stats, "files": files, "truth_rows": writer.truth_rows}
+
+
+def _write_enrichment(postcodes: pl.Series, seed: int, landing_dir: Path) -> int:
+    """landing/enrichment/postcode_enrichment_0001.csv: the provider's rows by postcode."""
+    rows = enrichment.enrichment_rows(postcodes, seed)
+    folder = landing_dir / "enrichment"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows.write_csv(folder / "postcode_enrichment_0001.csv")
+    return rows.height
+
+
+def _write_partner(parts, secret: str, landing_dir: Path, truth_path: Path) -> int:
+    """landing/partner/members_encoded_0001.csv (keys only) and partner_truth.csv beside truth.csv."""
+    raw = pl.concat([rows for rows, _ in parts])
+    folder = landing_dir / "partner"
+    folder.mkdir(parents=True, exist_ok=True)
+    partner.encoded_file(raw, secret).write_csv(folder / "members_encoded_0001.csv")
+    pl.concat([truth for _, truth in parts]).write_csv(truth_path.with_name("partner_truth.csv"))
+    return raw.height
 
 
 def _write_chunk(ctx: Ctx, p, writer: Writer, stats: dict) -> None:

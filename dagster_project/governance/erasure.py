@@ -6,7 +6,9 @@ their rows from every raw table (by each source's own mapping, so orders of
 an erased account and events of an erased device go too), their quarantined
 rows, every row keyed by their person_id or records in the identity,
 intermediate, signals, marts, ml (scores), history (segment membership) and
-quality schemas, and their person id history; then
+quality schemas, and their person id history (so their partner matches and
+enrichment rows, marts.customer_enrichment, go too, and the partner's encoded
+records matched to them leave raw and staging); then
 rewrites export files already written without them (manifests updated) and
 records their person_ids per export folder, so the next export's delta lists
 them as removed with reason `erasure`.
@@ -98,7 +100,7 @@ def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | No
         con.execute("begin transaction")
         try:
             report.counts["tombstones_written"] = _write_tombstones(con, request_id)
-            report.counts["raw_rows_erased"] = _erase_raw(con, config, keys)
+            report.counts["raw_rows_erased"] = _erase_raw(con, config, keys) + _erase_partner_records(con, config)
             report.counts["quarantine_rows_erased"] = _erase_quarantine(con, config, keys)
             report.counts["warehouse_rows_erased"] = _erase_models(con)
             con.execute("commit")
@@ -164,6 +166,25 @@ def _erase_raw(con, config: CdpConfig, keys) -> int:
         if not table_exists(con, "raw", source.name):
             continue
         condition = erased_condition(con, source, keys)
+        per_file = con.execute(f"select _file_sha256, count(*) from raw.{source.name} where {condition} group by 1").fetchall()
+        removed += _count_as_erased(con, source.name, per_file, "rows_loaded")
+        con.execute(f"delete from raw.{source.name} where {condition}")
+    return removed
+
+
+def _erase_partner_records(con, config: CdpConfig) -> int:
+    """A partner's encoded records matched to an erased person: out of raw, and
+    listed in erased_records so their staging rows go with the person's."""
+    if not table_exists(con, "identity", "partner_matches"):
+        return 0
+    con.execute("""insert into erased_records select null, source, source_record_id from identity.partner_matches
+                   where person_id in (select person_id from erased_persons)""")
+    removed = 0
+    for source in (s for s in config.sources if s.kind == "partner"):
+        if not table_exists(con, "raw", source.name):
+            continue
+        condition = (f"cast({source.mapping['source_record_id']} as varchar) in "
+                     f"(select source_record_id from erased_records where source = '{source.name}')")
         per_file = con.execute(f"select _file_sha256, count(*) from raw.{source.name} where {condition} group by 1").fetchall()
         removed += _count_as_erased(con, source.name, per_file, "rows_loaded")
         con.execute(f"delete from raw.{source.name} where {condition}")
