@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +13,12 @@ import yaml
 from dagster_project.config import CdpConfig
 from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.publish import publish_warehouse
+from dagster_project.report import step_times, write_run_report
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.stale_runs import workspace_tags
+
+
+REPORT_TAG = "cdp/report"  # the Dagster run's tag holding its run report's path
 
 
 @dataclass
@@ -73,6 +78,7 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> 
             tags=workspace_tags(config),
             run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
         )
+        steps = step_times(instance, result.run_id)
     failures = step_failures(result.all_events)
     published = None
     if not failures:  # a failed run leaves the last good snapshot published
@@ -82,7 +88,21 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> 
             failures.append(f"publish {config.published}: {type(error).__name__}: {error}")
     summary = summarise_run(config, result.run_id, failures, materialized_assets(result))
     summary.published_now = published is not None
+    summary.report_path = _write_report(config, result.run_id, failures, steps)
     return PipelineResult(result.success and published is not None, result.run_id, summary)
+
+
+def _write_report(config: CdpConfig, run_id: str, failures: list[str], steps: list[dict]) -> str | None:
+    """The run report (reports/run-<run_id>.html), linked from the Dagster run's tags; a report that
+    cannot be written is a warning, never a failed run."""
+    try:
+        path = write_run_report(config, run_id, failures, steps)
+        with dagster_instance(config) as instance:
+            instance.add_run_tags(run_id, {REPORT_TAG: str(path)})
+        return str(path)
+    except Exception as error:
+        print(f"warning: run report not written: {type(error).__name__}: {error}", file=sys.stderr)
+        return None
 
 
 def materialized_assets(result) -> set[tuple[str, ...]]:

@@ -45,6 +45,7 @@ class RunSummary:
     exports_held: list[str] = field(default_factory=list)  # why this run wrote no export
     published_path: str | None = None  # the read-only snapshot for analysts and BI (cdp.yml `published:`)
     published_now: bool = False  # this run replaced it (a failed run leaves the previous one)
+    report_path: str | None = None  # reports/run-<run_id>.html, once written
     earlier: set[str] = field(default_factory=set)  # figures not computed in this run: identity, profiles, ...
 
     @property
@@ -100,6 +101,8 @@ class RunSummary:
             lines.append(f"Published for readers: {self.published_path}")
         elif self.published_path:
             lines.append(f"Not published: readers keep the previous snapshot at {self.published_path}")
+        if self.report_path:
+            lines.append(f"Run report: {self.report_path}")
         if self.failures:
             lines += ["", "FAILED:"] + [f"  - {failure}" for failure in self.failures]
         return "\n".join(lines)
@@ -148,7 +151,8 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
     for manifest_path in sorted(config.exports.glob("*/*/manifest.json")):
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("run_id") == run_id:
-            summary.exports.append({**manifest, "files": [f["name"] for f in manifest["files"]]})
+            summary.exports.append({**manifest, "files": [f["name"] for f in manifest["files"]],
+                                    "checksums": [f["sha256"] for f in manifest["files"]]})
     return summary
 
 
