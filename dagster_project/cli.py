@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--run", metavar="RUN_ID", help="the run (default: the newest one)")
     report.add_argument("--open", action="store_true", help="open it in the default browser")
 
+    command("docs", _docs, "Build dbt's documentation of the workspace (models, columns, tests, lineage) as one static page.")
+
     evaluate = command("evaluate", _evaluate, "Identity accuracy of identity.person_map against ground truth.")
     evaluate.add_argument("--truth", type=Path, help="ground-truth CSV (default: truth in cdp.yml)")
 
@@ -170,6 +172,13 @@ def _report(args) -> int:
 
         webbrowser.open(path.as_uri())
     return 0
+
+
+def _docs(args) -> int:
+    from dagster_project.report.dbt_docs import build_dbt_docs
+
+    config = load_config(args.config)
+    return _holding_the_workspace(config, "cdp docs", lambda: print(build_dbt_docs(config)) or 0)
 
 
 def _evaluate(args) -> int:

@@ -25,7 +25,7 @@ from dagster_project.warehouse import connect
 
 
 def reports_folder(config: CdpConfig) -> Path:
-    return config.path.parent / "reports"
+    return config.root / "reports"
 
 
 def report_path(config: CdpConfig, run_id: str) -> Path:
