@@ -55,7 +55,8 @@ def test_the_sample_report_loads_with_no_console_errors_and_draws_its_charts(mul
     config = multi_day["config"]
     page, errors = load_report(browser, reports_folder(config) / "latest.html")
     assert errors == []
-    assert page.locator(".chart svg").count() >= 9  # files, quarantine, clusters, weights, golden, consent, segments, audiences, stages
+    # clusters, weights, golden, consent, segments, audiences, stages (run 3 loaded no new file: no file charts)
+    assert page.locator(".chart svg").count() >= 7
     assert page.locator("#run-status").inner_text() == "completed"
     assert page.get_by_text("Accuracy against the ground truth").count() == 1
     docs_link = page.locator("a", has_text="marts_dim_customer").first.get_attribute("href")
