@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,9 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> 
             failures.append(f"publish {config.published}: {type(error).__name__}: {error}")
     summary = summarise_run(config, result.run_id, failures, materialized_assets(result))
     summary.published_now = published is not None
+    started = time.perf_counter()
     summary.report_path = _write_report(config, result.run_id, failures, steps)
+    summary.report_seconds = round(time.perf_counter() - started, 2)
     return PipelineResult(result.success and published is not None, result.run_id, summary)
 
 

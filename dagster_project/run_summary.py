@@ -46,6 +46,7 @@ class RunSummary:
     published_path: str | None = None  # the read-only snapshot for analysts and BI (cdp.yml `published:`)
     published_now: bool = False  # this run replaced it (a failed run leaves the previous one)
     report_path: str | None = None  # reports/run-<run_id>.html, once written
+    report_seconds: float | None = None  # the time writing it took (make bench: its share of the run)
     earlier: set[str] = field(default_factory=set)  # figures not computed in this run: identity, profiles, ...
 
     @property
@@ -102,7 +103,8 @@ class RunSummary:
         elif self.published_path:
             lines.append(f"Not published: readers keep the previous snapshot at {self.published_path}")
         if self.report_path:
-            lines.append(f"Run report: {self.report_path}")
+            took = f" (written in {self.report_seconds} s)" if self.report_seconds is not None else ""
+            lines.append(f"Run report: {self.report_path}{took}")
         if self.failures:
             lines += ["", "FAILED:"] + [f"  - {failure}" for failure in self.failures]
         return "\n".join(lines)
