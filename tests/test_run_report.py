@@ -15,8 +15,10 @@ from dagster_project.config import load_config
 from dagster_project.pipeline import REPORT_TAG, dagster_instance, run_pipeline
 from dagster_project.report import report_path, reports_folder
 from dagster_project.report.page import Page, vega_bundle
-from tests.browser import launch_browser, open_page, screenshot
+from tests.browser import dagster_webserver, launch_browser, open_page, screenshot
 
+# The asset groups of dagster_project.definitions, from raw sources to exports (quality gates are asset checks).
+STAGE_GROUPS = ("ingest", "staging", "intermediate", "identity", "signals", "marts", "models", "activation", "export")
 ALL_CHARTS_DRAWN = "[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered && c.querySelector('svg'))"
 
 
@@ -66,7 +68,7 @@ def test_the_sample_report_loads_with_no_console_errors_and_draws_its_charts(mul
 
 def test_a_broken_chart_fails_the_browser_check(browser, tmp_path):
     page = Page("broken")
-    page.chart({"mark": "bar", "encoding": {"x": {"field": "a", "type": "quantitative"}}, "data": {"url": "missing.json"}})
+    page.chart({"mark": "barr", "encoding": {"x": {"field": "a", "type": "quantitative"}}, "data": {"values": [{"a": 1}]}})  # a typo
     path = tmp_path / "broken.html"
     path.write_text(page.render(vega_bundle(tmp_path / "cache")))
     _, errors = load_report(browser, path, timeout_ms=5_000)
@@ -111,3 +113,17 @@ def test_cdp_docs_builds_dbt_docs_that_load_in_the_browser(multi_day, browser, t
     # dbt's page asks for icons through unrendered Angular templates ({{ getIcon(...) }}), refused on file://
     assert [e for e in errors if "getIcon" not in e] == []
     screenshot(page, tmp_path, "dbt_docs")
+
+
+def test_the_dagster_ui_shows_the_lineage_grouped_by_stage(multi_day, browser, tmp_path):
+    config = multi_day["config"]
+    with dagster_webserver(config, tmp_path / "dagster-webserver.log") as url:
+        errors: list[str] = []
+        # no "join the community" dialog over the graph; the left navigation folded to leave it room
+        no_dialog = "localStorage.setItem('communityNux', '1'); localStorage.setItem('dagster-nav-collapsed', 'true')"
+        page = open_page(browser, f"{url}/asset-groups", errors, height=720, init_script=no_dialog)  # "Global asset lineage"
+        graph_nodes = page.locator("svg foreignObject")
+        for group in STAGE_GROUPS:
+            graph_nodes.get_by_text(group, exact=True).first.wait_for(timeout=20_000)
+        assert errors == []
+        screenshot(page, tmp_path, "dagster_lineage")
