@@ -33,7 +33,7 @@ def open_page(browser, url: str, errors: list[str], height: int = 900, init_scri
     page = browser.new_page(viewport={"width": 1280, "height": height})
     if init_script:
         page.add_init_script(init_script)
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("console", lambda message: message.type == "error" and errors.append(f"{message.text} ({message.location.get('url')})"))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
     return page

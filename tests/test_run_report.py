@@ -19,6 +19,9 @@ from tests.browser import dagster_webserver, launch_browser, open_page, screensh
 
 # The asset groups of dagster_project.definitions, from raw sources to exports (quality gates are asset checks).
 STAGE_GROUPS = ("ingest", "staging", "intermediate", "identity", "signals", "marts", "models", "activation", "export")
+# Failed loads dbt's own page makes on file://: icons and favicon through unrendered templates
+# ({{ getIcon(...) }}, ${require(...)}) and its usage tracker (a protocol-relative CloudFront URL).
+DBT_DOCS_OWN_NOISE = ("getIcon", "favicon", "cloudfront.net")
 ALL_CHARTS_DRAWN = "[...document.querySelectorAll('.chart')].every(c => c.dataset.rendered && c.querySelector('svg'))"
 
 
@@ -54,11 +57,11 @@ def test_every_run_writes_its_report_and_tags_the_dagster_run(multi_day):
 
 
 def test_the_sample_report_loads_with_no_console_errors_and_draws_its_charts(multi_day, browser, tmp_path):
-    config = multi_day["config"]
-    page, errors = load_report(browser, reports_folder(config) / "latest.html")
+    config, first_run = multi_day["config"], multi_day["runs"][0]  # the run that loaded the sample's files
+    page, errors = load_report(browser, report_path(config, first_run.run_id))
     assert errors == []
-    # clusters, weights, golden, consent, segments, audiences, stages (run 3 loaded no new file: no file charts)
-    assert page.locator(".chart svg").count() >= 7
+    # files, clusters, weights, golden, consent, segments, audiences, stages (+ quarantine reasons if any)
+    assert page.locator(".chart svg").count() == page.locator(".chart").count() >= 8
     assert page.locator("#run-status").inner_text() == "completed"
     assert page.get_by_text("Accuracy against the ground truth").count() == 1
     docs_link = page.locator("a", has_text="marts_dim_customer").first.get_attribute("href")
@@ -90,7 +93,7 @@ def test_a_failed_run_writes_a_report_that_says_what_failed(multi_day, browser, 
     assert errors == []
     assert page.locator("#run-status").inner_text() == "failed"
     assert "No space left on device" in page.locator("#failures").inner_text()
-    assert "export_ad_platform_known_customers" in page.locator("#failures").inner_text()
+    assert "export__ad_platform__known_customers" in page.locator("#failures").inner_text()  # the failed step
     screenshot(page, tmp_path, "run_report_failed")
 
     facts = json.loads((reports_folder(config) / f"run-{result.run_id}.json").read_text())
@@ -110,8 +113,7 @@ def test_cdp_docs_builds_dbt_docs_that_load_in_the_browser(multi_day, browser, t
     page.wait_for_selector("text=warehouse.marts.dim_customer", timeout=20_000)
     page.get_by_text("Columns").first.click()
     assert page.get_by_text("person_id").count() >= 1
-    # dbt's page asks for icons through unrendered Angular templates ({{ getIcon(...) }}), refused on file://
-    assert [e for e in errors if "getIcon" not in e] == []
+    assert [e for e in errors if not any(noise in e for noise in DBT_DOCS_OWN_NOISE)] == []
     screenshot(page, tmp_path, "dbt_docs")
 
 
