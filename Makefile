@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDP := $(BIN)/cdp
 
-.PHONY: setup deps sample manifest run test dev lint bench bench-identity bench-accuracy bench-public clean
+.PHONY: setup deps sample manifest run test screenshots dev lint bench bench-identity bench-accuracy bench-public clean
 
 setup deps: $(STAMP)
 
@@ -29,6 +29,10 @@ run: sample manifest
 
 test: $(STAMP) manifest
 	$(BIN)/python -m pytest -q
+
+# The README's pictures (docs/screenshots/), taken by the browser tests.
+screenshots: $(STAMP) manifest
+	CDP_SCREENSHOTS_TO_DOCS=1 $(BIN)/python -m pytest -q tests/test_run_report.py
 
 # The workspace's Dagster home, its dagster.yaml written with telemetry off and
 # one run at a time (dagster_project/pipeline.py: INSTANCE_DEFAULTS).

@@ -64,6 +64,7 @@ def main() -> int:
         "run_seconds": round(run_seconds, 1),
         "success": result.success,
         "steps_seconds": steps,
+        "report_seconds": result.summary.report_seconds,  # writing the run report, after the steps
         "peak_rss_mib": peak_rss_mib(),
         "identity_records": result.summary.identity_records,
         "persons": result.summary.persons,

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--wait", nargs="?", type=float, const=float("inf"), default=0, metavar="SECONDS",
                      help="if another run holds the workspace, wait for it to end (at most SECONDS) instead of exiting with status 5")
 
+    report = command("report", _report, "Draw a run's HTML report again (reports/run-<run_id>.html) and print its path.")
+    report.add_argument("--run", metavar="RUN_ID", help="the run (default: the newest one)")
+    report.add_argument("--open", action="store_true", help="open it in the default browser")
+
+    command("docs", _docs, "Build dbt's documentation of the workspace (models, columns, tests, lineage) as one static page.")
+
     evaluate = command("evaluate", _evaluate, "Identity accuracy of identity.person_map against ground truth.")
     evaluate.add_argument("--truth", type=Path, help="ground-truth CSV (default: truth in cdp.yml)")
 
@@ -185,6 +191,25 @@ def _fail_stale_runs(config, dead_holder) -> None:
     with dagster_instance(config) as instance:
         for run_id in fail_stale_runs(instance, config, dead_holder):
             print(f"run {run_id} ended without reporting its end: marked failed", file=sys.stderr)
+
+
+def _report(args) -> int:
+    from dagster_project.report import render_report
+
+    path = render_report(load_config(args.config), args.run)
+    print(path)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(path.as_uri())
+    return 0
+
+
+def _docs(args) -> int:
+    from dagster_project.report.dbt_docs import build_dbt_docs
+
+    config = load_config(args.config)
+    return _holding_the_workspace(config, "cdp docs", lambda: print(build_dbt_docs(config)) or 0)
 
 
 def _evaluate(args) -> int:

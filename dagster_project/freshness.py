@@ -48,6 +48,12 @@ class RunTimeline:
     """When each asset of a run was materialized, and how long each step took."""
     materialized_at: dict[tuple[str, ...], datetime] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
+    failed_steps: set[str] = field(default_factory=set)
+
+    def steps(self) -> list[dict]:
+        """Each finished step, longest first: step, seconds, status (the run report's table)."""
+        return [{"step": step, "seconds": round(seconds, 2), "status": "failed" if step in self.failed_steps else "succeeded"}
+                for step, seconds in sorted(self.step_seconds.items(), key=lambda item: -item[1])]
 
 
 def run_timeline(instance: dg.DagsterInstance, run_id: str) -> RunTimeline:
@@ -62,6 +68,8 @@ def run_timeline(instance: dg.DagsterInstance, run_id: str) -> RunTimeline:
             started[event.step_key] = entry.timestamp
         elif event.is_step_success or event.is_step_failure:
             timeline.step_seconds[event.step_key] = entry.timestamp - started.get(event.step_key, entry.timestamp)
+            if event.is_step_failure:
+                timeline.failed_steps.add(event.step_key)
     return timeline
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +15,13 @@ from dagster_project.config import CdpConfig
 from dagster_project.freshness import RunTimeline, record_file_freshness, run_timeline
 from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.publish import publish_warehouse
+from dagster_project.report import write_run_report
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.stale_runs import workspace_tags
 from dagster_project.warehouse import connect
+
+
+REPORT_TAG = "cdp/report"  # the Dagster run's tag holding its run report's path
 
 
 @dataclass
@@ -87,6 +93,9 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> 
     summary = summarise_run(config, result.run_id, failures, materialized_assets(result))
     summary.published_now = published is not None
     summary.step_seconds = timeline.step_seconds
+    started = time.perf_counter()
+    summary.report_path = _write_report(config, result.run_id, failures, timeline.steps())
+    summary.report_seconds = round(time.perf_counter() - started, 2)
     return PipelineResult(result.success and published is not None, result.run_id, summary)
 
 
@@ -99,6 +108,19 @@ def _record_freshness(config: CdpConfig, run_id: str, timeline: RunTimeline, fai
             record_file_freshness(con, config, run_id, timeline)
     except Exception as error:  # the run's data stands; only its freshness record is missing
         failures.append(f"record freshness: {type(error).__name__}: {error}")
+
+
+def _write_report(config: CdpConfig, run_id: str, failures: list[str], steps: list[dict]) -> str | None:
+    """The run report (reports/run-<run_id>.html), linked from the Dagster run's tags; a report that
+    cannot be written is a warning, never a failed run."""
+    try:
+        path = write_run_report(config, run_id, failures, steps)
+        with dagster_instance(config) as instance:
+            instance.add_run_tags(run_id, {REPORT_TAG: str(path)})
+        return str(path)
+    except Exception as error:
+        print(f"warning: run report not written: {type(error).__name__}: {error}", file=sys.stderr)
+        return None
 
 
 def materialized_assets(result) -> set[tuple[str, ...]]:

@@ -47,6 +47,8 @@ class RunSummary:
     exports_held: list[str] = field(default_factory=list)  # why this run wrote no export
     published_path: str | None = None  # the read-only snapshot for analysts and BI (cdp.yml `published:`)
     published_now: bool = False  # this run replaced it (a failed run leaves the previous one)
+    report_path: str | None = None  # reports/run-<run_id>.html, once written
+    report_seconds: float | None = None  # the time writing it took (make bench: its share of the run)
     earlier: set[str] = field(default_factory=set)  # figures not computed in this run: identity, profiles, ...
     freshness: tuple | None = None  # (files loaded, min, max landed -> audience seconds), ops.file_freshness
     step_seconds: dict[str, float] = field(default_factory=dict)  # Dagster step key -> seconds
@@ -104,6 +106,9 @@ class RunSummary:
             lines.append(f"Published for readers: {self.published_path}")
         elif self.published_path:
             lines.append(f"Not published: readers keep the previous snapshot at {self.published_path}")
+        if self.report_path:
+            took = f" (written in {self.report_seconds} s)" if self.report_seconds is not None else ""
+            lines.append(f"Run report: {self.report_path}{took}")
         lines += self._freshness_lines() + self._stage_time_lines()
         if self.failures:
             lines += ["", "FAILED:"] + [f"  - {failure}" for failure in self.failures]
@@ -184,7 +189,8 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
     for manifest_path in sorted(config.exports.glob("*/*/manifest.json")):
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("run_id") == run_id:
-            summary.exports.append({**manifest, "files": [f["name"] for f in manifest["files"]]})
+            summary.exports.append({**manifest, "files": [f["name"] for f in manifest["files"]],
+                                    "checksums": [f["sha256"] for f in manifest["files"]]})
     return summary
 
 
