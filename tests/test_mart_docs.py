@@ -4,7 +4,9 @@ so `cdp docs` explains it. Compared against the columns the tables really have."
 
 from __future__ import annotations
 
-from dagster_project.dbt_workspace import manifest, prepare_dbt_project
+import json
+
+from dagster_project.dbt_workspace import workspace_dbt_project
 from dagster_project.warehouse import connect
 
 ANALYST_SCHEMA = "marts"
@@ -12,7 +14,7 @@ ANALYST_SCHEMA = "marts"
 
 def described_columns(config) -> dict[str, set[str]]:
     """Model name -> its columns that have a description in the yml, from the workspace's dbt manifest."""
-    nodes = manifest(prepare_dbt_project(config))["nodes"].values()
+    nodes = json.loads(workspace_dbt_project(config).manifest_path.read_text())["nodes"].values()
     return {node["name"]: {name.lower() for name, column in node["columns"].items() if column.get("description", "").strip()}
             for node in nodes if node["resource_type"] == "model" and node["schema"] == ANALYST_SCHEMA}
 

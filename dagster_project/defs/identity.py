@@ -129,6 +129,7 @@ PARTNER_MATCHES = dg.AssetKey(["identity", "partner_matches"])
     description="Partner (second-party) records matched to persons on hashed email/phone keys and Bloom-filter Dice "
     "similarity; our side is encoded in memory with $CDP_PARTNER_SECRET, never stored.",
 )
+@retried_when_locked
 def partner_matches(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
     config = cdp.config()
     secret = os.environ.get(SECRET_ENV)
