@@ -9,9 +9,10 @@ of the first run's identity records that kept their person_id, with the
 id_history events the second run logged.
 
 After each level's first run, a plain tutorial-style Splink model
-(benchmarks/plain_splink.py: library comparisons, blocking on names, date of
-birth, postcode, email, phone and loyalty id, u from random pairs, m by EM,
-Splink's clustering at the same threshold) runs on the same records
+(benchmarks/plain_splink.py: deterministic links on email, phone and loyalty
+id, then library comparisons, blocking on names, date of birth, postcode,
+email, phone and loyalty id, u from random pairs, m by EM, Splink's
+clustering at the same threshold) runs on the same records
 (intermediate.int_identity__records) and is scored by `cdp evaluate`'s code
 on the same records and truth. Ends with a table of both per level.
 """
