@@ -59,4 +59,4 @@ bench-public: $(STAMP)
 	$(BIN)/python benchmarks/public_datasets.py
 
 clean:
-	rm -rf .cdp data/landing data/exports data/warehouse.duckdb* truth.csv
+	rm -rf .cdp data/landing data/exports data/*.duckdb* reports truth.csv truth_households.csv partner_truth.csv identity_model.json ml_models
