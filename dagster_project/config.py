@@ -519,10 +519,16 @@ def _build(raw: Any, config_path: Path) -> CdpConfig:
     spec = validate(CdpSpec, raw, context={"root": root}, relabel=_sources_by_name(raw))
     segments_path = spec.segments or ((root / "segments.yml").resolve() if (root / "segments.yml").is_file() else BUNDLED_SEGMENTS)
     segments = profiles.load_segments(segments_path)  # fail at load, naming the key, not mid-run
+    enriched = {f"seg_{s.name}" for s in segments.segments if s.enrichment}
     for index, destination in enumerate(spec.destinations):
         for name in destination.suppressions or ():
             if name not in segments.suppressions:
                 raise ConfigError(f"destinations[{index}].suppressions", f"names no suppression of {segments_path.name} ({name!r})")
+        for audience in spec.audiences:
+            # Membership of a segment on enrichment discloses the enrichment (a large household).
+            if audience.name in destination.audiences and audience.model in enriched and destination.purpose not in spec.enrichment.purposes:
+                raise ConfigError(f"destinations[{index}].audiences", f"audience {audience.name} is a segment on enrichment "
+                                  f"({segments_path.name}); purpose {destination.purpose} may not receive enrichment (enrichment.purposes)")
     identity = spec.identity
     return CdpConfig(
         path=config_path,

@@ -8,6 +8,7 @@ Every problem names its key, like the rest of the config.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ import duckdb
 import yaml
 from pydantic import AfterValidator, Field, PlainSerializer, PositiveInt, StrictBool, ValidationInfo, field_validator, model_validator
 
-from dagster_project.canonical import IDENTITY_FIELDS
+from dagster_project.canonical import ENRICHMENT_ATTRIBUTES, IDENTITY_FIELDS
 from dagster_project.config_schema import ConfigError, Problem, Strict, validate
 
 SURVIVORSHIP_RULES = ("trust", "recency", "completeness")
@@ -166,6 +167,17 @@ class SegmentConfig(Strict):
     marketing: StrictBool = True
     suppressions: tuple[str, ...] = ()  # extra named suppressions
     ignore_global_suppressions: tuple[str, ...] = ()
+    # The condition may use third-party enrichment (fresh rows of marts.customer_enrichment);
+    # its audiences may go only to destinations whose purpose is in enrichment.purposes (cdp.yml).
+    enrichment: StrictBool = False
+
+    @model_validator(mode="after")
+    def _enrichment_declared(self) -> SegmentConfig:
+        used = [a for a in ENRICHMENT_ATTRIBUTES if re.search(rf"\b{a}\b", self.where)]
+        if used and not self.enrichment:
+            raise Problem(f"uses enrichment ({', '.join(used)}): declare `enrichment: true` so only destinations "
+                          f"allowed enrichment receive it", "where")
+        return self
 
 
 class SuppressionSpec(Strict):

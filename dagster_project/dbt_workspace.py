@@ -165,7 +165,7 @@ def _profile_vars(config: CdpConfig, segments: SegmentsConfig) -> dict:
         "cdp_suppressions": dict(segments.suppressions),
         "cdp_segments": {
             s.name: {"description": s.description, "where": s.where, "marketing": s.marketing,
-                     "suppressions": applied_suppressions(segments, s)}
+                     "suppressions": applied_suppressions(segments, s), "enrichment": s.enrichment}
             for s in segments.segments
         },
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 import pytest
+import yaml
 
 from dagster_project.canonical import ENRICHMENT_ATTRIBUTES
 from dagster_project.config import AudienceConfig, ConfigError, DestinationConfig, load_config
@@ -51,6 +52,32 @@ def test_config_refuses_enrichment_columns_for_a_purpose_not_allowed(tmp_path):
         raw["enrichment"]["purposes"] = ["profiling"]
     with pytest.raises(ConfigError, match="enrichment"):
         load_config(make_workspace(tmp_path, mutate))
+
+
+LARGE_HOUSEHOLDS = {"name": "large_households", "model": "seg_large_households", "suite": "audience_segment"}
+
+
+def with_large_households_for(destination_name: str):
+    def mutate(raw):
+        raw["audiences"].append(LARGE_HOUSEHOLDS)
+        next(d for d in raw["destinations"] if d["name"] == destination_name)["audiences"].append("large_households")
+    return mutate
+
+
+def test_an_audience_on_an_enrichment_segment_goes_only_to_a_purpose_allowed_enrichment(tmp_path):
+    allowed = load_config(make_workspace(tmp_path / "email", with_large_households_for("email_platform")))
+    assert "email_marketing" in allowed.enrichment_purposes
+    assert "large_households" in next(d for d in allowed.destinations if d.name == "email_platform").audiences
+    with pytest.raises(ConfigError, match="large_households is a segment on enrichment.*ad_personalisation"):
+        load_config(make_workspace(tmp_path / "ads", with_large_households_for("ad_platform")))
+
+
+def test_a_segment_using_enrichment_must_declare_it(tmp_path):
+    segments = yaml.safe_load(load_config().segments_path.read_text())
+    segments["segments"].append({"name": "rich", "where": "income_band = 'over_100k'"})
+    (tmp_path / "segments.yml").write_text(yaml.safe_dump(segments))
+    with pytest.raises(ConfigError, match="enrichment: true"):
+        load_config(make_workspace(tmp_path))
 
 
 def test_generator_writes_one_row_per_postcode_some_of_them_stale():

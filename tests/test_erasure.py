@@ -184,6 +184,9 @@ def write_variants(config, email: str, phone: str) -> None:
 
 def grant_second_and_third_party(raw):
     raw["consent"]["defaults"].update(partner_sharing="granted", enrichment="granted")
+    # An audience on the enrichment segment of segments.yml, for the destination whose purpose allows enrichment.
+    raw["audiences"].append({"name": "large_households", "model": "seg_large_households", "suite": "audience_segment"})
+    next(d for d in raw["destinations"] if d["name"] == "email_platform")["audiences"].append("large_households")
 
 
 def partner_and_enrichment_rows(config, person_id: str) -> dict[str, list]:
@@ -408,3 +411,17 @@ def test_tombstones_hold_keyed_hashes_only(erased):
     for email in emails:
         assert hashlib.sha256(email.encode()).hexdigest() not in text
         assert hmac.new(secret, email.encode(), hashlib.sha256).hexdigest() in tombstones["value_hmac"].to_list()
+
+
+def test_a_segment_on_enrichment_holds_fresh_large_households_and_reaches_only_its_destination(erased):
+    config = erased[0]
+    with connect(config.warehouse) as con:
+        members = {r[0] for r in con.sql("select person_id from marts.seg_large_households").fetchall()}
+        fresh_large = {r[0] for r in con.sql("select person_id from marts.customer_enrichment "
+                                             "where household_size >= 4 and not is_stale").fetchall()}
+        stale_large = {r[0] for r in con.sql("select person_id from marts.customer_enrichment "
+                                             "where household_size >= 4 and is_stale").fetchall()}
+    assert members and stale_large and members <= fresh_large  # stale enrichment feeds no segment
+    exported = set(pl.read_parquet(config.exports / "email_platform" / "large_households" / "large_households.parquet")["person_id"])
+    assert exported and exported <= members
+    assert not (config.exports / "ad_platform" / "large_households").exists()

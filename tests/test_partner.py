@@ -137,3 +137,23 @@ def test_shared_email_with_another_birthday_and_near_ties_stay_unmatched():
     # a: the household's email, another birthday; b: two persons of ours equally close (a tie).
     assert partner_match.match(ours, theirs).is_empty()
     assert partner_match.match(ours.head(2), theirs)["partner_record_id"].to_list() == ["b"]
+
+
+def test_a_fuzzy_match_needs_two_agreeing_keys_not_only_a_common_name():
+    ours_raw = pl.DataFrame({"person_id": ["p1"], "first_name": ["Sarah"], "last_name": ["Sandwood"],
+                             "date_of_birth": ["1978-07-24"], "postcode": ["L14 5YE"]})
+    theirs_raw = pl.DataFrame({
+        "partner_record_id": ["stranger", "moved"],
+        "first_name": ["Sarah", "Sarah"],
+        "last_name": ["Sandwood", "Sandwood"],
+        "date_of_birth": ["1972-07-24", "1978-07-24"],
+        "postcode": [None, "M1 1AE"],
+    })
+    ours = pl.concat([ours_raw.select("person_id"), partner_keys.encode(ours_raw, SECRET)], how="horizontal")
+    theirs = pl.concat([theirs_raw.select("partner_record_id"), partner_keys.encode(theirs_raw, SECRET)], how="horizontal")
+    stranger_only = partner_match.match(ours, theirs.head(1), partner_match.Thresholds(margin=0))
+    near = partner_match.candidate_pairs(ours, theirs.head(1), partner_match.Thresholds.dice_threshold)
+    assert near["similarity"].to_list()[0] >= partner_match.Thresholds.dice_threshold  # as close as a typo...
+    assert stranger_only.is_empty()  # ...but only the name key agrees
+    # Same birthday and name key after a move: two keys agree.
+    assert partner_match.match(ours, theirs.tail(1))["partner_record_id"].to_list() == ["moved"]

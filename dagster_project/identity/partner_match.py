@@ -7,7 +7,11 @@ Two ways to match, both on keys (partner_keys.py), never on raw PII:
   or a recycled address, is not one person: the birthday tells them apart);
 - fuzzy: Dice similarity of the Bloom filters (anonlink) of at least
   `dice_threshold`, compared only within blocks sharing the hashed date of
-  birth, postcode or name key.
+  birth, postcode or name key, and agreeing exactly on at least two of those
+  three keys. Among a million partner rows many strangers share a common name
+  (or a birthday) with one of ours, and one field's bigrams, with another
+  field missing, lift Dice over the threshold; a typo or a move changes one
+  key, rarely two.
 A partner row whose best person is not ahead of the runner-up by `margin`
 (in Dice) is left unmatched, as census linkers leave ties: two near-equal
 candidates mean the keys cannot tell them apart. Each partner row matches at
@@ -28,6 +32,7 @@ from bitarray import bitarray
 from dagster_project.identity.partner_keys import KEY_COLUMNS, encode, our_records
 
 BLOCK_KEYS = ("dob_key", "postcode_key", "name_key")
+MIN_AGREEING_KEYS = 2  # of BLOCK_KEYS, for a fuzzy match
 MATCH_COLUMNS = {"partner_record_id": pl.String, "person_id": pl.String, "matched_by": pl.String, "similarity": pl.Float64}
 
 
@@ -61,6 +66,17 @@ def candidate_pairs(ours: pl.DataFrame, theirs: pl.DataFrame, threshold: float) 
         "their_row": pl.Series(rows[1], dtype=pl.Int64),
         "similarity": pl.Series(similarity, dtype=pl.Float64),
     })
+
+
+def with_agreeing_keys(pairs: pl.DataFrame, ours: pl.DataFrame, theirs: pl.DataFrame) -> pl.DataFrame:
+    """`pairs` (our_row, their_row, ...) plus `agreeing`: how many of BLOCK_KEYS are present on both sides and equal."""
+    def keyed(frame: pl.DataFrame, row: str, suffix: str) -> pl.DataFrame:
+        return frame.select(BLOCK_KEYS).with_row_index(row).cast({row: pl.Int64}).rename({k: k + suffix for k in BLOCK_KEYS})
+    equal = [(pl.col(k + "_ours") == pl.col(k + "_theirs")).fill_null(False).cast(pl.Int8) for k in BLOCK_KEYS]
+    return (pairs.join(keyed(ours, "our_row", "_ours"), on="our_row", how="left")
+            .join(keyed(theirs, "their_row", "_theirs"), on="their_row", how="left")
+            .with_columns(agreeing=pl.sum_horizontal(equal))
+            .drop([k + suffix for k in BLOCK_KEYS for suffix in ("_ours", "_theirs")]))
 
 
 def _dice(a: bitarray, b: bitarray) -> float:
@@ -119,7 +135,9 @@ def match(ours: pl.DataFrame, theirs: pl.DataFrame, thresholds: Thresholds = Thr
     partner_ids = theirs.select("partner_record_id").with_row_index("their_row").cast({"their_row": pl.Int64})
     exact = key_pairs(ours, theirs, thresholds.key_min_dice).with_columns(matched_by=pl.lit("key"), rank=pl.lit(0))
     near = candidate_pairs(ours, theirs, max(thresholds.dice_threshold - thresholds.margin, 0.0)).join(people, on="our_row")
-    fuzzy = near.filter(pl.col("similarity") >= thresholds.dice_threshold).with_columns(matched_by=pl.lit("bloom"), rank=pl.lit(1))
+    above = near.filter(pl.col("similarity") >= thresholds.dice_threshold)
+    fuzzy = (with_agreeing_keys(above, ours, theirs).filter(pl.col("agreeing") >= MIN_AGREEING_KEYS).drop("agreeing")
+             .with_columns(matched_by=pl.lit("bloom"), rank=pl.lit(1)))
     pairs = pl.concat([exact.join(people, on="our_row"), fuzzy], how="diagonal_relaxed")
     # One candidate per (partner row, person): the best of the person's records.
     best = pairs.sort(["rank", "similarity"], descending=[False, True]).unique(["their_row", "person_id"], keep="first")
