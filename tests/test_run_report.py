@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.request
 
 import dagster as dg
 import pytest
@@ -129,3 +130,17 @@ def test_the_dagster_ui_shows_the_lineage_grouped_by_stage(multi_day, browser, t
             graph_nodes.get_by_text(group, exact=True).first.wait_for(timeout=20_000)
         assert errors == []
         screenshot(page, tmp_path, "dagster_lineage")
+        # The UI lists the daily schedule and the landing-file sensor (its GraphQL API feeds the pages).
+        automation = _graphql(url, "{ repositoriesOrError { ... on RepositoryConnection { nodes {"
+                                   " schedules { name } sensors { name } jobs { name } } } } }")
+        repository = automation["repositoriesOrError"]["nodes"][0]
+        assert {s["name"] for s in repository["schedules"]} == {"cdp_daily"}
+        assert {s["name"] for s in repository["sensors"]} == {"new_landing_files"}
+        assert "cdp_full_run" in {j["name"] for j in repository["jobs"]}  # the job `cdp run` executes
+
+
+def _graphql(url: str, query: str) -> dict:
+    request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["data"]
