@@ -131,7 +131,8 @@ def test_nulled_fields_are_logged_but_the_row_counts_as_loaded(tmp_path):
 
 
 MONEY_NAME = re.compile(r"price|amount|revenue|value|spend|monetary|aov")
-NOT_MONEY = {"monetary_score", "value", "identifier_value"}  # a quintile; offending text; an email or phone
+# a quintile; offending text; an email or phone; a partner's band label ("500-1000")
+NOT_MONEY = {"monetary_score", "value", "identifier_value", "partner_spend_band"}
 
 
 def test_every_money_column_from_raw_to_marts_is_decimal(multi_day):

@@ -85,7 +85,8 @@ def test_traits_and_scores_are_null_without_behaviour(person_run):
                count(*) filter (where has_unresolved_ticket)
         from marts.customer_traits""") == [(persons, 0, 0, 0, 0, 0)]
     assert query(config, "select next_best_action, count(*) from marts.customer_next_best_action group by 1") == [("nurture", persons)]
-    assert query(config, "select count(distinct person_id), count(*) from marts.customer_consent") == [(persons, persons * 5)]
+    purposes = len(config.consent_defaults)  # every consent purpose, one row per person each
+    assert query(config, "select count(distinct person_id), count(*) from marts.customer_consent") == [(persons, persons * purposes)]
     # too little history to train on: the models are skipped with a warning, not a failure
     for name in ("churn", "propensity"):
         assert not model_paths(config, name)[0].exists()

@@ -22,8 +22,14 @@ def test_scoring_clusters_reproduces_cdp_evaluate_for_the_person_map(multi_day):
 
 
 def figures(evaluation) -> dict:
-    """All fields; ratios to 12 places (the sums run over rows in another order)."""
-    return {k: round(v, 12) if isinstance(v, float) else v for k, v in dataclasses.asdict(evaluation).items()}
+    """All fields, nested ones too; ratios to 12 places (the sums run over rows in another order)."""
+    return _rounded(dataclasses.asdict(evaluation))
+
+
+def _rounded(value):
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 12) if isinstance(value, float) else value
 
 
 def test_plain_splink_clusters_the_same_records_and_is_scored_on_them(multi_day):
