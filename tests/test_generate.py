@@ -284,8 +284,11 @@ def test_noise_level_scales_corruption_on_the_same_seed(tmp_path, clean):
 
 
 def test_generated_nicknames_are_not_just_the_models_own_list():
-    """The generator's nicknames are written apart from the model's seed: were
-    they the seed, accuracy on generated data would flatter the model."""
+    """The generator's nicknames are written apart from the model's curated
+    seed: were they that list, accuracy on generated data would flatter the
+    model. The seed also holds a public list of about 2,700 real nicknames,
+    which knows many everyday forms; a quarter of the generated pairs stay
+    unknown even to it (British and Irish forms: haz, dai, tam, gaz)."""
     import csv
     import unicodedata
 
@@ -298,8 +301,11 @@ def test_generated_nicknames_are_not_just_the_models_own_list():
     seed = set()
     for table in ("nicknames", "nickname_alternates"):
         with open(BUNDLED_DBT_PROJECT / "seeds" / f"{table}.csv", newline="") as handle:
-            seed |= {(row["nickname"], row["canonical"]) for row in csv.DictReader(handle)}
+            rows = list(csv.DictReader(handle))
+            seed |= {(row["nickname"], row["canonical"], row["origin"]) for row in rows}
+    curated = {(nick, formal) for nick, formal, origin in seed if origin == "curated"}
+    known = {(nick, formal) for nick, formal, _ in seed}
     pairs = {(fold(nick), fold(formal)) for formal, nicks in NICKNAMES.items() for nick in nicks}
-    unknown = pairs - seed
     assert len(pairs) >= 150
-    assert len(unknown) / len(pairs) >= 0.4, f"only {len(unknown)} of {len(pairs)} generated nickname pairs are unknown to the model"
+    assert len(pairs - curated) / len(pairs) >= 0.4, f"only {len(pairs - curated)} of {len(pairs)} pairs are not our curated list"
+    assert len(pairs - known) / len(pairs) >= 0.25, f"only {len(pairs - known)} of {len(pairs)} pairs are unknown to the model"

@@ -113,25 +113,9 @@ EVERYDAY_SHORT_FORMS = {
     "Gerald": ["Ged"], "Francis": ["Fran"], "Callum": ["Cal"], "Gareth": ["Gaz"], "Terence": ["Tel"],
     "Ronald": ["Ronny"], "Martin": ["Marty"], "Alan": ["Al"],
 }
-# British and Irish everyday forms, added when a public (mostly American)
-# nickname list joined the model's seed and knew many of the forms above.
-BRITISH_IRISH_SHORT_FORMS = {
-    "Sarah": ["Saz"], "Rebecca": ["Becs"], "Karen": ["Kaz"], "Rachel": ["Rach"], "Michelle": ["Shell"],
-    "Kelly": ["Kel"], "Gemma": ["Gem"], "Joanne": ["Jojo"], "Abigail": ["Abs"], "Kirsty": ["Kirst"],
-    "Lisa": ["Lise"], "Claire": ["Clairey"], "Amy": ["Ames"], "Freya": ["Frey"], "Poppy": ["Pops"],
-    "Megan": ["Megs"], "Fiona": ["Fifi"], "Nicola": ["Nicci"], "Jane": ["Janey"], "Evie": ["Eves"],
-    "Mark": ["Marky"], "Jonathan": ["Jonno"], "Craig": ["Craigy"], "Adam": ["Ads"], "Luke": ["Lukey"],
-    "Oscar": ["Ozzy"], "Conor": ["Con"], "Brendan": ["Bren"], "Jack": ["Jacko"], "Simon": ["Simes"],
-    "Gary": ["Gazza"], "Charlie": ["Chaz"], "Stephen": ["Stevo"], "Steven": ["Stevo"], "Daniel": ["Dano"],
-    "Thomas": ["Tommo"], "Samuel": ["Sammo"], "George": ["Geordie"], "Nicholas": ["Nicko"], "Ian": ["Ianto"],
-    "Patrick": ["Podge"], "Declan": ["Deccy"], "Niall": ["Nialler"], "Kevin": ["Kevo"],
-    "Mohammed": ["Moh"], "Edward": ["Eds"], "Darragh": ["Dar"],
-}
 NICKNAMES = {
-    formal: list(dict.fromkeys(
-        COMMON_NICKNAMES.get(formal, []) + EVERYDAY_SHORT_FORMS.get(formal, []) + BRITISH_IRISH_SHORT_FORMS.get(formal, [])
-    ))
-    for formal in COMMON_NICKNAMES | EVERYDAY_SHORT_FORMS | BRITISH_IRISH_SHORT_FORMS
+    formal: list(dict.fromkeys(COMMON_NICKNAMES.get(formal, []) + EVERYDAY_SHORT_FORMS.get(formal, [])))
+    for formal in COMMON_NICKNAMES | EVERYDAY_SHORT_FORMS
 }
 
 # (surname, weight in GB, weight in IE); double-barrelled and O' names included.
