@@ -81,22 +81,41 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> 
             tags=workspace_tags(config),
             run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
         )
-        timeline = run_timeline(instance, result.run_id)
-    failures = step_failures(result.all_events)
-    _record_freshness(config, result.run_id, timeline, failures)
+        end = finish_run(config, instance, result.run_id, result.all_events)
+    summary = summarise_run(config, result.run_id, end.failures, materialized_assets(result))
+    summary.published_now = end.published is not None
+    summary.step_seconds = end.timeline.step_seconds
+    summary.report_path, summary.report_seconds = end.report_path, end.report_seconds
+    return PipelineResult(result.success and end.published is not None, result.run_id, summary)
+
+
+@dataclass
+class RunEnd:
+    timeline: RunTimeline
+    failures: list[str]  # failed steps, then what failed after them
+    after_steps: list[str]  # what failed after the steps: recording freshness, publishing
+    published: Path | None  # the snapshot readers now get; None: the last good one stays
+    report_path: str | None
+    report_seconds: float
+
+
+def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, events) -> RunEnd:
+    """What every run does once its steps have ended, whoever started it (`cdp run`, or the
+    Dagster UI, schedule and sensor through the workspace executor): record the freshness of
+    the files it loaded, publish the warehouse when every step succeeded, write its report."""
+    timeline = run_timeline(instance, run_id)
+    failed_steps, after_steps = step_failures(events), []
+    _record_freshness(config, run_id, timeline, after_steps)
     published = None
-    if not failures:  # a failed run leaves the last good snapshot published
+    if not failed_steps + after_steps and config.warehouse.exists():  # else the last good snapshot stays
         try:
             published = publish_warehouse(config)
         except Exception as error:  # e.g. a process holds the working warehouse open
-            failures.append(f"publish {config.published}: {type(error).__name__}: {error}")
-    summary = summarise_run(config, result.run_id, failures, materialized_assets(result))
-    summary.published_now = published is not None
-    summary.step_seconds = timeline.step_seconds
+            after_steps.append(f"publish {config.published}: {type(error).__name__}: {error}")
+    failures = failed_steps + after_steps
     started = time.perf_counter()
-    summary.report_path = _write_report(config, result.run_id, failures, timeline.steps())
-    summary.report_seconds = round(time.perf_counter() - started, 2)
-    return PipelineResult(result.success and published is not None, result.run_id, summary)
+    report = _write_report(config, instance, run_id, failures, timeline.steps())
+    return RunEnd(timeline, failures, after_steps, published, report, round(time.perf_counter() - started, 2))
 
 
 def _record_freshness(config: CdpConfig, run_id: str, timeline: RunTimeline, failures: list[str]) -> None:
@@ -110,13 +129,13 @@ def _record_freshness(config: CdpConfig, run_id: str, timeline: RunTimeline, fai
         failures.append(f"record freshness: {type(error).__name__}: {error}")
 
 
-def _write_report(config: CdpConfig, run_id: str, failures: list[str], steps: list[dict]) -> str | None:
+def _write_report(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, failures: list[str],
+                  steps: list[dict]) -> str | None:
     """The run report (reports/run-<run_id>.html), linked from the Dagster run's tags; a report that
     cannot be written is a warning, never a failed run."""
     try:
         path = write_run_report(config, run_id, failures, steps)
-        with dagster_instance(config) as instance:
-            instance.add_run_tags(run_id, {REPORT_TAG: str(path)})
+        instance.add_run_tags(run_id, {REPORT_TAG: str(path)})
         return str(path)
     except Exception as error:
         print(f"warning: run report not written: {type(error).__name__}: {error}", file=sys.stderr)

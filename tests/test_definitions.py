@@ -12,7 +12,8 @@ from dagster_project.config import PROJECT_ROOT, load_config
 from dagster_project.defs.automation import FULL_RUN_JOB
 from dagster_project.defs.run_lock import workspace_locked_executor
 from dagster_project.definitions import build_definitions
-from dagster_project.pipeline import dagster_instance
+from dagster_project.pipeline import REPORT_TAG, dagster_instance
+from dagster_project.report import report_path
 from dagster_project.run_lock import current_holder, workspace_lock
 
 
@@ -146,6 +147,9 @@ def test_runs_that_dagster_launches_hold_the_workspace_lock(workspace, monkeypat
             assert result.success
             assert result.output_for_node("holder_seen_by_the_run") == f"Dagster run {result.run_id}"
         assert current_holder(workspace.state_dir) is None  # released when the run ended
+        # It ends as `cdp run` does: its run report written and linked from the run.
+        report = report_path(workspace, result.run_id)
+        assert report.is_file() and instance.get_run_by_id(result.run_id).tags[REPORT_TAG] == str(report)
 
         # A busy workspace (a `cdp run` in another process) fails the run before any step.
         holder = subprocess.Popen([sys.executable, "-c", HOLD, str(workspace.state_dir)], cwd=PROJECT_ROOT,

@@ -8,15 +8,16 @@ sensor (it reacts after the run started). `cdp run` takes the lock itself:
 `execute_in_process` uses its own executor.
 
 Holding the lock, the executor also tags the run with its workspace, reports
-runs a killed holder left marked as going on as failed (stale_runs), and,
-when every step succeeded, publishes the warehouse for readers like `cdp run`.
+runs a killed holder left marked as going on as failed (stale_runs), and
+ends the run as `cdp run` does (pipeline.finish_run): the freshness of the
+files it loaded, the warehouse published for readers when every step
+succeeded, and its run report.
 """
 
 import dagster as dg
 
 from dagster_project.config import CdpConfig
-from dagster_project.pipeline import is_real_failure
-from dagster_project.publish import publish_warehouse
+from dagster_project.pipeline import finish_run
 from dagster_project.run_lock import workspace_lock
 from dagster_project.stale_runs import fail_stale_runs, workspace_tags
 
@@ -52,9 +53,14 @@ class WorkspaceLockedExecutor(dg.Executor):
             if dead_holder:
                 for stale in fail_stale_runs(instance, self._config, dead_holder, current_run_id=run_id):
                     plan_context.log.warning(f"run {stale} ended without reporting its end: marked failed")
-            failed = False
+            events = []
             for event in self._inner.execute(plan_context, execution_plan):
-                failed = failed or is_real_failure(event)
+                events.append(event)
                 yield event
-            if not failed and self._config.warehouse.exists():  # a failed run leaves the last good snapshot
-                plan_context.log.info(f"published for readers: {publish_warehouse(self._config)}")
+            end = finish_run(self._config, instance, run_id, events)  # as `cdp run` does after its steps
+            if end.published:
+                plan_context.log.info(f"published for readers: {end.published}")
+            for problem in end.after_steps:  # recording freshness, publishing
+                plan_context.log.warning(problem)
+            if end.report_path:
+                plan_context.log.info(f"run report: {end.report_path}")
