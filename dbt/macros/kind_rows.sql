@@ -30,3 +30,23 @@
     {{ cdp_empty_relation(empty_columns) }}
 {%- endif %}
 {%- endmacro %}
+
+{# Just `columns` of every source of one kind (a partner's members, bought
+   enrichment rows), with the source's name, unioned; with no source of the
+   kind, an empty relation with the columns' canonical types. #}
+{% macro cdp_kind_columns(kind, columns) -%}
+{%- set models = [] -%}
+{%- for name, src in var('cdp_sources').items() if src['kind'] == kind -%}
+    {%- do models.append(src['model']) -%}
+{%- endfor -%}
+{%- for model in models %}
+    select source, {{ columns | join(', ') }} from {{ ref(model) }}
+    {{ 'union all' if not loop.last }}
+{%- endfor %}
+{%- if not models %}
+    {%- set types = var('cdp_canonical_fields').get(kind, {}) -%}
+    {%- set empty_columns = {'source': 'varchar'} -%}
+    {%- for column in columns %}{% do empty_columns.update({column: types.get(column, 'varchar')}) %}{% endfor %}
+    {{ cdp_empty_relation(empty_columns) }}
+{%- endif %}
+{%- endmacro %}

@@ -4,22 +4,10 @@
    persons whose enrichment consent is granted. The newest row per postcode
    wins; a row older than enrichment.max_age_days (cdp.yml) at the traits'
    as-of date is kept but flagged is_stale. #}
-{%- set enrichment_models = [] -%}
-{%- for name, src in var('cdp_sources').items() if src['kind'] == 'enrichment' -%}
-    {%- do enrichment_models.append(src['model']) -%}
-{%- endfor %}
 
 with enrichment_rows as (
-    {%- for model in enrichment_models %}
-    select source, postcode_norm, household_size, income_band, property_type, life_stage, provider, as_of, purpose
-    from {{ ref(model) }}
-    {{ 'union all' if not loop.last }}
-    {%- endfor %}
-    {%- if not enrichment_models %}
-    {{ cdp_empty_relation({'source': 'varchar', 'postcode_norm': 'varchar', 'household_size': 'integer',
-                           'income_band': 'varchar', 'property_type': 'varchar', 'life_stage': 'varchar',
-                           'provider': 'varchar', 'as_of': 'date', 'purpose': 'varchar'}) }}
-    {%- endif %}
+    {{ cdp_kind_columns('enrichment', ['postcode_norm', 'household_size', 'income_band', 'property_type',
+                                       'life_stage', 'provider', 'as_of', 'purpose']) }}
 ),
 
 ranked as (
