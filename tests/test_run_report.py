@@ -112,7 +112,7 @@ def test_cdp_docs_builds_dbt_docs_that_load_in_the_browser(multi_day, browser, t
     errors: list[str] = []
     page = open_page(browser, page_path.as_uri() + "#!/model/model.cdp.dim_customer", errors)
     page.wait_for_selector("text=warehouse.marts.dim_customer", timeout=20_000)
-    page.get_by_text("Columns").first.click()
+    page.get_by_text("Columns", exact=True).first.click()  # the tab, not a name that contains the word
     assert page.get_by_text("person_id").count() >= 1
     assert [e for e in errors if not any(noise in e for noise in DBT_DOCS_OWN_NOISE)] == []
     screenshot(page, tmp_path, "dbt_docs")
