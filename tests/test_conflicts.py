@@ -131,6 +131,21 @@ def test_a_chain_through_a_partial_record_is_cut_but_clean_groups_stay_whole():
     assert labels[4] not in (labels[0], labels[2])
 
 
+def test_a_weak_link_between_partial_records_never_preempts_a_strong_link_to_a_person():
+    # 0 olivia (full); 1 robert, no date of birth (partial, conflicts with 0); 2 a benefit form with
+    # a surname and olivia's date of birth but no first name: it links to robert weakly, to olivia strongly.
+    labels, reasons = _cluster(3, [True, False, False], [(1, 2, 4.4), (0, 2, 15.1)], conflicts=[(0, 1)])
+    assert labels[2] == labels[0] != labels[1]
+    assert list(reasons) == [0] and reasons[0].startswith("refused")
+
+
+def test_a_group_of_partial_records_joins_at_most_one_person():
+    # 2 and 3: partial records of one group; 2 links to person 0, 3 to person 1 (no conflict between them).
+    labels, reasons = _cluster(4, [True, True, False, False], [(2, 3, 25.0), (0, 2, 20.0), (1, 3, 9.0)])
+    assert labels[0] == labels[2] == labels[3] != labels[1]
+    assert reasons == {2: "refused: a record with little evidence joins only its best person"}
+
+
 def test_must_link_beats_a_conflict_and_cannot_link_beats_everything():
     must = MUST_LINK_WEIGHT
     labels, _ = _cluster(2, [True, True], [(0, 1, must)], conflicts=[(0, 1)])
@@ -193,9 +208,12 @@ def test_two_census_records_linked_through_a_third_record_are_two_people_and_the
 
 
 def test_a_partial_record_does_not_chain_two_census_records_and_a_must_link_overrides():
-    # Three records with little evidence: a tax form (2) links to two census returns; it joins the stronger.
-    labels, reasons = _cluster_by_source(3, [False] * 3, [(0, 2, 12.0), (1, 2, 11.0)], [0, 0, -1])
+    # Three records with little evidence: a tax form (2) links to two census returns. It joins the
+    # clearly stronger one, and neither when the two links are close (a father and son of one name).
+    labels, reasons = _cluster_by_source(3, [False] * 3, [(0, 2, 18.0), (1, 2, 11.0)], [0, 0, -1])
     assert labels[0] == labels[2] != labels[1] and list(reasons) == [1] and reasons[1].startswith("refused")
+    labels, reasons = _cluster_by_source(3, [False] * 3, [(0, 2, 12.0), (1, 2, 11.0)], [0, 0, -1])
+    assert len(set(labels)) == 3 and all(reason.startswith("ambiguous") for reason in reasons.values())
     # A person said both returns are one person: the decision wins over the rule.
     labels, reasons = _cluster_by_source(3, [True] * 3, [(1, 2, 30.0)], [0, 0, -1], must=[(0, 1)])
     assert labels[0] == labels[1] == labels[2] and not reasons

@@ -21,11 +21,13 @@ again from its links, best first:
    strongest first; a link that would put two conflicting records, or two
    records of one duplicate-free source, in one cluster is refused (the
    weaker evidence loses);
-2. records with little evidence (no first name or no date of birth) first
-   group among themselves the same way, then each group joins the one
-   person it links to best, only when that link is clearly stronger (by
-   `margin` match-weight bits) than its link to any other person; otherwise
-   it stays apart and its links are marked ambiguous for review.
+2. then the links of records with little evidence (no date of birth, no
+   first name or only an initial), strongest first in one pass, so that a
+   weak link between two partial records never pre-empts a strong link to
+   a person: a group of such records joins at most one person, only when
+   that link is clearly stronger (by `margin` match-weight bits) than its
+   link to any other person it could not also join; otherwise it stays
+   apart and its links are marked ambiguous for review.
 Human must-link decisions are applied first and beat every automatic
 conflict; cannot-link beats everything.
 """
@@ -431,50 +433,74 @@ def cluster_without_conflicts(
     must = np.isinf(weight)
     join_best_first(np.flatnonzero(must), decided_only=True)
     join_best_first(np.flatnonzero(~must & full_left & full_right), decided_only=False)
-    join_best_first(np.flatnonzero(~must & ~full_left & ~full_right), decided_only=False)
-    _attach_partial_groups(uf, is_full, left, right, weight, ~must & (full_left != full_right), margin, reasons, conflict_reason)
+    _join_partial_records(uf, is_full, left, right, weight, ~must & ~(full_left & full_right), margin, reasons, conflict_reason)
 
     roots = np.array([uf.find(node) for node in range(nodes)])
     _, labels = np.unique(roots, return_inverse=True)
     return ConstrainedClusters(labels, reasons)
 
 
-def _attach_partial_groups(uf, is_full, left, right, weight, candidates_mask, margin, reasons, conflict_reason) -> None:
-    """Each group of records with little evidence joins the one person it
-    links to clearly best, or stays apart (its links marked ambiguous)."""
-    has_full = {}
-    for node in range(len(is_full)):
-        root = uf.find(node)
-        has_full[root] = has_full.get(root, False) or bool(is_full[node])
-    # group root -> person root -> (best weight, edges)
-    offers: dict[int, dict[int, list]] = {}
-    for edge in np.flatnonzero(candidates_mask).tolist():
+def _join_partial_records(uf, is_full, left, right, weight, candidates_mask, margin, reasons, conflict_reason) -> None:
+    """The links of records with little evidence, strongest first, in one
+    pass: a strong link to a person is never pre-empted by a weaker link
+    between two partial records. A cluster without a fully described record
+    (a group of partial records) joins at most one person, and only when
+    that link is clearly stronger (by `margin` bits) than its link to any
+    cluster it could not also join; otherwise it stays apart, its links
+    marked ambiguous for review."""
+    has_full = [False] * len(is_full)  # per root: whether the cluster holds a fully described record
+    for node in np.flatnonzero(is_full).tolist():
+        has_full[uf.find(node)] = True
+    candidates = np.flatnonzero(candidates_mask)
+    links_of: dict[int, list[tuple[float, int]]] = {}  # node -> (weight, other node), strongest first
+    for edge in candidates.tolist():
+        a, b, w = int(left[edge]), int(right[edge]), float(weight[edge])
+        links_of.setdefault(a, []).append((w, b))
+        links_of.setdefault(b, []).append((w, a))
+    for links in links_of.values():
+        links.sort(key=lambda link: -link[0])
+    ambiguous: dict[int, str] = {}  # root of a group left apart -> why
+
+    def exclusive(c: int, other: int) -> bool:
+        """Whether clusters c and `other` could not both hold a group: they conflict, or both are persons."""
+        return (has_full[c] and has_full[other]) or uf.conflict(c, other)
+
+    def best_rival(group: int, other: int, floor: float) -> tuple[float, int]:
+        """The strongest link (at least `floor`) from `group` to a cluster it could not share with `other`,
+        and how many such clusters there are."""
+        rivals: dict[int, float] = {}
+        for member in uf.members[group]:
+            for w, node in links_of.get(member, []):
+                if w < floor:
+                    break
+                c = uf.find(node)
+                if c not in (group, other) and c not in rivals and exclusive(c, other):
+                    rivals[c] = w
+        return max(rivals.values(), default=float("-inf")), len(rivals)
+
+    for edge in candidates[np.argsort(-weight[candidates], kind="stable")].tolist():
         a, b = uf.find(int(left[edge])), uf.find(int(right[edge]))
         if a == b:
             continue
-        group, person = (b, a) if has_full[a] else (a, b)
-        if has_full[group]:
-            continue  # joined a person already (a must-link decision)
-        best = offers.setdefault(group, {}).setdefault(person, [float("-inf"), []])
-        best[0] = max(best[0], float(weight[edge]))
-        best[1].append(edge)
-    for group in sorted(offers, key=lambda g: -max(o[0] for o in offers[g].values())):
-        ranked = []
-        for person, (best, edges) in offers[group].items():
-            if uf.conflict(uf.find(group), uf.find(person)):
-                reason = f"refused: would {conflict_reason(group, person)}"
-                reasons.update({edge: reason for edge in edges})
-            else:
-                ranked.append((best, person, edges))
-        ranked.sort(key=lambda r: -r[0])
-        if not ranked:
+        if a in ambiguous or b in ambiguous:
+            reasons[edge] = ambiguous.get(a) or ambiguous[b]
             continue
-        if len(ranked) == 1 or ranked[0][0] - ranked[1][0] >= margin:
-            uf.union(uf.find(group), uf.find(ranked[0][1]))
-            for _, _, edges in ranked[1:]:
-                reasons.update({edge: "refused: a record with little evidence joins only its best person" for edge in edges})
+        if uf.conflict(a, b):
+            reasons[edge] = f"refused: would {conflict_reason(a, b)}"
             continue
-        reason = (f"ambiguous: a record with little evidence links to {len(ranked)} persons "
-                  f"(best weights {ranked[0][0]:.1f} and {ranked[1][0]:.1f}, less than {margin:g} apart)")
-        for _, _, edges in ranked:
-            reasons.update({edge: reason for edge in edges})
+        if has_full[a] and has_full[b]:
+            reasons[edge] = "refused: a record with little evidence joins only its best person"
+            continue
+        w = float(weight[edge])
+        for group, other in ((a, b), (b, a)):
+            if has_full[group]:
+                continue
+            rival, count = best_rival(group, other, w - margin)
+            if rival > float("-inf"):
+                ambiguous[group] = (f"ambiguous: a record with little evidence links to {count + 1} persons "
+                                    f"(best weights {w:.1f} and {rival:.1f}, less than {margin:g} apart)")
+                reasons[edge] = ambiguous[group]
+                break
+        else:
+            full = has_full[a] or has_full[b]
+            has_full[uf.union(a, b)] = full

@@ -83,7 +83,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     con.execute(IDENTITY_DDL)
     records = con.sql(
         f"""select record_key, source, first_name_norm is not null or date_of_birth is not null as is_described,
-                   first_name_norm is not null and date_of_birth is not null as is_full
+                   -- fully described: a first name beyond an initial, and a date of birth
+                   length(first_name_norm) > 1 and date_of_birth is not null as is_full
             from {RECORDS_TABLE}"""
     ).pl()
     deterministic = read_links(con)
