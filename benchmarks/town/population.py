@@ -119,7 +119,10 @@ class Town:
         sex = head.sex if self.rng.random() < 0.05 else ("f" if head.sex == "m" else "m")
         own = self.surname(origin)
         choice = self.rng.random()
-        last = head.last_name if choice < 0.6 else own if choice < 0.88 else f"{own}-{head.last_name}"
+        if own == head.last_name or choice < 0.6:
+            last = head.last_name
+        else:
+            last = own if choice < 0.88 else f"{own}-{head.last_name}"
         age_gap = int(self.rng.gauss(0, 3.5))
         dob = head.dob + dt.timedelta(days=365 * age_gap + self.rng.randint(-180, 180))
         spouse = self.add(household, self.first_name(origin, sex), last, sex, min(dob, CENSUS_DAY - dt.timedelta(days=18 * 365)),
@@ -168,7 +171,8 @@ class Town:
                 self.adult(self.new_household(), address, "lodger", age=(19, 60))
         elif kind == "family":
             head, spouse = self.couple(household, address, age=(24, 58))
-            surname = head.last_name if self.rng.random() < 0.85 else f"{head.last_name}-{spouse.last_name}".replace("--", "-")
+            kept_own = spouse.last_name != head.last_name and "-" not in spouse.last_name
+            surname = f"{head.last_name}-{spouse.last_name}" if kept_own and self.rng.random() < 0.3 else head.last_name
             self.children(household, address, [head, spouse], surname)
         elif kind == "single_parent":
             head = self.adult(household, address, "head", age=(20, 55), sex="f" if self.rng.random() < 0.85 else "m")
