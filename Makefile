@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDP := $(BIN)/cdp
 
-.PHONY: setup deps sample manifest run test screenshots dev lint bench bench-identity bench-accuracy bench-public clean
+.PHONY: setup deps sample manifest run test screenshots dev lint bench bench-identity bench-accuracy bench-public bench-town clean
 
 setup deps: $(STAMP)
 
@@ -57,6 +57,10 @@ bench-accuracy: $(STAMP)
 # Identity accuracy on the public FEBRL datasets (never tuned on).
 bench-public: $(STAMP)
 	$(BIN)/python benchmarks/public_datasets.py
+
+# Identity accuracy on an independent town (census, survey, benefit and tax exports; own names and noise).
+bench-town: $(STAMP)
+	$(BIN)/python benchmarks/town_holdout.py --people 5000 --noise 1 --noise 5
 
 clean:
 	rm -rf .cdp data/landing data/exports data/*.duckdb* reports truth.csv truth_households.csv partner_truth.csv identity_model.json ml_models
