@@ -338,3 +338,18 @@ def test_prepared_records_carry_phonetic_keys_and_a_sound_alike_block():
     # Capped like every blocking key: three records share it, more than a cap of 2.
     capped = _prepared(rows, block_cap=2)
     assert capped["typed"]["bk_phonetic_name"] is None and capped["other"]["bk_phonetic_name"] is not None
+
+
+def test_addresses_are_compared_in_one_spelling_with_the_flat_after_the_street():
+    con = duckdb.connect()
+    con.execute("create table places(record_key varchar, address_line varchar)")
+    con.executemany("insert into places values (?, ?)", [
+        ("before", "Flat 6, 80 Farm Gro"), ("after", "80 Farm Grove Flat 6"), ("apartment", "Apartment 6 80 farm grove"),
+        ("house", "123 Gladstone Gdns"), ("neighbour", "124 Gladstone Gardens"),
+    ])
+    with scratch_database(con):
+        prepare_records(con, "places")
+        prepared = {k: (line, number) for k, line, number in con.execute(
+            f"select record_key, address_line_norm, house_number from {SCRATCH}.main.splink_records").fetchall()}
+    assert prepared["before"] == prepared["after"] == prepared["apartment"] == ("80 farm grove flat 6", "80")
+    assert prepared["house"] == ("123 gladstone gardens", "123") and prepared["neighbour"][1] == "124"

@@ -41,7 +41,11 @@ STREET_ABBREVIATIONS = {
     "dr": "drive", "cres": "crescent", "gdns": "gardens", "gr": "grove", "pl": "place",
     "terr": "terrace", "tce": "terrace", "ct": "court", "pk": "park", "sq": "square", "vw": "view",
     "wlk": "walk", "hts": "heights", "mt": "mount", "apt": "flat",
+    "cresc": "crescent", "gro": "grove", "grv": "grove", "ter": "terrace", "blvd": "boulevard", "cir": "circle",
+    "apartment": "flat", "unit": "flat",
 }
+# A flat written before the street ("flat 6 80 farm grove") is moved after it ("80 farm grove flat 6").
+LEADING_FLAT = ("^(flat [0-9a-z]+) (.+)$", "\\2 \\1")
 
 UK_POSTCODE = "^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$"
 
@@ -92,11 +96,14 @@ def _base_select(columns: set[str]) -> str:
 
 
 def _expand_abbreviations(expression: str) -> str:
+    """Street types and flats written one way, and a leading flat moved after the street."""
     cases = " ".join(f"when '{short}' then '{long}'" for short, long in STREET_ABBREVIATIONS.items())
-    return (
+    expanded = (
         f"array_to_string(list_transform(string_split({expression}, ' '), "
         f"lambda w: case w {cases} else w end), ' ')"
     )
+    pattern, replacement = LEADING_FLAT
+    return f"regexp_replace({expanded}, '{pattern}', '{replacement}')"
 
 
 # Blocking key column -> the derived column it caps.
@@ -182,8 +189,9 @@ def prepare_records(
     derived as (
         select
             *,
-            -- Last number in the line: the house number ("flat 3 12 high street" -> 12).
-            nullif(regexp_extract(address_line_norm, '([0-9]+[a-z]?)[^0-9]*$', 1), '') as house_number,
+            -- Last number in the line but a flat's: the house number ("12 high street flat 3" -> 12).
+            nullif(regexp_extract(regexp_replace(address_line_norm, ' flat [0-9a-z]+', ''), '([0-9]+[a-z]?)[^0-9]*$', 1), '')
+                as house_number,
             -- UK sector/district from the unspaced postcode; elsewhere the first 3 characters
             -- (Eircode routing key, US ZIP sectional centre).
             case when regexp_matches(postcode_norm, '{UK_POSTCODE}')

@@ -6,8 +6,10 @@
    source's records (identity_source in cdp.yml) add no records.
    A generational suffix written after the last name ("Smith Jr", "Smith
    III") is kept apart in name_suffix: it tells a parent from a child of the
-   same name, and the last name matches without it. #}
-{%- set suffixes = ['jr', 'sr', 'ii', 'iii', 'iv'] -%}
+   same name, and the last name matches without it. British and long forms
+   (Jnr, Snr, Junior, Senior) are read as Jr and Sr. #}
+{%- set suffixes = {'jr': 'jr', 'jnr': 'jr', 'junior': 'jr', 'sr': 'sr', 'snr': 'sr', 'senior': 'sr',
+                    'ii': 'ii', 'iii': 'iii', 'iv': 'iv'} -%}
 {%- set identity_sources = [] -%}
 {%- for name, src in var('cdp_sources').items() if src['has_identity_records'] -%}
     {%- do identity_sources.append(src) -%}
@@ -44,10 +46,15 @@ with_suffix as (
     select
         *,
         case
-            {%- for suffix in suffixes %}
-            when last_name_norm like '% {{ suffix }}' then '{{ suffix }}'
+            {%- for written, suffix in suffixes.items() %}
+            when last_name_norm like '% {{ written }}' then '{{ suffix }}'
             {%- endfor %}
-        end as name_suffix
+        end as name_suffix,
+        case
+            {%- for written in suffixes %}
+            when last_name_norm like '% {{ written }}' then {{ written | length }}
+            {%- endfor %}
+        end as suffix_length
     from all_versions
 
 ),
@@ -79,7 +86,7 @@ select
     last_name,
     case
         when name_suffix is not null
-        then substring(last_name_norm, 1, {{ dbt.length('last_name_norm') }} - {{ dbt.length('name_suffix') }} - 1)
+        then substring(last_name_norm, 1, {{ dbt.length('last_name_norm') }} - suffix_length - 1)
         else last_name_norm
     end as last_name_norm,
     name_suffix,
