@@ -72,5 +72,10 @@ def name_sql(value_sql: str) -> str:
     return _macro("cdp_fold_name", f"cast({value_sql} as varchar)")
 
 
+def first_name_sql(value_sql: str) -> str:
+    """A first name folded for matching, as name_sql, with initials alone read as the first one (p a: p)."""
+    return _macro("cdp_first_name", f"cast({value_sql} as varchar)")
+
+
 def postcode_sql(value_sql: str) -> str:
     return _macro("cdp_normalise_postcode", f"cast({value_sql} as varchar)")

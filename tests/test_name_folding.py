@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from dagster_project.identifiers import name_sql
+from dagster_project.identifiers import first_name_sql, name_sql
 
 
 @pytest.mark.parametrize("written, folded", [
@@ -13,3 +13,11 @@ from dagster_project.identifiers import name_sql
 ])
 def test_names_fold_with_digits_read_as_letters(written, folded):
     assert duckdb.execute(f"select {name_sql('?')}", [written]).fetchall()[0][0] == folded
+
+
+@pytest.mark.parametrize("written, folded", [
+    ("A. C.", "a"), ("p a", "p"), ("J", "j"),          # initials alone: the first one
+    ("Mary Ann", "mary ann"), ("J Robert", "j robert"), ("5arah", "sarah"),
+])
+def test_first_names_of_initials_alone_are_read_as_the_first_initial(written, folded):
+    assert duckdb.execute(f"select {first_name_sql('v')} from (select ? as v)", [written]).fetchall()[0][0] == folded

@@ -84,7 +84,7 @@ def normalise(records: pl.DataFrame, default_calling_code: str = "44") -> pl.Dat
         con.register("records", present.select(PII_FIELDS).with_row_index("row_index"))
         normal = con.sql(f"""
             select
-                coalesce({identifiers.name_sql('first_name')}, '') as first_name,
+                coalesce({identifiers.first_name_sql('first_name')}, '') as first_name,
                 coalesce({identifiers.name_sql('last_name')}, '') as last_name,
                 {identifiers.email_sql('email')} as email,
                 {identifiers.phone_sql('phone', 'country', default_calling_code)} as phone,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.identifiers import fold_sql, name_sql
+from dagster_project.identifiers import first_name_sql, fold_sql, name_sql
 from dagster_project.identity.phonetic import register_phonetic_keys
 
 SCRATCH = "splink_scratch"
@@ -82,7 +82,7 @@ def _base_select(columns: set[str]) -> str:
     postcode_raw = col("postcode")
     return f"""
         cast(record_key as varchar) as record_key,
-        {col("first_name_norm", name_sql(first_raw))} as first_name_norm,
+        {col("first_name_norm", first_name_sql(first_raw))} as first_name_norm,
         {col("last_name_norm", name_sql(last_raw))} as last_name_norm,
         {col("first_name_canonical")} as first_name_canonical_input,
         nullif(lower(replace(trim({col("email")}), ' ', '')), '') as email,

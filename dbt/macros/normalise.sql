@@ -17,6 +17,14 @@
     translate({{ cdp_fold(expression) }}, '0123456789', 'olzeasgtbg')
 {%- endmacro %}
 
+{# A first name for matching: folded as a name, and initials alone ("A. C.",
+   "p a": a first and a middle initial) read as the first initial, which
+   matches the full name it abbreviates. #}
+{% macro cdp_first_name(expression) -%}
+    {%- set folded = cdp_fold_name(expression) -%}
+    case when {{ cdp_regex_matches(folded, '^[a-z]( [a-z])+$') }} then substring({{ folded }}, 1, 1) else {{ folded }} end
+{%- endmacro %}
+
 {# Trimmed, lower case, no inner spaces; null unless it looks like an address. #}
 {% macro cdp_normalise_email(expression) -%}
     case

@@ -58,7 +58,7 @@ normalised as (
     select
         *,
         {{ cdp_clean_text('first_name_original') }} as first_name,
-        {{ cdp_fold_name('first_name_original') }} as first_name_norm,
+        {{ cdp_first_name('first_name_original') }} as first_name_norm,
         {{ cdp_clean_text('last_name_original') }} as last_name,
         {{ cdp_fold_name('last_name_original') }} as last_name_norm,
         {{ cdp_normalise_email('email_original') }} as email,
