@@ -1,12 +1,17 @@
 """Benchmark the whole pipeline on generated data: stage times and peak memory.
 
-    .venv/bin/python benchmarks/pipeline_bench.py --people 100000 [--workdir DIR] [--keep]
+    .venv/bin/python benchmarks/pipeline_bench.py --people 100000 [--workdir DIR] [--keep] [--incremental]
 
 Generates a fresh workspace (a copy of cdp.yml), times `cdp generate`, then
 runs the pipeline through Dagster and reports each step's wall time (from
 Dagster's step events), the peak RSS of this process and of its children
 (dbt runs as a subprocess), and the row counts. Timings go here, never into
 pass/fail tests.
+
+--incremental then adds a second day's batch and runs it incrementally (the
+default), and in a copy of the workspace as it was after day one, in full
+(`cdp run --full`): it reports both times, their ratio, and whether both
+give the same partition of records into persons and the same mart row counts.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
+    parser.add_argument("--incremental", action="store_true", help="then a second day: incremental run against a full recompute")
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cdp-bench-"))
@@ -70,12 +76,66 @@ def main() -> int:
         "persons": result.summary.persons,
         "audiences": result.summary.audiences,
     }
+    if args.incremental and result.success:
+        report["second_day"] = second_day(config, workdir, args)
+        result.success = report["second_day"]["incremental"]["success"] and report["second_day"]["full"]["success"]
     print(json.dumps(report, indent=2))
     if not result.success:
         print(result.summary.render(), file=sys.stderr)
     if not args.keep and not args.workdir:
         shutil.rmtree(workdir)
+        shutil.rmtree(workdir.parent / f"{workdir.name}-full", ignore_errors=True)
     return 0 if result.success else 1
+
+
+def second_day(config, workdir: Path, args) -> dict:
+    """Day two's batch: an incremental run, then a full recompute of the same files in a fresh workspace."""
+    from dagster_project.generate import generate_sample
+    # The same workspace as after day one, for the full recompute (`cdp run --full`).
+    copy = workdir.parent / f"{workdir.name}-full"
+    shutil.copytree(workdir, copy, ignore=shutil.ignore_patterns(".cdp"))  # its own Dagster home and dbt launcher
+    full_config = load_config(copy / "cdp.yml")
+    for each in (config, full_config):
+        generate_sample(each.landing, each.truth, people=args.people, seed=args.seed, batch=2)
+    runs = {"incremental": _timed_run(config, full=False), "full": _timed_run(full_config, full=True)}
+    same_partition = _partition(config) == _partition(full_config)
+    counts, full_counts = _mart_counts(config), _mart_counts(full_config)
+    return {
+        **runs,
+        "incremental_over_full": round(runs["incremental"]["run_seconds"] / runs["full"]["run_seconds"], 3),
+        "same_partition": same_partition,
+        "same_mart_row_counts": counts == full_counts,
+        "mart_row_count_differences": {t: (n, full_counts.get(t)) for t, n in counts.items() if full_counts.get(t) != n},
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def _timed_run(config, full: bool) -> dict:
+    from dagster_project.pipeline import run_pipeline
+
+    started = time.perf_counter()
+    result = run_pipeline(config, full=full)
+    seconds = time.perf_counter() - started
+    return {"run_seconds": round(seconds, 1), "success": result.success, "mode": result.summary.mode,
+            "persons": result.summary.persons, "steps_seconds": step_durations(config, result.run_id)}
+
+
+def _partition(config) -> set[frozenset[str]]:
+    """The persons as sets of record keys."""
+    from dagster_project.warehouse import connect
+
+    with connect(config.warehouse) as con:
+        groups = con.execute("select list(record_key) from identity.person_map group by person_id").fetchall()
+    return {frozenset(keys) for (keys,) in groups}
+
+
+def _mart_counts(config) -> dict[str, int]:
+    from dagster_project.warehouse import connect
+
+    with connect(config.warehouse) as con:
+        tables = [name for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' and table_type = 'BASE TABLE'").fetchall()]
+        return {name: con.execute(f'select count(*) from marts."{name}"').fetchall()[0][0] for name in sorted(tables)}
 
 
 def step_durations(config, run_id: str) -> dict[str, float]:

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     run = command("run", _run, "Run the whole pipeline through Dagster, in process, and print a summary.")
     run.add_argument("--wait", nargs="?", type=float, const=float("inf"), default=0, metavar="SECONDS",
                      help="if another run holds the workspace, wait for it to end (at most SECONDS) instead of exiting with status 5")
+    run.add_argument("--full", action="store_true",
+                     help="recompute from scratch: Splink scores every pair, the churn and propensity models are retrained "
+                          "(default: incremental, reusing the scores of unchanged records)")
 
     report = command("report", _report, "Draw a run's HTML report again (reports/run-<run_id>.html) and print its path.")
     report.add_argument("--run", metavar="RUN_ID", help="the run (default: the newest one)")
@@ -158,7 +161,7 @@ def _run(args) -> int:
         from dagster_project.pipeline import run_pipeline  # after the lock: a refusal is immediate
 
         started = time.perf_counter()
-        summary = run_pipeline(config).summary
+        summary = run_pipeline(config, full=args.full).summary
         print()
         print(summary.render())
         print(f"\n{summary.status.capitalize()} in {time.perf_counter() - started:.1f}s; warehouse: {config.warehouse}")

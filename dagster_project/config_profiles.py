@@ -130,6 +130,8 @@ class ModelsConfig(Strict):
     folder: WorkspacePath = "ml_models"
     churn_horizon_days: PositiveInt = 180
     propensity_horizon_days: PositiveInt = 90
+    # An incremental run retrains a model older than this; `cdp run --full` always does.
+    max_age_days: PositiveInt = 30
 
     def periods(self, horizon: int) -> dict[str, tuple[int, ...]]:
         """Time-based split, in days before as_of: a model trains on snapshots

@@ -16,6 +16,7 @@ from dagster_project.freshness import RunTimeline, record_file_freshness, run_ti
 from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.publish import publish_warehouse
 from dagster_project.report import write_run_report
+from dagster_project.run_mode import full_run_tags
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.stale_runs import workspace_tags
 from dagster_project.warehouse import connect
@@ -64,8 +65,9 @@ def workspace_dagster_home(config: CdpConfig) -> Path:
     return home
 
 
-def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> PipelineResult:
-    """The whole graph, or only `assets` without asset checks (upstream assets are taken as they are in the warehouse)."""
+def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None, full: bool = False) -> PipelineResult:
+    """The whole graph, or only `assets` without asset checks (upstream assets are taken as they are in the warehouse).
+    Incremental unless `full` (run_mode)."""
     from dagster_project.definitions import build_definitions
     from dagster_project.defs.automation import FULL_RUN_JOB
 
@@ -78,13 +80,14 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None) -> 
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            tags=workspace_tags(config),
+            tags={**workspace_tags(config), **full_run_tags(full)},
             run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
         )
         end = finish_run(config, instance, result.run_id, result.all_events)
     summary = summarise_run(config, result.run_id, end.failures, materialized_assets(result))
     summary.published_now = end.published is not None
     summary.step_seconds = end.timeline.step_seconds
+    summary.mode = run_mode_text(full, result)
     summary.report_path, summary.report_seconds = end.report_path, end.report_seconds
     return PipelineResult(result.success and end.published is not None, result.run_id, summary)
 
@@ -140,6 +143,17 @@ def _write_report(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, 
     except Exception as error:
         print(f"warning: run report not written: {type(error).__name__}: {error}", file=sys.stderr)
         return None
+
+
+def run_mode_text(full: bool, result) -> str:
+    """'full' or 'incremental', with how identity resolution scored pairs when it ran."""
+    text = "full (cdp run --full)" if full else "incremental"
+    for event in result.get_asset_materialization_events():
+        if tuple(event.asset_key.path) == ("identity", "person_map"):
+            scoring = event.step_materialization_data.materialization.metadata.get("splink_scoring")
+            if scoring is not None:
+                text += f"; identity scoring: {scoring.value}"
+    return text
 
 
 def materialized_assets(result) -> set[tuple[str, ...]]:

@@ -52,6 +52,7 @@ class RunSummary:
     earlier: set[str] = field(default_factory=set)  # figures not computed in this run: identity, profiles, ...
     freshness: tuple | None = None  # (files loaded, min, max landed -> audience seconds), ops.file_freshness
     step_seconds: dict[str, float] = field(default_factory=dict)  # Dagster step key -> seconds
+    mode: str | None = None  # full or incremental, with how identity scored (pipeline.run_mode_text)
 
     @property
     def exit_status(self) -> int:
@@ -70,6 +71,8 @@ class RunSummary:
 
     def render(self) -> str:
         lines = [f"Run {self.run_id}: {self.status}"]
+        if self.mode:
+            lines.append(f"Mode: {self.mode}")
         if self.rejected_files:
             lines += ["", "REJECTED FILES (nothing loaded from them; fix and drop them again):"]
             lines += [f"  - {rejected}" for rejected in self.rejected_files]

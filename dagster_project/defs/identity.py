@@ -10,6 +10,7 @@ from dagster_project.identity.partner_keys import SECRET_ENV
 from dagster_project.identity.partner_match import match_partner_sources
 from dagster_project.identity.resolve import RESOLVE_STAGES, ensure_model, resolve_identities
 from dagster_project.progress import Counter
+from dagster_project.run_mode import is_full_run
 from dagster_project.warehouse import connect
 
 PERSON_MAP = dg.AssetKey(["identity", "person_map"])
@@ -59,7 +60,7 @@ def training_metadata(summary: dict, path) -> dict:
 def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
     config = cdp.config()
     with connect(config.warehouse) as con, Counter("identity", len(RESOLVE_STAGES), context.log) as stages:
-        report = resolve_identities(con, config, context.run_id, done=stages.advance)
+        report = resolve_identities(con, config, context.run_id, done=stages.advance, full=is_full_run(context.run.tags))
     for decision, key, other in report.decisions_unknown:
         context.log.warning(f"identity decision {decision} {key} {other} names a record that is not an identity record (unknown or erased); not applied")
     sizes = "\n".join(f"| {size} | {count} |" for size, count in report.cluster_size_counts.items())
@@ -67,6 +68,8 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.Materi
         metadata={
             "records": report.records,
             "persons": report.persons,
+            "splink_scoring": report.scoring,
+            "scored_pairs": report.pairs_scored,
             "links": report.links,
             "links_by_rule": dg.MetadataValue.json(report.links_by_rule),
             "vetoed_links": report.vetoed_links,

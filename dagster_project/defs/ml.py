@@ -7,6 +7,7 @@ import dagster as dg
 from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.retry import retried_when_locked
 from dagster_project.ml.models import MODELS, ModelTrainingError, ensure_model, load_card, model_paths, score_people
+from dagster_project.run_mode import is_full_run
 from dagster_project.warehouse import connect
 
 SNAPSHOTS = dg.AssetKey(["marts", "customer_activity_snapshots"])
@@ -22,14 +23,15 @@ def _model_asset(name: str, key: dg.AssetKey) -> dg.AssetsDefinition:
         group_name="models",
         kinds={"scikitlearn", "duckdb"},
         description=f"{MODELS[name].description} Trained with a time-based split when its files are missing "
-        "(in the models folder beside cdp.yml); reused by every run until retrained with `cdp models train`.",
+        "(in the models folder beside cdp.yml), older than models.max_age_days, or on `cdp run --full`; "
+        "else reused (retrain with `cdp models train`).",
     )
     @retried_when_locked
     def _model(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
         config = cdp.config()
         try:
             with connect(config.warehouse) as con:
-                trained = ensure_model(con, config, name)
+                trained = ensure_model(con, config, name, retrain=is_full_run(context.run.tags))
         except ModelTrainingError as error:
             # Too little history to learn from (a new workspace): scores stay
             # null until there is; everything else runs.

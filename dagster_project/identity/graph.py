@@ -28,8 +28,18 @@ import numpy as np
 import polars as pl
 
 from dagster_project.identity.clusters import components, edge_nodes
+from dagster_project.identity.incremental import (
+    DIRTY,
+    ScoringPlan,
+    fingerprint_prepared,
+    plan_scoring,
+    reusable_scores,
+    scoring_signature,
+    still_needed,
+)
 from dagster_project.identity.splink_model import score_pairs
 from dagster_project.identity.splink_prepare import SCRATCH, prepare_records, scratch_database
+from dagster_project.identity.term_frequencies import frozen_lookups
 
 RECORDS_TABLE = "intermediate.int_identity__records"
 LINKS_TABLE = "intermediate.int_identity__links"
@@ -37,12 +47,17 @@ LINKS_TABLE = "intermediate.int_identity__links"
 SHAREABLE_RULES = ["email", "phone"]
 # The comparisons that tell members of one household apart.
 DISTINGUISHING_COMPARISONS = ("first_name", "date_of_birth")
+RENAMED = {"record_key_l": "record_key", "record_key_r": "linked_record_key"}
 
 
 @dataclass
 class IdentityGraph:
     edges: pl.DataFrame  # every edge, vetoed ones flagged
     comparisons: list[str]
+    scores: pl.DataFrame | None = None  # every scored pair (identity.incremental stores them)
+    fingerprints: pl.DataFrame | None = None  # record_key, fingerprint of its prepared row
+    signature: str = ""  # of the scoring inputs besides the records
+    plan: ScoringPlan | None = None
 
     @property
     def active(self) -> pl.DataFrame:
@@ -60,18 +75,24 @@ def build_graph(
     *,
     match_threshold: float,
     veto_weight: float,
+    full: bool = True,
 ) -> IdentityGraph:
-    """All edges between identity records; `deterministic` comes from read_links."""
+    """All edges between identity records; `deterministic` comes from read_links.
+    Unless `full`, reuses the scores stored by the last run for unchanged records (identity.incremental)."""
     model = json.loads(model_path.read_text())
     names = comparison_names(model)
     # One scratch session: the pairs above the threshold, and the scores of
     # shared-identifier links, which the veto needs even when low.
     with scratch_database(con):
         prepare_records(con, RECORDS_TABLE)
+        term_frequencies = frozen_lookups(con, model, model_path)
+        signature = scoring_signature(model_path, match_threshold)
+        fingerprint_prepared(con)
+        plan = plan_scoring(con, signature, full)
         _create_vetoable_pairs(con, deterministic, [r for r in SHAREABLE_RULES if r in names])
-        scores = score_pairs(con, model, match_threshold, keep_pairs=f"{SCRATCH}.deterministic_pairs").rename(
-            {"record_key_l": "record_key", "record_key_r": "linked_record_key"}
-        )
+        scores = _score(con, model, match_threshold, term_frequencies, plan)
+        fingerprints = con.sql(f"select * from {SCRATCH}.main.fingerprints").pl()
+    scores = scores.sort("record_key", "linked_record_key")  # the same order whichever pairs were reused
 
     deterministic = deterministic.join(scores, on=["record_key", "linked_record_key"], how="left")
     deterministic = deterministic.with_columns(_distinguishing_evidence(names).alias("other_evidence_weight"))
@@ -96,7 +117,30 @@ def build_graph(
     columns = ["record_key", "linked_record_key", "rule", "match_probability", "match_weight", "other_evidence_weight", "vetoed", "veto_reason"]
     columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
     edges = pl.concat([_with_columns(deterministic, columns), _with_columns(splink_edges, columns)], how="vertical_relaxed")
-    return IdentityGraph(edges, names)
+    return IdentityGraph(edges, names, scores, fingerprints, signature, plan)
+
+
+def _score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float, term_frequencies: dict[str, str],
+           plan: ScoringPlan) -> pl.DataFrame:
+    """Every scored pair (record_key < linked_record_key), as a full run scores them: with Splink
+    when full, else the stored scores of unchanged records plus Splink's for the rest."""
+    vetoable = f"{SCRATCH}.deterministic_pairs"
+    if not plan.incremental:
+        return score_pairs(con, model, threshold, keep_pairs=vetoable, term_frequencies=term_frequencies).rename(RENAMED)
+    vetoable_pairs = con.sql(f"select record_key_l, record_key_r from {vetoable}").pl().rename(RENAMED)
+    reused = still_needed(reusable_scores(con), vetoable_pairs)
+    # The vetoable pairs still to score: those without a reusable score.
+    con.register("reused_pairs", reused.select("record_key", "linked_record_key").to_arrow())
+    try:
+        con.execute(
+            f"""create table {SCRATCH}.pairs_to_score as select * from {vetoable} as v
+            anti join reused_pairs as r on r.record_key = v.record_key_l and r.linked_record_key = v.record_key_r"""
+        )
+    finally:
+        con.unregister("reused_pairs")
+    scored = score_pairs(con, model, threshold, keep_pairs=f"{SCRATCH}.pairs_to_score",
+                         term_frequencies=term_frequencies, only_pairs_of=DIRTY).rename(RENAMED)
+    return pl.concat([reused, scored.select(reused.columns)], how="vertical_relaxed")
 
 
 def read_links(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

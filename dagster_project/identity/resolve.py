@@ -7,6 +7,8 @@ graph, and writes in one transaction:
 - identity.edges: every link with its rule or match weights, vetoed ones flagged;
 - identity.id_history: person id merges, splits and creations, per run;
 - identity.one_record_sources: the sources treated as one record per person, and why;
+- identity.scored_pairs, record_fingerprints, scoring_state: what Splink scored, which
+  the next incremental run reuses (identity.incremental);
 and, before clustering, identity.record_phonetics: each record's first-name
   sound-alike key, which the conflict rule reads (here and in the identity gate).
 """
@@ -25,6 +27,7 @@ from dagster_project.identity.clusters import assign_person_ids, components, edg
 from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
 from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
+from dagster_project.identity.incremental import ScoringPlan, write_scoring_state
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
 from dagster_project.identity.splink_model import train_model
@@ -63,6 +66,8 @@ class IdentityReport:
     decisions_unknown: list = field(default_factory=list)  # decisions naming a record that is not an identity record
     crowded_clusters: int = 0  # clusters the links alone would have made that held two records of a duplicate-free source
     one_record_sources: dict = field(default_factory=dict)  # source -> why it is treated as one record per person
+    scoring: str = ""  # full or incremental Splink scoring, and why
+    pairs_scored: int = 0  # scored pairs kept (identity.scored_pairs), reused ones included
 
 
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
@@ -79,7 +84,9 @@ RESOLVE_STAGES = ["scored pairs (Splink) into a graph", "attached partial record
 
 
 def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "",
-                       done: Callable[[str], None] = lambda stage: None) -> IdentityReport:
+                       done: Callable[[str], None] = lambda stage: None, full: bool = True) -> IdentityReport:
+    """Cluster every identity record; unless `full`, Splink scores only the pairs of new or
+    changed records (identity.incremental), and the whole graph is clustered again all the same."""
     con.execute(IDENTITY_DDL)
     records = con.sql(
         f"""select record_key, source, first_name_norm is not null or date_of_birth is not null as is_described,
@@ -92,6 +99,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
     graph = build_graph(
         con, deterministic, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight,
+        full=full,
     )
     done(RESOLVE_STAGES[0])
     edges, clusters = attach_bare_records(
@@ -143,6 +151,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         con.execute("create or replace table identity.one_record_sources as select * from new_one_record_sources")
         con.register("new_edges", edges.to_arrow())
         con.execute("create or replace table identity.edges as select * from new_edges")
+        write_scoring_state(con, graph.scores, graph.fingerprints, graph.signature)
         if history.height:
             con.register("new_history", history.to_arrow())
             con.execute("insert into identity.id_history by name select * from new_history")
@@ -180,7 +189,15 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         decisions_unknown=decisions.unknown.select("decision", "record_key", "linked_record_key").rows(),
         crowded_clusters=separation.crowded_clusters,
         one_record_sources=one_record_sources,
+        scoring=_scoring_summary(graph.plan),
+        pairs_scored=graph.scores.height,
     )
+
+
+def _scoring_summary(plan: ScoringPlan) -> str:
+    if not plan.incremental:
+        return f"full ({plan.reason})"
+    return f"incremental: {plan.changed_records} new or changed records scored, {plan.removed_records} gone"
 
 
 def _join_must_links(edges: pl.DataFrame, clusters: pl.DataFrame, decisions: Decisions) -> tuple[pl.DataFrame, pl.DataFrame]:

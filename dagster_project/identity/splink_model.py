@@ -39,6 +39,7 @@ from dagster_project.identity.splink_prepare import (
     prepare_records,
     scratch_database,
 )
+from dagster_project.identity.term_frequencies import freeze_term_frequencies
 from dagster_project.identity.splink_settings import (
     DEFAULT_MIN_FILL,
     build_spec,
@@ -104,9 +105,11 @@ def train_model(
 
         counts = blocking_rule_counts(records, spec.blocking_rules)
         model = linker.misc.save_model_to_json()
-    adjusted = guard_weights(model, unobserved_u=1 / max_pairs)
-    gate_households_on_birth_dates(model)
-    Path(model_path).write_text(json.dumps(model, indent=2), encoding="utf-8")
+        adjusted = guard_weights(model, unobserved_u=1 / max_pairs)
+        gate_households_on_birth_dates(model)
+        Path(model_path).write_text(json.dumps(model, indent=2), encoding="utf-8")
+        # The training records' term frequencies, which every run then scores with.
+        freeze_term_frequencies(con, model, Path(model_path))
 
     total = counts[-1]["cumulative_comparisons"] if counts else 0
     return {
@@ -197,23 +200,39 @@ def _comparison_names(model: Mapping) -> list[str]:
 
 
 def score_pairs(
-    con: duckdb.DuckDBPyConnection, model: Mapping, threshold: float | None, *, keep_pairs: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    model: Mapping,
+    threshold: float | None,
+    *,
+    keep_pairs: str | None = None,
+    term_frequencies: Mapping[str, str] | None = None,
+    only_pairs_of: str | None = None,
 ) -> pl.DataFrame:
     """Splink predictions over the records prepared in the open scratch
     database (splink_prepare.prepare_records): the blocked pairs at or above `threshold`
     (all of them when None), plus the pairs listed in the `keep_pairs` table
     (record_key_l < record_key_r) whatever their score, e.g. deterministic
-    links whose evidence a veto needs. Unordered; Splink's tables are dropped
-    afterwards.
+    links whose evidence a veto needs. Unordered; column from_blocking tells
+    the first kind; Splink's tables are dropped afterwards.
+
+    `term_frequencies` (column -> lookup table in the scratch database, see
+    identity.term_frequencies) replace the frequencies Splink would compute
+    from the records. `only_pairs_of`, a boolean column of the prepared
+    records, restricts the blocked pairs to those with a record where it is
+    true (an incremental run: the new and changed records).
 
     The kept pairs are scored in a second, small pass over exactly those
     pairs (Splink's registered blocked pairs), so the main pass keeps its
     threshold and never materialises every blocked pair's score."""
+    if only_pairs_of is not None:
+        model = _restricted_blocking(model, only_pairs_of)
     linker, db_api, _ = _open_linker(con, model)
+    for column, table in (term_frequencies or {}).items():
+        linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
     above = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     columns = {d[0] for d in con.execute(f"select * from {above.physical_name} limit 0").description}
     select = f"select {', '.join(_output_columns(model, columns))}"
-    query = f"{select} from {above.physical_name} as p"
+    query = f"{select}, true as from_blocking from {above.physical_name} as p"
     scored = [above]
     if keep_pairs is not None:
         # Only those the main pass did not return (most score above the threshold).
@@ -225,12 +244,21 @@ def score_pairs(
         linker.table_management.register_blocked_pairs_for_predict(db_api.register(KEPT_PAIRS))
         kept = linker.inference.predict(warning_mode="never")
         scored.append(kept)
-        query += f" union all {select} from {kept.physical_name} as p"
+        query += f" union all {select}, false from {kept.physical_name} as p"
     result = con.sql(query).pl()
     for table in scored:
         table.drop_table_from_database_and_remove_from_cache()
     con.execute(f"drop table if exists {KEPT_PAIRS}")
     return result
+
+
+def _restricted_blocking(model: Mapping, column: str) -> dict:
+    """The model with every prediction blocking rule also requiring `column` of either record."""
+    rules = [
+        {**rule, "blocking_rule": f'({rule["blocking_rule"]}) and (l."{column}" or r."{column}")'}
+        for rule in model["blocking_rules_to_generate_predictions"]
+    ]
+    return {**model, "blocking_rules_to_generate_predictions": rules}
 
 
 def _output_columns(model: Mapping, columns: set[str]) -> list[str]:

@@ -223,10 +223,18 @@ def train_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, name: str) ->
 
 
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, name: str, retrain: bool = False) -> dict | None:
-    """Train one model when its files are missing (or asked to); returns its card, or None when reused."""
-    if not retrain and all(path.exists() for path in model_paths(config, name)):
+    """Train one model when its files are missing, older than models.max_age_days (or asked to);
+    returns its card, or None when reused."""
+    if not retrain and all(path.exists() for path in model_paths(config, name)) and not model_too_old(config, name):
         return None
     return train_model(con, config, name)
+
+
+def model_too_old(config: CdpConfig, name: str, now: datetime | None = None) -> bool:
+    """Whether the saved model was trained more than models.max_age_days ago."""
+    trained_at = _utc_naive(load_card(config, name)["trained_at"])
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    return (now - trained_at).days > config.models.max_age_days
 
 
 def ensure_models(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict[str, dict | None]:

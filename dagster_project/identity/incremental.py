@@ -1,0 +1,124 @@
+"""Incremental Splink scoring: score only the pairs of new or changed records.
+
+Scoring every blocked pair is the expensive part of identity resolution. A
+pair's score and whether blocking finds it depend only on its two prepared
+records (splink_prepare: the capped blocking keys included), the model, its
+frozen term frequencies (identity.term_frequencies) and the threshold. So a
+run keeps what it scored (identity.scored_pairs) with a fingerprint of each
+prepared record (identity.record_fingerprints) and of the scoring inputs
+(identity.scoring_state). The next run:
+- reuses the stored pairs whose two records have the same fingerprint;
+- scores with Splink the blocked pairs that have a new or changed record
+  (a record whose blocking key crossed the cap counts as changed), and the
+  deterministic pairs the veto needs that it has no stored score for;
+- scores everything when asked (`cdp run --full`), when nothing is stored,
+  or when the model, its frequencies, the threshold or the cap changed.
+The scores are then those a full run would give, pair for pair, and the
+graph is clustered again whole, by the same code as a full run.
+Both tables are keyed by record_key (and linked_record_key), so erasure
+removes a person's rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from dagster_project.identity.splink_prepare import DEFAULT_BLOCK_CAP, PREPARED, SCRATCH
+from dagster_project.identity.term_frequencies import frozen_path
+from dagster_project.warehouse import table_exists
+
+SCORED_PAIRS = "identity.scored_pairs"
+FINGERPRINTS = "identity.record_fingerprints"
+SCORING_STATE = "identity.scoring_state"
+DIRTY = "is_new_or_changed"  # the prepared records' column Splink's blocking is restricted to
+
+
+@dataclass
+class ScoringPlan:
+    incremental: bool
+    reason: str  # why this mode
+    changed_records: int = 0  # new or changed records (incremental runs)
+    removed_records: int = 0  # records gone since the last run
+
+
+def scoring_signature(model_path: Path, threshold: float, block_cap: int = DEFAULT_BLOCK_CAP) -> str:
+    """What every stored score depends on besides its two records."""
+    digest = hashlib.sha256(Path(model_path).read_bytes())
+    digest.update(frozen_path(model_path).read_bytes())
+    digest.update(f"threshold={threshold!r} block_cap={block_cap}".encode())
+    return digest.hexdigest()
+
+
+def fingerprint_prepared(con: duckdb.DuckDBPyConnection) -> None:
+    """Table fingerprints (record_key, fingerprint) in the scratch database: an md5 of each whole prepared row."""
+    con.execute(
+        f"""create or replace table {SCRATCH}.main.fingerprints as
+        select record_key, md5(cast(p as varchar)) as fingerprint from {SCRATCH}.main.{PREPARED} as p"""
+    )
+
+
+def plan_scoring(con: duckdb.DuckDBPyConnection, signature: str, full: bool) -> ScoringPlan:
+    """Full or incremental; for an incremental plan, marks the prepared records that are new
+    or changed (column DIRTY) and keeps the clean ones' keys in table clean_records."""
+    if full:
+        return ScoringPlan(False, "full run asked for")
+    if not all(table_exists(con, "identity", name) for name in ("scored_pairs", "record_fingerprints", "scoring_state")):
+        return ScoringPlan(False, "no scores stored yet")
+    stored = con.execute(f"select signature from {SCORING_STATE}").fetchall()
+    if [row[0] for row in stored] != [signature]:
+        return ScoringPlan(False, "the model, its term frequencies, the threshold or the blocking cap changed")
+    con.execute(
+        f"""create or replace table {SCRATCH}.main.clean_records as
+        select record_key from {SCRATCH}.main.fingerprints join {FINGERPRINTS} using (record_key, fingerprint)"""
+    )
+    con.execute(
+        f"""create or replace table {SCRATCH}.main.{PREPARED} as
+        select p.*, c.record_key is null as {DIRTY}
+        from {SCRATCH}.main.{PREPARED} as p left join {SCRATCH}.main.clean_records as c using (record_key)
+        order by p.record_key"""
+    )
+    changed, removed = con.execute(
+        f"""select (select count(*) from {SCRATCH}.main.{PREPARED} where {DIRTY}),
+                   (select count(*) from {FINGERPRINTS} anti join {SCRATCH}.main.fingerprints using (record_key))"""
+    ).fetchall()[0]
+    return ScoringPlan(True, "scores of unchanged records reused", changed, removed)
+
+
+def reusable_scores(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The stored scored pairs whose two records are unchanged (plan_scoring's clean_records)."""
+    clean = f"{SCRATCH}.main.clean_records"
+    return con.sql(
+        f"""select s.* from {SCORED_PAIRS} as s
+        semi join {clean} as l on l.record_key = s.record_key
+        semi join {clean} as r on r.record_key = s.linked_record_key"""
+    ).pl()
+
+
+def still_needed(reused: pl.DataFrame, vetoable_pairs: pl.DataFrame) -> pl.DataFrame:
+    """Of the reused pairs, those a full run would score too: every pair blocking found,
+    and the deterministic pairs whose score the veto still needs."""
+    needed = vetoable_pairs.select("record_key", "linked_record_key").unique().with_columns(pl.lit(True).alias("needed"))
+    return (
+        reused.join(needed, on=["record_key", "linked_record_key"], how="left")
+        .filter(pl.col("from_blocking") | pl.col("needed").fill_null(False))
+        .drop("needed")
+    )
+
+
+def write_scoring_state(con: duckdb.DuckDBPyConnection, scores: pl.DataFrame, fingerprints: pl.DataFrame,
+                        signature: str) -> None:
+    """Store this run's scores, record fingerprints and signature (inside the caller's transaction)."""
+    for name, frame in (("new_scored_pairs", scores), ("new_fingerprints", fingerprints)):
+        con.register(name, frame.to_arrow())
+    try:
+        con.execute(f"create or replace table {SCORED_PAIRS} as select * from new_scored_pairs order by record_key, linked_record_key")
+        con.execute(f"create or replace table {FINGERPRINTS} as select * from new_fingerprints order by record_key")
+        con.execute(f"create or replace table {SCORING_STATE} as select ? as signature", [signature])
+    finally:
+        for name in ("new_scored_pairs", "new_fingerprints"):
+            con.unregister(name)

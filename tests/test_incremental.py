@@ -1,0 +1,150 @@
+"""Incremental runs: Splink scores only new or changed records, and the result equals a full recompute.
+
+The end-to-end check reuses the multi-day workspace (its second run was
+already incremental): on copies of its warehouse, a third day brings a record
+that joins two existing persons and corrects another record (same key, new
+values); one copy resolves incrementally, the other recomputes in full.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import polars as pl
+import pytest
+
+from dagster_project.identity.incremental import plan_scoring
+from dagster_project.identity.resolve import resolve_identities
+from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, scratch_database
+from dagster_project.identity.term_frequencies import freeze_term_frequencies, frozen_lookups, frozen_path
+from dagster_project.ml.models import model_too_old
+from dagster_project.warehouse import connect
+
+RECORDS = "intermediate.int_identity__records"
+LINKS = "intermediate.int_identity__links"
+# Two people the links keep apart (same first name and birth date, nothing else shared),
+# then a record with the first one's email and the second one's phone.
+TWIN_A = {"record_key": "crm:incr-a", "source": "crm", "source_record_id": "incr-a", "first_name_norm": "zebedee",
+          "last_name_norm": "quorn", "date_of_birth": "1971-02-03", "email": "zq@example.org", "postcode_norm": "ZZ11AA"}
+TWIN_B = {"record_key": "crm:incr-b", "source": "crm", "source_record_id": "incr-b", "first_name_norm": "zebedee",
+          "last_name_norm": "vellacott", "date_of_birth": "1971-02-03", "phone": "+447700900123", "postcode_norm": "YY99ZZ"}
+BRIDGE = {"record_key": "ecommerce_accounts:incr-n", "source": "ecommerce_accounts", "source_record_id": "incr-n",
+          "first_name_norm": "zebedee", "date_of_birth": "1971-02-03", "email": "zq@example.org", "phone": "+447700900123"}
+
+
+def _copy(config, folder):
+    folder.mkdir()
+    shutil.copy(config.warehouse, folder / "warehouse.duckdb")
+    for path in (config.identity_model, frozen_path(config.identity_model)):
+        shutil.copy(path, folder / path.name)
+    return dataclasses.replace(config, warehouse=folder / "warehouse.duckdb", identity_model=folder / config.identity_model.name)
+
+
+def _add_records(con, *records: dict) -> None:
+    for record in records:
+        columns = ", ".join(record)
+        con.execute(f"insert into {RECORDS} ({columns}) values ({', '.join('?' * len(record))})", list(record.values()))
+
+
+def _partition(con) -> dict[str, str]:
+    return dict(con.execute("select record_key, person_id from identity.person_map").fetchall())
+
+
+@pytest.fixture(scope="module")
+def third_day(multi_day, tmp_path_factory):
+    """(incremental report, full report, incremental copy, full copy, the corrected record)."""
+    folder = tmp_path_factory.mktemp("incremental")
+    config = _copy(multi_day["config"], folder / "incremental")
+    with connect(config.warehouse) as con:
+        _add_records(con, TWIN_A, TWIN_B)
+        resolve_identities(con, config, "day-2b", full=False)
+        persons = _partition(con)
+        assert persons[TWIN_A["record_key"]] != persons[TWIN_B["record_key"]]
+        # The third day: a bridging record and a correction of a record of a person with several.
+        _add_records(con, BRIDGE)
+        con.execute(f"insert into {LINKS} values (?, ?, 'email'), (?, ?, 'phone')",
+                    sorted([BRIDGE["record_key"], TWIN_A["record_key"]]) + sorted([BRIDGE["record_key"], TWIN_B["record_key"]]))
+        corrected = con.execute(
+            f"""select r.record_key from {RECORDS} r join identity.person_map m using (record_key)
+                where m.cluster_size >= 3 and r.first_name_norm is not null and r.date_of_birth is not null
+                order by r.record_key limit 1"""
+        ).fetchall()[0][0]
+        con.execute(f"update {RECORDS} set first_name_norm = 'xanthippe', first_name_canonical = 'xanthippe', "
+                    "date_of_birth = date '1901-01-01' where record_key = ?", [corrected])
+    full_config = _copy(config, folder / "full")
+    with connect(config.warehouse) as con:
+        incremental = resolve_identities(con, config, "day-3", full=False)
+    with connect(full_config.warehouse) as con:
+        full = resolve_identities(con, full_config, "day-3", full=True)
+    return incremental, full, config, full_config, corrected
+
+
+def test_incremental_scores_only_the_new_and_changed_records(third_day):
+    incremental, full, *_ = third_day
+    assert incremental.scoring == "incremental: 2 new or changed records scored, 0 gone"
+    assert full.scoring.startswith("full")
+
+
+def test_incremental_equals_a_full_recompute(third_day):
+    incremental, full, config, full_config, corrected = third_day
+    with connect(config.warehouse) as con, connect(full_config.warehouse) as full_con:
+        persons, persons_full = _partition(con), _partition(full_con)
+        assert persons == persons_full  # the same partition, and the same ids
+        for table in ("identity.scored_pairs", "identity.edges"):
+            query = f"select * exclude (run_id) from {table}" if table.endswith("edges") else f"select * from {table}"
+            ours, theirs = con.sql(query).pl(), full_con.sql(query).pl()
+            key = ["record_key", "linked_record_key"] + (["rule"] if "rule" in ours.columns else [])
+            assert ours.sort(key).equals(theirs.sort(key)), table
+    assert (incremental.persons, incremental.links, incremental.merges, incremental.splits) == \
+        (full.persons, full.links, full.merges, full.splits)
+    # The bridge joined the two persons; the corrected record left its person.
+    assert persons[TWIN_A["record_key"]] == persons[TWIN_B["record_key"]] == persons[BRIDGE["record_key"]]
+    assert incremental.merges >= 1
+    with connect(config.warehouse) as con:
+        size = con.execute("select cluster_size from identity.person_map where record_key = ?", [corrected]).fetchall()[0][0]
+    assert size == 1
+
+
+def test_a_second_incremental_run_without_changes_scores_nothing(third_day):
+    _, _, config, _, _ = third_day
+    with connect(config.warehouse) as con:
+        before = _partition(con)
+        report = resolve_identities(con, config, "day-3-again", full=False)
+        assert _partition(con) == before
+    assert report.scoring == "incremental: 0 new or changed records scored, 0 gone"
+
+
+def test_frozen_term_frequencies_keep_shared_values_and_count_new_ones_as_seen_once(tmp_path):
+    con = duckdb.connect()
+    model = {"comparisons": [{"comparison_levels": [{"tf_adjustment_column": "last_name_norm"}]}]}
+    names = ["smith", "smith", "smith", "jones", "jones", "okafor", None]
+    with scratch_database(con):
+        con.execute(f"create table {SCRATCH}.main.{PREPARED} as select unnest(?::varchar[]) as last_name_norm", [names])
+        freeze_term_frequencies(con, model, tmp_path / "model.json")
+        con.execute(f"insert into {SCRATCH}.main.{PREPARED} values ('smith'), ('nakamura')")  # a later day
+        table = frozen_lookups(con, model, tmp_path / "model.json")["last_name_norm"]
+        lookup = dict(con.execute(f"select * from {SCRATCH}.main.{table}").fetchall())
+    assert lookup == {"smith": 3 / 6, "jones": 2 / 6, "okafor": 1 / 6, "nakamura": 1 / 6}
+    stored = pl.read_parquet(frozen_path(tmp_path / "model.json"))
+    assert "smith" not in stored["value_hash"].to_list() and stored.height == 3  # hashes only: smith, jones, seen once
+
+
+def test_plan_scoring_is_full_without_stored_scores_or_when_asked(tmp_path):
+    con = duckdb.connect()
+    with scratch_database(con):
+        assert plan_scoring(con, "signature", full=False).reason == "no scores stored yet"
+        assert plan_scoring(con, "signature", full=True).reason == "full run asked for"
+
+
+def test_a_model_older_than_max_age_is_retrained(workspace_factory):
+    config = workspace_factory("model_age")
+    card = config.models.folder / "churn.card.json"
+    trained = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    card.parent.mkdir(parents=True, exist_ok=True)
+    card.write_text(f'{{"trained_at": "{trained.isoformat()}"}}')
+    days = config.models.max_age_days
+    assert not model_too_old(config, "churn", now=(trained + timedelta(days=days)).replace(tzinfo=None))
+    assert model_too_old(config, "churn", now=(trained + timedelta(days=days + 1)).replace(tzinfo=None))
