@@ -39,7 +39,7 @@ from dagster_project.identity.splink_prepare import (
     prepare_records,
     scratch_database,
 )
-from dagster_project.identity.term_frequencies import freeze_term_frequencies
+from dagster_project.identity.term_frequencies import freeze_term_frequencies, frozen_lookups
 from dagster_project.identity.splink_settings import (
     DEFAULT_MIN_FILL,
     build_spec,
@@ -320,10 +320,14 @@ def waterfall_chart_html(
     keys = sorted({k for pair in pairs for k in pair})
     model = json.loads(Path(model_path).read_text())
     with scratch_database(con):
-        # The whole table is prepared too: term frequencies are those of all records.
+        # The whole table is prepared too: the frozen term frequencies are looked up for all its values.
         prepare_records(con, records_table)
+        term_frequencies = frozen_lookups(con, model, Path(model_path))
         prepare_records(con, records_table, table=SELECTED, keys=keys)
         linker, db_api, _ = _open_linker(con, model)
+        # The frequencies every run scores with (identity.term_frequencies), so the chart shows the run's weights.
+        for column, table in term_frequencies.items():
+            linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
         selected = db_api.register(SELECTED)
         scored = linker.inference.score_pairs(selected, selected)
         rows = [r for r in scored.as_record_list() if (r["record_key_l"], r["record_key_r"]) in pairs]
