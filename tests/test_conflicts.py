@@ -284,3 +284,28 @@ def test_first_names_that_sound_alike_never_conflict():
     clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [1, 1, 2, 2, 3, 3, 4, 4]})
     pairs = {(l, r) for l, r, _ in conflict_pairs(con, "records", clusters).iter_rows()}
     assert pairs == {("e", "f"), ("g", "h")}
+
+
+def test_the_sole_link_of_two_duplicate_free_sources_joins_despite_first_names_but_a_twin_never_does():
+    con = _warehouse()
+    born = date(1961, 4, 2)
+    records = _records([
+        ("census:1", born, "michael", "hale", None), ("tax:1", born, "sam", "hale", None),      # a name replaced
+        ("census:2", born, "mark", "osei", None), ("census:3", born, "mary", "osei", None),   # twins
+        ("tax:2", born, "mark", "osei", None),
+    ])
+    _add_records(con, records)
+    edges = pl.DataFrame({
+        "record_key": ["census:1", "census:2", "census:3"], "linked_record_key": ["tax:1", "tax:2", "tax:2"],
+        "rule": ["splink"] * 3, "match_weight": [14.0, 22.0, 13.0], "vetoed": [False] * 3, "veto_reason": [None] * 3,
+    }, schema_overrides={"veto_reason": pl.String})
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [0, 0, 1, 1, 1]})
+    one_per_person = records.select("record_key", pl.col("record_key").str.split(":").list.first().alias("source"))
+    result = separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0, one_per_person=one_per_person)
+    persons = dict(result.clusters.iter_rows())
+    assert persons["census:1"] == persons["tax:1"]
+    assert persons["census:2"] == persons["tax:2"] != persons["census:3"]  # tax:2 had two candidates in the census
+    assert result.accepted.rows() == [("census:1", "tax:1", "first names michael / sam")]
+    # Without duplicate-free sources the names conflict as ever.
+    alone = separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0)
+    assert dict(alone.clusters.iter_rows())["census:1"] != dict(alone.clusters.iter_rows())["tax:1"]

@@ -58,7 +58,7 @@ def test_golden_record_has_one_row_per_person(person_run):
         from marts.dim_customer""")[0]
     assert rows == distinct_ids == persons > 0
     assert unmatched == 0
-    assert query(config, "select count(*) from marts.dim_customer where last_name_source <> 'febrl'") == [(0,)]
+    assert query(config, "select count(*) from marts.dim_customer where last_name_source <> 'febrl1'") == [(0,)]
 
 
 def test_fact_tables_exist_empty_and_typed(person_run):

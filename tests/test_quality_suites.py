@@ -142,6 +142,7 @@ def build_warehouse(
             """
         )
         write_record_phonetics(con, "intermediate.int_identity__records")  # as identity resolution does
+        con.execute("create table identity.accepted_conflicts (record_key varchar, linked_record_key varchar, reason varchar)")
         con.execute(
             """
             create table identity.edges as

@@ -14,6 +14,13 @@ belong to different people:
 - a human cannot-link decision.
 A cluster may also hold two records of one duplicate-free source (a census
 return, a tax form file: identity.one_per_person), which no person can.
+Between two duplicate-free sources the best link per record decides: two
+records whose only link into each other's source is the one between them
+(each is the other's sole candidate) are one person even when their first
+names conflict (a name replaced or written in a form the nickname list does
+not know). A twin would have a second candidate: the census holds both
+twins. Such pairs are kept in identity.accepted_conflicts, which the
+identity gate reads.
 
 Clusters without such a pair stay as they are. A cluster with one is built
 again from its links, best first:
@@ -114,6 +121,7 @@ class Separation:
     refused_links: int
     ambiguous_links: int
     crowded_clusters: int = 0  # of them, clusters that held two records of one duplicate-free source
+    accepted: pl.DataFrame | None = None  # record_key_l, record_key_r, reason: conflicts let through as sole links
 
 
 # The dbt seeds: a nickname's full name, and the other full name of a nickname two names share.
@@ -190,11 +198,17 @@ def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.Da
         con.unregister("cluster_of_record")
 
 
+ACCEPTED_CONFLICTS = "identity.accepted_conflicts"
+
+
 def conflicting_persons_sql(person_map: str, records: str) -> str:
-    """One row per person holding clearly conflicting records: the identity gate's query."""
+    """One row per person holding clearly conflicting records (but sole links of two
+    duplicate-free sources, identity.accepted_conflicts): the identity gate's query."""
     membership = f"select record_key, person_id as grp from {person_map} where cluster_size > 1"
     return (f"select grp as person_id, count(*) as conflicting_pairs, min(record_key_l || ' / ' || record_key_r) as example_pair "
-            f"from ({conflict_pairs_sql(membership, records)}) group by grp")
+            f"from ({conflict_pairs_sql(membership, records)}) as conflicts "
+            f"where not exists (select 1 from {ACCEPTED_CONFLICTS} as a "
+            f"where a.record_key = conflicts.record_key_l and a.linked_record_key = conflicts.record_key_r) group by grp")
 
 
 def separate_conflicts(
@@ -218,14 +232,20 @@ def separate_conflicts(
     (record_key, linked_record_key) a person said are different people;
     `one_per_person` (record_key, source) are the records of duplicate-free
     sources."""
-    conflicts = conflict_pairs(con, records, clusters)
-    if cannot_link is not None and cannot_link.height:
-        conflicts = pl.concat([conflicts, _decided_conflicts(cannot_link, clusters)], how="vertical_relaxed")
     if one_per_person is None:
         one_per_person = pl.DataFrame(schema={"record_key": pl.String, "source": pl.String})
+    conflicts = conflict_pairs(con, records, clusters)
+    sole = sole_links(edges, one_per_person)
+    is_accepted = (
+        pl.col("reason").str.starts_with("first names")
+        & pl.struct("record_key_l", "record_key_r").is_in(sole.select(pl.struct("record_key_l", "record_key_r")).to_series().implode())
+    )
+    accepted, conflicts = conflicts.filter(is_accepted), conflicts.filter(~is_accepted)
+    if cannot_link is not None and cannot_link.height:
+        conflicts = pl.concat([conflicts, _decided_conflicts(cannot_link, clusters)], how="vertical_relaxed")
     crowded = _crowded_clusters(clusters, one_per_person)
     if conflicts.is_empty() and crowded.is_empty():
-        return Separation(edges, clusters, 0, 0, 0)
+        return Separation(edges, clusters, 0, 0, 0, accepted=accepted)
 
     conflicted = clusters.filter(pl.col("cluster").is_in(
         clusters.filter(pl.col("record_key").is_in(conflicts["record_key_l"].implode()))["cluster"].implode()
@@ -260,6 +280,33 @@ def separate_conflicts(
         refused_links=sum(1 for r in outcome.edge_reasons.values() if r.startswith("refused")),
         ambiguous_links=sum(1 for r in outcome.edge_reasons.values() if r.startswith("ambiguous")),
         crowded_clusters=crowded.len(),
+        accepted=accepted,
+    )
+
+
+def sole_links(edges: pl.DataFrame, one_per_person: pl.DataFrame) -> pl.DataFrame:
+    """Pairs (record_key_l < record_key_r) of records of two different duplicate-free
+    sources whose standing link is each one's only link into the other's source."""
+    source = one_per_person.select("record_key", "source")
+    links = (
+        edges.filter(~pl.col("vetoed"))
+        .select(pl.min_horizontal("record_key", "linked_record_key").alias("record_key_l"),
+                pl.max_horizontal("record_key", "linked_record_key").alias("record_key_r"))
+        .unique()
+        .join(source.rename({"record_key": "record_key_l", "source": "source_l"}), on="record_key_l")
+        .join(source.rename({"record_key": "record_key_r", "source": "source_r"}), on="record_key_r")
+        .filter(pl.col("source_l") != pl.col("source_r"))
+    )
+    into_other_source = pl.concat([
+        links.select(pl.col("record_key_l").alias("record"), pl.col("source_r").alias("into")),
+        links.select(pl.col("record_key_r").alias("record"), pl.col("source_l").alias("into")),
+    ]).group_by("record", "into").len()
+    count = lambda record, into: into_other_source.rename({"record": record, "into": into, "len": f"links_{record}"})  # noqa: E731
+    return (
+        links.join(count("record_key_l", "source_r"), on=["record_key_l", "source_r"])
+        .join(count("record_key_r", "source_l"), on=["record_key_r", "source_l"])
+        .filter((pl.col("links_record_key_l") == 1) & (pl.col("links_record_key_r") == 1))
+        .select("record_key_l", "record_key_r")
     )
 
 

@@ -43,6 +43,11 @@ create table if not exists identity.id_history (
     run_id varchar,
     recorded_at timestamp not null
 );
+create table if not exists identity.accepted_conflicts (
+    record_key varchar not null,       -- sole links of two duplicate-free sources (identity.conflicts);
+    linked_record_key varchar not null, -- keyed as the edges, so erasure finds them
+    reason varchar not null
+);
 """
 
 
@@ -66,6 +71,7 @@ class IdentityReport:
     decisions_unknown: list = field(default_factory=list)  # decisions naming a record that is not an identity record
     crowded_clusters: int = 0  # clusters the links alone would have made that held two records of a duplicate-free source
     one_record_sources: dict = field(default_factory=dict)  # source -> why it is treated as one record per person
+    accepted_conflicts: int = 0  # first-name conflicts let through as the sole link of two duplicate-free sources
     scoring: str = ""  # full or incremental Splink scoring, and why
     pairs_scored: int = 0  # scored pairs kept (identity.scored_pairs), reused ones included
 
@@ -151,6 +157,9 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         con.execute("create or replace table identity.one_record_sources as select * from new_one_record_sources")
         con.register("new_edges", edges.to_arrow())
         con.execute("create or replace table identity.edges as select * from new_edges")
+        con.register("new_accepted_conflicts", separation.accepted.to_arrow())
+        con.execute("delete from identity.accepted_conflicts")
+        con.execute("insert into identity.accepted_conflicts select record_key_l, record_key_r, reason from new_accepted_conflicts")
         write_scoring_state(con, graph.scores, graph.fingerprints, graph.signature)
         if history.height:
             con.register("new_history", history.to_arrow())
@@ -160,7 +169,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         con.execute("rollback")
         raise
     finally:
-        for name in ("new_person_map", "new_decisions", "new_one_record_sources", "new_edges", "new_history"):
+        for name in ("new_person_map", "new_decisions", "new_one_record_sources", "new_edges", "new_accepted_conflicts", "new_history"):
             try:
                 con.unregister(name)
             except Exception:
@@ -189,6 +198,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         decisions_unknown=decisions.unknown.select("decision", "record_key", "linked_record_key").rows(),
         crowded_clusters=separation.crowded_clusters,
         one_record_sources=one_record_sources,
+        accepted_conflicts=separation.accepted.height,
         scoring=_scoring_summary(graph.plan),
         pairs_scored=graph.scores.height,
     )
