@@ -686,3 +686,12 @@ def test_data_docs_gx_pages_carry_the_validation(tmp_path, good_warehouse):
     assert "identity.person_map" in text and "identity_person_map" in text
     assert "Evaluated Expectations" in text
     assert '"../../../../index.html"' in text  # GX's Home link leads back to the index
+
+
+def test_an_expectation_that_raises_fails_its_gate_and_the_docs_name_the_error(tmp_path):
+    warehouse = build_warehouse(tmp_path, "drop table identity.accepted_conflicts")  # the graph-health query reads it
+    (result,) = run_suites(warehouse, [r for r in good_runs() if r.suite_path.stem == "identity_person_map"])
+    assert not result.passed and any("accepted_conflicts" in (f.error or "") for f in result.failures)
+    write_data_docs([result], tmp_path / "docs")
+    (page,) = (tmp_path / "docs" / "validations" / "identity_person_map").rglob("*.html")
+    assert "accepted_conflicts" in page.read_text()

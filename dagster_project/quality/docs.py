@@ -163,7 +163,8 @@ def _gx_validation_result(result: GateResult, include_samples: bool) -> Any:
             notes=outcome.notes,
         )
         exception_info = (
-            {"raised_exception": True, "exception_message": outcome.error, "exception_traceback": None}
+            # GX's page renders the traceback as text: None would crash it, so the message stands in.
+            {"raised_exception": True, "exception_message": outcome.error, "exception_traceback": outcome.error}
             if outcome.error is not None
             else {"raised_exception": False, "exception_message": None, "exception_traceback": None}
         )
