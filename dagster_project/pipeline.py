@@ -16,7 +16,7 @@ from dagster_project.freshness import RunTimeline, record_file_freshness, run_ti
 from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.publish import publish_warehouse
 from dagster_project.report import write_run_report
-from dagster_project.run_mode import full_run_tags
+from dagster_project.run_mode import full_run_tags, is_full_run
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.stale_runs import workspace_tags
 from dagster_project.warehouse import connect
@@ -87,7 +87,7 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None, ful
     summary = summarise_run(config, result.run_id, end.failures, materialized_assets(result))
     summary.published_now = end.published is not None
     summary.step_seconds = end.timeline.step_seconds
-    summary.mode = run_mode_text(full, result)
+    summary.mode = end.mode
     summary.report_path, summary.report_seconds = end.report_path, end.report_seconds
     return PipelineResult(result.success and end.published is not None, result.run_id, summary)
 
@@ -100,6 +100,7 @@ class RunEnd:
     published: Path | None  # the snapshot readers now get; None: the last good one stays
     report_path: str | None
     report_seconds: float
+    mode: str = ""  # full or incremental (run_mode_text)
 
 
 def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, events) -> RunEnd:
@@ -116,9 +117,11 @@ def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, eve
         except Exception as error:  # e.g. a process holds the working warehouse open
             after_steps.append(f"publish {config.published}: {type(error).__name__}: {error}")
     failures = failed_steps + after_steps
+    run = instance.get_run_by_id(run_id)
+    mode = run_mode_text(run is not None and is_full_run(run.tags), events)
     started = time.perf_counter()
-    report = _write_report(config, instance, run_id, failures, timeline.steps())
-    return RunEnd(timeline, failures, after_steps, published, report, round(time.perf_counter() - started, 2))
+    report = _write_report(config, instance, run_id, failures, timeline.steps(), mode)
+    return RunEnd(timeline, failures, after_steps, published, report, round(time.perf_counter() - started, 2), mode)
 
 
 def _record_freshness(config: CdpConfig, run_id: str, timeline: RunTimeline, failures: list[str]) -> None:
@@ -133,11 +136,11 @@ def _record_freshness(config: CdpConfig, run_id: str, timeline: RunTimeline, fai
 
 
 def _write_report(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, failures: list[str],
-                  steps: list[dict]) -> str | None:
+                  steps: list[dict], mode: str) -> str | None:
     """The run report (reports/run-<run_id>.html), linked from the Dagster run's tags; a report that
     cannot be written is a warning, never a failed run."""
     try:
-        path = write_run_report(config, run_id, failures, steps)
+        path = write_run_report(config, run_id, failures, steps, mode)
         instance.add_run_tags(run_id, {REPORT_TAG: str(path)})
         return str(path)
     except Exception as error:
@@ -145,11 +148,11 @@ def _write_report(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, 
         return None
 
 
-def run_mode_text(full: bool, result) -> str:
+def run_mode_text(full: bool, events) -> str:
     """'full' or 'incremental', with how identity resolution scored pairs when it ran."""
     text = "full (cdp run --full)" if full else "incremental"
-    for event in result.get_asset_materialization_events():
-        if tuple(event.asset_key.path) == ("identity", "person_map"):
+    for event in events:
+        if event.is_step_materialization and tuple(event.asset_key.path) == ("identity", "person_map"):
             scoring = event.step_materialization_data.materialization.metadata.get("splink_scoring")
             if scoring is not None:
                 text += f"; identity scoring: {scoring.value}"

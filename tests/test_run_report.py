@@ -52,6 +52,9 @@ def test_every_run_writes_its_report_and_tags_the_dagster_run(multi_day):
     latest = (reports_folder(config) / "latest.html").read_text()
     assert latest == report_path(config, runs[2].run_id).read_text()
     assert f"Run {runs[2].run_id}" in latest and "Vega-Lite" not in latest[:200]
+    # The mode, as the summary says it: the first run scored every pair, the later ones only new records.
+    assert "Mode: incremental; identity scoring: full" in report_path(config, runs[0].run_id).read_text()
+    assert f"Mode: {runs[2].summary.mode}" in latest and "identity scoring: incremental" in latest
     assert "http://" not in latest.split("<body>")[1] and "https://cdn" not in latest  # opens offline
     with dagster_instance(config) as instance:
         assert instance.get_run_by_id(runs[2].run_id).tags[REPORT_TAG] == run.summary.report_path

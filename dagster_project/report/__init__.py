@@ -38,11 +38,11 @@ def peak_memory_mb() -> dict[str, float]:
     return {"cdp process": round(own, 1), "child processes": round(child, 1)}
 
 
-def write_run_report(config: CdpConfig, run_id: str, failures: list[str], steps: list[dict]) -> Path:
+def write_run_report(config: CdpConfig, run_id: str, failures: list[str], steps: list[dict], mode: str = "") -> Path:
     """Write the run's facts and its page; latest.html is a copy of the newest page."""
     folder = reports_folder(config)
     folder.mkdir(parents=True, exist_ok=True)
-    facts = {"run_id": run_id, "failures": failures, "steps": steps, "peak_memory_mb": peak_memory_mb()}
+    facts = {"run_id": run_id, "mode": mode, "failures": failures, "steps": steps, "peak_memory_mb": peak_memory_mb()}
     (folder / f"run-{run_id}.json").write_text(json.dumps(facts, indent=1))
     return render_report(config, run_id)
 
@@ -73,6 +73,8 @@ def build_page(config: CdpConfig, facts: dict) -> Page:
     page = Page(f"cdp run {run_id}")
     css = {EXIT_COMPLETED: "ok", EXIT_FAILED: "bad"}.get(summary.exit_status, "warn")
     page.raw(f'<h1>Run {run_id}</h1><p class="status {css}" id="run-status">{summary.status}</p>')
+    if facts.get("mode"):
+        page.raw(f'<p id="run-mode">Mode: {html.escape(facts["mode"])}</p>')
     if summary.failures:
         page.heading("What failed")
         page.raw("<ul id='failures'>" + "".join(f"<li>{html.escape(f)}</li>" for f in summary.failures) + "</ul>")
