@@ -45,18 +45,28 @@
            or stored.person_id <> person_map.person_id)
 {%- endmacro %}
 
+{# The source_record_ids of a source's raw rows loaded since the model's last
+   build: read from the raw table (mapped as staging maps it), not the staging
+   view, whose SQL would be planned a second time. Every version counts, so it
+   holds at least the records whose latest version is new. #}
+{% macro cdp_records_loaded_since_last_build(source_name) -%}
+    {%- set src = var('cdp_sources')[source_name] -%}
+    select cast({{ src['mapping']['source_record_id'] }} as {{ dbt.type_string() }}) as source_record_id
+    from {{ source('raw', source_name) }}
+    where {{ cdp_loaded_since_last_build() }}
+{%- endmacro %}
+
 {# int_identity__records' pre-hook: delete the records that rows loaded since
    its last build touch (the model then inserts those that still qualify). #}
 {% macro cdp_delete_changed_identity_records() -%}
-{%- set models = [] -%}
+{%- set sources = [] -%}
 {%- for name, src in var('cdp_sources').items() if src['has_identity_records'] -%}
-    {%- do models.append(src['model']) -%}
+    {%- do sources.append(name) -%}
 {%- endfor -%}
-{%- if models and cdp_is_incremental() %}
+{%- if sources and cdp_is_incremental() %}
 delete from {{ this }} where record_key in (
-    {%- for model in models %}
-    select {{ dbt.concat(['source', "':'", 'source_record_id']) }} from {{ ref(model) }}
-    where source_record_id is not null and {{ cdp_loaded_since_last_build() }}
+    {%- for name in sources %}
+    select {{ dbt.concat(["'" ~ name ~ "'", "':'", 'source_record_id']) }} from ({{ cdp_records_loaded_since_last_build(name) }}) as loaded
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 )

@@ -17,11 +17,12 @@
                     'ii': 'ii', 'iii': 'iii', 'iv': 'iv'} -%}
 {%- set identity_sources = [] -%}
 {%- for name, src in var('cdp_sources').items() if src['has_identity_records'] -%}
-    {%- do identity_sources.append(src) -%}
+    {%- do identity_sources.append(name) -%}
 {%- endfor %}
 
 with all_versions as (
-    {%- for src in identity_sources %}
+    {%- for name in identity_sources %}
+    {%- set src = var('cdp_sources')[name] %}
 
     select
         source,
@@ -34,7 +35,7 @@ with all_versions as (
     from {{ ref(src['model']) }}
     where source_record_id is not null
     {%- if cdp_is_incremental() %}
-      and source_record_id in (select source_record_id from {{ ref(src['model']) }} where {{ cdp_loaded_since_last_build() }})
+      and source_record_id in ({{ cdp_records_loaded_since_last_build(name) }})
     {%- endif %}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
