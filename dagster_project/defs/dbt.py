@@ -6,7 +6,9 @@ between them:
       (per-person features over the facts)  ->  churn/propensity scoring (Python)
   activation (traits, next best action, segments, membership history, audiences)
 
-dbt tests become asset checks.
+dbt tests become asset checks. The incremental models (int_identity__records,
+fct_orders, fct_events: dbt/macros/incremental.sql) rebuild only what new
+rows touch, except on `cdp run --full`, which passes --full-refresh.
 """
 
 
@@ -18,6 +20,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_project.child_process import announce_parent
 from dagster_project.defs.retry import retried_when_locked
 from dagster_project.progress import Counter
+from dagster_project.run_mode import is_full_run
 
 
 # A test between two selections (an audience's relationship to dim_customer)
@@ -52,6 +55,10 @@ SELECTIONS = {
 }
 
 
+def build_args(run_tags: Mapping[str, str]) -> list[str]:
+    return BUILD + (["--full-refresh"] if is_full_run(run_tags) else [])
+
+
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
     return [_dbt_selection(project, name, select) for name, select in SELECTIONS.items()]
 
@@ -63,7 +70,7 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
     def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
         with Counter(f"dbt {name}", len(context.selected_asset_keys), context.log) as models:
-            for event in dbt.cli(BUILD, context=context).stream():
+            for event in dbt.cli(build_args(context.run.tags), context=context).stream():
                 if isinstance(event, dg.Output):  # a model, seed or snapshot built (tests are check results)
                     models.advance(event.output_name)
                 yield event

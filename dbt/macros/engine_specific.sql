@@ -36,3 +36,15 @@
         'àáâãäåāçćčèéêëēėęìíîïīįłñńòóôõöøōùúûüūÿýžźż',
         'aaaaaaaccceeeeeeeiiiiiilnnoooooooouuuuuyyzzz')
 {%- endmacro %}
+
+{# How an incremental model replaces the rows it rebuilds (by unique_key):
+   dbt-duckdb deletes then inserts; dbt-spark merges (Delta tables). #}
+{% macro cdp_incremental_strategy() -%}
+    {{ return(adapter.dispatch('cdp_incremental_strategy', 'cdp')()) }}
+{%- endmacro %}
+{% macro duckdb__cdp_incremental_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+{% macro default__cdp_incremental_strategy() -%}
+    {{ return('merge') }}
+{%- endmacro %}

@@ -26,7 +26,7 @@
 {%- if not sources %}
     {%- set types = var('cdp_canonical_fields').get(kind, {}) -%}
     {%- set empty_columns = {'person_id': 'varchar', 'source': 'varchar', 'source_record_id': 'varchar'} -%}
-    {%- for column in columns %}{% do empty_columns.update({column: types.get(column, 'varchar')}) %}{% endfor %}
+    {%- for column in columns %}{% do empty_columns.update({column: types.get(column, 'timestamp' if column == '_loaded_at' else 'varchar')}) %}{% endfor %}
     {{ cdp_empty_relation(empty_columns) }}
 {%- endif %}
 {%- endmacro %}

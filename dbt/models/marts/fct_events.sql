@@ -3,13 +3,47 @@
    the device joins the account's person, so all of the device's events are
    attributed to that person, including those from before the login
    (is_pre_login). Events more than traits.session_gap_minutes apart start a
-   new session of the device. #}
+   new session of the device.
+   Incremental (macros/incremental.sql): sessions are per device, so a run
+   rebuilds every event of each device that has events loaded since the last
+   build (or had one of them before its new version), or whose person
+   changed. #}
+{{ config(materialized='incremental', unique_key='event_key', incremental_strategy=cdp_incremental_strategy(),
+          on_schema_change='append_new_columns') }}
 {%- set session_gap = var('cdp_traits').get('session_gap_minutes', 30) %}
 
-with events as (
+with all_events as (
     {{ cdp_kind_rows('events', ['event_id', 'event_type', 'event_at', 'page_url', 'product_id', 'category',
-                                'platform', 'account_ref']) }}
+                                'platform', 'account_ref', '_loaded_at']) }}
 ),
+
+{% if cdp_is_incremental() -%}
+new_events as (
+    select source, source_record_id, event_id from all_events where {{ cdp_loaded_since_last_build() }}
+),
+
+devices_to_rebuild as (
+    select source, source_record_id from new_events
+    union
+    select stored.source, stored.device_record_id
+    from {{ this }} as stored
+    join new_events on new_events.source = stored.source and new_events.event_id = stored.event_id
+    union
+    {{ cdp_records_with_a_new_person('device_record_id') }}
+),
+
+events as (
+    select * from all_events
+    where exists (select 1 from devices_to_rebuild as device
+                  where device.source = all_events.source
+                    -- events without a device share one partition of the sessions, as in a full build
+                    and device.source_record_id is not distinct from all_events.source_record_id)
+),
+{%- else -%}
+events as (
+    select * from all_events
+),
+{%- endif %}
 
 with_gaps as (
 
@@ -57,5 +91,6 @@ select
     sessions.session_number,
     sessions.device_first_login_at,
     sessions.device_first_login_at is not null
-        and sessions.event_at < sessions.device_first_login_at as is_pre_login
+        and sessions.event_at < sessions.device_first_login_at as is_pre_login,
+    sessions._loaded_at
 from sessions

@@ -5,11 +5,33 @@
    line's currency. This is the one place amounts are converted to the
    reporting currency (seed currency_rates; a line without a currency is
    taken to be in the reporting currency), rounded once to 2 decimals.
-   A negative amount is a refund (sources with allow_refunds: true). #}
-with order_lines as (
+   A negative amount is a refund (sources with allow_refunds: true).
+   Incremental (macros/incremental.sql): a run rebuilds the lines loaded
+   since the last build and the lines of records whose person changed. #}
+{{ config(materialized='incremental', unique_key='order_line_key', incremental_strategy=cdp_incremental_strategy(),
+          on_schema_change='append_new_columns') }}
+with all_order_lines as (
     {{ cdp_kind_rows('orders', ['order_id', 'line_id', 'ordered_at', 'product_id', 'category', 'quantity',
-                                'unit_price', 'amount', 'currency', 'channel', 'store_id', 'sales_region']) }}
+                                'unit_price', 'amount', 'currency', 'channel', 'store_id', 'sales_region', '_loaded_at']) }}
+),
+
+{% if cdp_is_incremental() -%}
+records_with_a_new_person as (
+    {{ cdp_records_with_a_new_person() }}
+),
+
+order_lines as (
+    select * from all_order_lines
+    where {{ cdp_loaded_since_last_build() }}
+       or exists (select 1 from records_with_a_new_person as moved
+                  where moved.source = all_order_lines.source
+                    and moved.source_record_id = all_order_lines.source_record_id)
 )
+{%- else -%}
+order_lines as (
+    select * from all_order_lines
+)
+{%- endif %}
 
 select
     {{ dbt.concat(['order_lines.source', "':'", 'order_lines.line_id']) }} as order_line_key,
@@ -32,7 +54,8 @@ select
     order_lines.currency is not null and rates.currency is null as is_unconverted_currency,
     order_lines.channel,
     order_lines.store_id,
-    order_lines.sales_region
+    order_lines.sales_region,
+    order_lines._loaded_at
 from order_lines
 left join {{ ref('currency_rates') }} as rates
     on rates.currency = order_lines.currency

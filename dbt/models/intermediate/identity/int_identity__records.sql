@@ -7,16 +7,22 @@
    A generational suffix written after the last name ("Smith Jr", "Smith
    III") is kept apart in name_suffix: it tells a parent from a child of the
    same name, and the last name matches without it. British and long forms
-   (Jnr, Snr, Junior, Senior) are read as Jr and Sr. #}
+   (Jnr, Snr, Junior, Senior) are read as Jr and Sr.
+   Incremental (macros/incremental.sql): a run rebuilds the records that rows
+   loaded since the last build touch; the pre-hook first deletes them, so a
+   record whose new latest version has no identifying value leaves. #}
+{{ config(materialized='incremental', unique_key='record_key', incremental_strategy=cdp_incremental_strategy(),
+          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_changed_identity_records() }}") }}
 {%- set suffixes = {'jr': 'jr', 'jnr': 'jr', 'junior': 'jr', 'sr': 'sr', 'snr': 'sr', 'senior': 'sr',
                     'ii': 'ii', 'iii': 'iii', 'iv': 'iv'} -%}
 {%- set identity_sources = [] -%}
 {%- for name, src in var('cdp_sources').items() if src['has_identity_records'] -%}
-    {%- do identity_sources.append(src) -%}
+    {%- do identity_sources.append(name) -%}
 {%- endfor %}
 
 with all_versions as (
-    {%- for src in identity_sources %}
+    {%- for name in identity_sources %}
+    {%- set src = var('cdp_sources')[name] %}
 
     select
         source,
@@ -28,6 +34,9 @@ with all_versions as (
         updated_at, _loaded_at, _file, _row_number
     from {{ ref(src['model']) }}
     where source_record_id is not null
+    {%- if cdp_is_incremental() %}
+      and source_record_id in ({{ cdp_records_loaded_since_last_build(name) }})
+    {%- endif %}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
 
@@ -95,7 +104,8 @@ select
     loyalty_id, device_id,
     updated_at,
     _file,
-    _row_number
+    _row_number,
+    _loaded_at
 from ranked
 left join nicknames on nicknames.nickname = ranked.first_name_norm
 where version_rank = 1
