@@ -62,6 +62,9 @@ class WorkspaceDbtPreparer(DbtProjectPreparer):
         self._config = config
         self._files = render_files(config)
         self._fingerprint = _fingerprint(self._files)
+        # What the models compute from (not the connection profile): incremental models
+        # built from other SQL, seeds or mappings are rebuilt whole (defs/dbt.py).
+        self._models_fingerprint = _fingerprint({k: v for k, v in self._files.items() if k != "profiles.yml"})
 
     def render(self, project_dir: Path) -> None:
         _write_project(project_dir, self._files)
@@ -71,12 +74,14 @@ class WorkspaceDbtPreparer(DbtProjectPreparer):
 
     def prepare(self, project: DbtProject) -> None:
         if self._up_to_date(project.project_dir) and project.manifest_path.exists():
+            models_fingerprint_path(project.project_dir).write_text(self._models_fingerprint)
             return
         self.render(project.project_dir)
         announce_parent()  # the launcher checks it was not orphaned before it started dbt
         dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_launcher(self._config))
         dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
         _stamp(project.project_dir).write_text(self._fingerprint)
+        models_fingerprint_path(project.project_dir).write_text(self._models_fingerprint)
 
     def _up_to_date(self, project_dir: Path) -> bool:
         stamp = _stamp(project_dir)
@@ -85,6 +90,28 @@ class WorkspaceDbtPreparer(DbtProjectPreparer):
 
 def _stamp(project_dir: Path) -> Path:
     return project_dir / ".fingerprint"
+
+
+def models_fingerprint_path(project_dir: Path) -> Path:
+    """The fingerprint of the rendered models, seeds and macros (the profile left out)."""
+    return Path(project_dir) / ".models_fingerprint"
+
+
+def built_fingerprint_path(project_dir: Path) -> Path:
+    """The models fingerprint of the last run that built every step (pipeline.finish_run)."""
+    return Path(project_dir) / ".built_models_fingerprint"
+
+
+def models_changed_since_last_build(project_dir: Path) -> bool:
+    """Whether the models differ from those of the last complete run (or none is known)."""
+    current, built = models_fingerprint_path(project_dir), built_fingerprint_path(project_dir)
+    return not (current.exists() and built.exists() and current.read_text() == built.read_text())
+
+
+def record_models_built(project_dir: Path) -> None:
+    current = models_fingerprint_path(project_dir)
+    if current.exists():
+        built_fingerprint_path(project_dir).write_text(current.read_text())
 
 
 def render_files(config: CdpConfig) -> dict[str, str]:

@@ -16,6 +16,7 @@ from dagster_project.freshness import RunTimeline, record_file_freshness, run_ti
 from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.publish import publish_warehouse
 from dagster_project.report import write_run_report
+from dagster_project.dbt_workspace import record_models_built
 from dagster_project.run_mode import full_run_tags, is_full_run
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.stale_runs import workspace_tags
@@ -117,6 +118,8 @@ def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, eve
         except Exception as error:  # e.g. a process holds the working warehouse open
             after_steps.append(f"publish {config.published}: {type(error).__name__}: {error}")
     failures = failed_steps + after_steps
+    if not failed_steps:  # every dbt model of this run was built from the models it has now
+        record_models_built(config.state_dir / "dbt")
     run = instance.get_run_by_id(run_id)
     mode = run_mode_text(run is not None and is_full_run(run.tags), events)
     started = time.perf_counter()

@@ -22,6 +22,7 @@ import pytest
 
 from dagster_project.config import load_config
 from dagster_project.dbt_workspace import dbt_executable, workspace_dbt_project
+from dagster_project.dbt_workspace import record_models_built
 from dagster_project.defs.dbt import build_args
 from dagster_project.governance.erasure import erase_person
 from dagster_project.identity.incremental import plan_scoring
@@ -222,6 +223,12 @@ def test_incremental_dbt_models_equal_a_full_refresh(dbt_day):
         assert incremental[table].equals(rebuilt[table]), table
 
 
-def test_a_full_run_passes_full_refresh_to_dbt():
-    assert "--full-refresh" in build_args(full_run_tags(True))
-    assert "--full-refresh" not in build_args(full_run_tags(False))
+def test_a_full_run_or_changed_models_pass_full_refresh_to_dbt(tmp_path):
+    (tmp_path / ".models_fingerprint").write_text("v1")
+    assert "--full-refresh" in build_args(full_run_tags(False), tmp_path)  # no complete run known yet
+    record_models_built(tmp_path)
+    assert "--full-refresh" not in build_args(full_run_tags(False), tmp_path)
+    assert "--full-refresh" in build_args(full_run_tags(True), tmp_path)
+    # Another currency rate, mapping or model: the incremental models are rebuilt whole once.
+    (tmp_path / ".models_fingerprint").write_text("v2")
+    assert "--full-refresh" in build_args(full_run_tags(False), tmp_path)

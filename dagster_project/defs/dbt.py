@@ -12,12 +12,14 @@ rows touch, except on `cdp run --full`, which passes --full-refresh.
 """
 
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.child_process import announce_parent
+from dagster_project.dbt_workspace import models_changed_since_last_build
 from dagster_project.defs.retry import retried_when_locked
 from dagster_project.progress import Counter
 from dagster_project.run_mode import is_full_run
@@ -55,8 +57,12 @@ SELECTIONS = {
 }
 
 
-def build_args(run_tags: Mapping[str, str]) -> list[str]:
-    return BUILD + (["--full-refresh"] if is_full_run(run_tags) else [])
+def build_args(run_tags: Mapping[str, str], project_dir: Path) -> list[str]:
+    """dbt build, with --full-refresh on `cdp run --full` and when the models, seeds or
+    mappings changed since the last complete run (an incremental model would keep rows
+    computed the old way: another currency rate, another mapping)."""
+    full = is_full_run(run_tags) or models_changed_since_last_build(project_dir)
+    return BUILD + (["--full-refresh"] if full else [])
 
 
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
@@ -70,7 +76,7 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
     def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
         with Counter(f"dbt {name}", len(context.selected_asset_keys), context.log) as models:
-            for event in dbt.cli(build_args(context.run.tags), context=context).stream():
+            for event in dbt.cli(build_args(context.run.tags, Path(dbt.project_dir)), context=context).stream():
                 if isinstance(event, dg.Output):  # a model, seed or snapshot built (tests are check results)
                     models.advance(event.output_name)
                 yield event

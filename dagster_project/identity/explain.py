@@ -35,6 +35,7 @@ class PersonExplanation:
     history: pl.DataFrame
     decisions: pl.DataFrame | None = None  # human must-link / cannot-link decisions naming its records
     one_record_sources: dict | None = None  # source -> why it holds one record per person
+    accepted: pl.DataFrame | None = None  # conflicting records joined as the sole link of two duplicate-free sources
 
     def render(self) -> str:
         sources = self.records["source"].n_unique()
@@ -56,6 +57,11 @@ class PersonExplanation:
             lines += ["", f"Refused and ambiguous links ({refused.height}): they would join clearly conflicting records "
                       "or two records of a one-record-per-person source, or a record with little evidence to one of several persons"]
             lines += [_describe_link(row) for row in refused.iter_rows(named=True)]
+        if self.accepted is not None and self.accepted.height:
+            lines += ["", f"Joined despite a conflict ({self.accepted.height}): each record's only link into the other's "
+                      "one-record-per-person source"]
+            lines += [f"  {row['record_key']} <-> {row['linked_record_key']}: {row['reason']}"
+                      for row in self.accepted.iter_rows(named=True)]
         if self.decisions is not None and self.decisions.height:
             lines += ["", f"Human decisions ({self.decisions.height}, win over every automatic link)"]
             for row in self.decisions.iter_rows(named=True):
@@ -117,9 +123,13 @@ def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
         one_record_sources = dict(con.execute(
             "select source, reason from identity.one_record_sources where one_record_per_person"
         ).fetchall()) if table_exists(con, "identity", "one_record_sources") else None
+        accepted = pl.from_arrow(con.execute(
+            "select * from identity.accepted_conflicts where list_contains(?, record_key) and list_contains(?, linked_record_key)",
+            [keys, keys],
+        ).to_arrow_table()) if table_exists(con, "identity", "accepted_conflicts") else None
     vetoed = edges.filter(pl.col("vetoed")) if "vetoed" in edges.columns else edges.clear()
     links = edges.filter(~pl.col("vetoed")) if "vetoed" in edges.columns else edges
-    return PersonExplanation(person_id, records, links, vetoed, history, decisions, one_record_sources)
+    return PersonExplanation(person_id, records, links, vetoed, history, decisions, one_record_sources, accepted)
 
 
 def _edges(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pl.DataFrame:
