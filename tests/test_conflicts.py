@@ -309,3 +309,14 @@ def test_the_sole_link_of_two_duplicate_free_sources_joins_despite_first_names_b
     # Without duplicate-free sources the names conflict as ever.
     alone = separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0)
     assert dict(alone.clusters.iter_rows())["census:1"] != dict(alone.clusters.iter_rows())["tax:1"]
+
+
+def test_explain_lists_a_conflict_joined_as_a_sole_link():
+    from dagster_project.identity.explain import PersonExplanation
+
+    records = pl.DataFrame({"record_key": ["census:1", "tax:1"], "source": ["census", "tax"], "source_record_id": ["1", "1"]})
+    accepted = pl.DataFrame({"record_key": ["census:1"], "linked_record_key": ["tax:1"], "reason": ["first names francisco / paco"]})
+    empty = pl.DataFrame()
+    text = PersonExplanation("P1", records, empty, empty.with_columns(pl.lit(None, pl.String).alias("veto_reason")), empty,
+                             one_record_sources={"census": "declared", "tax": "declared"}, accepted=accepted).render()
+    assert "Joined despite a conflict (1)" in text and "census:1 <-> tax:1: first names francisco / paco" in text
