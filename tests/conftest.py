@@ -19,6 +19,17 @@ from dagster_project.pipeline import run_pipeline
 from dagster_project.warehouse import connect
 
 
+def pytest_collection_modifyitems(items):
+    """Two pytest-xdist workers share the suite (pyproject: -n 2 --dist loadgroup). Each
+    module runs whole on one worker, so a module fixture is built once; and every module
+    using the session's multi_day workspace (three pipeline runs) runs on the same worker,
+    so that workspace is built once too."""
+    shared = {item.module.__name__ for item in items if "multi_day" in item.fixturenames}
+    for item in items:
+        module = item.module.__name__
+        item.add_marker(pytest.mark.xdist_group("multi_day" if module in shared else module))
+
+
 def make_workspace(folder: Path, mutate=None) -> Path:
     """A copy of cdp.yml in `folder` (optionally changed); returns the config path."""
     folder.mkdir(parents=True, exist_ok=True)
