@@ -45,6 +45,16 @@ def _records(rows: list[tuple]) -> pl.DataFrame:
     )
 
 
+def _splink_edges(links: list[tuple[str, str, float]]) -> pl.DataFrame:
+    """Standing Splink links (record_key, linked_record_key, match_weight) as identity resolution's edges."""
+    return pl.DataFrame(
+        [(a, b, "splink", w, False, None) for a, b, w in links],
+        schema={"record_key": pl.String, "linked_record_key": pl.String, "rule": pl.String,
+                "match_weight": pl.Float64, "vetoed": pl.Boolean, "veto_reason": pl.String},
+        orient="row",
+    )
+
+
 def _cluster(nodes, full, links, conflicts=(), decisions=(), margin=5.0):
     """links: (a, b, weight); conflicts: (a, b)."""
     left, right, weight = (np.array(v) for v in zip(*links)) if links else (np.array([], int),) * 3
@@ -165,14 +175,7 @@ def test_separate_conflicts_rebuilds_only_the_conflicting_cluster():
         ("crm:4", date(1990, 2, 2), "anne", "lee", None),
     ])
     _add_records(con, records)
-    edges = pl.DataFrame({
-        "record_key": ["crm:1", "crm:2", "crm:1", "crm:3"],
-        "linked_record_key": ["tax:1", "tax:1", "crm:2", "crm:4"],
-        "rule": ["splink"] * 4,
-        "match_weight": [14.0, 13.0, 7.0, 20.0],
-        "vetoed": [False] * 4,
-        "veto_reason": [None] * 4,
-    }, schema_overrides={"veto_reason": pl.String})
+    edges = _splink_edges([("crm:1", "tax:1", 14.0), ("crm:2", "tax:1", 13.0), ("crm:1", "crm:2", 7.0), ("crm:3", "crm:4", 20.0)])
     clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [0, 0, 0, 1, 1]})
     full = records.filter(pl.col("date_of_birth").is_not_null() & pl.col("first_name_norm").is_not_null())["record_key"]
     result = separate_conflicts(con, "records", edges, clusters, full, margin=5.0)
@@ -229,10 +232,7 @@ def test_separate_conflicts_rebuilds_a_cluster_holding_two_records_of_a_one_reco
         ("crm:3", date(1990, 2, 2), "ann", "lee", None),
     ])
     _add_records(con, records)
-    edges = pl.DataFrame({
-        "record_key": ["census:1", "census:2", "crm:2"], "linked_record_key": ["crm:1", "crm:1", "crm:3"],
-        "rule": ["splink"] * 3, "match_weight": [16.0, 14.0, 20.0], "vetoed": [False] * 3, "veto_reason": [None] * 3,
-    }, schema_overrides={"veto_reason": pl.String})
+    edges = _splink_edges([("census:1", "crm:1", 16.0), ("census:2", "crm:1", 14.0), ("crm:2", "crm:3", 20.0)])
     clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [0, 0, 0, 1, 1]})
     census = pl.DataFrame({"record_key": ["census:1", "census:2"], "source": ["census", "census"]})
     result = separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0, one_per_person=census)
@@ -295,10 +295,7 @@ def test_the_sole_link_of_two_duplicate_free_sources_joins_despite_first_names_b
         ("tax:2", born, "mark", "osei", None),
     ])
     _add_records(con, records)
-    edges = pl.DataFrame({
-        "record_key": ["census:1", "census:2", "census:3"], "linked_record_key": ["tax:1", "tax:2", "tax:2"],
-        "rule": ["splink"] * 3, "match_weight": [14.0, 22.0, 13.0], "vetoed": [False] * 3, "veto_reason": [None] * 3,
-    }, schema_overrides={"veto_reason": pl.String})
+    edges = _splink_edges([("census:1", "tax:1", 14.0), ("census:2", "tax:2", 22.0), ("census:3", "tax:2", 13.0)])
     clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [0, 0, 1, 1, 1]})
     one_per_person = records.select("record_key", pl.col("record_key").str.split(":").list.first().alias("source"))
     result = separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0, one_per_person=one_per_person)
