@@ -24,7 +24,7 @@ from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, 
 from dagster_project.child_process import announce_parent, launcher_dying_with_parent
 from dagster_project.config import BUNDLED_DBT_PROJECT, CdpConfig, SourceConfig
 from dagster_project.config_profiles import SegmentsConfig, applied_suppressions
-from dagster_project.warehouse import memory_limit
+from dagster_project.warehouse import memory_limit, threads
 
 COPIED = ("dbt_project.yml", "macros", "models", "seeds", "snapshots", "tests")
 
@@ -227,8 +227,10 @@ def _profiles_yml(config: CdpConfig) -> str:
         "cdp": {
             "target": "local",
             "outputs": {"local": {
-                "type": "duckdb", "path": str(config.warehouse), "schema": "main", "threads": 2,
-                "settings": {"memory_limit": "{{ env_var('CDP_MEMORY_LIMIT', '%s') }}" % memory_limit()},
+                "type": "duckdb", "path": str(config.warehouse), "schema": "main",
+                "threads": "{{ env_var('CDP_THREADS', '%d') | as_number }}" % threads(),
+                "settings": {"memory_limit": "{{ env_var('CDP_MEMORY_LIMIT', '%s') }}" % memory_limit(),
+                             "threads": "{{ env_var('CDP_THREADS', '%d') | as_number }}" % threads()},
             }},
         }
     }

@@ -46,6 +46,18 @@ def memory_limit() -> str:
     return f"{int(machine * MEMORY_SHARE) // 2**20}MiB"
 
 
+def threads() -> int:
+    """DuckDB's threads (each Python connection and dbt's): $CDP_THREADS, else one per core.
+    Processes sharing a machine (e.g. the test suite's workers) set it lower, or their
+    threads fight over the same cores."""
+    configured = os.environ.get("CDP_THREADS", "").strip()
+    return int(configured) if configured else (os.cpu_count() or 1)
+
+
+def duckdb_settings() -> dict[str, object]:
+    return {"memory_limit": memory_limit(), "threads": threads()}
+
+
 @contextmanager
 def connect(path: Path, read_only: bool = False, lock_wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
     if not read_only:
@@ -63,7 +75,7 @@ def _open(path: Path, read_only: bool, lock_wait: float) -> duckdb.DuckDBPyConne
     pause = 0.1
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit()})
+            return duckdb.connect(str(path), read_only=read_only, config=duckdb_settings())
         except duckdb.IOException as error:
             if "lock" not in str(error).lower() or time.monotonic() + pause > deadline:
                 raise

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+# Two pytest-xdist workers share the machine's cores (pyproject: -n 2): each one's
+# DuckDB, dbt and polars get one thread, or four sets of threads fight over two
+# cores. Set before polars is imported (it reads its setting once).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("CDP_THREADS", "1")
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
 import json
 import shutil
 import subprocess
