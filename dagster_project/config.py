@@ -336,6 +336,7 @@ class IdentitySpec(Strict):
     veto_weight: float = -4.0
     max_shared_group: int = Field(20, ge=2)
     ambiguity_margin: float = Field(5.0, ge=0)  # a match weight difference
+    household_safe: bool = True  # first names / dates of birth that clearly differ are never joined
     decisions: WorkspacePath = "identity_decisions.csv"
 
 
@@ -417,6 +418,7 @@ class CdpConfig:
     veto_weight: float
     max_shared_group: int
     ambiguity_margin: float
+    household_safe: bool  # False: first-name and date-of-birth conflicts are only the model's evidence
     identity_decisions: Path  # human must-link / cannot-link decisions (CSV beside cdp.yml)
     max_cluster_size: int
     consent_defaults: dict[str, str]
@@ -536,7 +538,7 @@ def _build(raw: Any, config_path: Path) -> CdpConfig:
         sample_people=spec.sample.people,
         sample_seed=spec.sample.seed,
         **identity.model_dump(include={"deterministic_keys", "default_phone_country_code", "match_threshold", "veto_weight",
-                                       "max_shared_group", "ambiguity_margin", "partner_dice_threshold",
+                                       "max_shared_group", "ambiguity_margin", "household_safe", "partner_dice_threshold",
                                        "partner_key_min_dice", "partner_margin"}),
         identity_model=identity.model,
         identity_decisions=identity.decisions,

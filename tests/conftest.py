@@ -86,7 +86,7 @@ def write_segments(folder: Path, big_spender_threshold: float) -> None:
     (folder / "segments.yml").write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
-# Queries the published warehouse every 0.2 s until a line arrives on stdin,
+# Queries the published warehouse every 0.5 s until a line arrives on stdin,
 # then prints what it saw. "held": one connection opened at the start, as an
 # analyst's notebook keeps it; "fresh": a new connection per query.
 READER = """
@@ -98,7 +98,7 @@ held = duckdb.connect(path, read_only=True) if mode == "held" else None
 queries, errors, persons = 0, [], set()
 print("reading", flush=True)
 while True:
-    stopping = stop.wait(0.2)  # a last query once told to stop: after the run
+    stopping = stop.wait(0.5)  # a last query once told to stop: after the run
     try:
         con = held or duckdb.connect(path, read_only=True)
         persons.add(con.execute("select count(distinct person_id) from identity.person_map").fetchone()[0])

@@ -302,10 +302,31 @@ def test_the_sole_link_of_two_duplicate_free_sources_joins_despite_first_names_b
     persons = dict(result.clusters.iter_rows())
     assert persons["census:1"] == persons["tax:1"]
     assert persons["census:2"] == persons["tax:2"] != persons["census:3"]  # tax:2 had two candidates in the census
-    assert result.accepted.rows() == [("census:1", "tax:1", "first names michael / sam")]
+    assert result.accepted.rows() == [("census:1", "tax:1", "sole link of two one-record-per-person sources: first names michael / sam")]
     # Without duplicate-free sources the names conflict as ever.
     alone = separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0)
     assert dict(alone.clusters.iter_rows())["census:1"] != dict(alone.clusters.iter_rows())["tax:1"]
+
+
+def test_without_household_safety_names_and_birth_dates_are_only_evidence_but_jr_sr_still_conflicts():
+    con = _warehouse()
+    born = date(1961, 4, 2)
+    records = _records([
+        ("a:1", born, "douglas", "hingston", None), ("a:2", born, "jayden", "hingston", None),        # a name replaced
+        ("a:3", born, "william", "forn", None), ("a:4", date(1983, 9, 1), "william", "forn", None),  # a date replaced
+        ("a:5", born, "james", "ruiz", "jr"), ("a:6", born, "james", "ruiz", "sr"),
+    ])
+    _add_records(con, records)
+    edges = _splink_edges([("a:1", "a:2", 20.0), ("a:3", "a:4", 18.0), ("a:5", "a:6", 25.0)])
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [0, 0, 1, 1, 2, 2]})
+    safe = dict(separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0).clusters.iter_rows())
+    assert safe["a:1"] != safe["a:2"] and safe["a:3"] != safe["a:4"] and safe["a:5"] != safe["a:6"]
+    result = separate_conflicts(con, "records", edges, clusters, records["record_key"], margin=5.0, household_safe=False)
+    persons = dict(result.clusters.iter_rows())
+    assert persons["a:1"] == persons["a:2"] and persons["a:3"] == persons["a:4"]
+    assert persons["a:5"] != persons["a:6"]
+    assert sorted(result.accepted["reason"]) == ["household_safe is false: dates of birth 1961-04-02 / 1983-09-01",
+                                                 "household_safe is false: first names douglas / jayden"]
 
 
 def test_explain_lists_a_conflict_joined_as_a_sole_link():

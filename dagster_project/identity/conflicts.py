@@ -221,6 +221,7 @@ def separate_conflicts(
     margin: float,
     cannot_link: pl.DataFrame | None = None,
     one_per_person: pl.DataFrame | None = None,
+    household_safe: bool = True,
 ) -> Separation:
     """Rebuild the clusters that hold conflicting records or two records of
     one duplicate-free source (see the module docstring).
@@ -231,16 +232,12 @@ def separate_conflicts(
     records with a first name and a date of birth; `cannot_link` holds pairs
     (record_key, linked_record_key) a person said are different people;
     `one_per_person` (record_key, source) are the records of duplicate-free
-    sources."""
+    sources. Unless `household_safe`, first names and dates of birth that differ
+    conflict no more (the links' weights already count them against)."""
     if one_per_person is None:
         one_per_person = pl.DataFrame(schema={"record_key": pl.String, "source": pl.String})
     conflicts = conflict_pairs(con, records, clusters)
-    sole = sole_links(edges, one_per_person)
-    is_accepted = (
-        pl.col("reason").str.starts_with("first names")
-        & pl.struct("record_key_l", "record_key_r").is_in(sole.select(pl.struct("record_key_l", "record_key_r")).to_series().implode())
-    )
-    accepted, conflicts = conflicts.filter(is_accepted), conflicts.filter(~is_accepted)
+    accepted, conflicts = _accepted_conflicts(conflicts, sole_links(edges, one_per_person), household_safe)
     if cannot_link is not None and cannot_link.height:
         conflicts = pl.concat([conflicts, _decided_conflicts(cannot_link, clusters)], how="vertical_relaxed")
     crowded = _crowded_clusters(clusters, one_per_person)
@@ -282,6 +279,19 @@ def separate_conflicts(
         crowded_clusters=crowded.len(),
         accepted=accepted,
     )
+
+
+def _accepted_conflicts(conflicts: pl.DataFrame, sole: pl.DataFrame, household_safe: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split the conflicts into those let through (with why) and those that stand."""
+    is_sole = (
+        pl.col("reason").str.starts_with("first names")
+        & pl.struct("record_key_l", "record_key_r").is_in(sole.select(pl.struct("record_key_l", "record_key_r")).to_series().implode())
+    )
+    weighed = pl.lit(False) if household_safe else pl.col("reason").str.starts_with("first names") | pl.col("reason").str.starts_with("dates of birth")
+    why = (pl.when(is_sole).then(pl.lit("sole link of two one-record-per-person sources: "))
+           .otherwise(pl.lit("household_safe is false: ")) + pl.col("reason"))
+    accepted = conflicts.filter(is_sole | weighed).with_columns(why.alias("reason"))
+    return accepted, conflicts.filter(~(is_sole | weighed))
 
 
 def sole_links(edges: pl.DataFrame, one_per_person: pl.DataFrame) -> pl.DataFrame:

@@ -58,8 +58,8 @@ class PersonExplanation:
                       "or two records of a one-record-per-person source, or a record with little evidence to one of several persons"]
             lines += [_describe_link(row) for row in refused.iter_rows(named=True)]
         if self.accepted is not None and self.accepted.height:
-            lines += ["", f"Joined despite a conflict ({self.accepted.height}): each record's only link into the other's "
-                      "one-record-per-person source"]
+            lines += ["", f"Joined despite a conflict ({self.accepted.height}): the sole link of two one-record-per-person "
+                      "sources, or a conflict that identity.household_safe: false leaves to the model's weights"]
             lines += [f"  {row['record_key']} <-> {row['linked_record_key']}: {row['reason']}"
                       for row in self.accepted.iter_rows(named=True)]
         if self.decisions is not None and self.decisions.height:

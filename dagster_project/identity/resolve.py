@@ -120,7 +120,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     one_record_sources = {v.source: v.reason for v in verdicts if v.one_per_person}
     separation = separate_conflicts(
         con, RECORDS_TABLE, edges, clusters, records.filter(pl.col("is_full"))["record_key"],
-        margin=config.ambiguity_margin, cannot_link=decisions.cannot_link,
+        margin=config.ambiguity_margin, cannot_link=decisions.cannot_link, household_safe=config.household_safe,
         one_per_person=records.filter(pl.col("source").is_in(list(one_record_sources))).select("record_key", "source"),
     )
     edges, clusters = separation.edges, separation.clusters
