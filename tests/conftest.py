@@ -28,6 +28,7 @@ from dagster_project.pipeline import run_pipeline
 from dagster_project.warehouse import connect
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks (it suffixes node ids with the group)
 def pytest_collection_modifyitems(items):
     """Two pytest-xdist workers share the suite (pyproject: -n 2 --dist loadgroup). Each
     module runs whole on one worker, so a module fixture is built once; and every module
