@@ -382,10 +382,13 @@ class ConstrainedClusters:
 
 class _Clusters:
     """Union-find whose clusters remember which records conflict with a member,
-    and their record of each duplicate-free source (source code -> record)."""
+    their record of each duplicate-free source (source code -> record), and
+    whether they hold a fully described record (a person, not only partial records)."""
 
-    def __init__(self, size: int, enemies: list[set[int]], decided_enemies: list[set[int]], unique_source: np.ndarray):
+    def __init__(self, size: int, enemies: list[set[int]], decided_enemies: list[set[int]], unique_source: np.ndarray,
+                 is_full: np.ndarray):
         self.parent = list(range(size))
+        self.has_full = [bool(full) for full in is_full.tolist()]
         self.members = [[node] for node in range(size)]
         self.enemies = enemies
         self.decided = decided_enemies
@@ -414,6 +417,7 @@ class _Clusters:
         if len(self.members[a]) < len(self.members[b]):
             a, b = b, a
         self.parent[b] = a
+        self.has_full[a] = self.has_full[a] or self.has_full[b]
         self.members[a].extend(self.members[b])
         self.enemies[a] |= self.enemies[b]
         self.decided[a] |= self.decided[b]
@@ -458,7 +462,7 @@ def cluster_without_conflicts(
             decided[b].add(a)
         why.setdefault((min(a, b), max(a, b)), reason)
     # The union-find merges its own copies: conflicts_of stays per record, to name a pair.
-    uf = _Clusters(nodes, [set(s) for s in conflicts_of], decided, unique_source)
+    uf = _Clusters(nodes, [set(s) for s in conflicts_of], decided, unique_source, is_full)
     reasons: dict[int, str] = {}
 
     def conflict_reason(a: int, b: int) -> str:
@@ -490,14 +494,14 @@ def cluster_without_conflicts(
     must = np.isinf(weight)
     join_best_first(np.flatnonzero(must), decided_only=True)
     join_best_first(np.flatnonzero(~must & full_left & full_right), decided_only=False)
-    _join_partial_records(uf, is_full, left, right, weight, ~must & ~(full_left & full_right), margin, reasons, conflict_reason)
+    _join_partial_records(uf, left, right, weight, ~must & ~(full_left & full_right), margin, reasons, conflict_reason)
 
     roots = np.array([uf.find(node) for node in range(nodes)])
     _, labels = np.unique(roots, return_inverse=True)
     return ConstrainedClusters(labels, reasons)
 
 
-def _join_partial_records(uf, is_full, left, right, weight, candidates_mask, margin, reasons, conflict_reason) -> None:
+def _join_partial_records(uf, left, right, weight, candidates_mask, margin, reasons, conflict_reason) -> None:
     """The links of records with little evidence, strongest first, in one
     pass: a strong link to a person is never pre-empted by a weaker link
     between two partial records. A cluster without a fully described record
@@ -505,9 +509,7 @@ def _join_partial_records(uf, is_full, left, right, weight, candidates_mask, mar
     that link is clearly stronger (by `margin` bits) than its link to any
     cluster it could not also join; otherwise it stays apart, its links
     marked ambiguous for review."""
-    has_full = [False] * len(is_full)  # per root: whether the cluster holds a fully described record
-    for node in np.flatnonzero(is_full).tolist():
-        has_full[uf.find(node)] = True
+    has_full = uf.has_full  # per root
     candidates = np.flatnonzero(candidates_mask)
     links_of: dict[int, list[tuple[float, int]]] = {}  # node -> (weight, other node), strongest first
     for edge in candidates.tolist():
@@ -559,5 +561,4 @@ def _join_partial_records(uf, is_full, left, right, weight, candidates_mask, mar
                 reasons[edge] = ambiguous[group]
                 break
         else:
-            full = has_full[a] or has_full[b]
-            has_full[uf.union(a, b)] = full
+            uf.union(a, b)
