@@ -309,3 +309,15 @@ def test_generated_nicknames_are_not_just_the_models_own_list():
     assert len(pairs) >= 150
     assert len(pairs - curated) / len(pairs) >= 0.4, f"only {len(pairs - curated)} of {len(pairs)} pairs are not our curated list"
     assert len(pairs - known) / len(pairs) >= 0.25, f"only {len(pairs - known)} of {len(pairs)} pairs are unknown to the model"
+
+
+def test_transposed_birth_years_never_make_a_29_february_that_does_not_exist():
+    import datetime as dt
+
+    import numpy as np
+
+    from dagster_project.generate.copies import _transpose_digits
+
+    leap_days = pl.Series("d", [dt.date(1968, 2, 29)] * 200)  # 1986-02-29 does not exist
+    out = _transpose_digits(leap_days, np.random.default_rng(1), 1.0)
+    assert out.to_list() == leap_days.to_list()

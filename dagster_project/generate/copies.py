@@ -145,7 +145,8 @@ def _transpose_digits(d: pl.Series, rng, p: float) -> pl.Series:
     y, day = pl.col("d").dt.year(), pl.col("d").dt.day()
     year2 = y - y % 100 + (y % 10) * 10 + (y // 10) % 10
     day2 = (day % 10) * 10 + day // 10
-    year_ok = pl.col("year") & (year2 <= 2007) & (year2 >= 1920)
+    leap_day = (pl.col("d").dt.month() == 2) & (day == 29)  # 29 February may not exist in the other year
+    year_ok = pl.col("year") & (year2 <= 2007) & (year2 >= 1920) & ~leap_day
     day_ok = ~pl.col("year") & (day2 >= 1) & (day2 <= 28)
     out = (pl.when(pl.col("hit") & year_ok).then(pl.date(year2, pl.col("d").dt.month(), day))
            .when(pl.col("hit") & day_ok).then(pl.date(y, pl.col("d").dt.month(), day2))
