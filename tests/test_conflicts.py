@@ -338,3 +338,11 @@ def test_explain_lists_a_conflict_joined_as_a_sole_link():
     text = PersonExplanation("P1", records, empty, empty.with_columns(pl.lit(None, pl.String).alias("veto_reason")), empty,
                              one_record_sources={"census": "declared", "tax": "declared"}, accepted=accepted).render()
     assert "Joined despite a conflict (1)" in text and "census:1 <-> tax:1: first names francisco / paco" in text
+
+
+def test_the_run_summary_says_when_household_safety_is_off_and_how_many_pairs_joined_despite_a_conflict():
+    from dagster_project.run_summary import RunSummary
+
+    text = RunSummary("r", identity_records=4, persons=2, accepted_conflicts=3, household_safe=False).render()
+    assert "household_safe: false" in text and "joined despite a conflict: 3 record pairs" in text
+    assert "household_safe" not in RunSummary("r", identity_records=4, persons=2).render()

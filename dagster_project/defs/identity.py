@@ -77,6 +77,7 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.Materi
             "refused_links": report.refused_links,
             "clusters_with_two_records_of_a_one_record_source": report.crowded_clusters,
             "one_record_per_person_sources": dg.MetadataValue.json(report.one_record_sources),
+            "pairs_joined_despite_a_conflict": report.accepted_conflicts,
             "ambiguous_links": report.ambiguous_links,
             "decisions_applied": report.decisions_applied,
             "decisions_not_applied_unknown_record": len(report.decisions_unknown),
