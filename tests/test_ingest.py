@@ -158,3 +158,34 @@ def test_spaces_around_header_names_are_ignored_and_absent_optional_columns_repo
     assert report.absent_columns == {"people/spaced.csv": ["qty", "status", "seen_at"]}
     rows = con.execute("select id, name, born::varchar from raw.people order by id").fetchall()
     assert rows == [("1", " Ann", "1990-05-06"), ("2", " Bob", "1980-02-01")]
+
+
+def test_a_large_json_lines_file_loads_block_by_block_as_if_whole(con, landing, monkeypatch):
+    from dagster_project.ingest import readers
+
+    monkeypatch.setattr(readers, "JSONL_BLOCK_BYTES", 60)  # a few lines per block
+    lines = [{"id": str(i), "name": f"n{i}", "qty": i} for i in range(1, 31)]
+    lines[12] = {"id": "13", "name": "n13", "qty": 13, "status": "open", "extra": "x"}  # keys only one block has
+    lines[20] = {"name": "no id"}  # a block whose lines lack the required key: the row breaks the contract
+    write(landing, "big.jsonl", "\n".join(json.dumps(line) for line in lines) + "\n")
+    file = load_source(con, source("jsonl", "people/*.jsonl"), landing, "run-1").files[0]
+    assert (file.status, file.rows_read, file.rows_loaded, file.rows_quarantined) == ("loaded", 30, 29, 1)
+    assert file.absent_columns == ["born", "seen_at"]  # status appears in one block: not absent from the file
+    rows = con.execute("select id, _row_number, extra from raw.people order by _row_number").fetchall()
+    assert [r[1] for r in rows] == [n for n in range(1, 31) if n != 21]  # row numbers run on across blocks
+    assert rows[12] == ("13", 13, "x")
+    assert con.execute("select row_number, column_name from raw.quarantine").fetchall() == [(21, "id")]
+
+
+def test_a_broken_line_in_a_later_block_rejects_the_whole_file_naming_its_line(con, landing, monkeypatch):
+    from dagster_project.ingest import readers
+
+    monkeypatch.setattr(readers, "JSONL_BLOCK_BYTES", 60)
+    good = "\n".join(json.dumps({"id": str(i)}) for i in range(1, 20))
+    write(landing, "broken.jsonl", good + '\n{"id": "20", "na\n')
+    write(landing, "keyless.jsonl", "\n".join(json.dumps({"name": str(i)}) for i in range(1, 20)) + "\n")
+    files = {f.file: f for f in load_source(con, source("jsonl", "people/*.jsonl"), landing, "run-1").files}
+    assert files["people/broken.jsonl"].status == "rejected" and "invalid JSON on line 20" in files["people/broken.jsonl"].error
+    assert files["people/keyless.jsonl"].status == "rejected" and "missing required column(s): id" in files["people/keyless.jsonl"].error
+    assert con.execute("select count(*) from raw.people").fetchall() == [(0,)]  # nothing of either file
+    assert con.execute("select count(*) from raw.quarantine").fetchall() == [(0,)]

@@ -31,7 +31,7 @@ from dagster_project.config import SourceConfig, column_sql_type
 from dagster_project.files import file_sha256
 from dagster_project.ingest.tombstones import TombstoneKeys, erased_row_numbers
 from dagster_project.ingest.contract import check_contract
-from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, is_plain_column_name, read_landing_file
+from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, is_plain_column_name, read_landing_chunks
 
 LINEAGE_COLUMNS = {
     "_source": "varchar",
@@ -153,8 +153,36 @@ def _load_file(con, source: SourceConfig, landing: Path, path: Path, run_id: str
 
 def _insert_file(con, source: SourceConfig, path: Path, relative: str, sha: str, loaded_at: datetime, run_id: str,
                  keys: TombstoneKeys | None) -> FileLoad:
-    frame = read_landing_file(path, source.format, source.delimiter, source.encoding)
+    """Load the file block by block (readers.read_landing_chunks) in one transaction: all of it or nothing."""
+    load = FileLoad(relative, "loaded")
+    seen: dict[str, None] = {}  # the file's columns, in order
+    absent: set[str] | None = None  # optional contract columns no block has
+    con.execute("begin transaction")
+    try:
+        for frame in read_landing_chunks(path, source.format, source.delimiter, source.encoding):
+            seen.update(dict.fromkeys(frame.columns))
+            chunk = _insert_chunk(con, source, path, relative, sha, loaded_at, run_id, keys, frame)
+            for attribute in ("rows_read", "rows_loaded", "rows_quarantined", "rows_erased"):
+                setattr(load, attribute, getattr(load, attribute) + getattr(chunk, attribute))
+            absent = set(chunk.absent_columns) if absent is None else absent & set(chunk.absent_columns)
+        _reject_if_required_columns_missing(source, path, list(seen))
+        _log(con, source.name, relative, sha, "loaded", load.rows_read, load.rows_loaded, load.rows_quarantined, None,
+             loaded_at, run_id, load.rows_erased)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    load.absent_columns = [c for c in source.contract if c in (absent or set())]
+    return load
+
+
+def _insert_chunk(con, source: SourceConfig, path: Path, relative: str, sha: str, loaded_at: datetime, run_id: str,
+                  keys: TombstoneKeys | None, frame: pl.DataFrame) -> FileLoad:
+    """Check a block of the file against the contract; insert its rows and quarantine its broken ones."""
     _check_columns_fit(con, source, path, [c for c in frame.columns if c != ROW_NUMBER])
+    if source.format == "jsonl":  # a block of lines may lack a key that others have: its rows break the contract
+        frame = frame.with_columns(pl.lit(None, pl.String).alias(c.name) for c in source.contract.values()
+                                   if c.required and c.name not in frame.columns)
     result = check_contract(frame, source.contract, path)
     lineage = [
         pl.lit(source.name).alias("_source"),
@@ -173,21 +201,19 @@ def _insert_file(con, source: SourceConfig, path: Path, relative: str, sha: str,
     if erased and quarantine.height:  # quarantined rows and nulled fields of erased people go with them
         quarantine = quarantine.filter(~pl.col("row_number").is_in(list(erased)))
     quarantined = result.invalid_rows.filter(~pl.col(ROW_NUMBER).is_in(list(erased))).height
-    con.execute("begin transaction")
-    try:
-        _add_new_columns(con, source, rows)
-        _insert_frame(con, f"raw.{source.name}", rows)
-        if quarantine.height:
-            _insert_frame(con, "raw.quarantine", quarantine)
-        _log(con, source.name, relative, sha, "loaded", result.rows_read, rows.height, quarantined, None, loaded_at, run_id, len(erased))
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return FileLoad(
-        relative, "loaded", result.rows_read, rows.height, quarantined, len(erased),
-        absent_columns=result.absent_columns,
-    )
+    _add_new_columns(con, source, rows)
+    _insert_frame(con, f"raw.{source.name}", rows)
+    if quarantine.height:
+        _insert_frame(con, "raw.quarantine", quarantine)
+    return FileLoad(relative, "loaded", result.rows_read, rows.height, quarantined, len(erased),
+                    absent_columns=result.absent_columns)
+
+
+def _reject_if_required_columns_missing(source: SourceConfig, path: Path, columns: list[str]) -> None:
+    """A required column that no block of a JSON-lines file has rejects the file, as in a CSV file."""
+    missing = [c.name for c in source.contract.values() if c.required and c.name not in columns]
+    if missing:
+        raise UnreadableFileError(path, f"missing required column(s): {', '.join(missing)} (found: {', '.join(c for c in columns if c != ROW_NUMBER)})")
 
 
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

@@ -18,11 +18,16 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 
 ROW_NUMBER = "_row_number"
 PLAIN_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# JSON lines are read in blocks of whole lines of about this size: a web-event
+# file of a few GB parsed whole (every line checked as JSON, then the frame)
+# held several times its size in memory.
+JSONL_BLOCK_BYTES = 64 * 2**20
 
 
 class UnreadableFileError(Exception):
@@ -37,23 +42,49 @@ def is_plain_column_name(name: str) -> bool:
 
 def read_landing_file(path: Path, file_format: str, delimiter: str = ",", encoding: str = "utf-8") -> pl.DataFrame:
     """The file's records as text columns plus `_row_number` (1-based record number)."""
+    return pl.concat(read_landing_chunks(path, file_format, delimiter, encoding), how="diagonal")
+
+
+def read_landing_chunks(path: Path, file_format: str, delimiter: str = ",", encoding: str = "utf-8") -> Iterator[pl.DataFrame]:
+    """The file's records as frames of text columns plus `_row_number` (1-based record
+    number in the file): one frame for CSV and Parquet, one per block of lines for JSON
+    lines (a block may lack a key that others have). An error names the file's line."""
+    if file_format == "jsonl":
+        yield from _jsonl_chunks(path, encoding)
+        return
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFileError(path, "file is empty")
-    if file_format != "parquet":
-        data = _as_utf8(path, data, encoding)
     if file_format == "csv":
-        frame = _read_csv(path, data, delimiter)
-    elif file_format == "jsonl":
-        frame = _read_jsonl(path, data)
+        frame = _read_csv(path, _as_utf8(path, data, encoding), delimiter)
     elif file_format == "parquet":
         frame = _read_parquet(path, data)
     else:
         raise UnreadableFileError(path, f"unsupported format {file_format!r}")
+    yield _text_frame(path, frame, first_row=1)
+
+
+def _jsonl_chunks(path: Path, encoding: str) -> Iterator[pl.DataFrame]:
+    first_row, first_line, first_byte = 1, 1, 0
+    with path.open("rb") as file:
+        while block := file.read(JSONL_BLOCK_BYTES):
+            block += file.readline()  # up to the end of the line
+            if block.strip():
+                data = _as_utf8(path, block, encoding, first_line, first_byte)
+                frame = _text_frame(path, _read_jsonl(path, data, first_line), first_row)
+                first_row += frame.height
+                yield frame
+            first_line += block.count(b"\n")
+            first_byte += len(block)
+    if first_row == 1:  # nothing but white space
+        raise UnreadableFileError(path, "file is empty")
+
+
+def _text_frame(path: Path, frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
     frame = _flatten(path, frame)
     check_column_names(path, frame.columns)
     frame = _as_text(frame)
-    return frame.with_row_index(ROW_NUMBER, offset=1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+    return frame.with_row_index(ROW_NUMBER, offset=first_row).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
 
 
 def check_column_names(path: Path, names: list[str]) -> None:
@@ -71,15 +102,16 @@ def check_column_names(path: Path, names: list[str]) -> None:
             path, f"header names column(s) {', '.join(map(repr, repeated))} more than once (spaces around names and case ignored)")
 
 
-def _as_utf8(path: Path, data: bytes, encoding: str) -> bytes:
-    """The text re-encoded as UTF-8 from the source's declared encoding; undeclared non-UTF-8 is rejected."""
+def _as_utf8(path: Path, data: bytes, encoding: str, first_line: int = 1, first_byte: int = 0) -> bytes:
+    """The text re-encoded as UTF-8 from the source's declared encoding; undeclared non-UTF-8 is rejected.
+    `data` starts at line `first_line`, byte `first_byte` of the file."""
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        line = first_line + data.count(b"\n", 0, error.start)
         hint = "re-export the file as UTF-8 or declare its encoding: in cdp.yml" if encoding == "utf-8" else "check the source's encoding: in cdp.yml"
         raise UnreadableFileError(
-            path, f"not valid {'UTF-8' if encoding == 'utf-8' else encoding}: byte 0x{data[error.start]:02x} at offset {error.start} (line {line}); {hint}"
+            path, f"not valid {'UTF-8' if encoding == 'utf-8' else encoding}: byte 0x{data[error.start]:02x} at offset {first_byte + error.start} (line {line}); {hint}"
         ) from None
     return data if encoding == "utf-8" else text.encode("utf-8")
 
@@ -105,13 +137,13 @@ def _csv_error_place(data: bytes, error: Exception) -> str:
     return f" at line {line} (byte {offset})"
 
 
-def _read_jsonl(path: Path, data: bytes) -> pl.DataFrame:
-    records = _json_records(path, data)
+def _read_jsonl(path: Path, data: bytes, first_line: int = 1) -> pl.DataFrame:
+    _check_json_lines(path, data, first_line)
     try:
         return pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     except Exception:
         # polars could not infer one schema (mixed types): build the frame from the parsed records.
-        flat = [_flatten_dict(path, record) for record in records]
+        flat = [_flatten_dict(path, record) for record in _json_records(path, data, first_line)]
         columns = sorted({key for record in flat for key in record})
         return pl.DataFrame({c: [_text(r.get(c)) for r in flat] for c in columns}, schema={c: pl.String for c in columns})
 
@@ -130,10 +162,14 @@ def _unique_keys(pairs: list[tuple]) -> dict:
 _STRICT_JSON = json.JSONDecoder(object_pairs_hook=_unique_keys)
 
 
-def _json_records(path: Path, data: bytes) -> list[dict]:
-    """Every line parsed, so a broken or truncated line, or a key given twice, is named with its line."""
-    records = []
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+def _check_json_lines(path: Path, data: bytes, first_line: int) -> None:
+    """Every line parsed (and dropped), so a broken or truncated line, or a key given twice, is named with its line."""
+    for _ in _json_records(path, data, first_line):
+        pass
+
+
+def _json_records(path: Path, data: bytes, first_line: int = 1) -> Iterator[dict]:
+    for number, line in enumerate(io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline=None), start=first_line):
         if not line.strip():
             continue
         try:
@@ -144,8 +180,7 @@ def _json_records(path: Path, data: bytes) -> list[dict]:
             raise UnreadableFileError(path, f"line {number} names key(s) {', '.join(map(repr, repeated.args[0]))} more than once") from None
         if not isinstance(record, dict):
             raise UnreadableFileError(path, f"line {number} is not a JSON object")
-        records.append(record)
-    return records
+        yield record
 
 
 def _read_parquet(path: Path, data: bytes) -> pl.DataFrame:
