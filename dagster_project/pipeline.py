@@ -12,11 +12,11 @@ import dagster as dg
 import yaml
 
 from dagster_project.config import CdpConfig
+from dagster_project.dbt_workspace import record_models_built
 from dagster_project.freshness import RunTimeline, record_file_freshness, run_timeline
 from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.publish import publish_warehouse
 from dagster_project.report import write_run_report
-from dagster_project.dbt_workspace import record_models_built
 from dagster_project.run_mode import full_run_tags, is_full_run
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.stale_runs import workspace_tags

@@ -19,8 +19,9 @@ records whose only link into each other's source is the one between them
 (each is the other's sole candidate) are one person even when their first
 names conflict (a name replaced or written in a form the nickname list does
 not know). A twin would have a second candidate: the census holds both
-twins. Such pairs are kept in identity.accepted_conflicts, which the
-identity gate reads.
+twins. With identity.household_safe false, first names and dates of birth
+that differ are no conflict at all. Such pairs are kept in
+identity.accepted_conflicts, which the identity gate reads.
 
 Clusters without such a pair stay as they are. A cluster with one is built
 again from its links, best first:
@@ -121,7 +122,7 @@ class Separation:
     refused_links: int
     ambiguous_links: int
     crowded_clusters: int = 0  # of them, clusters that held two records of one duplicate-free source
-    accepted: pl.DataFrame | None = None  # record_key_l, record_key_r, reason: conflicts let through as sole links
+    accepted: pl.DataFrame | None = None  # record_key_l, record_key_r, reason: conflicts let through (_accepted_conflicts)
 
 
 # The dbt seeds: a nickname's full name, and the other full name of a nickname two names share.
@@ -202,8 +203,8 @@ ACCEPTED_CONFLICTS = "identity.accepted_conflicts"
 
 
 def conflicting_persons_sql(person_map: str, records: str) -> str:
-    """One row per person holding clearly conflicting records (but sole links of two
-    duplicate-free sources, identity.accepted_conflicts): the identity gate's query."""
+    """One row per person holding clearly conflicting records (but those joined on purpose,
+    identity.accepted_conflicts): the identity gate's query."""
     membership = f"select record_key, person_id as grp from {person_map} where cluster_size > 1"
     return (f"select grp as person_id, count(*) as conflicting_pairs, min(record_key_l || ' / ' || record_key_r) as example_pair "
             f"from ({conflict_pairs_sql(membership, records)}) as conflicts "

@@ -35,7 +35,7 @@ class PersonExplanation:
     history: pl.DataFrame
     decisions: pl.DataFrame | None = None  # human must-link / cannot-link decisions naming its records
     one_record_sources: dict | None = None  # source -> why it holds one record per person
-    accepted: pl.DataFrame | None = None  # conflicting records joined as the sole link of two duplicate-free sources
+    accepted: pl.DataFrame | None = None  # conflicting records joined on purpose (identity.accepted_conflicts)
 
     def render(self) -> str:
         sources = self.records["source"].n_unique()

@@ -44,7 +44,7 @@ create table if not exists identity.id_history (
     recorded_at timestamp not null
 );
 create table if not exists identity.accepted_conflicts (
-    record_key varchar not null,       -- sole links of two duplicate-free sources (identity.conflicts);
+    record_key varchar not null,       -- joined despite a conflict (identity.conflicts: sole links, household_safe false);
     linked_record_key varchar not null, -- keyed as the edges, so erasure finds them
     reason varchar not null
 );
@@ -71,7 +71,7 @@ class IdentityReport:
     decisions_unknown: list = field(default_factory=list)  # decisions naming a record that is not an identity record
     crowded_clusters: int = 0  # clusters the links alone would have made that held two records of a duplicate-free source
     one_record_sources: dict = field(default_factory=dict)  # source -> why it is treated as one record per person
-    accepted_conflicts: int = 0  # first-name conflicts let through as the sole link of two duplicate-free sources
+    accepted_conflicts: int = 0  # conflicting pairs joined: sole links of duplicate-free sources, or household_safe false
     scoring: str = ""  # full or incremental Splink scoring, and why
     pairs_scored: int = 0  # scored pairs kept (identity.scored_pairs), reused ones included
 

@@ -40,10 +40,15 @@ class ContractResult:
         return self.valid.height + self.invalid_rows.height
 
 
-def check_contract(frame: pl.DataFrame, contract: dict[str, ColumnContract], path: Path) -> ContractResult:
-    missing = [c.name for c in contract.values() if c.required and c.name not in frame.columns]
+def check_required_columns(contract: dict[str, ColumnContract], columns: list[str], path: Path) -> None:
+    """Reject the file unless it has every required column of the contract."""
+    missing = [c.name for c in contract.values() if c.required and c.name not in columns]
     if missing:
-        raise UnreadableFileError(path, f"missing required column(s): {', '.join(missing)} (found: {', '.join(c for c in frame.columns if c != ROW_NUMBER)})")
+        raise UnreadableFileError(path, f"missing required column(s): {', '.join(missing)} (found: {', '.join(c for c in columns if c != ROW_NUMBER)})")
+
+
+def check_contract(frame: pl.DataFrame, contract: dict[str, ColumnContract], path: Path) -> ContractResult:
+    check_required_columns(contract, frame.columns, path)
     original = frame
     # Optional contract columns absent from this file are null (and reported).
     absent = [c for c in contract if c not in frame.columns]

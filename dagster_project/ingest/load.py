@@ -30,7 +30,7 @@ import polars as pl
 from dagster_project.config import SourceConfig, column_sql_type
 from dagster_project.files import file_sha256
 from dagster_project.ingest.tombstones import TombstoneKeys, erased_row_numbers
-from dagster_project.ingest.contract import check_contract
+from dagster_project.ingest.contract import check_contract, check_required_columns
 from dagster_project.ingest.readers import ROW_NUMBER, UnreadableFileError, is_plain_column_name, read_landing_chunks
 
 LINEAGE_COLUMNS = {
@@ -165,7 +165,7 @@ def _insert_file(con, source: SourceConfig, path: Path, relative: str, sha: str,
             for attribute in ("rows_read", "rows_loaded", "rows_quarantined", "rows_erased"):
                 setattr(load, attribute, getattr(load, attribute) + getattr(chunk, attribute))
             absent = set(chunk.absent_columns) if absent is None else absent & set(chunk.absent_columns)
-        _reject_if_required_columns_missing(source, path, list(seen))
+        check_required_columns(source.contract, list(seen), path)  # a required key no block of lines has
         _log(con, source.name, relative, sha, "loaded", load.rows_read, load.rows_loaded, load.rows_quarantined, None,
              loaded_at, run_id, load.rows_erased)
         con.execute("commit")
@@ -207,13 +207,6 @@ def _insert_chunk(con, source: SourceConfig, path: Path, relative: str, sha: str
         _insert_frame(con, "raw.quarantine", quarantine)
     return FileLoad(relative, "loaded", result.rows_read, rows.height, quarantined, len(erased),
                     absent_columns=result.absent_columns)
-
-
-def _reject_if_required_columns_missing(source: SourceConfig, path: Path, columns: list[str]) -> None:
-    """A required column that no block of a JSON-lines file has rejects the file, as in a CSV file."""
-    missing = [c.name for c in source.contract.values() if c.required and c.name not in columns]
-    if missing:
-        raise UnreadableFileError(path, f"missing required column(s): {', '.join(missing)} (found: {', '.join(c for c in columns if c != ROW_NUMBER)})")
 
 
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
