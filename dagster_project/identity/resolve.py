@@ -27,6 +27,7 @@ from dagster_project.identity.clusters import assign_person_ids, components, edg
 from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
 from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
+from dagster_project.identity.household_pass import household_pass
 from dagster_project.identity.incremental import ScoringPlan, write_scoring_state
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
@@ -72,6 +73,7 @@ class IdentityReport:
     crowded_clusters: int = 0  # clusters the links alone would have made that held two records of a duplicate-free source
     one_record_sources: dict = field(default_factory=dict)  # source -> why it is treated as one record per person
     accepted_conflicts: int = 0  # conflicting pairs joined: sole links of duplicate-free sources, or household_safe false
+    household_joins: int = 0  # persons joined into another by the household pass (identity.household_pass)
     scoring: str = ""  # full or incremental Splink scoring, and why
     pairs_scored: int = 0  # scored pairs kept (identity.scored_pairs), reused ones included
 
@@ -86,7 +88,7 @@ def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: boo
 
 # What resolve_identities reports done, in order, to its `done` callback (progress of a long step).
 RESOLVE_STAGES = ["scored pairs (Splink) into a graph", "attached partial records, applied decisions",
-                  "separated conflicting records", "assigned person ids", "wrote identity tables"]
+                  "separated conflicting records, joined households", "assigned person ids", "wrote identity tables"]
 
 
 def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "",
@@ -118,12 +120,15 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     declared = {source.name: source.one_record_per_person for source in config.sources}
     verdicts = duplicate_free_sources(records, edges, declared)
     one_record_sources = {v.source: v.reason for v in verdicts if v.one_per_person}
+    one_per_person = records.filter(pl.col("source").is_in(list(one_record_sources))).select("record_key", "source")
     separation = separate_conflicts(
         con, RECORDS_TABLE, edges, clusters, records.filter(pl.col("is_full"))["record_key"],
         margin=config.ambiguity_margin, cannot_link=decisions.cannot_link, household_safe=config.household_safe,
-        one_per_person=records.filter(pl.col("source").is_in(list(one_record_sources))).select("record_key", "source"),
+        one_per_person=one_per_person,
     )
     edges, clusters = separation.edges, separation.clusters
+    edges, clusters, household_joins = household_pass(
+        con, RECORDS_TABLE, edges, clusters, one_per_person, cannot_link=decisions.cannot_link)
     done(RESOLVE_STAGES[2])
     links = edges.filter(~pl.col("vetoed"))
     previous = (
@@ -199,6 +204,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         crowded_clusters=separation.crowded_clusters,
         one_record_sources=one_record_sources,
         accepted_conflicts=separation.accepted.height,
+        household_joins=household_joins,
         scoring=_scoring_summary(graph.plan),
         pairs_scored=graph.scores.height,
     )

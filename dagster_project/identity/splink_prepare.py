@@ -95,7 +95,7 @@ def _base_select(columns: set[str]) -> str:
     """
 
 
-def _expand_abbreviations(expression: str) -> str:
+def expand_address_sql(expression: str) -> str:
     """Street types and flats written one way, and a leading flat moved after the street."""
     cases = " ".join(f"when '{short}' then '{long}'" for short, long in STREET_ABBREVIATIONS.items())
     expanded = (
@@ -169,7 +169,7 @@ def prepare_records(
         coalesce(first_name_canonical_input, nicknames.canonical, first_name_norm) as first_name_canonical,
         -- The last name read as a first name, for names written the other way round.
         coalesce(last_as_first.canonical, last_name_norm) as last_name_canonical,
-        {_expand_abbreviations("address_line_folded")} as address_line_norm
+        {expand_address_sql("address_line_folded")} as address_line_norm
     from base
     left join nicknames on nicknames.nickname = base.first_name_norm
     left join nicknames as last_as_first on last_as_first.nickname = base.last_name_norm

@@ -1,0 +1,211 @@
+"""The household pass: the last, looser pass of census-style linkage.
+
+The passes before it link on strong evidence and leave a record apart when it
+is weak or ambiguous. What they leave is often one person written twice at one
+address, with a typo or a nickname the model weighs too little and no date of
+birth to make up for it: "kamil dabrowski, 1974" and "karnil dabrowski" at
+152 abbey way, "kathleen flanagan" and "katie flabnagan" at 7 manor place.
+Inside one household, the context that a file-wide model lacks decides:
+
+- two records are *candidates* when they live at one address (the same house
+  number, and the same postcode or street), their last names are alike (equal,
+  a typo, the same sound, one within the other) and their first names agree
+  on something (the same initial, a nickname, the same sound, a close
+  spelling) while nothing conflicts (identity.conflicts: first names, dates
+  of birth, Jr/Sr);
+- persons join only as a *clique*: a group in which every person is a
+  candidate of every other and of no one outside it, so each one's only
+  candidates are the others (a record that is the candidate of two persons
+  who are not each other's is never a bridge between them);
+- the joined person must hold no conflicting records, no two records of a
+  duplicate-free source and no pair under a cannot-link decision. So a tie
+  is left apart: "e taylor" with two Elizabeth Taylors at one address (their
+  dates of birth conflict) joins neither.
+
+A record needs a first name (an initial counts) and a last name: a form with
+only a surname and the address says nothing about which member filed it.
+Joins are kept as edges of rule 'household', so `cdp explain` shows them.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from dagster_project.identity.clusters import components, edge_nodes
+from dagster_project.identity.conflicts import conflict_pairs_sql
+from dagster_project.identity.phonetic import RECORD_PHONETICS, register_phonetic_keys
+from dagster_project.identity.splink_prepare import expand_address_sql
+
+HOUSEHOLD_RULE = "household"
+# An address key shared by more records than this is a building or a placeholder, not a household.
+HOUSEHOLD_CAP = 40
+# A join can make a new clique (a candidate of only one of two joined persons is now a candidate of their join).
+ROUNDS = 3
+
+_CANDIDATES = "household_candidates"
+
+
+def _household_records_sql(records: str) -> str:
+    """Records that can take part, with their household keys: house number with postcode, and with street."""
+    address = expand_address_sql("r.address_line_norm")
+    return f"""
+        with named as (
+            select r.record_key, r.first_name_norm, r.first_name_canonical, r.last_name_norm,
+                   p.first_name_phonetic, k.phonetic as last_name_phonetic, r.postcode_norm, {address} as address
+            from {records} as r
+            left join {RECORD_PHONETICS} as p on p.record_key = r.record_key
+            left join household_last_name_keys as k on k.name = r.last_name_norm
+            where r.first_name_norm is not null and r.last_name_norm is not null and r.address_line_norm is not null
+        ),
+        parts as (
+            select *,
+                   -- The house number (not a flat's), and the street's first letters after it.
+                   nullif(regexp_extract(regexp_replace(address, ' flat [0-9a-z]+', ''), '([0-9]+[a-z]?)', 1), '') as house,
+                   left(trim(regexp_replace(regexp_replace(address, ' flat [0-9a-z]+', ''), '[0-9]+[a-z]?', '', 'g')), 4) as street
+            from named
+        ),
+        keyed as (
+            select *, house || '|' || postcode_norm as house_postcode, house || '|' || street as house_street from parts
+            where house is not null
+        )
+        select * exclude (house_postcode, house_street),
+               case when count(*) over (partition by house_postcode) <= {HOUSEHOLD_CAP} then house_postcode end as house_postcode,
+               case when count(*) over (partition by house_street) <= {HOUSEHOLD_CAP} and length(street) >= 3
+                    then house_street end as house_street
+        from keyed
+    """
+
+
+# Last names of one person: equal, a typo, the same sound, or one within the other (a double-barrelled name).
+_LAST_NAMES_ALIKE = """(
+    l.last_name_norm = r.last_name_norm
+    or jaro_winkler_similarity(l.last_name_norm, r.last_name_norm) >= 0.88
+    or l.last_name_phonetic = r.last_name_phonetic
+    or contains(' ' || l.last_name_norm || ' ', ' ' || r.last_name_norm || ' ')
+    or contains(' ' || r.last_name_norm || ' ', ' ' || l.last_name_norm || ' ')
+)"""
+# First names of one person: a nickname, the same sound, a close spelling, or an initial or short form of
+# the other. Not merely the same first letter (jennifer / jogn, temitope / tobi are other members).
+_FIRST_NAMES_AGREE = """(
+    l.first_name_canonical = r.first_name_canonical
+    or l.first_name_phonetic = r.first_name_phonetic
+    or jaro_winkler_similarity(l.first_name_norm, r.first_name_norm) >= 0.85
+    or starts_with(l.first_name_norm, r.first_name_norm) or starts_with(r.first_name_norm, l.first_name_norm)
+)"""
+
+
+def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str) -> pl.DataFrame:
+    """Record pairs (record_key_l < record_key_r) of one household that may be one person and do not conflict."""
+    register_phonetic_keys(con, "household_last_name_keys", f"select last_name_norm from {records}")
+    try:
+        con.execute(f"create or replace temp table household_records as {_household_records_sql(records)}")
+    finally:
+        con.unregister("household_last_name_keys")
+    try:
+        joins = " union ".join(
+            f"""select l.record_key as record_key_l, r.record_key as record_key_r
+                from household_records as l join household_records as r
+                  on l.{key} = r.{key} and l.record_key < r.record_key
+                where {_LAST_NAMES_ALIKE} and {_FIRST_NAMES_AGREE}"""
+            for key in ("house_postcode", "house_street")
+        )
+        con.execute(f"create or replace temp table {_CANDIDATES} as select row_number() over (order by record_key_l, record_key_r) as pair, * from ({joins})")
+        membership = (f"select pair as grp, record_key_l as record_key from {_CANDIDATES}"
+                      f" union all select pair, record_key_r from {_CANDIDATES}")
+        return con.sql(
+            f"""select record_key_l, record_key_r from {_CANDIDATES}
+                where pair not in (select grp from ({conflict_pairs_sql(membership, records)}))
+                order by record_key_l, record_key_r"""
+        ).pl()
+    finally:
+        con.execute("drop table if exists household_records")
+        con.execute(f"drop table if exists {_CANDIDATES}")
+
+
+def _candidate_cliques(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The clusters whose candidates (pairs: cluster_l, cluster_r) form cliques: groups in which every
+    cluster is a candidate of every other and of none outside. Returns cluster, group; clusters
+    of any other shape (a chain through a record alike two others that are not alike) are left out."""
+    edges = pairs.select("cluster_l", "cluster_r").unique()
+    if edges.is_empty():
+        return pl.DataFrame(schema={"cluster": pl.Int64, "group": pl.Int64})
+    nodes = pl.concat([edges["cluster_l"], edges["cluster_r"]]).unique().sort().to_frame("cluster").with_row_index("node")
+    left, right = edge_nodes(edges.rename({"cluster_l": "record_key", "cluster_r": "linked_record_key"}),
+                             nodes.rename({"cluster": "record_key"}))
+    labels = components(nodes.height, left, right)
+    degree = np.bincount(np.concatenate([left, right]), minlength=nodes.height)
+    shape = pl.DataFrame({"group": labels, "degree": degree}).group_by("group").agg(
+        pl.len().alias("size"), pl.col("degree").min().alias("min_degree"))
+    # n clusters, each a candidate of the n - 1 others.
+    cliques = shape.filter(pl.col("min_degree") == pl.col("size") - 1)["group"]
+    return (nodes.with_columns(pl.Series("group", labels, dtype=pl.Int64))
+            .filter(pl.col("group").is_in(cliques.implode())).select(pl.col("cluster").cast(pl.Int64), "group"))
+
+
+def _blocked_groups(con: duckdb.DuckDBPyConnection, records: str, members: pl.DataFrame,
+                    one_per_person: pl.DataFrame, cannot_link: pl.DataFrame | None) -> set[int]:
+    """Groups (members: record_key, group) whose join would hold conflicting records, two records
+    of one duplicate-free source, or a pair a person said are different people."""
+    crowded = (members.join(one_per_person, on="record_key").group_by("group", "source").len()
+               .filter(pl.col("len") > 1)["group"].to_list())
+    blocked = set(crowded)
+    if cannot_link is not None and cannot_link.height:
+        in_group = members.rename({"record_key": "record_key_l"}).join(
+            cannot_link.rename({"record_key": "record_key_l", "linked_record_key": "record_key_r"}), on="record_key_l"
+        ).join(members.rename({"record_key": "record_key_r", "group": "group_r"}), on="record_key_r")
+        blocked |= set(in_group.filter(pl.col("group") == pl.col("group_r"))["group"].to_list())
+    con.register("household_groups", members.select("record_key", pl.col("group").alias("grp")).to_arrow())
+    try:
+        blocked |= {row[0] for row in con.sql(
+            f"select distinct grp from ({conflict_pairs_sql('select record_key, grp from household_groups', records)})").fetchall()}
+    finally:
+        con.unregister("household_groups")
+    return blocked
+
+
+def household_pass(con: duckdb.DuckDBPyConnection, records: str, edges: pl.DataFrame, clusters: pl.DataFrame,
+                   one_per_person: pl.DataFrame, cannot_link: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Join persons of one household that are each other's only candidates (see the module docstring).
+    `clusters` is record_key, cluster after every other pass; returns the edges with the household
+    links added, the new clusters, and how many persons were joined into another."""
+    pairs = candidate_pairs(con, records)
+    joined = 0
+    added: list[pl.DataFrame] = []
+    for _ in range(ROUNDS):
+        of = lambda side: clusters.rename({"record_key": f"record_key_{side}", "cluster": f"cluster_{side}"})  # noqa: E731
+        open_pairs = pairs.join(of("l"), on="record_key_l").join(of("r"), on="record_key_r").filter(
+            pl.col("cluster_l") != pl.col("cluster_r"))
+        cliques = _candidate_cliques(open_pairs)
+        if cliques.is_empty():
+            break
+        members = clusters.join(cliques, on="cluster")
+        blocked = _blocked_groups(con, records, members, one_per_person, cannot_link)
+        cliques = cliques.filter(~pl.col("group").is_in(list(blocked)))
+        if cliques.is_empty():
+            break
+        # One edge per pair of clusters joined, the first pair of records in key order (the same every run).
+        group_of = cliques.rename({"cluster": "cluster_l"})
+        links = (open_pairs.join(group_of, on="cluster_l")
+                 .join(cliques.rename({"cluster": "cluster_r", "group": "group_r"}), on="cluster_r")
+                 .filter(pl.col("group") == pl.col("group_r"))
+                 .sort("record_key_l", "record_key_r")
+                 .unique(["cluster_l", "cluster_r"], keep="first", maintain_order=True))
+        added.append(links.select(pl.col("record_key_l").alias("record_key"), pl.col("record_key_r").alias("linked_record_key")))
+        first_cluster = cliques.group_by("group").agg(pl.col("cluster").min().alias("joined_cluster"))
+        joined += cliques.height - first_cluster.height
+        clusters = (clusters.join(cliques.join(first_cluster, on="group").select("cluster", "joined_cluster"), on="cluster", how="left",
+                                  maintain_order="left")
+                    .with_columns(pl.coalesce("joined_cluster", "cluster").alias("cluster")).drop("joined_cluster"))
+    if added:
+        edges = pl.concat([edges, _household_edges(pl.concat(added), dict(edges.schema))], how="vertical")
+    return edges, clusters, joined
+
+
+def _household_edges(links: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The household pass's joins as edges of rule 'household', in the edges' schema."""
+    edges = links.with_columns(pl.lit(HOUSEHOLD_RULE).alias("rule"), pl.lit(False).alias("vetoed"),
+                               pl.lit(None, pl.String).alias("veto_reason"))
+    missing = [pl.lit(None, dtype).alias(name) for name, dtype in columns.items() if name not in edges.columns]
+    return edges.with_columns(missing).select(list(columns)).cast(columns)

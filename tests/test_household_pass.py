@@ -1,0 +1,123 @@
+"""The household pass: a person's records at one address join when each is the other's only candidate."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from dagster_project.config import BUNDLED_DBT_PROJECT
+from dagster_project.identity.household_pass import HOUSEHOLD_RULE, household_pass
+from dagster_project.identity.phonetic import write_record_phonetics
+
+SCHEMA = {
+    "record_key": pl.String, "date_of_birth": pl.Date, "first_name_norm": pl.String, "first_name_canonical": pl.String,
+    "first_name_listed": pl.Boolean, "last_name_norm": pl.String, "name_suffix": pl.String,
+    "address_line_norm": pl.String, "postcode_norm": pl.String,
+}
+EDGE_SCHEMA = {"record_key": pl.String, "linked_record_key": pl.String, "rule": pl.String,
+               "match_weight": pl.Float64, "vetoed": pl.Boolean, "veto_reason": pl.String}
+NICKNAMES = {"katie": "kathleen", "zosia": "zofia", "jim": "james"}
+TYPOS = {"karnil"}  # not real names: not in the nickname list
+
+
+def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, cannot_link=(), clusters: dict[str, int] | None = None):
+    """rows: (key, dob, first name, last name, address, postcode[, suffix]). Every record starts as its own
+    person unless `clusters` says otherwise. Returns the person (cluster) of each record and the edges added."""
+    con = duckdb.connect()
+    con.execute("create schema reference")
+    for seed in ("nicknames", "nickname_alternates"):
+        con.execute(f"create table reference.{seed} as select * from read_csv(?, header = true)",
+                    [str(BUNDLED_DBT_PROJECT / "seeds" / f"{seed}.csv")])
+    records = pl.DataFrame(
+        [(key, dob, first, NICKNAMES.get(first, first), first not in TYPOS, last, suffix[0] if suffix else None, address, postcode)
+         for key, dob, first, last, address, postcode, *suffix in rows],
+        schema=SCHEMA, orient="row",
+    )
+    con.register("records", records.to_arrow())
+    con.execute("create schema identity")
+    write_record_phonetics(con, "records")
+    keys = records["record_key"].to_list()
+    clusters = clusters or {key: n for n, key in enumerate(keys)}
+    start = pl.DataFrame({"record_key": keys, "cluster": [clusters[k] for k in keys]}, schema={"record_key": pl.String, "cluster": pl.Int64})
+    sources = pl.DataFrame(list((one_per_person or {}).items()), schema={"record_key": pl.String, "source": pl.String}, orient="row")
+    decisions = pl.DataFrame(list(cannot_link), schema={"record_key": pl.String, "linked_record_key": pl.String}, orient="row")
+    edges, result, joined = household_pass(con, "records", pl.DataFrame(schema=EDGE_SCHEMA), start, sources, decisions)
+    person = dict(result.iter_rows())
+    return person, edges, joined
+
+
+def test_a_typo_and_a_nickname_join_their_only_candidate_at_the_address():
+    person, edges, joined = _run([
+        ("census:1", date(1974, 9, 16), "kamil", "dabrowski", "152 abbey way", "MB65ZN"),
+        ("tax:1", None, "karnil", "dabrowski", "152 abbey wy", "MB65ZN"),              # OCR: rn for m
+        ("census:2", date(1975, 11, 2), "kathleen", "flanagan", "7 manor place", "MB21AQ"),
+        ("tax:2", None, "katie", "flabnagan", "7 manor pl", None),                      # nickname, surname typo, no postcode
+        ("census:3", date(1980, 1, 1), "anna", "dabrowski", "152 abbey way", "MB65ZN"),  # another member: not alike
+    ])
+    assert person["census:1"] == person["tax:1"]
+    assert person["census:2"] == person["tax:2"]
+    assert person["census:3"] not in (person["census:1"], person["census:2"])
+    assert joined == 2
+    assert set(edges["rule"]) == {HOUSEHOLD_RULE} and edges.height == 2
+
+
+def test_a_tie_a_twin_a_jr_sr_pair_and_other_addresses_stay_apart():
+    person, edges, joined = _run([
+        # Two Elizabeth Taylors at one address: "e taylor" could be either.
+        ("census:1", date(1933, 9, 23), "elizabeth", "taylor", "33 brook grove", "MB65FQ"),
+        ("census:2", date(2015, 10, 14), "elizabeth", "taylor", "33 brook grove", "MB65FQ"),
+        ("tax:1", None, "e", "taylor", "33 brook gro", "MB65FQ"),
+        # Father and son of one name: their suffixes conflict.
+        ("census:3", date(1960, 5, 1), "john", "smith", "4 grange road", "MB41AQ", "sr"),
+        ("survey:3", None, "john", "smith", "4 grange rd", "MB41AQ", "jr"),
+        # Same name, other house number: not one household.
+        ("census:4", date(1970, 3, 30), "mohammed", "ali", "158 clover way", "MB74ZP"),
+        ("tax:4", None, "mohammed", "ali", "160 clover way", "MB74ZP"),
+        # A surname and an address alone say nothing about which member it is.
+        ("census:5", date(1981, 10, 6), "oisin", "burke", "106 mulberry close", "MB51ST"),
+        ("tax:5", None, None, "burke", "106 mulberry close", "MB51ST"),
+    ])
+    assert joined == 0 and edges.is_empty()
+    assert len(set(person.values())) == len(person)
+
+
+def test_dates_of_birth_that_conflict_keep_a_parent_and_child_apart():
+    person, _, joined = _run([
+        ("census:1", date(1954, 11, 13), "james", "parker", "136 queens close", "MB73XR"),
+        ("survey:1", date(1988, 2, 2), "jim", "parker", "136 queens cl", "MB73XR"),
+    ])
+    assert joined == 0 and person["census:1"] != person["survey:1"]
+
+
+def test_duplicate_free_sources_and_cannot_link_decisions_are_never_overruled():
+    rows = [
+        ("census:1", date(1974, 9, 16), "kamil", "dabrowski", "152 abbey way", "MB65ZN"),
+        ("tax:1", None, "karnil", "dabrowski", "152 abbey way", "MB65ZN"),
+        ("tax:2", None, "kamil", "dabrowski", "152 abbey way", "MB65ZN"),
+    ]
+    # census:1 and tax:1 are already one person, so tax:2 would be a second tax form of theirs.
+    person, _, joined = _run(rows, one_per_person={"tax:1": "tax", "tax:2": "tax"},
+                             clusters={"census:1": 0, "tax:1": 0, "tax:2": 1})
+    assert joined == 0 and person["tax:2"] != person["census:1"]
+    person, _, joined = _run(rows[:2], cannot_link=[("tax:1", "census:1")])
+    assert joined == 0 and person["tax:1"] != person["census:1"]
+
+
+def test_records_of_one_person_that_are_only_alike_each_other_join_together_but_a_bridge_does_not():
+    # Three records alike each other, and nothing else at the address.
+    person, edges, joined = _run([
+        ("census:1", date(1943, 6, 28), "andrzej", "zielinski", "116 lark street", "MB78TQ"),
+        ("survey:1", None, "andrzej", "zielinsky", "116 lark st", None),
+        ("tax:1", None, "a", "zielinski", "116 lark street", "MB78TQ"),
+    ], one_per_person={"tax:1": "tax", "census:1": "census"})
+    assert person["census:1"] == person["survey:1"] == person["tax:1"]
+    assert joined == 2
+    # "a zielinski" alike "andrzej" and "alina", who are not alike each other: it bridges nobody.
+    person, _, joined = _run([
+        ("census:1", date(1943, 6, 28), "andrzej", "zielinski", "116 lark street", "MB78TQ"),
+        ("census:2", None, "alina", "zielinski", "116 lark street", "MB78TQ"),
+        ("tax:1", None, "a", "zielinski", "116 lark street", "MB78TQ"),
+    ], one_per_person={"tax:1": "tax", "census:1": "census", "census:2": "census"})
+    assert joined == 0 and len(set(person.values())) == 3
