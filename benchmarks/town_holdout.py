@@ -67,6 +67,7 @@ sources:
       first_name: forename
       last_name: surname
       date_of_birth: date_of_birth
+      sex: sex
       address_line: address
       city: town
       postcode: postcode
@@ -126,6 +127,7 @@ sources:
       source_record_id: tax_ref
       first_name: nullif(trim(first_name_or_initials), '')
       last_name: last_name
+      sex: title
       address_line: address_line
       postcode: post_code
       updated_at: timestamp '2023-04-05 00:00:00'

@@ -21,6 +21,9 @@ IDENTITY_FIELDS: dict[str, str] = {
     "country": "varchar",
     "loyalty_id": "varchar",
     "device_id": "varchar",
+    # M / F, male / female, or a title that says it (Mr, Mrs, Ms, Miss): tells a
+    # tax form of "Mrs Taylor" from her husband's (dbt macro cdp_sex).
+    "sex": "varchar",
 }
 
 # Every source maps these; source_record_id is the identity record the row
@@ -179,6 +182,7 @@ FIELD_LIMITS: dict[str, dict] = {
     "country": {"max_length": 100},
     "loyalty_id": {"max_length": 200},
     "device_id": {"max_length": 200},
+    "sex": {"max_length": 50},
     "source_record_id": {"max_length": 200},
     "updated_at": TIMESTAMP_RANGE,
     "ordered_at": TIMESTAMP_RANGE,
@@ -204,7 +208,7 @@ DEFAULT_MAX_LENGTH = 10_000
 # that breaks a limit is nulled (and logged in raw.quarantine) while the row
 # still loads. Any other broken value quarantines the whole row.
 DESCRIPTIVE_FIELDS = frozenset({
-    "first_name", "last_name", "date_of_birth", "address_line", "postcode", "city", "region", "country",
+    "first_name", "last_name", "date_of_birth", "address_line", "postcode", "city", "region", "country", "sex",
     "category", "page_url", "subject", "body", "comment",
 })
 

@@ -23,7 +23,7 @@ from dagster_project.config_schema import ConfigError, Problem, Strict, validate
 SURVIVORSHIP_RULES = ("trust", "recency", "completeness")
 Rule = Literal[SURVIVORSHIP_RULES]
 # Attributes of the golden record; device ids are identifiers, not attributes.
-GOLDEN_FIELDS = tuple(f for f in IDENTITY_FIELDS if f != "device_id")
+GOLDEN_FIELDS = tuple(f for f in IDENTITY_FIELDS if f not in ("device_id", "sex"))
 
 
 def _sql_condition(condition: str) -> str:

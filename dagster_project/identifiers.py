@@ -77,5 +77,10 @@ def first_name_sql(value_sql: str) -> str:
     return _macro("cdp_first_name", f"cast({value_sql} as varchar)")
 
 
+def sex_sql(value_sql: str) -> str:
+    """Sex as 'm' / 'f' from a code, a word or a title; null when it says neither."""
+    return _macro("cdp_sex", f"cast({value_sql} as varchar)")
+
+
 def postcode_sql(value_sql: str) -> str:
     return _macro("cdp_normalise_postcode", f"cast({value_sql} as varchar)")

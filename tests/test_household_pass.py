@@ -14,7 +14,7 @@ from dagster_project.identity.phonetic import write_record_phonetics
 SCHEMA = {
     "record_key": pl.String, "date_of_birth": pl.Date, "first_name_norm": pl.String, "first_name_canonical": pl.String,
     "first_name_listed": pl.Boolean, "last_name_norm": pl.String, "name_suffix": pl.String,
-    "address_line_norm": pl.String, "postcode_norm": pl.String,
+    "address_line_norm": pl.String, "postcode_norm": pl.String, "sex": pl.String,
 }
 EDGE_SCHEMA = {"record_key": pl.String, "linked_record_key": pl.String, "rule": pl.String,
                "match_weight": pl.Float64, "vetoed": pl.Boolean, "veto_reason": pl.String}
@@ -23,7 +23,7 @@ TYPOS = {"karnil"}  # not real names: not in the nickname list
 
 
 def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, cannot_link=(), clusters: dict[str, int] | None = None):
-    """rows: (key, dob, first name, last name, address, postcode[, suffix]). Every record starts as its own
+    """rows: (key, dob, first name, last name, address, postcode[, suffix[, sex]]). Every record starts as its own
     person unless `clusters` says otherwise. Returns the person (cluster) of each record and the edges added."""
     con = duckdb.connect()
     con.execute("create schema reference")
@@ -31,8 +31,9 @@ def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, can
         con.execute(f"create table reference.{seed} as select * from read_csv(?, header = true)",
                     [str(BUNDLED_DBT_PROJECT / "seeds" / f"{seed}.csv")])
     records = pl.DataFrame(
-        [(key, dob, first, NICKNAMES.get(first, first), first not in TYPOS, last, suffix[0] if suffix else None, address, postcode)
-         for key, dob, first, last, address, postcode, *suffix in rows],
+        [(key, dob, first, NICKNAMES.get(first, first), first not in TYPOS, last, (rest + [None])[0], address, postcode,
+          (rest + [None, None])[1])
+         for key, dob, first, last, address, postcode, *rest in rows],
         schema=SCHEMA, orient="row",
     )
     con.register("records", records.to_arrow())
@@ -121,3 +122,15 @@ def test_records_of_one_person_that_are_only_alike_each_other_join_together_but_
         ("tax:1", None, "a", "zielinski", "116 lark street", "MB78TQ"),
     ], one_per_person={"tax:1": "tax", "census:1": "census", "census:2": "census"})
     assert joined == 0 and len(set(person.values())) == 3
+
+
+def test_sex_from_a_title_tells_which_member_filed_a_form():
+    household = [
+        ("census:1", date(1970, 1, 5), "john", "taylor", "12 poplar grove", "MB45BR", None, "m"),
+        ("census:2", date(1972, 8, 9), "jane", "taylor", "12 poplar grove", "MB45BR", None, "f"),
+    ]
+    # "j taylor" could be either; "Mrs J Taylor" is Jane.
+    person, _, joined = _run([*household, ("tax:1", None, "j", "taylor", "12 poplar grove", "MB45BR")])
+    assert joined == 0
+    person, _, joined = _run([*household, ("tax:1", None, "j", "taylor", "12 poplar grove", "MB45BR", None, "f")])
+    assert joined == 1 and person["tax:1"] == person["census:2"] != person["census:1"]

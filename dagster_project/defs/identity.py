@@ -79,6 +79,7 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.Materi
             "one_record_per_person_sources": dg.MetadataValue.json(report.one_record_sources),
             "pairs_joined_despite_a_conflict": report.accepted_conflicts,
             "ambiguous_links": report.ambiguous_links,
+            "persons_joined_by_the_household_pass": report.household_joins,
             "decisions_applied": report.decisions_applied,
             "decisions_not_applied_unknown_record": len(report.decisions_unknown),
             "splink_match_weights": dg.MetadataValue.md(_histogram(report.match_weights)),

@@ -10,8 +10,8 @@ Inside one household, the context that a file-wide model lacks decides:
 - two records are *candidates* when they live at one address (the same house
   number, and the same postcode or street), their last names are alike (equal,
   a typo, the same sound, one within the other) and their first names agree
-  on something (the same initial, a nickname, the same sound, a close
-  spelling) while nothing conflicts (identity.conflicts: first names, dates
+  on something (a nickname, the same sound, a close spelling, an initial),
+  their sexes do not differ, and nothing conflicts (identity.conflicts: first names, dates
   of birth, Jr/Sr);
 - persons join only as a *clique*: a group in which every person is a
   candidate of every other and of no one outside it, so each one's only
@@ -52,7 +52,7 @@ def _household_records_sql(records: str) -> str:
     address = expand_address_sql("r.address_line_norm")
     return f"""
         with named as (
-            select r.record_key, r.first_name_norm, r.first_name_canonical, r.last_name_norm,
+            select r.record_key, r.first_name_norm, r.first_name_canonical, r.last_name_norm, r.sex,
                    p.first_name_phonetic, k.phonetic as last_name_phonetic, r.postcode_norm, {address} as address
             from {records} as r
             left join {RECORD_PHONETICS} as p on p.record_key = r.record_key
@@ -108,7 +108,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str) -> pl.DataFram
             f"""select l.record_key as record_key_l, r.record_key as record_key_r
                 from household_records as l join household_records as r
                   on l.{key} = r.{key} and l.record_key < r.record_key
-                where {_LAST_NAMES_ALIKE} and {_FIRST_NAMES_AGREE}"""
+                where {_LAST_NAMES_ALIKE} and {_FIRST_NAMES_AGREE} and (l.sex = r.sex or l.sex is null or r.sex is null)"""
             for key in ("house_postcode", "house_street")
         )
         con.execute(f"create or replace temp table {_CANDIDATES} as select row_number() over (order by record_key_l, record_key_r) as pair, * from ({joins})")

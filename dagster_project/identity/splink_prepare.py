@@ -91,7 +91,8 @@ def _base_select(columns: set[str]) -> str:
         {col("address_line_norm", fold_sql(address_raw))} as address_line_folded,
         {col("postcode_norm", f"nullif(upper(regexp_replace({postcode_raw}, '[^A-Za-z0-9]', '', 'g')), '')")}
             as postcode_norm,
-        {fold_sql(col("city"))} as city_norm
+        {fold_sql(col("city"))} as city_norm,
+        {col("sex")} as sex
     """
 
 
@@ -235,7 +236,7 @@ def prepare_records(
 
 FIELDS_FOR_FILL = [
     "first_name_norm", "last_name_norm", "date_of_birth", "email", "phone",
-    "address_line_norm", "postcode_norm", "city_norm",
+    "address_line_norm", "postcode_norm", "city_norm", "sex",
 ]
 
 

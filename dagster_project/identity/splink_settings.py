@@ -141,6 +141,18 @@ def date_of_birth_comparison() -> Comparison:
     return Comparison("date_of_birth", levels, {"date_of_birth"})
 
 
+def sex_comparison() -> Comparison:
+    """Sex, where sources give it (a census, a title on a form): agreeing is weak evidence, differing
+    strong evidence against; it tells "Mrs Taylor" from her husband when nothing else does.
+    m is fixed (3% of a person's records give another sex: a slip, a wrong title), not trained: the
+    pairs EM would learn from can be twins of one birth date, who differ half the time."""
+    return Comparison("sex", [
+        _null("sex"),
+        _level("sex_l = sex_r", "same", m_probability=0.97, fix_m_probability=True),
+        {**ELSE, "m_probability": 0.03, "fix_m_probability": True},
+    ], {"sex"})
+
+
 # First names clearly belong to different people: not a nickname, a typo (one
 # letter: mia / min, abby / amby, which Jaro-Winkler scores low on short
 # names), a sound-alike spelling, an initial, nor names swapped.
@@ -344,6 +356,7 @@ EM_RULES = [
 FIELD_COLUMNS = {
     "first": "first_name_norm", "last": "last_name_norm", "dob": "date_of_birth", "email": "email",
     "phone": "phone", "address": "address_line_norm", "postcode": "postcode_norm", "city": "city_norm",
+    "sex": "sex",
 }
 
 
@@ -399,11 +412,13 @@ def _build_spec(fields: set[str], household: bool) -> ModelSpec:
         comparisons.append(
             address_comparison("address" in fields, "postcode" in fields, "city" in fields, household and has_first)
         )
+    if "sex" in fields:
+        comparisons.append(sex_comparison())
     if "email" in fields:
         comparisons.append(email_comparison(household and has_first))
     if "phone" in fields:
         comparisons.append(phone_comparison(household and has_first))
-    if len(comparisons) < 2:
+    if len([c for c in comparisons if c.name != "sex"]) < 2:
         raise ValueError(f"too few populated fields for probabilistic matching: {sorted(fields)}")
 
     deterministic = [cols for cols, need in DETERMINISTIC_RULES if need <= fields]

@@ -95,3 +95,14 @@
         else '{{ default_code }}'
     end
 {%- endmacro %}
+
+{# Sex as 'm' or 'f', read from a code, a word or a title (M, male, Mr; F,
+   female, Mrs, Ms, Miss); anything else (Dr, Mx, unknown) is null: no
+   evidence either way. #}
+{% macro cdp_sex(expression) -%}
+    case lower(trim(replace({{ expression }}, '.', '')))
+        when 'm' then 'm' when 'male' then 'm' when 'man' then 'm' when 'mr' then 'm' when 'mister' then 'm'
+        when 'f' then 'f' when 'female' then 'f' when 'woman' then 'f' when 'mrs' then 'f' when 'ms' then 'f'
+        when 'miss' then 'f' when 'madam' then 'f'
+    end
+{%- endmacro %}

@@ -75,7 +75,8 @@ normalised as (
         {{ cdp_clean_text('region_original') }} as region,
         {{ cdp_normalise_country('country_original') }} as country,
         {{ cdp_normalise_code('loyalty_id_original') }} as loyalty_id,
-        {{ cdp_normalise_device_id('device_id_original') }} as device_id
+        {{ cdp_normalise_device_id('device_id_original') }} as device_id,
+        {{ cdp_sex('sex_original') }} as sex
     from latest_version
     where version_rank = 1
 
@@ -102,6 +103,7 @@ select
     country,
     loyalty_id,
     device_id,
+    sex,
     {%- for field in identity_fields %}
     {{ field }}_original,
     {%- endfor %}

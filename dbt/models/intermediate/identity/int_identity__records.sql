@@ -30,7 +30,7 @@ with all_versions as (
         first_name, first_name_norm, last_name, last_name_norm,
         email, phone, date_of_birth,
         address_line, address_line_norm, postcode, postcode_norm, city, region, country,
-        loyalty_id, device_id,
+        loyalty_id, device_id, sex,
         updated_at, _loaded_at, _file, _row_number
     from {{ ref(src['model']) }}
     where source_record_id is not null
@@ -101,7 +101,7 @@ select
     name_suffix,
     email, phone, date_of_birth,
     address_line, address_line_norm, postcode, postcode_norm, city, region, country,
-    loyalty_id, device_id,
+    loyalty_id, device_id, sex,
     updated_at,
     _file,
     _row_number,
