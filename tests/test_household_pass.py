@@ -6,6 +6,7 @@ from datetime import date
 
 import duckdb
 import polars as pl
+import pytest
 
 from dagster_project.config import BUNDLED_DBT_PROJECT
 from dagster_project.identity.household_pass import HOUSEHOLD_RULE, household_pass
@@ -22,7 +23,8 @@ NICKNAMES = {"katie": "kathleen", "zosia": "zofia", "jim": "james"}
 TYPOS = {"karnil"}  # not real names: not in the nickname list
 
 
-def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, cannot_link=(), clusters: dict[str, int] | None = None):
+def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, cannot_link=(), clusters: dict[str, int] | None = None,
+         with_sex: bool = True):
     """rows: (key, dob, first name, last name, address, postcode[, suffix[, sex]]). Every record starts as its own
     person unless `clusters` says otherwise. Returns the person (cluster) of each record and the edges added."""
     con = duckdb.connect()
@@ -36,7 +38,7 @@ def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, can
          for key, dob, first, last, address, postcode, *rest in rows],
         schema=SCHEMA, orient="row",
     )
-    con.register("records", records.to_arrow())
+    con.register("records", (records if with_sex else records.drop("sex")).to_arrow())
     con.execute("create schema identity")
     write_record_phonetics(con, "records")
     keys = records["record_key"].to_list()
@@ -49,8 +51,9 @@ def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, can
     return person, edges, joined
 
 
-def test_a_typo_and_a_nickname_join_their_only_candidate_at_the_address():
-    person, edges, joined = _run([
+@pytest.mark.parametrize("with_sex", [True, False], ids=["records with sex", "records from before the sex field"])
+def test_a_typo_and_a_nickname_join_their_only_candidate_at_the_address(with_sex):
+    person, edges, joined = _run(with_sex=with_sex, rows=[
         ("census:1", date(1974, 9, 16), "kamil", "dabrowski", "152 abbey way", "MB65ZN"),
         ("tax:1", None, "karnil", "dabrowski", "152 abbey wy", "MB65ZN"),              # OCR: rn for m
         ("census:2", date(1975, 11, 2), "kathleen", "flanagan", "7 manor place", "MB21AQ"),

@@ -36,7 +36,7 @@ import polars as pl
 from dagster_project.identity.clusters import components, edge_nodes
 from dagster_project.identity.conflicts import conflict_pairs_sql
 from dagster_project.identity.phonetic import RECORD_PHONETICS, register_phonetic_keys
-from dagster_project.identity.splink_prepare import expand_address_sql
+from dagster_project.identity.splink_prepare import expand_address_sql, house_number_sql
 
 HOUSEHOLD_RULE = "household"
 # An address key shared by more records than this is a building or a placeholder, not a household.
@@ -47,12 +47,13 @@ ROUNDS = 3
 _CANDIDATES = "household_candidates"
 
 
-def _household_records_sql(records: str) -> str:
+def _household_records_sql(records: str, has_sex: bool) -> str:
     """Records that can take part, with their household keys: house number with postcode, and with street."""
     address = expand_address_sql("r.address_line_norm")
+    sex = "r.sex" if has_sex else "cast(null as varchar) as sex"  # a records table from before the field
     return f"""
         with named as (
-            select r.record_key, r.first_name_norm, r.first_name_canonical, r.last_name_norm, r.sex,
+            select r.record_key, r.first_name_norm, r.first_name_canonical, r.last_name_norm, {sex},
                    p.first_name_phonetic, k.phonetic as last_name_phonetic, r.postcode_norm, {address} as address
             from {records} as r
             left join {RECORD_PHONETICS} as p on p.record_key = r.record_key
@@ -61,8 +62,8 @@ def _household_records_sql(records: str) -> str:
         ),
         parts as (
             select *,
-                   -- The house number (not a flat's), and the street's first letters after it.
-                   nullif(regexp_extract(regexp_replace(address, ' flat [0-9a-z]+', ''), '([0-9]+[a-z]?)', 1), '') as house,
+                   -- The house number (as Splink's preparation reads it), and the street's first letters.
+                   {house_number_sql("address")} as house,
                    left(trim(regexp_replace(regexp_replace(address, ' flat [0-9a-z]+', ''), '[0-9]+[a-z]?', '', 'g')), 4) as street
             from named
         ),
@@ -100,7 +101,8 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str) -> pl.DataFram
     """Record pairs (record_key_l < record_key_r) of one household that may be one person and do not conflict."""
     register_phonetic_keys(con, "household_last_name_keys", f"select last_name_norm from {records}")
     try:
-        con.execute(f"create or replace temp table household_records as {_household_records_sql(records)}")
+        has_sex = "sex" in {row[0] for row in con.sql(f"describe select * from {records}").fetchall()}
+        con.execute(f"create or replace temp table household_records as {_household_records_sql(records, has_sex)}")
     finally:
         con.unregister("household_last_name_keys")
     try:

@@ -35,6 +35,13 @@ TEXT_FIELDS = [
     "email", "phone", "address_line", "address_line_norm", "postcode", "postcode_norm", "city",
 ]
 
+def house_number_sql(address: str) -> str:
+    """The last number in an address line but a flat's: the house number ("12 high street flat 3" -> 12,
+    "4 85 juniper gardens" -> 85, a flat number written first without the word)."""
+    return (f"nullif(regexp_extract(regexp_replace({address}, ' flat [0-9a-z]+', ''), "
+            f"'([0-9]+[a-z]?)[^0-9]*$', 1), '')")
+
+
 # Street-type abbreviations, expanded so "12 High St" equals "12 High Street".
 STREET_ABBREVIATIONS = {
     "rd": "road", "st": "street", "ln": "lane", "ave": "avenue", "av": "avenue", "cl": "close",
@@ -190,9 +197,7 @@ def prepare_records(
     derived as (
         select
             *,
-            -- Last number in the line but a flat's: the house number ("12 high street flat 3" -> 12).
-            nullif(regexp_extract(regexp_replace(address_line_norm, ' flat [0-9a-z]+', ''), '([0-9]+[a-z]?)[^0-9]*$', 1), '')
-                as house_number,
+            {house_number_sql("address_line_norm")} as house_number,
             -- UK sector/district from the unspaced postcode; elsewhere the first 3 characters
             -- (Eircode routing key, US ZIP sectional centre).
             case when regexp_matches(postcode_norm, '{UK_POSTCODE}')
