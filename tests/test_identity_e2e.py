@@ -155,3 +155,33 @@ def test_cli_records_decisions_and_rejects_what_is_not_a_record_key(workspace_fa
     assert "not a record key" in capsys.readouterr().err
     lines = config.identity_decisions.read_text().splitlines()
     assert lines[0] == "decision,record_key,linked_record_key,reason,decided_at" and lines[1].startswith("must_link,crm:1,pos:9,same card,")
+
+
+def test_review_lists_what_a_person_should_look_at_with_both_records_and_persons(identity_runs):
+    from dagster_project.identity.review import NEAR_THRESHOLD_BITS, review_items, render_review
+
+    config = identity_runs["config"]
+    items = review_items(config)
+    with connect(config.warehouse) as con:
+        refused, ambiguous, household = con.execute(
+            """select count(distinct (record_key, linked_record_key)) filter (where vetoed and veto_reason like 'refused%'),
+                      count(distinct (record_key, linked_record_key)) filter (where vetoed and veto_reason like 'ambiguous%'),
+                      count(*) filter (where rule = 'household')
+               from identity.edges"""
+        ).fetchall()[0]
+        persons = dict(con.execute("select record_key, person_id from identity.person_map").fetchall())
+    counts = dict(items.group_by("kind").len().iter_rows())
+    assert counts.get("refused", 0) == refused and counts.get("ambiguous", 0) == ambiguous and refused + ambiguous > 0
+    assert counts.get("household", 0) == household
+    assert counts["largest_person"] == 20
+    # Near-threshold links are within NEAR_THRESHOLD_BITS of the threshold's weight, and joined.
+    import math
+    threshold = math.log2(config.match_threshold / (1 - config.match_threshold))
+    near = items.filter(pl.col("kind") == "near_threshold")
+    assert near.height and near["match_weight"].max() < threshold + NEAR_THRESHOLD_BITS
+    assert (near["person_id"] == near["linked_person_id"]).all()
+    # Each pair names the persons its records are in, as `cdp explain` would.
+    pairs = items.filter(pl.col("linked_record_key").is_not_null())
+    assert all(persons[r["record_key"]] == r["person_id"] and persons[r["linked_record_key"]] == r["linked_person_id"]
+               for r in pairs.iter_rows(named=True))
+    assert "refused (" in render_review(items, limit=3)

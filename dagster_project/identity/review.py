@@ -6,6 +6,9 @@
   in one person;
 - ambiguous: links of a record with little evidence to several persons, none
   clearly best, so it stays apart;
+- household: joins of the household pass (identity/household_pass.py), made
+  on looser evidence than a Splink link: each the other's only candidate alike
+  in name at one address;
 - largest_person: the persons with the most records;
 - decision_not_applied: human decisions naming a record that is not an
   identity record (unknown or erased).
@@ -38,15 +41,19 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
             with persons as (select record_key, person_id from identity.person_map)
             select case when e.vetoed and e.veto_reason like 'refused%' then 'refused'
                         when e.vetoed and e.veto_reason like 'ambiguous%' then 'ambiguous'
+                        when e.rule = 'household' then 'household'
                         else 'near_threshold' end as kind,
                    l.person_id, e.record_key, r.person_id as linked_person_id, e.linked_record_key,
                    e.match_weight,
-                   coalesce(e.veto_reason, 'Splink match probability ' || round(e.match_probability, 4)) as detail
+                   coalesce(e.veto_reason, case when e.rule = 'household'
+                       then 'household pass: each the other''s only candidate alike in name at this address'
+                       else 'Splink match probability ' || round(e.match_probability, 4) end) as detail
             from identity.edges as e
             left join persons as l on l.record_key = e.record_key
             left join persons as r on r.record_key = e.linked_record_key
             where (e.vetoed and (e.veto_reason like 'refused%' or e.veto_reason like 'ambiguous%'))
                or (not e.vetoed and e.rule = 'splink' and e.match_weight < ?)
+               or (not e.vetoed and e.rule = 'household')
             order by kind, e.match_weight desc nulls last, e.record_key
             """,
             params=[threshold_weight + NEAR_THRESHOLD_BITS],
@@ -71,7 +78,7 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
             if table_exists(con, "identity", "decisions")
             else pl.DataFrame()
         )
-    order = {"near_threshold": 0, "refused": 1, "ambiguous": 2}
+    order = {"near_threshold": 0, "refused": 1, "ambiguous": 2, "household": 3}
     # One row per pair: a pair linked by two rules (an email and Splink) is one item to review.
     links = links.sort(pl.col("kind").replace_strict(order, return_dtype=pl.Int8), maintain_order=True).unique(
         ["kind", "record_key", "linked_record_key"], keep="first", maintain_order=True
