@@ -1,0 +1,43 @@
+"""Dagster's SQLite storage kept open for the length of a run.
+
+The workspace's Dagster instance stores runs and events in SQLite files in
+WAL mode, and opens and closes a connection for each event it stores. When the
+last connection to a WAL database closes, SQLite checkpoints it: two or three
+fsyncs per event. A run of the whole graph stores about 2,000 events (each dbt
+test is an asset check: planned, output and evaluation), so on a busy disk
+that cost more than the run's identity resolution. One idle connection held to
+each file means Dagster's are never the last: each event costs its commit's
+own write, and SQLite checkpoints as usual when the WAL grows. Nothing is made
+less durable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from contextlib import ExitStack, closing, contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import dagster as dg
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+
+def new_run_id() -> str:
+    return str(uuid.uuid4())  # what Dagster itself uses
+
+
+@contextmanager
+def storage_kept_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[list[Path]]:
+    """While inside: one idle connection to each SQLite file of `instance`, the run's own event shard
+    included (created here, before the run stores its first event). Yields the files held."""
+    if not isinstance(instance.event_log_storage, SqliteEventLogStorage):
+        yield []  # e.g. Postgres configured in $DAGSTER_HOME's dagster.yaml
+        return
+    instance.get_records_for_run(run_id, limit=1)  # creates the run's shard (Dagster initialises it on first use)
+    files = sorted(Path(instance.root_directory).rglob("*.db"))
+    with ExitStack() as stack:
+        for path in files:
+            con = stack.enter_context(closing(sqlite3.connect(path)))
+            con.execute("select count(*) from sqlite_master").fetchall()  # joins the WAL; no transaction stays open
+        yield files
