@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from dagster_project.config import CdpConfig, load_config
-from dagster_project.dbt_workspace import dbt_launcher, workspace_dbt_project
+from dagster_project.dbt_workspace import CdpDbtCliResource, dbt_launcher, workspace_dbt_project
 from dagster_project.defs.automation import build_daily_schedule, build_landing_sensor, full_run_job
 from dagster_project.defs.dbt import build_dbt_assets
 from dagster_project.defs.export import build_export_assets
@@ -52,7 +51,7 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
         resources={
             "cdp": CdpResource(config_path=str(config.path)),
             # dbt dies with the process running the step, even under kill -9
-            "dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_launcher(config)),
+            "dbt": CdpDbtCliResource(project_dir=project, dbt_executable=dbt_launcher(config)),
         },
         # DuckDB has one writer: steps run one after another in one process,
         # which holds the workspace's run lock (runs launched by Dagster).

@@ -18,6 +18,7 @@ from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.publish import publish_warehouse
 from dagster_project.report import write_run_report
 from dagster_project.run_mode import full_run_tags, is_full_run
+from dagster_project.run_storage import new_run_id, storage_kept_open
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.stale_runs import workspace_tags
 from dagster_project.warehouse import connect
@@ -77,13 +78,16 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None, ful
     job = definitions.resolve_job_def(FULL_RUN_JOB)
     if assets is not None:
         job = job.get_subset(asset_selection=set(assets), asset_check_selection=set())
+    run_id = new_run_id()
     with dagster_instance(config) as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            tags={**workspace_tags(config), **full_run_tags(full)},
-            run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
-        )
+        with storage_kept_open(instance, run_id):
+            result = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                raise_on_error=False,
+                tags={**workspace_tags(config), **full_run_tags(full)},
+                run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
+            )
         end = finish_run(config, instance, result.run_id, result.all_events)
     summary = summarise_run(config, result.run_id, end.failures, materialized_assets(result))
     summary.published_now = end.published is not None

@@ -7,7 +7,8 @@ not do this (a run of only some assets skips them), nor could a run status
 sensor (it reacts after the run started). `cdp run` takes the lock itself:
 `execute_in_process` uses its own executor.
 
-Holding the lock, the executor also tags the run with its workspace, reports
+Holding the lock, the executor also keeps Dagster's SQLite storage open
+(run_storage.py), tags the run with its workspace, reports
 runs a killed holder left marked as going on as failed (stale_runs), and
 ends the run as `cdp run` does (pipeline.finish_run): the freshness of the
 files it loaded, the warehouse published for readers when every step
@@ -19,6 +20,7 @@ import dagster as dg
 from dagster_project.config import CdpConfig
 from dagster_project.pipeline import finish_run
 from dagster_project.run_lock import workspace_lock
+from dagster_project.run_storage import storage_kept_open
 from dagster_project.stale_runs import fail_stale_runs, workspace_tags
 
 
@@ -54,9 +56,10 @@ class WorkspaceLockedExecutor(dg.Executor):
                 for stale in fail_stale_runs(instance, self._config, dead_holder, current_run_id=run_id):
                     plan_context.log.warning(f"run {stale} ended without reporting its end: marked failed")
             events = []
-            for event in self._inner.execute(plan_context, execution_plan):
-                events.append(event)
-                yield event
+            with storage_kept_open(instance, run_id):  # as `cdp run` does: no fsyncs per event
+                for event in self._inner.execute(plan_context, execution_plan):
+                    events.append(event)
+                    yield event
             end = finish_run(self._config, instance, run_id, events)  # as `cdp run` does after its steps
             if end.published:
                 plan_context.log.info(f"published for readers: {end.published}")
