@@ -79,6 +79,11 @@ def test_a_tie_a_twin_a_jr_sr_pair_and_other_addresses_stay_apart():
         # Same name, other house number: not one household.
         ("census:4", date(1970, 3, 30), "mohammed", "ali", "158 clover way", "MB74ZP"),
         ("tax:4", None, "mohammed", "ali", "160 clover way", "MB74ZP"),
+        # Real names that only sound alike are two people; one street in two towns is two households.
+        ("crm:6", None, "john", "westmore", "33 tower way flat 4", "NR201DN"),
+        ("crm:7", None, "joanne", "westmore", "33 tower way flat 4", "NR201DN"),
+        ("crm:8", date(1984, 2, 1), "jennifer", "bennett", "20 meadow road", "L13ZU"),
+        ("crm:9", None, "jennifer", "bennett", "20 meadow rd", "G615QZ"),
         # A surname and an address alone say nothing about which member it is.
         ("census:5", date(1981, 10, 6), "oisin", "burke", "106 mulberry close", "MB51ST"),
         ("tax:5", None, None, "burke", "106 mulberry close", "MB51ST"),

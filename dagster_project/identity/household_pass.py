@@ -8,11 +8,12 @@ birth to make up for it: "kamil dabrowski, 1974" and "karnil dabrowski" at
 Inside one household, the context that a file-wide model lacks decides:
 
 - two records are *candidates* when they live at one address (the same house
-  number, and the same postcode or street), their last names are alike (equal,
-  a typo, the same sound, one within the other) and their first names agree
-  on something (a nickname, the same sound, a close spelling, an initial),
-  their sexes do not differ, and nothing conflicts (identity.conflicts: first names, dates
-  of birth, Jr/Sr);
+  number, and the same postcode, or the same street and postcodes that do not
+  differ), their last names are alike (equal, a typo, the same sound, one
+  within the other), their first names agree (a nickname, an initial or short
+  form; the same sound or a close spelling unless both are real names, which
+  are told apart strictly: john / joanne), their sexes do not differ, and
+  nothing conflicts (identity.conflicts: first names, dates of birth, Jr/Sr);
 - persons join only as a *clique*: a group in which every person is a
   candidate of every other and of no one outside it, so each one's only
   candidates are the others (a record that is the candidate of two persons
@@ -53,7 +54,7 @@ def _household_records_sql(records: str, has_sex: bool) -> str:
     sex = "r.sex" if has_sex else "cast(null as varchar) as sex"  # a records table from before the field
     return f"""
         with named as (
-            select r.record_key, r.first_name_norm, r.first_name_canonical, r.last_name_norm, {sex},
+            select r.record_key, r.first_name_norm, r.first_name_canonical, r.first_name_listed, r.last_name_norm, {sex},
                    p.first_name_phonetic, k.phonetic as last_name_phonetic, r.postcode_norm, {address} as address
             from {records} as r
             left join {RECORD_PHONETICS} as p on p.record_key = r.record_key
@@ -87,13 +88,19 @@ _LAST_NAMES_ALIKE = """(
     or contains(' ' || l.last_name_norm || ' ', ' ' || r.last_name_norm || ' ')
     or contains(' ' || r.last_name_norm || ' ', ' ' || l.last_name_norm || ' ')
 )"""
-# First names of one person: a nickname, the same sound, a close spelling, or an initial or short form of
-# the other. Not merely the same first letter (jennifer / jogn, temitope / tobi are other members).
+# First names of one person: a nickname, or an initial or short form of the other; or, unless both are
+# real names (the nickname list), the same sound or a close spelling (a typo: kamil / karnil). Real
+# names are told apart strictly, as in identity.conflicts: john / joanne, alexander / alexandra.
 _FIRST_NAMES_AGREE = """(
     l.first_name_canonical = r.first_name_canonical
-    or l.first_name_phonetic = r.first_name_phonetic
-    or jaro_winkler_similarity(l.first_name_norm, r.first_name_norm) >= 0.85
     or starts_with(l.first_name_norm, r.first_name_norm) or starts_with(r.first_name_norm, l.first_name_norm)
+    or (not (coalesce(l.first_name_listed, false) and coalesce(r.first_name_listed, false))
+        and (l.first_name_phonetic = r.first_name_phonetic
+             or jaro_winkler_similarity(l.first_name_norm, r.first_name_norm) >= 0.85))
+)"""
+# One town: a street shared by two towns ("29 long avenue") is two households unless the postcodes agree.
+_POSTCODES_AGREE = """(
+    l.postcode_norm is null or r.postcode_norm is null or levenshtein(l.postcode_norm, r.postcode_norm) <= 1
 )"""
 
 
@@ -110,7 +117,8 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str) -> pl.DataFram
             f"""select l.record_key as record_key_l, r.record_key as record_key_r
                 from household_records as l join household_records as r
                   on l.{key} = r.{key} and l.record_key < r.record_key
-                where {_LAST_NAMES_ALIKE} and {_FIRST_NAMES_AGREE} and (l.sex = r.sex or l.sex is null or r.sex is null)"""
+                where {_LAST_NAMES_ALIKE} and {_FIRST_NAMES_AGREE} and {_POSTCODES_AGREE}
+                  and (l.sex = r.sex or l.sex is null or r.sex is null)"""
             for key in ("house_postcode", "house_street")
         )
         con.execute(f"create or replace temp table {_CANDIDATES} as select row_number() over (order by record_key_l, record_key_r) as pair, * from ({joins})")
