@@ -79,7 +79,8 @@ def _describe_link(row: dict) -> str:
     if row["rule"] == "must_link":
         head += "human must-link decision"
     elif row["rule"] == "household":
-        head += "household pass: at one address, each the other's only candidate alike in name (identity/household_pass.py)"
+        head += ("household pass, after the passes below left them apart: at one address, each the other's "
+                 "only candidate alike in name (identity/household_pass.py)")
     elif row["rule"] == "splink":
         head += f"Splink match probability {row['match_probability']:.4f} (weight {row['match_weight']:+.1f})"
     else:
