@@ -39,7 +39,7 @@ from dagster_project.identity.incremental import ScoringPlan, write_scoring_stat
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
 from dagster_project.identity.splink_model import train_model
-from dagster_project.warehouse import table_exists
+from dagster_project.warehouse import PYTHON_HEAVY_SHARE, memory_share, table_exists
 
 IDENTITY_DDL = """
 create schema if not exists identity;
@@ -104,7 +104,13 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
 
     At 1,000,000 people the records, links and edges are GBs each: every frame is dropped (del)
     once used, and the widest data (scores, fingerprints, the edges' comparison columns) stays in
-    DuckDB (graph.SCORES_TABLE, FINGERPRINTS_TABLE)."""
+    DuckDB (graph.SCORES_TABLE, FINGERPRINTS_TABLE), whose memory limit is lowered meanwhile."""
+    with memory_share(con, PYTHON_HEAVY_SHARE):
+        return _resolve(con, config, run_id, done, full)
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None],
+             full: bool) -> IdentityReport:
     con.execute(IDENTITY_DDL)
     if not config.identity_model.exists():
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
