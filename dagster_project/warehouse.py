@@ -35,8 +35,8 @@ LOCK_WAIT_SECONDS = 30.0
 # frames, Splink's inputs) needs room beside it, so DuckDB (each Python
 # connection and dbt's) gets this share, and spills to disk beyond it.
 MEMORY_SHARE = 0.4
-# Identity resolution holds GBs of polars frames and numpy arrays beside its DuckDB work (at
-# 1,000,000 people about 7 GiB at once): its connection gets this smaller share while it resolves.
+# Identity clustering holds GBs of polars frames and numpy arrays beside its DuckDB work (at
+# 1,000,000 people about 7 GiB at once): its connection gets this smaller share meanwhile.
 PYTHON_HEAVY_SHARE = 0.3
 
 

@@ -90,14 +90,15 @@ def comparison_columns(names: list[str]) -> list[str]:
 
 def build_graph(
     con: duckdb.DuckDBPyConnection,
-    deterministic: pl.DataFrame,
     model_path: Path,
     *,
     match_threshold: float,
     veto_weight: float,
     full: bool = True,
 ) -> IdentityGraph:
-    """All edges between identity records; `deterministic` comes from read_links.
+    """All edges between identity records: the deterministic links (read_links) and Splink's.
+    The links are read once Splink is done: its DuckDB work is the largest, and Python holds
+    nothing big beside it.
     Unless `full`, reuses the scores stored by the last run for unchanged records (identity.incremental)."""
     model = json.loads(model_path.read_text())
     names = comparison_names(model)
@@ -109,7 +110,7 @@ def build_graph(
         signature = scoring_signature(model_path, match_threshold)
         fingerprint_prepared(con)
         plan = plan_scoring(con, signature, full)
-        _create_vetoable_pairs(con, deterministic, [r for r in SHAREABLE_RULES if r in names])
+        _create_vetoable_pairs(con, [r for r in SHAREABLE_RULES if r in names])
         _score(con, model, match_threshold, term_frequencies, plan)
         con.execute(f"create or replace temp table {_temporary(FINGERPRINTS_TABLE)} as select * from {SCRATCH}.main.fingerprints")
     # Only the columns the veto and the Splink edges need; the same order whichever pairs were reused.
@@ -118,7 +119,7 @@ def build_graph(
         f"select {', '.join(['record_key', 'linked_record_key', 'match_probability', 'match_weight', *evidence])} from {SCORES_TABLE}"
     ).pl().sort("record_key", "linked_record_key")
 
-    deterministic = deterministic.join(scores, on=["record_key", "linked_record_key"], how="left")
+    deterministic = read_links(con).join(scores, on=["record_key", "linked_record_key"], how="left")
     deterministic = deterministic.with_columns(_distinguishing_evidence(names).alias("other_evidence_weight"))
     shareable = pl.col("rule").is_in(SHAREABLE_RULES)
     weak = (
@@ -183,24 +184,22 @@ def read_links(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return con.sql(f"select record_key, linked_record_key, rule from {LINKS_TABLE}").pl()
 
 
-def _create_vetoable_pairs(con: duckdb.DuckDBPyConnection, deterministic: pl.DataFrame, rules: list[str]) -> None:
+def _create_vetoable_pairs(con: duckdb.DuckDBPyConnection, rules: list[str]) -> None:
     """The pairs whose Splink score the veto needs, as table deterministic_pairs
     of the scratch database: links on identifiers that families share, between
     records with a first name or a date of birth (a bare record has no evidence
     to veto on)."""
-    con.register("shareable_links", deterministic.filter(pl.col("rule").is_in(rules)).to_arrow())
-    try:
-        con.execute(
-            f"""create table {SCRATCH}.deterministic_pairs as
-            select links.record_key as record_key_l, links.linked_record_key as record_key_r
-            from shareable_links as links
-            join {RECORDS_TABLE} as l on l.record_key = links.record_key
-            join {RECORDS_TABLE} as r on r.record_key = links.linked_record_key
-            where (l.first_name_norm is not null or l.date_of_birth is not null)
-              and (r.first_name_norm is not null or r.date_of_birth is not null)"""
-        )
-    finally:
-        con.unregister("shareable_links")
+    con.execute(
+        f"""create table {SCRATCH}.deterministic_pairs as
+        select links.record_key as record_key_l, links.linked_record_key as record_key_r
+        from {LINKS_TABLE} as links
+        join {RECORDS_TABLE} as l on l.record_key = links.record_key
+        join {RECORDS_TABLE} as r on r.record_key = links.linked_record_key
+        where list_contains(?::varchar[], links.rule)
+          and (l.first_name_norm is not null or l.date_of_birth is not null)
+          and (r.first_name_norm is not null or r.date_of_birth is not null)""",
+        [rules],
+    )
 
 
 def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -30,10 +30,10 @@ from dagster_project.identity.graph import (
     FINGERPRINTS_TABLE,
     RECORDS_TABLE,
     SCORES_TABLE,
+    IdentityGraph,
     attach_bare_records,
     build_graph,
     comparison_columns,
-    read_links,
 )
 from dagster_project.identity.incremental import ScoringPlan, write_scoring_state
 from dagster_project.identity.one_per_person import duplicate_free_sources
@@ -104,27 +104,27 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
 
     At 1,000,000 people the records, links and edges are GBs each: every frame is dropped (del)
     once used, and the widest data (scores, fingerprints, the edges' comparison columns) stays in
-    DuckDB (graph.SCORES_TABLE, FINGERPRINTS_TABLE), whose memory limit is lowered meanwhile."""
-    with memory_share(con, PYTHON_HEAVY_SHARE):
-        return _resolve(con, config, run_id, done, full)
-
-
-def _resolve(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None],
-             full: bool) -> IdentityReport:
+    DuckDB (graph.SCORES_TABLE, FINGERPRINTS_TABLE). Splink's scoring has DuckDB's usual memory
+    limit (Python holds little then); the clustering after it, whose Python side is large, a lower one."""
     con.execute(IDENTITY_DDL)
     if not config.identity_model.exists():
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
+    graph = build_graph(
+        con, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight, full=full,
+    )
+    done(RESOLVE_STAGES[0])
+    with memory_share(con, PYTHON_HEAVY_SHARE):
+        return _cluster_and_write(con, config, run_id, done, graph)
+
+
+def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None],
+                       graph: IdentityGraph) -> IdentityReport:
     records = con.sql(
         f"""select record_key, source, first_name_norm is not null or date_of_birth is not null as is_described,
                    -- fully described: a first name beyond an initial, and a date of birth
                    length(first_name_norm) > 1 and date_of_birth is not null as is_full
             from {RECORDS_TABLE}"""
     ).pl()
-    graph = build_graph(
-        con, read_links(con), config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight,
-        full=full,
-    )
-    done(RESOLVE_STAGES[0])
     edges, clusters = attach_bare_records(
         graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]
     )
