@@ -35,15 +35,29 @@ LOCK_WAIT_SECONDS = 30.0
 # frames, Splink's inputs) needs room beside it, so DuckDB (each Python
 # connection and dbt's) gets this share, and spills to disk beyond it.
 MEMORY_SHARE = 0.4
+# Identity clustering holds GBs of polars frames and numpy arrays beside its DuckDB work (at
+# 1,000,000 people about 7 GiB at once): its connection gets this smaller share meanwhile.
+PYTHON_HEAVY_SHARE = 0.3
 
 
-def memory_limit() -> str:
-    """DuckDB's memory limit: $CDP_MEMORY_LIMIT (DuckDB's form, e.g. "8GB") or MEMORY_SHARE of this machine's memory."""
+def memory_limit(share: float = MEMORY_SHARE) -> str:
+    """DuckDB's memory limit: $CDP_MEMORY_LIMIT (DuckDB's form, e.g. "8GB") or `share` of this machine's memory."""
     configured = os.environ.get("CDP_MEMORY_LIMIT", "").strip()
     if configured:
         return configured
     machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{int(machine * MEMORY_SHARE) // 2**20}MiB"
+    return f"{int(machine * share) // 2**20}MiB"
+
+
+@contextmanager
+def memory_share(con: duckdb.DuckDBPyConnection, share: float) -> Iterator[None]:
+    """DuckDB's memory limit on `con` (opened by `connect`) set to `share` of the machine for a while,
+    then back to the usual one; $CDP_MEMORY_LIMIT, when set, is kept throughout."""
+    con.execute(f"set memory_limit = '{memory_limit(share)}'")
+    try:
+        yield
+    finally:
+        con.execute(f"set memory_limit = '{memory_limit()}'")
 
 
 def threads() -> int:

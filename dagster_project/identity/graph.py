@@ -48,14 +48,24 @@ SHAREABLE_RULES = ["email", "phone"]
 # The comparisons that tell members of one household apart.
 DISTINGUISHING_COMPARISONS = ("first_name", "date_of_birth")
 RENAMED = {"record_key_l": "record_key", "record_key_r": "linked_record_key"}
+# Every scored pair with all its columns, and each record's fingerprint, kept in DuckDB
+# temporary tables until resolve writes them (identity.scored_pairs, record_fingerprints,
+# the comparison columns of identity.edges): at 1,000,000 people they are millions of
+# wide rows, which DuckDB holds within its memory limit (spilling beyond it) and Python need not.
+SCORES_TABLE = "temp.main.identity_scores"
+FINGERPRINTS_TABLE = "temp.main.identity_fingerprints"
+NEW_SCORES_TABLE = "temp.main.identity_new_scores"  # an incremental run's Splink scores, before they join the reused ones
+# The columns of an edge in Python; the comparison columns (gamma_X, mw_X) are joined from
+# SCORES_TABLE when identity.edges is written (comparison_columns).
+EDGE_COLUMNS = ["record_key", "linked_record_key", "rule", "match_probability", "match_weight", "other_evidence_weight",
+                "vetoed", "veto_reason"]
 
 
 @dataclass
 class IdentityGraph:
-    edges: pl.DataFrame  # every edge, vetoed ones flagged
+    edges: pl.DataFrame  # every edge (EDGE_COLUMNS), vetoed ones flagged
     comparisons: list[str]
-    scores: pl.DataFrame | None = None  # every scored pair (identity.incremental stores them)
-    fingerprints: pl.DataFrame | None = None  # record_key, fingerprint of its prepared row
+    pairs_scored: int = 0  # rows of SCORES_TABLE (identity.incremental stores them, with FINGERPRINTS_TABLE)
     signature: str = ""  # of the scoring inputs besides the records
     plan: ScoringPlan | None = None
 
@@ -64,20 +74,31 @@ class IdentityGraph:
         return self.edges.filter(~pl.col("vetoed"))
 
 
+def _temporary(table: str) -> str:
+    """The name to create a temporary table under (DuckDB refuses the temp catalog's prefix there)."""
+    return table.removeprefix("temp.main.")
+
+
 def comparison_names(model: dict) -> list[str]:
     return [c["output_column_name"] for c in model["comparisons"]]
 
 
+def comparison_columns(names: list[str]) -> list[str]:
+    """The per-comparison columns identity.edges carries after EDGE_COLUMNS, in order."""
+    return [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
+
+
 def build_graph(
     con: duckdb.DuckDBPyConnection,
-    deterministic: pl.DataFrame,
     model_path: Path,
     *,
     match_threshold: float,
     veto_weight: float,
     full: bool = True,
 ) -> IdentityGraph:
-    """All edges between identity records; `deterministic` comes from read_links.
+    """All edges between identity records: the deterministic links (read_links) and Splink's.
+    The links are read once Splink is done: its DuckDB work is the largest, and Python holds
+    nothing big beside it.
     Unless `full`, reuses the scores stored by the last run for unchanged records (identity.incremental)."""
     model = json.loads(model_path.read_text())
     names = comparison_names(model)
@@ -89,12 +110,16 @@ def build_graph(
         signature = scoring_signature(model_path, match_threshold)
         fingerprint_prepared(con)
         plan = plan_scoring(con, signature, full)
-        _create_vetoable_pairs(con, deterministic, [r for r in SHAREABLE_RULES if r in names])
-        scores = _score(con, model, match_threshold, term_frequencies, plan)
-        fingerprints = con.sql(f"select * from {SCRATCH}.main.fingerprints").pl()
-    scores = scores.sort("record_key", "linked_record_key")  # the same order whichever pairs were reused
+        _create_vetoable_pairs(con, [r for r in SHAREABLE_RULES if r in names])
+        _score(con, model, match_threshold, term_frequencies, plan)
+        con.execute(f"create or replace temp table {_temporary(FINGERPRINTS_TABLE)} as select * from {SCRATCH}.main.fingerprints")
+    # Only the columns the veto and the Splink edges need; the same order whichever pairs were reused.
+    evidence = [f"mw_{name}" for name in names if name in DISTINGUISHING_COMPARISONS]
+    scores = con.sql(
+        f"select {', '.join(['record_key', 'linked_record_key', 'match_probability', 'match_weight', *evidence])} from {SCORES_TABLE}"
+    ).pl().sort("record_key", "linked_record_key")
 
-    deterministic = deterministic.join(scores, on=["record_key", "linked_record_key"], how="left")
+    deterministic = read_links(con).join(scores, on=["record_key", "linked_record_key"], how="left")
     deterministic = deterministic.with_columns(_distinguishing_evidence(names).alias("other_evidence_weight"))
     shareable = pl.col("rule").is_in(SHAREABLE_RULES)
     weak = (
@@ -114,33 +139,44 @@ def build_graph(
         pl.lit(False).alias("vetoed"),
         pl.lit(None, pl.String).alias("veto_reason"),
     )
-    columns = ["record_key", "linked_record_key", "rule", "match_probability", "match_weight", "other_evidence_weight", "vetoed", "veto_reason"]
-    columns += [f"{prefix}_{name}" for name in names for prefix in ("gamma", "mw")]
-    edges = pl.concat([_with_columns(deterministic, columns), _with_columns(splink_edges, columns)], how="vertical_relaxed")
-    return IdentityGraph(edges, names, scores, fingerprints, signature, plan)
+    pairs_scored = con.execute(f"select count(*) from {SCORES_TABLE}").fetchall()[0][0]
+    edges = pl.concat([_with_columns(deterministic, EDGE_COLUMNS), _with_columns(splink_edges, EDGE_COLUMNS)], how="vertical_relaxed")
+    return IdentityGraph(edges, names, pairs_scored, signature, plan)
 
 
 def _score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float, term_frequencies: dict[str, str],
-           plan: ScoringPlan) -> pl.DataFrame:
-    """Every scored pair (record_key < linked_record_key), as a full run scores them: with Splink
-    when full, else the stored scores of unchanged records plus Splink's for the rest."""
+           plan: ScoringPlan) -> None:
+    """Every scored pair (record_key < linked_record_key), as a full run scores them, into SCORES_TABLE:
+    with Splink when full, else the stored scores of unchanged records plus Splink's for the rest."""
     vetoable = f"{SCRATCH}.deterministic_pairs"
     if not plan.incremental:
-        return score_pairs(con, model, threshold, keep_pairs=vetoable, term_frequencies=term_frequencies).rename(RENAMED)
+        score_pairs(con, model, threshold, keep_pairs=vetoable, term_frequencies=term_frequencies, into=_temporary(SCORES_TABLE))
+        _rename_keys(con, SCORES_TABLE)
+        return
     vetoable_pairs = con.sql(f"select record_key_l, record_key_r from {vetoable}").pl().rename(RENAMED)
     reused = still_needed(reusable_scores(con), vetoable_pairs)
-    # The vetoable pairs still to score: those without a reusable score.
-    con.register("reused_pairs", reused.select("record_key", "linked_record_key").to_arrow())
+    del vetoable_pairs
+    con.register("reused_scores", reused.to_arrow(compat_level=pl.CompatLevel.newest()))  # no copy of the strings
     try:
+        # The vetoable pairs still to score: those without a reusable score.
         con.execute(
             f"""create table {SCRATCH}.pairs_to_score as select * from {vetoable} as v
-            anti join reused_pairs as r on r.record_key = v.record_key_l and r.linked_record_key = v.record_key_r"""
+            anti join reused_scores as r on r.record_key = v.record_key_l and r.linked_record_key = v.record_key_r"""
         )
+        con.execute(f"create or replace temp table {_temporary(SCORES_TABLE)} as select * from reused_scores")
     finally:
-        con.unregister("reused_pairs")
-    scored = score_pairs(con, model, threshold, keep_pairs=f"{SCRATCH}.pairs_to_score",
-                         term_frequencies=term_frequencies, only_pairs_of=DIRTY).rename(RENAMED)
-    return pl.concat([reused, scored.select(reused.columns)], how="vertical_relaxed")
+        con.unregister("reused_scores")
+    del reused
+    score_pairs(con, model, threshold, keep_pairs=f"{SCRATCH}.pairs_to_score",
+                term_frequencies=term_frequencies, only_pairs_of=DIRTY, into=_temporary(NEW_SCORES_TABLE))
+    _rename_keys(con, NEW_SCORES_TABLE)
+    con.execute(f"insert into {SCORES_TABLE} by name select * from {NEW_SCORES_TABLE}")
+    con.execute(f"drop table {NEW_SCORES_TABLE}")
+
+
+def _rename_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    for old, new in RENAMED.items():
+        con.execute(f"alter table {table} rename column {old} to {new}")
 
 
 def read_links(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -148,24 +184,22 @@ def read_links(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return con.sql(f"select record_key, linked_record_key, rule from {LINKS_TABLE}").pl()
 
 
-def _create_vetoable_pairs(con: duckdb.DuckDBPyConnection, deterministic: pl.DataFrame, rules: list[str]) -> None:
+def _create_vetoable_pairs(con: duckdb.DuckDBPyConnection, rules: list[str]) -> None:
     """The pairs whose Splink score the veto needs, as table deterministic_pairs
     of the scratch database: links on identifiers that families share, between
     records with a first name or a date of birth (a bare record has no evidence
     to veto on)."""
-    con.register("shareable_links", deterministic.filter(pl.col("rule").is_in(rules)).to_arrow())
-    try:
-        con.execute(
-            f"""create table {SCRATCH}.deterministic_pairs as
-            select links.record_key as record_key_l, links.linked_record_key as record_key_r
-            from shareable_links as links
-            join {RECORDS_TABLE} as l on l.record_key = links.record_key
-            join {RECORDS_TABLE} as r on r.record_key = links.linked_record_key
-            where (l.first_name_norm is not null or l.date_of_birth is not null)
-              and (r.first_name_norm is not null or r.date_of_birth is not null)"""
-        )
-    finally:
-        con.unregister("shareable_links")
+    con.execute(
+        f"""create table {SCRATCH}.deterministic_pairs as
+        select links.record_key as record_key_l, links.linked_record_key as record_key_r
+        from {LINKS_TABLE} as links
+        join {RECORDS_TABLE} as l on l.record_key = links.record_key
+        join {RECORDS_TABLE} as r on r.record_key = links.linked_record_key
+        where list_contains(?::varchar[], links.rule)
+          and (l.first_name_norm is not null or l.date_of_birth is not null)
+          and (r.first_name_norm is not null or r.date_of_birth is not null)""",
+        [rules],
+    )
 
 
 def attach_bare_records(edges: pl.DataFrame, described: pl.Series, all_keys: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:

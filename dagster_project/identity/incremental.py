@@ -110,15 +110,9 @@ def still_needed(reused: pl.DataFrame, vetoable_pairs: pl.DataFrame) -> pl.DataF
     )
 
 
-def write_scoring_state(con: duckdb.DuckDBPyConnection, scores: pl.DataFrame, fingerprints: pl.DataFrame,
-                        signature: str) -> None:
-    """Store this run's scores, record fingerprints and signature (inside the caller's transaction)."""
-    for name, frame in (("new_scored_pairs", scores), ("new_fingerprints", fingerprints)):
-        con.register(name, frame.to_arrow())
-    try:
-        con.execute(f"create or replace table {SCORED_PAIRS} as select * from new_scored_pairs order by record_key, linked_record_key")
-        con.execute(f"create or replace table {FINGERPRINTS} as select * from new_fingerprints order by record_key")
-        con.execute(f"create or replace table {SCORING_STATE} as select ? as signature", [signature])
-    finally:
-        for name in ("new_scored_pairs", "new_fingerprints"):
-            con.unregister(name)
+def write_scoring_state(con: duckdb.DuckDBPyConnection, scores: str, fingerprints: str, signature: str) -> None:
+    """Store this run's scores, record fingerprints (tables of the connection) and signature
+    (inside the caller's transaction)."""
+    con.execute(f"create or replace table {SCORED_PAIRS} as select * from {scores} order by record_key, linked_record_key")
+    con.execute(f"create or replace table {FINGERPRINTS} as select * from {fingerprints} order by record_key")
+    con.execute(f"create or replace table {SCORING_STATE} as select ? as signature", [signature])

@@ -26,13 +26,21 @@ from dagster_project.config import CdpConfig
 from dagster_project.identity.clusters import assign_person_ids, components, edge_nodes
 from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
-from dagster_project.identity.graph import RECORDS_TABLE, attach_bare_records, build_graph, read_links
+from dagster_project.identity.graph import (
+    FINGERPRINTS_TABLE,
+    RECORDS_TABLE,
+    SCORES_TABLE,
+    IdentityGraph,
+    attach_bare_records,
+    build_graph,
+    comparison_columns,
+)
 from dagster_project.identity.household_pass import household_pass
 from dagster_project.identity.incremental import ScoringPlan, write_scoring_state
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
 from dagster_project.identity.splink_model import train_model
-from dagster_project.warehouse import table_exists
+from dagster_project.warehouse import PYTHON_HEAVY_SHARE, memory_share, table_exists
 
 IDENTITY_DDL = """
 create schema if not exists identity;
@@ -94,25 +102,35 @@ RESOLVE_STAGES = ["scored pairs (Splink) into a graph", "attached partial record
 def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "",
                        done: Callable[[str], None] = lambda stage: None, full: bool = True) -> IdentityReport:
     """Cluster every identity record; unless `full`, Splink scores only the pairs of new or
-    changed records (identity.incremental), and the whole graph is clustered again all the same."""
+    changed records (identity.incremental), and the whole graph is clustered again all the same.
+
+    At 1,000,000 people the records, links and edges are GBs each: every frame is dropped (del)
+    once used, and the widest data (scores, fingerprints, the edges' comparison columns) stays in
+    DuckDB (graph.SCORES_TABLE, FINGERPRINTS_TABLE). Splink's scoring has DuckDB's usual memory
+    limit (Python holds little then); the clustering after it, whose Python side is large, a lower one."""
     con.execute(IDENTITY_DDL)
+    if not config.identity_model.exists():
+        raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
+    graph = build_graph(
+        con, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight, full=full,
+    )
+    done(RESOLVE_STAGES[0])
+    with memory_share(con, PYTHON_HEAVY_SHARE):
+        return _cluster_and_write(con, config, run_id, done, graph)
+
+
+def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None],
+                       graph: IdentityGraph) -> IdentityReport:
     records = con.sql(
         f"""select record_key, source, first_name_norm is not null or date_of_birth is not null as is_described,
                    -- fully described: a first name beyond an initial, and a date of birth
                    length(first_name_norm) > 1 and date_of_birth is not null as is_full
             from {RECORDS_TABLE}"""
     ).pl()
-    deterministic = read_links(con)
-    if not config.identity_model.exists():
-        raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
-    graph = build_graph(
-        con, deterministic, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight,
-        full=full,
-    )
-    done(RESOLVE_STAGES[0])
     edges, clusters = attach_bare_records(
         graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]
     )
+    graph.edges = None  # its columns the new edges do not share are freed
     decisions = resolve_decisions(config.identity_decisions, records["record_key"])
     edges, clusters = _join_must_links(edges, clusters, decisions)
     done(RESOLVE_STAGES[1])
@@ -126,26 +144,31 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         margin=config.ambiguity_margin, cannot_link=decisions.cannot_link, household_safe=config.household_safe,
         one_per_person=one_per_person,
     )
+    del records
     edges, clusters = separation.edges, separation.clusters
+    accepted = separation.accepted
+    counts = _separation_counts(separation)
+    del separation
     edges, clusters, household_joins = household_pass(
         con, RECORDS_TABLE, edges, clusters, one_per_person, cannot_link=decisions.cannot_link)
+    del one_per_person
     done(RESOLVE_STAGES[2])
-    links = edges.filter(~pl.col("vetoed"))
+    links = _link_counts(edges)
     previous = (
         con.sql("select record_key, person_id from identity.person_map").pl()
         if table_exists(con, "identity", "person_map")
         else None
     )
     assignment = assign_person_ids(clusters, previous)
+    del clusters, previous
     done(RESOLVE_STAGES[3])
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     person_map = assignment.person_map
-    edges = edges.with_columns(pl.lit(run_id).alias("run_id"))
     history = assignment.history.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(now).alias("recorded_at"))
 
     con.execute("begin transaction")
     try:
-        con.register("new_person_map", person_map.to_arrow())
+        con.register("new_person_map", _arrow(person_map))
         con.execute(
             f"""create or replace table identity.person_map as
             select r.record_key, r.source, r.source_record_id, p.person_id, cast(p.cluster_size as bigint) as cluster_size,
@@ -154,18 +177,19 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
             order by r.record_key""",
             [run_id, now],
         )
+        con.unregister("new_person_map")
         con.register("new_decisions", decisions.table.to_arrow())
         con.execute("create or replace table identity.decisions as select * from new_decisions")
         con.register("new_one_record_sources", pl.DataFrame(
             [(v.source, v.one_per_person, v.reason) for v in verdicts], schema=["source", "one_record_per_person", "reason"], orient="row",
         ).to_arrow())
         con.execute("create or replace table identity.one_record_sources as select * from new_one_record_sources")
-        con.register("new_edges", edges.to_arrow())
-        con.execute("create or replace table identity.edges as select * from new_edges")
-        con.register("new_accepted_conflicts", separation.accepted.to_arrow())
+        _write_edges(con, edges, graph.comparisons, run_id)
+        del edges
+        con.register("new_accepted_conflicts", accepted.to_arrow())
         con.execute("delete from identity.accepted_conflicts")
         con.execute("insert into identity.accepted_conflicts select record_key_l, record_key_r, reason from new_accepted_conflicts")
-        write_scoring_state(con, graph.scores, graph.fingerprints, graph.signature)
+        write_scoring_state(con, SCORES_TABLE, FINGERPRINTS_TABLE, graph.signature)
         if history.height:
             con.register("new_history", history.to_arrow())
             con.execute("insert into identity.id_history by name select * from new_history")
@@ -179,6 +203,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
                 con.unregister(name)
             except Exception:
                 pass
+        for table in (SCORES_TABLE, FINGERPRINTS_TABLE):
+            con.execute(f"drop table if exists {table}")
     done(RESOLVE_STAGES[4])
 
     sizes = person_map.unique("person_id").group_by("cluster_size").len().sort("cluster_size")
@@ -187,27 +213,61 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     return IdentityReport(
         records=person_map.height,
         persons=person_map["person_id"].n_unique(),
-        links=links.height,
-        links_by_rule=dict(links.group_by("rule").len().sort("rule").iter_rows()),
-        vetoed_links=edges.height - links.height,
-        match_weights=links.filter(pl.col("rule") == "splink")["match_weight"].to_list(),
+        **links,
         largest_cluster=int(person_map["cluster_size"].max() or 0),
         cluster_size_counts=dict(sizes.iter_rows()),
         merges=event_counts.get("merge", 0),
         splits=event_counts.get("split", 0),
         created=event_counts.get("create", 0),
-        conflicted_clusters=separation.conflicted_clusters,
-        refused_links=separation.refused_links,
-        ambiguous_links=separation.ambiguous_links,
+        **counts,
         decisions_applied=decisions.table.height - decisions.unknown.height,
         decisions_unknown=decisions.unknown.select("decision", "record_key", "linked_record_key").rows(),
-        crowded_clusters=separation.crowded_clusters,
         one_record_sources=one_record_sources,
-        accepted_conflicts=separation.accepted.height,
+        accepted_conflicts=accepted.height,
         household_joins=household_joins,
         scoring=_scoring_summary(graph.plan),
-        pairs_scored=graph.scores.height,
+        pairs_scored=graph.pairs_scored,
     )
+
+
+def _arrow(frame: pl.DataFrame):
+    """The frame as Arrow for DuckDB to scan, without a copy of its strings (polars' default converts them)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
+
+
+def _link_counts(edges: pl.DataFrame) -> dict:
+    """The report's figures on the links (unvetoed edges), without keeping a copy of them."""
+    links = edges.lazy().filter(~pl.col("vetoed"))  # lazy: only the columns each figure needs are read
+    by_rule = links.group_by("rule").len().sort("rule").collect()
+    count = int(by_rule["len"].sum())
+    return {
+        "links": count,
+        "links_by_rule": dict(by_rule.iter_rows()),
+        "vetoed_links": edges.height - count,
+        "match_weights": links.filter(pl.col("rule") == "splink").select("match_weight").collect().to_series().to_list(),
+    }
+
+
+def _separation_counts(separation) -> dict:
+    return {name: getattr(separation, name)
+            for name in ("conflicted_clusters", "refused_links", "ambiguous_links", "crowded_clusters")}
+
+
+def _write_edges(con: duckdb.DuckDBPyConnection, edges: pl.DataFrame, comparisons: list[str], run_id: str) -> None:
+    """identity.edges: the edges with their pairs' comparison columns (SCORES_TABLE; none for
+    a must-link decision) and the run id."""
+    columns = ", ".join(f"s.{column}" for column in comparison_columns(comparisons))
+    con.register("new_edges", _arrow(edges))
+    try:
+        con.execute(
+            f"""create or replace table identity.edges as
+            select e.*, {columns}, ? as run_id
+            from new_edges as e left join {SCORES_TABLE} as s
+              on e.rule <> 'must_link' and s.record_key = e.record_key and s.linked_record_key = e.linked_record_key""",
+            [run_id],
+        )
+    finally:
+        con.unregister("new_edges")
 
 
 def _scoring_summary(plan: ScoringPlan) -> str:

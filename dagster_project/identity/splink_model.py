@@ -207,7 +207,8 @@ def score_pairs(
     keep_pairs: str | None = None,
     term_frequencies: Mapping[str, str] | None = None,
     only_pairs_of: str | None = None,
-) -> pl.DataFrame:
+    into: str | None = None,
+) -> pl.DataFrame | None:
     """Splink predictions over the records prepared in the open scratch
     database (splink_prepare.prepare_records): the blocked pairs at or above `threshold`
     (all of them when None), plus the pairs listed in the `keep_pairs` table
@@ -223,7 +224,11 @@ def score_pairs(
 
     The kept pairs are scored in a second, small pass over exactly those
     pairs (Splink's registered blocked pairs), so the main pass keeps its
-    threshold and never materialises every blocked pair's score."""
+    threshold and never materialises every blocked pair's score.
+
+    With `into`, the pairs are written to that temporary table (temp.main.<into>)
+    instead of returned: millions of them at scale, which then stay in DuckDB
+    (within its memory limit) rather than in Python."""
     if only_pairs_of is not None:
         model = _restricted_blocking(model, only_pairs_of)
     linker, db_api, _ = _open_linker(con, model)
@@ -245,7 +250,11 @@ def score_pairs(
         kept = linker.inference.predict(warning_mode="never")
         scored.append(kept)
         query += f" union all {select}, false from {kept.physical_name} as p"
-    result = con.sql(query).pl()
+    result = None
+    if into is None:
+        result = con.sql(query).pl()
+    else:
+        con.execute(f"create or replace temp table {into} as {query}")
     for table in scored:
         table.drop_table_from_database_and_remove_from_cache()
     con.execute(f"drop table if exists {KEPT_PAIRS}")
