@@ -82,6 +82,22 @@ def copy_sources_to_spark(config: CdpConfig, spark) -> list[str]:
     return tables
 
 
+def build_on_spark(config: CdpConfig) -> None:
+    """`dbt build` of the workspace's rendered project on Spark, in this process: dbt-spark's
+    session method then uses this process's session (local_session), whose metastore it holds."""
+    from dbt.cli.main import dbtRunner
+
+    from dagster_project.dbt_workspace import workspace_dbt_project
+
+    project_dir = workspace_dbt_project(config).project_dir
+    result = dbtRunner().invoke([
+        "build", "--target", "spark", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+        "--target-path", str(project_dir / "target-spark"), "--exclude", SPARK_EXCLUDED,
+    ])
+    if not result.success:
+        raise RuntimeError(f"dbt build on Spark failed: {result.exception or 'see the dbt log'}")
+
+
 def main(argv: list[str]) -> None:
     config = load_config(Path(argv[0]) if argv else None)
     spark = local_session(spark_dir(config))
