@@ -24,6 +24,7 @@ from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, 
 from dagster_project.child_process import announce_parent, launcher_dying_with_parent
 from dagster_project.config import BUNDLED_DBT_PROJECT, CdpConfig, SourceConfig
 from dagster_project.config_profiles import SegmentsConfig, applied_suppressions
+from dagster_project.spark.local import session_settings, spark_dir
 from dagster_project.warehouse import memory_limit, threads
 
 COPIED = ("dbt_project.yml", "macros", "models", "seeds", "snapshots", "tests")
@@ -232,17 +233,19 @@ def _segment_files(segments: SegmentsConfig) -> dict[str, str]:
 
 
 def _profiles_yml(config: CdpConfig) -> str:
-    profile = {
-        "cdp": {
-            "target": "local",
-            "outputs": {"local": {
-                "type": "duckdb", "path": str(config.warehouse), "schema": "main",
-                "threads": "{{ env_var('CDP_THREADS', '%d') | as_number }}" % threads(),
-                "settings": {"memory_limit": "{{ env_var('CDP_MEMORY_LIMIT', '%s') }}" % memory_limit(),
-                             "threads": "{{ env_var('CDP_THREADS', '%d') | as_number }}" % threads()},
-            }},
-        }
+    duckdb_target = {
+        "type": "duckdb", "path": str(config.warehouse), "schema": "main",
+        "threads": "{{ env_var('CDP_THREADS', '%d') | as_number }}" % threads(),
+        "settings": {"memory_limit": "{{ env_var('CDP_MEMORY_LIMIT', '%s') }}" % memory_limit(),
+                     "threads": "{{ env_var('CDP_THREADS', '%d') | as_number }}" % threads()},
     }
+    # Preview (issue 18): the same models on Spark local mode, `dbt build --target spark` once
+    # dagster_project/spark/local.py copied the source tables there (pip install -e .[spark]).
+    spark_target = {
+        "type": "spark", "method": "session", "host": "localhost", "schema": "main", "threads": 1,
+        "server_side_parameters": session_settings(spark_dir(config)),
+    }
+    profile = {"cdp": {"target": "local", "outputs": {"local": duckdb_target, "spark": spark_target}}}
     return yaml.safe_dump(profile, sort_keys=False)
 
 

@@ -1,6 +1,13 @@
 {# The only engine-specific SQL in the project. Each macro has a DuckDB
    implementation and a default that Spark SQL (dbt-spark) understands. #}
 
+{# The text of a DuckDB string literal (quote doubled) as a Spark SQL one:
+   Spark reads backslash escapes in literals ('\s' would be 's') and takes
+   '' as the end of one literal and the start of the next. #}
+{% macro cdp_spark_literal(text) -%}
+    {{ text | replace('\\', '\\\\') | replace("''", "\\'") }}
+{%- endmacro %}
+
 {# Replace every match of a regular expression. #}
 {% macro cdp_regex_replace_all(expression, pattern, replacement) -%}
     {{ return(adapter.dispatch('cdp_regex_replace_all', 'cdp')(expression, pattern, replacement)) }}
@@ -9,7 +16,7 @@
     regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}', 'g')
 {%- endmacro %}
 {% macro default__cdp_regex_replace_all(expression, pattern, replacement) -%}
-    regexp_replace({{ expression }}, '{{ pattern }}', '{{ replacement }}')
+    regexp_replace({{ expression }}, '{{ cdp_spark_literal(pattern) }}', '{{ replacement }}')
 {%- endmacro %}
 
 {# Whether a value matches a regular expression (anywhere). #}
@@ -20,7 +27,7 @@
     regexp_matches({{ expression }}, '{{ pattern }}')
 {%- endmacro %}
 {% macro default__cdp_regex_matches(expression, pattern) -%}
-    ({{ expression }} rlike '{{ pattern }}')
+    ({{ expression }} rlike '{{ cdp_spark_literal(pattern) }}')
 {%- endmacro %}
 
 {# Lower case with accents removed: José -> jose, Müller -> muller. #}
@@ -47,4 +54,32 @@
 {%- endmacro %}
 {% macro default__cdp_incremental_strategy() -%}
     {{ return('merge') }}
+{%- endmacro %}
+
+{# How the incremental models (macros/incremental.sql) are materialized. On
+   Apache Spark dbt-spark replaces keys only in Delta tables (MERGE); until
+   the tables are Delta (issue 18, a later phase) Spark rebuilds them whole,
+   which gives the same rows. #}
+{% macro cdp_incremental_materialization() -%}
+    {{ return(adapter.dispatch('cdp_incremental_materialization', 'cdp')()) }}
+{%- endmacro %}
+{% macro default__cdp_incremental_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+{% macro spark__cdp_incremental_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{# The values of a group joined by `delimiter` in ascending `sort_key` order
+   (each distinct value once if `distinct`). dbt-spark's listagg ignores the
+   order, so Spark sorts the collected (key, value) pairs. #}
+{% macro cdp_listagg_sorted(measure, sort_key, delimiter, distinct=false) -%}
+    {{ return(adapter.dispatch('cdp_listagg_sorted', 'cdp')(measure, sort_key, delimiter, distinct)) }}
+{%- endmacro %}
+{% macro default__cdp_listagg_sorted(measure, sort_key, delimiter, distinct) -%}
+    {{ dbt.listagg(('distinct ' if distinct else '') ~ measure, delimiter, 'order by ' ~ sort_key) }}
+{%- endmacro %}
+{% macro spark__cdp_listagg_sorted(measure, sort_key, delimiter, distinct) -%}
+    array_join(transform(array_sort({{ 'collect_set' if distinct else 'collect_list' }}(
+        named_struct('sort_key', {{ sort_key }}, 'value', {{ measure }}))), pair -> pair.value), {{ delimiter }})
 {%- endmacro %}

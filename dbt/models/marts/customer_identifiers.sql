@@ -73,7 +73,7 @@ select
     ) as is_primary,
     count(*) as record_count,
     count(distinct identifiers.source) as source_count,
-    {{ dbt.listagg('distinct identifiers.source', "', '", 'order by identifiers.source') }} as sources,
+    {{ cdp_listagg_sorted('identifiers.source', 'identifiers.source', "', '", distinct=true) }} as sources,
     min(identifiers.updated_at) as first_seen_at,
     max(identifiers.updated_at) as last_seen_at
 from identifiers

@@ -8,7 +8,7 @@
    rebuilds every event of each device that has events loaded since the last
    build (or had one of them before its new version), or whose person
    changed. #}
-{{ config(materialized='incremental', unique_key='event_key', incremental_strategy=cdp_incremental_strategy(),
+{{ config(materialized=cdp_incremental_materialization(), unique_key='event_key', incremental_strategy=cdp_incremental_strategy(),
           on_schema_change='append_new_columns') }}
 {%- set session_gap = var('cdp_traits').get('session_gap_minutes', 30) %}
 

@@ -8,7 +8,7 @@
    A negative amount is a refund (sources with allow_refunds: true).
    Incremental (macros/incremental.sql): a run rebuilds the lines loaded
    since the last build and the lines of records whose person changed. #}
-{{ config(materialized='incremental', unique_key='order_line_key', incremental_strategy=cdp_incremental_strategy(),
+{{ config(materialized=cdp_incremental_materialization(), unique_key='order_line_key', incremental_strategy=cdp_incremental_strategy(),
           on_schema_change='append_new_columns') }}
 with all_order_lines as (
     {{ cdp_kind_rows('orders', ['order_id', 'line_id', 'ordered_at', 'product_id', 'category', 'quantity',

@@ -27,7 +27,7 @@ ranked as (
 
 select
     person_id,
-    {{ dbt.listagg('category', "', '", 'order by views desc, category') }} as recent_browsing_categories
+    {{ cdp_listagg_sorted('category', 'category_rank', "', '") }} as recent_browsing_categories
 from ranked
 where category_rank <= 3
 group by person_id

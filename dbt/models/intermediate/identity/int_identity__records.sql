@@ -11,7 +11,7 @@
    Incremental (macros/incremental.sql): a run rebuilds the records that rows
    loaded since the last build touch; the pre-hook first deletes them, so a
    record whose new latest version has no identifying value leaves. #}
-{{ config(materialized='incremental', unique_key='record_key', incremental_strategy=cdp_incremental_strategy(),
+{{ config(materialized=cdp_incremental_materialization(), unique_key='record_key', incremental_strategy=cdp_incremental_strategy(),
           on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_changed_identity_records() }}") }}
 {%- set suffixes = {'jr': 'jr', 'jnr': 'jr', 'junior': 'jr', 'sr': 'sr', 'snr': 'sr', 'senior': 'sr',
                     'ii': 'ii', 'iii': 'iii', 'iv': 'iv'} -%}
