@@ -240,8 +240,8 @@ def separate_conflicts(
     conflicts = conflict_pairs(con, records, clusters)
     accepted, conflicts = _accepted_conflicts(conflicts, sole_links(edges, one_per_person), household_safe)
     if cannot_link is not None and cannot_link.height:
-        conflicts = pl.concat([conflicts, _decided_conflicts(cannot_link, clusters)], how="vertical_relaxed")
-    crowded = _crowded_clusters(clusters, one_per_person)
+        conflicts = pl.concat([conflicts, decided_conflicts(cannot_link, clusters)], how="vertical_relaxed")
+    crowded = crowded_clusters(clusters, one_per_person)
     if conflicts.is_empty() and crowded.is_empty():
         return Separation(edges, clusters, 0, 0, 0, accepted=accepted)
 
@@ -321,7 +321,7 @@ def sole_links(edges: pl.DataFrame, one_per_person: pl.DataFrame) -> pl.DataFram
     )
 
 
-def _crowded_clusters(clusters: pl.DataFrame, one_per_person: pl.DataFrame) -> pl.Series:
+def crowded_clusters(clusters: pl.DataFrame, one_per_person: pl.DataFrame) -> pl.Series:
     """Clusters holding two records of one duplicate-free source."""
     return (
         clusters.join(one_per_person, on="record_key")
@@ -357,7 +357,7 @@ def _relabel(clusters: pl.DataFrame, nodes: pl.DataFrame, labels: np.ndarray) ->
     )
 
 
-def _decided_conflicts(cannot_link: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+def decided_conflicts(cannot_link: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
     """Cannot-link decisions between records that ended up in one cluster."""
     keyed = cannot_link.rename({"record_key": "record_key_l", "linked_record_key": "record_key_r"})
     cluster_l = clusters.rename({"record_key": "record_key_l", "cluster": "cluster_l"})

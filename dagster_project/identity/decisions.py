@@ -91,10 +91,15 @@ def resolve_decisions(path: Path, record_keys: pl.Series) -> Decisions:
     )
 
 
-def must_link_edges(decisions: Decisions, columns: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Must-link decisions as edges of rule 'must_link', in the edges' schema."""
-    edges = decisions.must_link.with_columns(
-        pl.lit("must_link").alias("rule"), pl.lit(False).alias("vetoed"), pl.lit(None, pl.String).alias("veto_reason")
+def rule_edges(links: pl.DataFrame, rule: str, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Links (record_key, linked_record_key) as standing edges of `rule`, in the edges' schema `columns`."""
+    edges = links.with_columns(
+        pl.lit(rule).alias("rule"), pl.lit(False).alias("vetoed"), pl.lit(None, pl.String).alias("veto_reason")
     )
     missing = [pl.lit(None, dtype).alias(name) for name, dtype in columns.items() if name not in edges.columns]
     return edges.with_columns(missing).select(list(columns)).cast(columns)
+
+
+def must_link_edges(decisions: Decisions, columns: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Must-link decisions as edges of rule 'must_link', in the edges' schema."""
+    return rule_edges(decisions.must_link, "must_link", columns)

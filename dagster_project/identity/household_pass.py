@@ -35,7 +35,8 @@ import numpy as np
 import polars as pl
 
 from dagster_project.identity.clusters import components, edge_nodes
-from dagster_project.identity.conflicts import conflict_pairs_sql
+from dagster_project.identity.conflicts import conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts
+from dagster_project.identity.decisions import rule_edges
 from dagster_project.identity.phonetic import RECORD_PHONETICS, register_phonetic_keys
 from dagster_project.identity.splink_prepare import expand_address_sql, house_number_sql
 
@@ -157,22 +158,14 @@ def _candidate_cliques(pairs: pl.DataFrame) -> pl.DataFrame:
 def _blocked_groups(con: duckdb.DuckDBPyConnection, records: str, members: pl.DataFrame,
                     one_per_person: pl.DataFrame, cannot_link: pl.DataFrame | None) -> set[int]:
     """Groups (members: record_key, group) whose join would hold conflicting records, two records
-    of one duplicate-free source, or a pair a person said are different people."""
-    crowded = (members.join(one_per_person, on="record_key").group_by("group", "source").len()
-               .filter(pl.col("len") > 1)["group"].to_list())
-    blocked = set(crowded)
+    of one duplicate-free source, or a pair a person said are different people: the checks
+    identity.conflicts makes of a cluster, each group taken as one."""
+    as_clusters = members.select("record_key", pl.col("group").alias("cluster"))
+    blocked = set(crowded_clusters(as_clusters, one_per_person).to_list())
+    pairs = conflict_pairs(con, records, as_clusters)
     if cannot_link is not None and cannot_link.height:
-        in_group = members.rename({"record_key": "record_key_l"}).join(
-            cannot_link.rename({"record_key": "record_key_l", "linked_record_key": "record_key_r"}), on="record_key_l"
-        ).join(members.rename({"record_key": "record_key_r", "group": "group_r"}), on="record_key_r")
-        blocked |= set(in_group.filter(pl.col("group") == pl.col("group_r"))["group"].to_list())
-    con.register("household_groups", members.select("record_key", pl.col("group").alias("grp")).to_arrow())
-    try:
-        blocked |= {row[0] for row in con.sql(
-            f"select distinct grp from ({conflict_pairs_sql('select record_key, grp from household_groups', records)})").fetchall()}
-    finally:
-        con.unregister("household_groups")
-    return blocked
+        pairs = pl.concat([pairs, decided_conflicts(cannot_link, as_clusters)], how="vertical_relaxed")
+    return blocked | set(pairs.join(as_clusters, left_on="record_key_l", right_on="record_key")["cluster"].to_list())
 
 
 def household_pass(con: duckdb.DuckDBPyConnection, records: str, edges: pl.DataFrame, clusters: pl.DataFrame,
@@ -209,13 +202,6 @@ def household_pass(con: duckdb.DuckDBPyConnection, records: str, edges: pl.DataF
                                   maintain_order="left")
                     .with_columns(pl.coalesce("joined_cluster", "cluster").alias("cluster")).drop("joined_cluster"))
     if added:
-        edges = pl.concat([edges, _household_edges(pl.concat(added), dict(edges.schema))], how="vertical")
+        edges = pl.concat([edges, rule_edges(pl.concat(added), HOUSEHOLD_RULE, dict(edges.schema))], how="vertical")
     return edges, clusters, joined
 
-
-def _household_edges(links: pl.DataFrame, columns: dict[str, pl.DataType]) -> pl.DataFrame:
-    """The household pass's joins as edges of rule 'household', in the edges' schema."""
-    edges = links.with_columns(pl.lit(HOUSEHOLD_RULE).alias("rule"), pl.lit(False).alias("vetoed"),
-                               pl.lit(None, pl.String).alias("veto_reason"))
-    missing = [pl.lit(None, dtype).alias(name) for name, dtype in columns.items() if name not in edges.columns]
-    return edges.with_columns(missing).select(list(columns)).cast(columns)
