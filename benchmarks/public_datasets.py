@@ -21,8 +21,9 @@ FEBRL's duplicates often have a first name or a date of birth replaced by
 another: field for field, a twin or a parent. Our default
 (identity.household_safe: true) never joins those; plain Splink, which knows
 no households, does. So each dataset is also resolved again, on a copy of its
-warehouse with the same scored pairs, with household_safe: false (such
-differences are then only the model's evidence), and the table prints both.
+warehouse, with household_safe: false (such differences are then only the
+model's evidence, and the model, retrained for it, counts a shared address
+under different first names), and the table prints both.
 """
 
 from __future__ import annotations
@@ -158,16 +159,20 @@ def run_dataset(name: str, workdir: Path) -> dict:
 
 
 def resolve_without_household_safety(config) -> tuple[Path, Path]:
-    """Resolve identity again on a copy of the warehouse, with household_safe: false and the
-    scored pairs of the run (nothing is scored again). Returns (warehouse copy, truth)."""
-    from dagster_project.identity.resolve import resolve_identities
+    """Resolve identity again on a copy of the warehouse with household_safe: false, as a run
+    with that setting does: the model retrained without household levels, every pair scored
+    again. Returns (warehouse copy, truth)."""
+    from dagster_project.identity.resolve import ensure_model, resolve_identities
     from dagster_project.warehouse import connect
 
     copy = config.warehouse.with_name("warehouse_household_safe_false.duckdb")
     shutil.copy(config.warehouse, copy)
-    unsafe = dataclasses.replace(config, warehouse=copy, household_safe=False)
+    model = config.identity_model.with_name("identity_model_household_safe_false.json")
+    shutil.copy(config.identity_model, model)  # with household levels: ensure_model must retrain it
+    unsafe = dataclasses.replace(config, warehouse=copy, household_safe=False, identity_model=model)
     with connect(copy) as con:
-        resolve_identities(con, unsafe, "household_safe_false", full=False)
+        ensure_model(con, unsafe)
+        resolve_identities(con, unsafe, "household_safe_false", full=True)
     return copy, config.truth
 
 

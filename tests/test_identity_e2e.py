@@ -10,6 +10,7 @@ logged, and `cdp explain`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
 import polars as pl
@@ -20,6 +21,7 @@ from dagster_project.identity.decisions import record_decision
 from dagster_project.identity.evaluate import evaluate_identity
 from dagster_project.identity.explain import explain_person
 from dagster_project.identity.resolve import ensure_model, resolve_identities
+from dagster_project.identity.splink_settings import has_household_levels
 from dagster_project.warehouse import connect
 from tests.conftest import MULTI_DAY_PEOPLE
 
@@ -185,3 +187,19 @@ def test_review_lists_what_a_person_should_look_at_with_both_records_and_persons
     assert all(persons[r["record_key"]] == r["person_id"] and persons[r["linked_record_key"]] == r["linked_person_id"]
                for r in pairs.iter_rows(named=True))
     assert "refused (" in render_review(items, limit=3)
+
+
+def test_a_model_with_household_levels_is_retrained_once_household_safe_is_false(identity_runs, tmp_path):
+    """Data without households (household_safe: false): a shared address under different first
+    names must count again, so the saved model is retrained without its household levels."""
+    config = identity_runs["config"]
+    shutil.copy(config.warehouse, tmp_path / "warehouse.duckdb")
+    shutil.copy(config.identity_model, tmp_path / "model.json")
+    household = dataclasses.replace(config, warehouse=tmp_path / "warehouse.duckdb", identity_model=tmp_path / "model.json")
+    assert has_household_levels(json.loads(household.identity_model.read_text()))
+    with connect(household.warehouse) as con:
+        assert ensure_model(con, household) is None  # household_safe: true reuses it
+        unsafe = dataclasses.replace(household, household_safe=False)
+        assert ensure_model(con, unsafe) is not None
+        assert not has_household_levels(json.loads(unsafe.identity_model.read_text()))
+        assert ensure_model(con, unsafe) is None  # retrained once, then reused

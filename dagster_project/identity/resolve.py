@@ -15,6 +15,7 @@ and, before clustering, identity.record_phonetics: each record's first-name
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
@@ -40,6 +41,7 @@ from dagster_project.identity.incremental import ScoringPlan, write_scoring_stat
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
 from dagster_project.identity.splink_model import train_model
+from dagster_project.identity.splink_settings import has_household_levels
 from dagster_project.warehouse import PYTHON_HEAVY_SHARE, memory_share, table_exists
 
 IDENTITY_DDL = """
@@ -87,11 +89,16 @@ class IdentityReport:
 
 
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
-    """Train the Splink model when it is missing (or asked to); else reuse it."""
-    if config.identity_model.exists() and not retrain:
+    """Train the Splink model when it is missing (or asked to), or when it has household levels
+    and identity.household_safe is false (data without households); else reuse it."""
+    if config.identity_model.exists() and not retrain and not _trained_for_households_needlessly(config):
         return None
     config.identity_model.parent.mkdir(parents=True, exist_ok=True)
-    return train_model(con, RECORDS_TABLE, config.identity_model)
+    return train_model(con, RECORDS_TABLE, config.identity_model, household_levels=config.household_safe)
+
+
+def _trained_for_households_needlessly(config: CdpConfig) -> bool:
+    return not config.household_safe and has_household_levels(json.loads(config.identity_model.read_text()))
 
 
 # What resolve_identities reports done, in order, to its `done` callback (progress of a long step).

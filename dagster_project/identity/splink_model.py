@@ -77,8 +77,12 @@ def train_model(
     deterministic_recall: float = 0.7,
     min_fill: float = DEFAULT_MIN_FILL,
     block_cap: int = DEFAULT_BLOCK_CAP,
+    household_levels: bool = True,
 ) -> dict:
     """Train unsupervised and save the model JSON to `model_path`; returns a summary.
+
+    `household_levels` False: for data without households (identity.household_safe:
+    false), an address, email or phone shared under different first names counts.
 
     - probability two random records match: from near-certain deterministic
       rules, assuming they find `deterministic_recall` of the true matches;
@@ -90,7 +94,7 @@ def train_model(
     with scratch_database(con):
         records_count = prepare_records(con, records_table, block_cap=block_cap)
         fill = fill_rates(con)
-        spec = build_spec(populated_fields(fill, min_fill))
+        spec = build_spec(populated_fields(fill, min_fill), household=household_levels)
         linker, _, records = _open_linker(con, spec.settings())
 
         linker.training.estimate_probability_two_random_records_match(

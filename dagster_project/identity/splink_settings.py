@@ -384,19 +384,28 @@ def populated_fields(fill: dict[str, float], min_fill: float = DEFAULT_MIN_FILL)
     return {f for f, column in FIELD_COLUMNS.items() if fill.get(column, 0.0) >= min_fill}
 
 
-def build_spec(fields: set[str]) -> ModelSpec:
+def build_spec(fields: set[str], household: bool = True) -> ModelSpec:
     """The model for these populated fields.
 
     Household levels (an address / email / phone shared under different first
     names is no evidence) make those comparisons use the name columns, so EM
     cannot estimate them from name-blocked pairs; without a date of birth,
     email or phone to block on instead (e.g. names + address only), the model
-    is built without them.
+    is built without them. `household` False (identity.household_safe: false,
+    data without households) leaves them out: a shared address then counts.
     """
-    try:
-        return _build_spec(fields, household=True)
-    except ValueError:
-        return _build_spec(fields, household=False)
+    if household:
+        try:
+            return _build_spec(fields, household=True)
+        except ValueError:
+            pass
+    return _build_spec(fields, household=False)
+
+
+def has_household_levels(model: dict) -> bool:
+    """Whether a saved model counts an address, email or phone shared under different first names as no evidence."""
+    return any(HOUSEHOLD in level.get("label_for_charts", "")
+               for comparison in model["comparisons"] for level in comparison["comparison_levels"])
 
 
 def _build_spec(fields: set[str], household: bool) -> ModelSpec:
