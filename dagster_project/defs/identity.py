@@ -23,8 +23,8 @@ RECORDS = dg.AssetKey(["intermediate", "int_identity__records"])
     deps=[RECORDS],
     group_name="identity",
     kinds={"splink", "duckdb"},
-    description="The Splink model (JSON beside cdp.yml). Trained unsupervised when missing; reused by every run "
-    "until retrained with `cdp identity train`.",
+    description="The Splink model (JSON beside cdp.yml). Trained unsupervised when missing, or when it has household "
+    "levels and identity.household_safe is false; reused by every run until retrained with `cdp identity train`.",
 )
 @retried_when_locked
 def identity_model(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
