@@ -111,10 +111,23 @@ def spark_ingest(tmp_path_factory):
             with pytest.raises(CutShort):
                 ingest.load_source_to_spark(spark, config, source, "cut-short")
     first = {s.name: ingest.load_source_to_spark(spark, config, s, "run-1") for s in sources}
-    again = {s.name: ingest.load_source_to_spark(spark, config, s, "run-2") for s in sources}
+    again = _through_dagster(config, resource)
     yield config, spark, reference, first, again
     resource.release()
     reference.close()
+
+
+def _through_dagster(config, resource):
+    """The ingest assets and their reconciliation checks, run by Dagster with the Spark resource."""
+    import dagster as dg
+
+    from dagster_project.defs.ingest import build_ingest_assets, build_ingest_checks
+    from dagster_project.defs.resources import CdpResource
+
+    keys = {dg.AssetKey(["raw", name]) for name in SOURCES}
+    assets = [a for a in build_ingest_assets(config) if a.key in keys]
+    checks = [c for c in build_ingest_checks(config) if {k.asset_key for k in c.check_keys} <= keys]
+    return dg.materialize([*assets, *checks], resources={"cdp": CdpResource(config_path=str(config.path)), "spark": resource})
 
 
 def _as_text(columns: list[str], table: str) -> str:
@@ -149,9 +162,14 @@ def test_quarantine_and_load_log_reconcile_on_spark(spark_ingest):
 
 
 @requires_spark
-def test_loading_the_same_files_again_is_a_no_op(spark_ingest):
+def test_the_ingest_assets_load_into_spark_again_as_a_no_op_and_reconcile(spark_ingest):
     _, spark, _, first, again = spark_ingest
-    for source in SOURCES:
-        assert again[source].count("skipped") == first[source].count("loaded") > 0
-        assert again[source].count("loaded") == 0
-    assert spark.sql("select count(*) from raw.load_log where run_id = 'run-2'").collect()[0][0] == 0
+    assert again.success
+    for event in again.get_asset_materialization_events():
+        source, metadata = event.asset_key.path[-1], event.materialization.metadata
+        assert metadata["files_skipped_already_loaded"].value == first[source].count("loaded") > 0
+        assert metadata["files_loaded"].value == 0
+    assert {e.asset_key.path[-1] for e in again.get_asset_materialization_events()} == set(SOURCES)
+    checks = again.get_asset_check_evaluations()
+    assert len(checks) == len(SOURCES) and all(check.passed for check in checks)
+    assert spark.sql(f"select count(*) from raw.load_log where run_id = '{again.run_id}'").collect()[0][0] == 0
