@@ -88,7 +88,7 @@ def spark_ingest(tmp_path_factory):
     from dagster_project.generate import generate_sample
     from dagster_project.ingest.load import load_source
     from dagster_project.spark import ingest
-    from dagster_project.spark.resource import SparkResource
+    from dagster_project.spark.resource import SparkResource, end_local_spark
 
     config = load_config(make_workspace(tmp_path_factory.mktemp("spark_engine"), _engine("spark")))
     generate_sample(config.landing, config.truth, people=60, seed=18, defect_rate=0.05)  # some rows quarantined
@@ -97,6 +97,7 @@ def spark_ingest(tmp_path_factory):
     for source in sources:
         load_source(reference, source, config.landing, "reference")
     resource = SparkResource.for_workspace(config)
+    end_local_spark()  # a session another module left in this worker has another warehouse
     spark = resource.session()
     write = ingest._write
 
@@ -112,6 +113,7 @@ def spark_ingest(tmp_path_factory):
                 ingest.load_source_to_spark(spark, config, source, "cut-short")
     first = {s.name: ingest.load_source_to_spark(spark, config, s, "run-1") for s in sources}
     again = _through_dagster(config, resource)
+    assert resource.session() is spark  # the same session throughout
     yield config, spark, reference, first, again
     resource.release()
     reference.close()

@@ -47,8 +47,12 @@ class SparkResource(dg.ConfigurableResource):
             from pyspark.sql import SparkSession
         except ImportError:
             raise RuntimeError(f"engine: spark needs pyspark ({INSTALL_HINT})") from None
+        settings = self.settings()
+        active = SparkSession.getActiveSession()
+        if active is not None and self.is_local and _warehouse_of(active) != settings["spark.sql.warehouse.dir"]:
+            end_local_spark()  # another workspace's session: its settings cannot change, so start anew
         builder = SparkSession.builder.appName("cdp").enableHiveSupport()
-        for key, value in self.settings().items():
+        for key, value in settings.items():
             builder = builder.config(key, value)
         return builder.getOrCreate()
 
@@ -56,6 +60,10 @@ class SparkResource(dg.ConfigurableResource):
         """Local mode: end the session and its JVM, which frees the embedded metastore for another process."""
         if self.is_local:
             end_local_spark()
+
+
+def _warehouse_of(session) -> str:
+    return session.conf.get("spark.sql.warehouse.dir").removeprefix("file:")
 
 
 def end_local_spark() -> None:
