@@ -71,6 +71,28 @@ def test_engine_spark_without_pyspark_says_how_to_install_it(tmp_path, monkeypat
         load_config(make_workspace(tmp_path, _engine("spark")))
 
 
+def test_a_dbt_step_on_spark_leaves_out_the_delta_only_snapshot(tmp_path):
+    from dagster_project.defs.dbt import build_args
+
+    assert build_args({}, tmp_path, "spark")[-2:] == ["--exclude", "segment_membership_history+"]
+    assert "--exclude" not in build_args({}, tmp_path, "duckdb")
+
+
+def test_the_spark_resource_runs_locally_on_the_workspace_or_on_a_cluster(tmp_path, monkeypatch):
+    from dagster_project.spark.resource import SparkResource
+
+    monkeypatch.setattr(settings, "spark_installed", lambda: True)
+    local = SparkResource.for_workspace(load_config(make_workspace(tmp_path / "local", _engine("spark"))))
+    assert local.is_local and local.settings()["spark.master"] == "local[2]"
+    assert local.settings()["spark.hadoop.javax.jdo.option.ConnectionURL"].startswith(
+        f"jdbc:derby:;databaseName={tmp_path / 'local' / '.cdp' / 'spark' / 'metastore'}")
+    cluster = SparkResource.for_workspace(load_config(make_workspace(
+        tmp_path / "cluster", _engine("spark", master="yarn", thrift_host="spark-thrift"))))
+    assert not cluster.is_local
+    assert cluster.settings()["spark.master"] == "yarn"
+    assert not any("derby" in value for value in cluster.settings().values())  # the cluster's own metastore
+
+
 # Ingest into Spark tables: one local Spark session for the rest of this module.
 
 requires_spark = pytest.mark.skipif(not settings.spark_installed(), reason="pip install -e .[spark] (pyspark, dbt-spark)")
