@@ -59,8 +59,11 @@ def load_source_to_spark(
 
 
 def _scratch_root(config: CdpConfig) -> Path:
-    config.state_dir.mkdir(parents=True, exist_ok=True)
-    return config.state_dir
+    """Where the loaded rows are handed to Spark as Parquet: under spark.warehouse, which on a
+    cluster must be a folder its executors see too (a shared mount)."""
+    folder = config.spark.warehouse / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _copy_tombstones(warehouse: Path, scratch: duckdb.DuckDBPyConnection) -> None:

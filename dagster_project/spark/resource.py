@@ -18,7 +18,7 @@ from dagster_project.config import CdpConfig
 from dagster_project.spark.local import session_settings
 from dagster_project.spark.settings import INSTALL_HINT, LOCAL_MASTER
 
-# Spark's default for a cluster too: DuckDB's timestamps carry no time zone.
+# As in local mode: timestamps without a time zone are read as TIMESTAMP in UTC.
 CLUSTER_SETTINGS = {"spark.sql.session.timeZone": "UTC", "spark.sql.parquet.inferTimestampNTZ.enabled": "false"}
 
 
