@@ -37,6 +37,7 @@ from dagster_project.canonical import (
 )
 from dagster_project.config_profiles import WorkspacePath
 from dagster_project.config_schema import ConfigError, Problem, Strict, validate
+from dagster_project.spark.settings import Engine, SparkSpec, check_engine
 
 __all__ = ["ConfigError", "load_config"]
 
@@ -356,6 +357,8 @@ class CdpSpec(Strict):
     exports: WorkspacePath = "data/exports"
     truth: WorkspacePath = "truth.csv"
     expectations: WorkspacePath = str(BUNDLED_EXPECTATIONS)
+    engine: Engine = "duckdb"  # spark: the tables on Apache Spark (spark/settings.py)
+    spark: SparkSpec = {}
     sample: SampleSpec = {}
     identity: IdentitySpec = {}
     consent: ConsentSpec = {}
@@ -374,6 +377,7 @@ class CdpSpec(Strict):
     @model_validator(mode="after")
     def _references(self) -> CdpSpec:
         """Names that must point at something declared elsewhere in the file."""
+        check_engine(self.engine)
         if self.published == self.warehouse:
             raise Problem("must differ from warehouse: readers use the published copy while a run writes the warehouse", "published")
         names = [s.name for s in self.sources]
@@ -433,6 +437,8 @@ class CdpConfig:
     next_best_action: tuple[profiles.ActionRule, ...]
     segments_path: Path
     erasure_requests: str  # glob of erasure request files under the landing folder
+    engine: str  # duckdb | spark
+    spark: SparkSpec  # where Spark runs when engine is spark
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -554,5 +560,7 @@ def _build(raw: Any, config_path: Path) -> CdpConfig:
         models=spec.models,
         next_best_action=spec.next_best_action,
         segments_path=segments_path,
+        engine=spec.engine,
+        spark=spec.spark,
         raw=raw,
     )

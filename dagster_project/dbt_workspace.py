@@ -239,14 +239,20 @@ def _profiles_yml(config: CdpConfig) -> str:
         "settings": {"memory_limit": "{{ env_var('CDP_MEMORY_LIMIT', '%s') }}" % memory_limit(),
                      "threads": "{{ env_var('CDP_THREADS', '%d') | as_number }}" % threads()},
     }
-    # Preview (issue 18): the same models on Spark local mode, `dbt build --target spark` once
-    # dagster_project/spark/local.py copied the source tables there (pip install -e .[spark]).
-    spark_target = {
-        "type": "spark", "method": "session", "host": "localhost", "schema": "main", "threads": 1,
-        "server_side_parameters": session_settings(spark_dir(config)),
-    }
-    profile = {"cdp": {"target": "local", "outputs": {"local": duckdb_target, "spark": spark_target}}}
+    profile = {"cdp": {"target": "spark" if config.engine == "spark" else "local",
+                       "outputs": {"local": duckdb_target, "spark": _spark_target(config)}}}
     return yaml.safe_dump(profile, sort_keys=False)
+
+
+def _spark_target(config: CdpConfig) -> dict:
+    """dbt-spark: the Thrift server of a cluster when cdp.yml names one, else a session in dbt's
+    own process on the local warehouse (spark.master local[N])."""
+    spark = config.spark
+    if spark.thrift_host:
+        return {"type": "spark", "method": "thrift", "host": spark.thrift_host, "port": spark.thrift_port,
+                "schema": "main", "threads": 4}
+    return {"type": "spark", "method": "session", "host": "localhost", "schema": "main", "threads": 1,
+            "server_side_parameters": session_settings(spark_dir(config), spark.master)}
 
 
 def _sources_yml(config: CdpConfig) -> str:

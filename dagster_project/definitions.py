@@ -23,6 +23,7 @@ from dagster_project.defs.quality import build_raw_load_gate, identity_gate, mar
 from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.run_lock import workspace_locked_executor
 from dagster_project.defs.signals import build_signal_assets
+from dagster_project.spark.resource import SparkResource
 
 
 def build_definitions(config: CdpConfig) -> dg.Definitions:
@@ -52,6 +53,7 @@ def build_definitions(config: CdpConfig) -> dg.Definitions:
             "cdp": CdpResource(config_path=str(config.path)),
             # dbt dies with the process running the step, even under kill -9
             "dbt": CdpDbtCliResource(project_dir=project, dbt_executable=dbt_launcher(config)),
+            "spark": SparkResource.for_workspace(config),  # used when cdp.yml says engine: spark
         },
         # DuckDB has one writer: steps run one after another in one process,
         # which holds the workspace's run lock (runs launched by Dagster).

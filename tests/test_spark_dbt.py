@@ -5,7 +5,7 @@ the same identity.person_map as a DuckDB run, gives the same customers and segme
 Needs the optional extra (pip install -e .[spark]) and Java 17; skipped without it.
 Slow (minutes: a DuckDB pipeline run, then every model and dbt test on Spark), so it
 stays out of the default install's `make test`. One Spark session per process holds
-its metastore: this is the only module that opens one.
+its metastore: the session is ended (with its JVM) before and after this module.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dagster_project.config import load_config
 from dagster_project.generate import generate_sample
 from dagster_project.pipeline import run_pipeline
 from dagster_project.spark.local import build_on_spark, copy_sources_to_spark, local_session, spark_dir
+from dagster_project.spark.resource import end_local_spark
 from dagster_project.warehouse import connect
 from tests.conftest import make_workspace
 
@@ -30,10 +31,12 @@ def built(tmp_path_factory):
     config = load_config(make_workspace(tmp_path_factory.mktemp("spark")))
     generate_sample(config.landing, config.truth, people=300, seed=18, defect_rate=0)
     assert run_pipeline(config).success
+    end_local_spark()  # a session another module left in this worker has another warehouse
     spark = local_session(spark_dir(config))
     copied = copy_sources_to_spark(config, spark)
     build_on_spark(config)  # raises unless every model and dbt test passes
-    return config, spark, copied
+    yield config, spark, copied
+    end_local_spark()
 
 
 def on_duckdb(config, sql: str) -> list[tuple]:

@@ -20,9 +20,12 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from dagster_project.child_process import announce_parent
 from dagster_project.dbt_workspace import models_changed_since_last_build
+from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.retry import retried_when_locked
 from dagster_project.progress import Counter
 from dagster_project.run_mode import is_full_run
+from dagster_project.spark.local import SPARK_EXCLUDED
+from dagster_project.spark.resource import SparkResource
 
 
 # A test between two selections (an audience's relationship to dim_customer)
@@ -57,12 +60,14 @@ SELECTIONS = {
 }
 
 
-def build_args(run_tags: Mapping[str, str], project_dir: Path) -> list[str]:
+def build_args(run_tags: Mapping[str, str], project_dir: Path, engine: str = "duckdb") -> list[str]:
     """dbt build, with --full-refresh on `cdp run --full` and when the models, seeds or
     mappings changed since the last complete run (an incremental model would keep rows
-    computed the old way: another currency rate, another mapping)."""
+    computed the old way: another currency rate, another mapping). On Spark without
+    Delta tables, the segment history snapshot and what reads it are left out."""
     full = is_full_run(run_tags) or models_changed_since_last_build(project_dir)
-    return BUILD + (["--full-refresh"] if full else [])
+    spark = ["--exclude", SPARK_EXCLUDED] if engine == "spark" else []
+    return BUILD + (["--full-refresh"] if full else []) + spark
 
 
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
@@ -73,10 +78,13 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
     @dbt_assets(manifest=project.manifest_path, project=project, select=select, name=name,
                 dagster_dbt_translator=CdpDbtTranslator())
     @retried_when_locked  # dbt's connection fails at once when another process holds the warehouse
-    def build(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, cdp: CdpResource, spark: SparkResource):
+        engine = cdp.config().engine
+        if engine == "spark":
+            spark.release()  # local mode: dbt-spark's session in the dbt process needs the metastore
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
         with Counter(f"dbt {name}", len(context.selected_asset_keys), context.log) as models:
-            for event in dbt.cli(build_args(context.run.tags, Path(dbt.project_dir)), context=context).stream():
+            for event in dbt.cli(build_args(context.run.tags, Path(dbt.project_dir), engine), context=context).stream():
                 if isinstance(event, dg.Output):  # a model, seed or snapshot built (tests are check results)
                     models.advance(event.output_name)
                 yield event

@@ -10,13 +10,15 @@ from dagster_project.governance.requests import process_erasure_requests
 from dagster_project.ingest.tombstones import tombstone_keys
 from dagster_project.ingest.load import load_source
 from dagster_project.progress import track
+from dagster_project.spark.ingest import load_source_to_spark
+from dagster_project.spark.resource import SparkResource
 from dagster_project.warehouse import connect
 
 ERASURE_REQUESTS = dg.AssetKey(["governance", "erasure_requests"])
 
 
 def build_ingest_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
-    return [erasure_requests, *(_ingest_asset(source) for source in config.sources)]
+    return [erasure_requests, *(_ingest_asset(source, config.engine) for source in config.sources)]
 
 
 @dg.asset(
@@ -46,21 +48,26 @@ def build_ingest_checks(config: CdpConfig) -> list[dg.AssetChecksDefinition]:
     return [_reconciliation_check(source) for source in config.sources]
 
 
-def _ingest_asset(source: SourceConfig) -> dg.AssetsDefinition:
+def _ingest_asset(source: SourceConfig, engine: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["raw", source.name]),
         deps=[ERASURE_REQUESTS],
         group_name="ingest",
-        kinds={"polars", "duckdb"},
+        kinds={"polars", engine},
         description=f"Landing files {source.glob} ({source.format}, kind {source.kind}) checked against their "
         "contract: valid rows to raw, the rest to raw.quarantine with the reason.",
     )
     @retried_when_locked
-    def load(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+    def load(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
         config = cdp.config()
-        with connect(config.warehouse) as con:
-            report = load_source(con, source, config.landing, context.run_id, tombstone_keys(config),
-                                 track=lambda files: track(files, f"ingest {source.name}", context.log, describe=lambda p: p.name))
+        def progress(files):
+            return track(files, f"ingest {source.name}", context.log, describe=lambda p: p.name)
+
+        if config.engine == "spark":
+            report = load_source_to_spark(spark.session(), config, source, context.run_id, tombstone_keys(config), progress)
+        else:
+            with connect(config.warehouse) as con:
+                report = load_source(con, source, config.landing, context.run_id, tombstone_keys(config), track=progress)
         metadata = {
             "files_loaded": report.count("loaded"),
             "files_skipped_already_loaded": report.count("skipped"),
@@ -89,34 +96,41 @@ def _reconciliation_check(source: SourceConfig) -> dg.AssetChecksDefinition:
         name="loaded_plus_quarantined_equals_read",
         description="For every loaded file: rows loaded + quarantined + erased (tombstoned people) = rows read, and the raw table and quarantine hold exactly those rows.",
     )
-    def reconcile(cdp: CdpResource) -> dg.AssetCheckResult:
+    def reconcile(cdp: CdpResource, spark: SparkResource) -> dg.AssetCheckResult:
         config = cdp.config()
-        with connect(config.warehouse) as con:
-            mismatches = con.execute(
-                f"""
-                with logged as (
-                    select sha256, file, rows_read, rows_loaded, rows_quarantined, rows_erased
-                    from raw.load_log where source = ? and status = 'loaded'
-                ),
-                in_raw as (select _file_sha256 as sha256, count(*) as n from raw.{source.name} group by 1),
-                in_quarantine as (
-                    select file_sha256 as sha256, count(distinct row_number) as n
-                    from raw.quarantine where source = ? and action = 'row' group by 1
-                )
-                select logged.file, rows_read, rows_loaded, rows_quarantined,
-                       coalesce(in_raw.n, 0) as raw_rows, coalesce(in_quarantine.n, 0) as quarantine_rows
-                from logged
-                left join in_raw using (sha256)
-                left join in_quarantine using (sha256)
-                where rows_loaded + rows_quarantined + rows_erased <> rows_read
-                   or coalesce(in_raw.n, 0) <> rows_loaded
-                   or coalesce(in_quarantine.n, 0) <> rows_quarantined
-                """,
-                [source.name, source.name],
-            ).fetchall()
+        if config.engine == "spark":
+            rows = spark.session().sql(reconciliation_sql(source, ":source"), args={"source": source.name}).collect()
+            mismatches = [tuple(row) for row in rows]
+        else:
+            with connect(config.warehouse) as con:
+                mismatches = con.execute(reconciliation_sql(source, "?"), [source.name, source.name]).fetchall()
         return dg.AssetCheckResult(
             passed=not mismatches,
             metadata={"files_not_reconciling": len(mismatches), "examples": str(mismatches[:5])},
         )
 
     return reconcile
+
+
+def reconciliation_sql(source: SourceConfig, parameter: str) -> str:
+    """Files of `source` whose logged counts disagree with each other or with the raw and quarantine
+    tables; the same SQL on DuckDB and Spark, the source's name bound as `parameter` (? or :source)."""
+    return f"""
+        with logged as (
+            select sha256, file, rows_read, rows_loaded, rows_quarantined, rows_erased
+            from raw.load_log where source = {parameter} and status = 'loaded'
+        ),
+        in_raw as (select _file_sha256 as sha256, count(*) as n from raw.{source.name} group by 1),
+        in_quarantine as (
+            select file_sha256 as sha256, count(distinct row_number) as n
+            from raw.quarantine where source = {parameter} and action = 'row' group by 1
+        )
+        select logged.file, rows_read, rows_loaded, rows_quarantined,
+               coalesce(in_raw.n, 0) as raw_rows, coalesce(in_quarantine.n, 0) as quarantine_rows
+        from logged
+        left join in_raw using (sha256)
+        left join in_quarantine using (sha256)
+        where rows_loaded + rows_quarantined + rows_erased <> rows_read
+           or coalesce(in_raw.n, 0) <> rows_loaded
+           or coalesce(in_quarantine.n, 0) <> rows_quarantined
+    """

@@ -128,7 +128,7 @@ def load_source(
     `tombstone_keys` is needed once anyone has been erased; `track` wraps the
     list of files (progress.track shows `file i/n`)."""
     ensure_raw_schema(con)
-    _ensure_raw_table(con, source)
+    ensure_raw_table(con, source)
     report = SourceLoadReport(source.name)
     for path in track(landing_files(source, landing)):
         report.files.append(_load_file(con, source, landing, path, run_id, tombstone_keys))
@@ -261,7 +261,7 @@ def _log(con, source, file, sha, status, read, loaded, quarantined, error, loade
     )
 
 
-def _ensure_raw_table(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> None:
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> None:
     columns = {**LINEAGE_COLUMNS, **{c.name: column_sql_type(c) for c in source.contract.values()}}
     ddl = ", ".join(f'"{name}" {sql_type}' for name, sql_type in columns.items())
     con.execute(f"create table if not exists raw.{source.name} ({ddl})")

@@ -1,8 +1,10 @@
-"""The dbt models on Apache Spark in local mode (issue 18, first phase).
+"""Apache Spark as the engine (issue 18): `engine: spark` in cdp.yml (settings.py).
 
-Ingest and identity still run on DuckDB: `local.py` copies the tables the dbt
-models read (raw.*, identity.person_map, ...) from a workspace's DuckDB
-warehouse into a local Spark warehouse, and dbt builds the same rendered
-project there through dbt-spark's session method (target `spark` of the
-rendered profile). Needs the optional extra: `pip install -e .[spark]`.
+The Spark session is a Dagster resource (resource.py: local mode on the
+workspace's spark warehouse, or a cluster's master URL); ingest writes the raw
+and quarantine tables there (ingest.py); dbt builds the rendered project
+through dbt-spark (the profile's `spark` target). `local.py` copies a DuckDB
+run's source tables into a local Spark warehouse and builds the dbt project
+there in one process (the first phase, and its test). Needs the optional
+extra: `pip install -e .[spark]`.
 """

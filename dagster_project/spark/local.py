@@ -13,6 +13,7 @@ before another (e.g. `dbt build --target spark`) opens one.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -31,14 +32,16 @@ SPARK_EXCLUDED = "segment_membership_history+"
 
 
 def spark_dir(config: CdpConfig) -> Path:
-    return config.state_dir / "spark"
+    return config.spark.warehouse
 
 
-def session_settings(folder: Path, cores: int = 2) -> dict[str, str]:
+def session_settings(folder: Path, master: str = "local[2]") -> dict[str, str]:
     """The Spark settings of a local session on `folder`: the dbt profile passes the same ones."""
     folder = Path(folder).resolve()
+    count = master[len("local["):-1]  # local[N]
+    cores = int(count) if count.isdigit() else (os.cpu_count() or 2)
     return {
-        "spark.master": f"local[{cores}]",
+        "spark.master": master,
         "spark.sql.warehouse.dir": str(folder / "warehouse"),
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder / 'metastore'};create=true",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder}",  # derby.log there, not in the cwd
@@ -51,12 +54,12 @@ def session_settings(folder: Path, cores: int = 2) -> dict[str, str]:
     }
 
 
-def local_session(folder: Path):
+def local_session(folder: Path, master: str = "local[2]"):
     """A Spark session in this process on the warehouse in `folder` (Hive metastore on)."""
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("cdp").enableHiveSupport()
-    for key, value in session_settings(folder).items():
+    for key, value in session_settings(folder, master).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
