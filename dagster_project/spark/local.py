@@ -13,6 +13,7 @@ before another (e.g. `dbt build --target spark`) opens one.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -55,6 +56,8 @@ def local_session(folder: Path):
     """A Spark session in this process on the warehouse in `folder` (Hive metastore on)."""
     from pyspark.sql import SparkSession
 
+    # Python UDFs (identity.spark_scoring) run in workers of this interpreter, which has duckdb.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("cdp").enableHiveSupport()
     for key, value in session_settings(folder).items():
         builder = builder.config(key, value)
