@@ -27,6 +27,7 @@ import polars as pl
 import sqlglot
 from sqlglot import exp
 
+from dagster_project.identity.graph import SCORES_TABLE
 from dagster_project.identity.splink_model import _output_columns
 from dagster_project.identity.splink_prepare import PREPARED, SCRATCH
 from dagster_project.identity.term_frequencies import frozen_path, tf_columns
@@ -190,3 +191,28 @@ def duckdb_table_to_spark(spark, con: duckdb.DuckDBPyConnection, table: str, fol
 def prepared_records_on_spark(spark, con: duckdb.DuckDBPyConnection, folder: Path):
     """The records prepared in the open scratch database (splink_prepare), as a Spark frame."""
     return duckdb_table_to_spark(spark, con, f"{SCRATCH}.main.{PREPARED}", folder)
+
+
+def spark_scorer(spark, model_path: Path):
+    """A graph.Scorer that scores on Spark: resolve_identities(con, config, scorer=spark_scorer(spark,
+    config.identity_model)) clusters Splink-on-Spark scores with the same code as DuckDB's.
+
+    The records prepared on DuckDB and the pairs the veto needs go to Spark as Parquet, the scores
+    come back into SCORES_TABLE. Every run scores in full (an incremental plan's stored scores are
+    not reused): the same scores, only slower."""
+
+    def score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float, term_frequencies: dict, plan) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            records = prepared_records_on_spark(spark, con, Path(folder))
+            keep_pairs = duckdb_table_to_spark(spark, con, f"{SCRATCH}.deterministic_pairs", Path(folder))
+            lookups = frozen_lookups_on_spark(spark, records, model, model_path)  # the frozen file's, as term_frequencies
+            on_spark = score_on_spark(spark, records, model, threshold, term_frequencies=lookups, keep_pairs=keep_pairs)
+            scores = to_polars(on_spark)
+            on_spark.unpersist()
+        con.register("spark_scores", scores.to_arrow())
+        try:
+            con.execute(f"create or replace temp table {SCORES_TABLE.removeprefix('temp.main.')} as select * from spark_scores")
+        finally:
+            con.unregister("spark_scores")
+
+    return score
