@@ -26,7 +26,7 @@ def test_duckdb_functions_become_their_spark_equivalents():
         " AND regexp_replace(email_l, '[^0-9]', '', 'g') = '1' AND cast(d_l as varchar) = 'x' AND l.\"bk_name\" = r.\"bk_name\""
     )
     assert sql == (
-        "jaro_winkler_similarity(a_l, a_r) >= 0.92 AND STARTSWITH(a_l, a_r) AND CONTAINS(b_l, b_r)"
+        "JARO_WINKLER_SIMILARITY(a_l, a_r) >= 0.92 AND STARTSWITH(a_l, a_r) AND CONTAINS(b_l, b_r)"
         " AND REGEXP_REPLACE(email_l, '[^0-9]', '') = '1' AND CAST(d_l AS STRING) = 'x' AND l.`bk_name` = r.`bk_name`"
     )
     sqlglot.parse_one(sql, read="spark")

@@ -96,8 +96,8 @@ def spark_model(model: Mapping) -> dict:
 
 def _spark_api(spark):
     """Splink's SparkAPI, writing its SQL with sqlglot's own Spark dialect. Splink's "customspark"
-    dialect subclasses sqlglot's generator, which the compiled sqlglot (sqlglotc, installed beside
-    dbt) refuses ("interpreted classes cannot inherit from compiled"). Customspark only writes
+    dialect subclasses sqlglot's generator, which the compiled sqlglot (sqlglotc, installed in this
+    environment) refuses ("interpreted classes cannot inherit from compiled"). Customspark only writes
     cast(literal as double) as a double literal; Spark reads the plain cast to the same double.
     break_lineage_method persist: Splink's tables stay in the session's cache, not in checkpoint files."""
     from splink import SparkAPI
@@ -114,13 +114,14 @@ def frozen_lookups_on_spark(spark, records, model: Mapping, model_path: Path) ->
     """Spark's version of term_frequencies.frozen_lookups: per adjusted column, a lookup
     (value, tf_<column>) of the records' values from the frozen file (md5 of the value;
     a value not in it counts as seen once). The file must exist (written at training)."""
-    frozen = spark.read.parquet(str(frozen_path(model_path)))
+    path = frozen_path(model_path)
+    frozen = spark.read.parquet(str(path))
+    # One row per column, read here rather than by a Spark job each.
+    seen_once = dict(pl.read_parquet(path).filter(pl.col("value_hash").is_null()).select("column_name", "tf").iter_rows())
     lookups = {}
     for column in tf_columns(model):
-        of_column = frozen.where(frozen.column_name == column)
-        seen_once = of_column.where("value_hash is null").select("tf").first()
         values = records.select(column).where(f"{column} is not null").distinct()
-        lookups[column] = _lookup(values, of_column, column, seen_once.tf if seen_once else None)
+        lookups[column] = _lookup(values, frozen.where(frozen.column_name == column), column, seen_once.get(column))
     return lookups
 
 
