@@ -47,10 +47,11 @@ def register_duckdb_functions(spark) -> None:
 
     @pandas_udf("double")
     def jaro_winkler_similarity(left: pd.Series, right: pd.Series) -> pd.Series:
-        pairs = pd.DataFrame({"l": left, "r": right})
-        scores = duckdb.connect().execute("select jaro_winkler_similarity(l, r) from pairs").fetchnumpy()
+        with duckdb.connect() as con:
+            con.register("pairs", pd.DataFrame({"l": left, "r": right}))
+            scores = con.execute("select jaro_winkler_similarity(l, r) as score from pairs").fetchnumpy()["score"]
         # Nullable floats: a null stays null (NaN would compare greater than any number on Spark).
-        return pd.Series(next(iter(scores.values())), dtype="Float64")
+        return pd.Series(scores, dtype="Float64")
 
     spark.udf.register(JARO_WINKLER, jaro_winkler_similarity)
 
