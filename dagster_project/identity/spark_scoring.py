@@ -207,8 +207,8 @@ def spark_scorer(spark, model_path: Path):
         with tempfile.TemporaryDirectory() as folder:
             records = prepared_records_on_spark(spark, con, Path(folder))
             keep_pairs = duckdb_table_to_spark(spark, con, f"{SCRATCH}.deterministic_pairs", Path(folder))
-            lookups = frozen_lookups_on_spark(spark, records, model, model_path)  # the frozen file's, as term_frequencies
-            on_spark = score_on_spark(spark, records, model, threshold, term_frequencies=lookups, keep_pairs=keep_pairs)
+            # The saved model and its frozen term frequencies: the `model` and `term_frequencies` given.
+            on_spark = score_saved_model(spark, records, model_path, threshold, keep_pairs=keep_pairs)
             scores = to_polars(on_spark)
             on_spark.unpersist()
         con.register("spark_scores", scores.to_arrow())
