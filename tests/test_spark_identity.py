@@ -84,7 +84,7 @@ def test_duckdb_jaro_winkler_on_spark(spark):
 
 def resolve_on_spark(spark, source_config, folder):
     """A copy of the workspace, its identity resolved again with Splink on Spark; returns the
-    config of the copy, the scored pairs and person map before (DuckDB) and after (Spark)."""
+    scored pairs and person map before (DuckDB) and after (Spark), and Splink's tables left in Spark."""
     from dagster_project.config import load_config
     from dagster_project.identity.resolve import resolve_identities
     from dagster_project.identity.spark_scoring import spark_scorer
@@ -97,7 +97,7 @@ def resolve_on_spark(spark, source_config, folder):
         before = [con.sql(sql).pl() for sql in read]
         resolve_identities(con, config, run_id="spark", scorer=spark_scorer(spark, config.identity_model))
         after = [con.sql(sql).pl() for sql in read]
-    return before, after
+    return before, after, [t.name for t in spark.catalog.listTables() if t.name.startswith("__splink__")]
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +120,19 @@ def partition(person_map: pl.DataFrame) -> set[frozenset]:
 @needs_spark
 def test_spark_scores_equal_duckdb_scores(resolved):
     """Same pairs, same gamma levels, match weights within 1e-6 (the difference is float rounding)."""
-    (duckdb_pairs, _), (spark_pairs, _) = resolved
+    (duckdb_pairs, _), (spark_pairs, _), _ = resolved
     same_scores(duckdb_pairs, spark_pairs)
 
 
 @needs_spark
 def test_clustering_spark_scores_gives_the_same_persons(resolved):
-    (_, duckdb_persons), (_, spark_persons) = resolved
+    (_, duckdb_persons), (_, spark_persons), _ = resolved
     assert spark_persons.height == duckdb_persons.height
     assert partition(spark_persons) == partition(duckdb_persons)
+
+
+@needs_spark
+def test_splink_tables_are_dropped_after_scoring(resolved):
+    """Splink leaves its tables (and their cached data) in a Spark session; the scorer drops them."""
+    *_, splink_tables = resolved
+    assert splink_tables == []

@@ -166,6 +166,7 @@ def score_on_spark(spark, records, model: Mapping, threshold: float | None, *, t
     result.count()  # computed before Splink's tables go
     for table in scored:
         table.drop_table_from_database_and_remove_from_cache()
+    spark.catalog.dropTempView("cdp_keep_pairs")
     return result
 
 
@@ -174,6 +175,14 @@ def score_saved_model(spark, records, model_path: Path, threshold: float | None,
     model = json.loads(Path(model_path).read_text())
     lookups = frozen_lookups_on_spark(spark, records, model, model_path)
     return score_on_spark(spark, records, model, threshold, term_frequencies=lookups, keep_pairs=keep_pairs)
+
+
+def drop_splink_tables(spark) -> None:
+    """Splink's tables in the session (temporary views) and their cached data: on Spark, Splink's
+    own drop leaves them, so each scoring would keep its blocked pairs and predictions in memory."""
+    for table in spark.catalog.listTables():
+        if table.isTemporary and table.name.startswith("__splink__"):
+            spark.catalog.dropTempView(table.name)
 
 
 def to_polars(frame) -> pl.DataFrame:
@@ -210,6 +219,7 @@ def spark_scorer(spark, model_path: Path):
             # The saved model and its frozen term frequencies: the `model` and `term_frequencies` given.
             on_spark = score_saved_model(spark, records, model_path, threshold, keep_pairs=keep_pairs)
             scores = to_polars(on_spark)
+            drop_splink_tables(spark)
             on_spark.unpersist()
         con.register("spark_scores", scores.to_arrow())
         try:
