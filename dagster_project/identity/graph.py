@@ -64,7 +64,7 @@ EDGE_COLUMNS = ["record_key", "linked_record_key", "rule", "match_probability", 
 
 # Fills SCORES_TABLE from the prepared records (con, model, threshold, term frequencies, plan):
 # _score (Splink on DuckDB) unless another is given, e.g. identity.spark_scoring.spark_scorer.
-Scorer = Callable[[duckdb.DuckDBPyConnection, dict, float, dict, "ScoringPlan"], None]
+Scorer = Callable[[duckdb.DuckDBPyConnection, dict, float, dict, ScoringPlan], None]
 
 
 @dataclass
