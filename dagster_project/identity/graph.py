@@ -20,6 +20,7 @@ identity.conflicts.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,11 @@ EDGE_COLUMNS = ["record_key", "linked_record_key", "rule", "match_probability", 
                 "vetoed", "veto_reason"]
 
 
+# Fills SCORES_TABLE from the prepared records (con, model, threshold, term frequencies, plan):
+# _score (Splink on DuckDB) unless another is given, e.g. identity.spark_scoring.spark_scorer.
+Scorer = Callable[[duckdb.DuckDBPyConnection, dict, float, dict, ScoringPlan], None]
+
+
 @dataclass
 class IdentityGraph:
     edges: pl.DataFrame  # every edge (EDGE_COLUMNS), vetoed ones flagged
@@ -95,6 +101,7 @@ def build_graph(
     match_threshold: float,
     veto_weight: float,
     full: bool = True,
+    scorer: Scorer | None = None,
 ) -> IdentityGraph:
     """All edges between identity records: the deterministic links (read_links) and Splink's.
     The links are read once Splink is done: its DuckDB work is the largest, and Python holds
@@ -111,7 +118,7 @@ def build_graph(
         fingerprint_prepared(con)
         plan = plan_scoring(con, signature, full)
         _create_vetoable_pairs(con, [r for r in SHAREABLE_RULES if r in names])
-        _score(con, model, match_threshold, term_frequencies, plan)
+        (scorer or _score)(con, model, match_threshold, term_frequencies, plan)
         con.execute(f"create or replace temp table {_temporary(FINGERPRINTS_TABLE)} as select * from {SCRATCH}.main.fingerprints")
     # Only the columns the veto and the Splink edges need; the same order whichever pairs were reused.
     evidence = [f"mw_{name}" for name in names if name in DISTINGUISHING_COMPARISONS]

@@ -32,6 +32,7 @@ from dagster_project.identity.graph import (
     RECORDS_TABLE,
     SCORES_TABLE,
     IdentityGraph,
+    Scorer,
     attach_bare_records,
     build_graph,
     comparison_columns,
@@ -107,9 +108,11 @@ RESOLVE_STAGES = ["scored pairs (Splink) into a graph", "attached partial record
 
 
 def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str = "",
-                       done: Callable[[str], None] = lambda stage: None, full: bool = True) -> IdentityReport:
+                       done: Callable[[str], None] = lambda stage: None, full: bool = True,
+                       scorer: Scorer | None = None) -> IdentityReport:
     """Cluster every identity record; unless `full`, Splink scores only the pairs of new or
     changed records (identity.incremental), and the whole graph is clustered again all the same.
+    `scorer` replaces Splink on DuckDB (graph.Scorer), e.g. with Splink on Spark (identity.spark_scoring).
 
     At 1,000,000 people the records, links and edges are GBs each: every frame is dropped (del)
     once used, and the widest data (scores, fingerprints, the edges' comparison columns) stays in
@@ -120,6 +123,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
     graph = build_graph(
         con, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight, full=full,
+        scorer=scorer,
     )
     done(RESOLVE_STAGES[0])
     with memory_share(con, PYTHON_HEAVY_SHARE):

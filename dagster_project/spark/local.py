@@ -58,6 +58,8 @@ def local_session(folder: Path, master: str = "local[2]"):
     """A Spark session in this process on the warehouse in `folder` (Hive metastore on)."""
     from pyspark.sql import SparkSession
 
+    # Python UDFs (identity.spark_scoring) run in workers of this interpreter, which has duckdb.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("cdp").enableHiveSupport()
     for key, value in session_settings(folder, master).items():
         builder = builder.config(key, value)
