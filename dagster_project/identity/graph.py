@@ -39,6 +39,7 @@ from dagster_project.identity.incremental import (
 )
 from dagster_project.identity.splink_model import score_pairs
 from dagster_project.identity.splink_prepare import SCRATCH, prepare_records, scratch_database
+from dagster_project.identity.step_times import StepTimes
 from dagster_project.identity.term_frequencies import frozen_lookups
 
 RECORDS_TABLE = "intermediate.int_identity__records"
@@ -95,6 +96,7 @@ def build_graph(
     match_threshold: float,
     veto_weight: float,
     full: bool = True,
+    times: StepTimes | None = None,
 ) -> IdentityGraph:
     """All edges between identity records: the deterministic links (read_links) and Splink's.
     The links are read once Splink is done: its DuckDB work is the largest, and Python holds
@@ -104,15 +106,26 @@ def build_graph(
     names = comparison_names(model)
     # One scratch session: the pairs above the threshold, and the scores of
     # shared-identifier links, which the veto needs even when low.
+    times = times or StepTimes()
     with scratch_database(con):
-        prepare_records(con, RECORDS_TABLE)
-        term_frequencies = frozen_lookups(con, model, model_path)
-        signature = scoring_signature(model_path, match_threshold)
-        fingerprint_prepared(con)
-        plan = plan_scoring(con, signature, full)
-        _create_vetoable_pairs(con, [r for r in SHAREABLE_RULES if r in names])
-        _score(con, model, match_threshold, term_frequencies, plan)
-        con.execute(f"create or replace temp table {_temporary(FINGERPRINTS_TABLE)} as select * from {SCRATCH}.main.fingerprints")
+        with times.step("prepare records"):
+            prepare_records(con, RECORDS_TABLE)
+            term_frequencies = frozen_lookups(con, model, model_path)
+            signature = scoring_signature(model_path, match_threshold)
+            fingerprint_prepared(con)
+            plan = plan_scoring(con, signature, full)
+            _create_vetoable_pairs(con, [r for r in SHAREABLE_RULES if r in names])
+        with times.step("splink scoring"):
+            _score(con, model, match_threshold, term_frequencies, plan)
+            con.execute(f"create or replace temp table {_temporary(FINGERPRINTS_TABLE)} as select * from {SCRATCH}.main.fingerprints")
+    with times.step("deterministic links and vetoes"):
+        return _edges(con, names, match_threshold, veto_weight, signature, plan)
+
+
+def _edges(con: duckdb.DuckDBPyConnection, names: list[str], match_threshold: float, veto_weight: float,
+           signature: str, plan: ScoringPlan) -> IdentityGraph:
+    """The graph of the scored pairs (SCORES_TABLE): Splink's edges above the threshold, and the
+    deterministic links with the vetoes of those on shareable identifiers."""
     # Only the columns the veto and the Splink edges need; the same order whichever pairs were reused.
     evidence = [f"mw_{name}" for name in names if name in DISTINGUISHING_COMPARISONS]
     scores = con.sql(
