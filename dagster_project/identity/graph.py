@@ -33,9 +33,8 @@ from dagster_project.identity.incremental import (
     ScoringPlan,
     fingerprint_prepared,
     plan_scoring,
-    reusable_scores,
+    reuse_scores,
     scoring_signature,
-    still_needed,
 )
 from dagster_project.identity.splink_model import score_pairs
 from dagster_project.identity.splink_prepare import SCRATCH, prepare_records, scratch_database
@@ -166,20 +165,12 @@ def _score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float, term_f
         score_pairs(con, model, threshold, keep_pairs=vetoable, term_frequencies=term_frequencies, into=_temporary(SCORES_TABLE))
         _rename_keys(con, SCORES_TABLE)
         return
-    vetoable_pairs = con.sql(f"select record_key_l, record_key_r from {vetoable}").pl().rename(RENAMED)
-    reused = still_needed(reusable_scores(con), vetoable_pairs)
-    del vetoable_pairs
-    con.register("reused_scores", reused.to_arrow(compat_level=pl.CompatLevel.newest()))  # no copy of the strings
-    try:
-        # The vetoable pairs still to score: those without a reusable score.
-        con.execute(
-            f"""create table {SCRATCH}.pairs_to_score as select * from {vetoable} as v
-            anti join reused_scores as r on r.record_key = v.record_key_l and r.linked_record_key = v.record_key_r"""
-        )
-        con.execute(f"create or replace temp table {_temporary(SCORES_TABLE)} as select * from reused_scores")
-    finally:
-        con.unregister("reused_scores")
-    del reused
+    reuse_scores(con, vetoable, _temporary(SCORES_TABLE))
+    # The vetoable pairs still to score: those without a reusable score.
+    con.execute(
+        f"""create table {SCRATCH}.pairs_to_score as select * from {vetoable} as v
+        anti join {SCORES_TABLE} as r on r.record_key = v.record_key_l and r.linked_record_key = v.record_key_r"""
+    )
     score_pairs(con, model, threshold, keep_pairs=f"{SCRATCH}.pairs_to_score",
                 term_frequencies=term_frequencies, only_pairs_of=DIRTY, into=_temporary(NEW_SCORES_TABLE))
     _rename_keys(con, NEW_SCORES_TABLE)

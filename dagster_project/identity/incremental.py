@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
 from dagster_project.identity.splink_prepare import DEFAULT_BLOCK_CAP, PREPARED, SCRATCH
 from dagster_project.identity.term_frequencies import frozen_path
@@ -89,24 +88,20 @@ def plan_scoring(con: duckdb.DuckDBPyConnection, signature: str, full: bool) -> 
     return ScoringPlan(True, "scores of unchanged records reused", changed, removed)
 
 
-def reusable_scores(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """The stored scored pairs whose two records are unchanged (plan_scoring's clean_records)."""
+def reuse_scores(con: duckdb.DuckDBPyConnection, vetoable_pairs: str, into: str) -> None:
+    """Create temporary table `into` with the stored scored pairs whose two records are unchanged
+    (plan_scoring's clean_records) and that a full run would score too: every pair blocking found,
+    and the deterministic pairs whose score the veto still needs (`vetoable_pairs`: record_key_l,
+    record_key_r). In DuckDB: the stored pairs are the widest table of identity, millions of rows at scale."""
     clean = f"{SCRATCH}.main.clean_records"
-    return con.sql(
-        f"""select s.* from {SCORED_PAIRS} as s
+    con.execute(
+        f"""create or replace temp table {into} as
+        select s.* from {SCORED_PAIRS} as s
         semi join {clean} as l on l.record_key = s.record_key
-        semi join {clean} as r on r.record_key = s.linked_record_key"""
-    ).pl()
-
-
-def still_needed(reused: pl.DataFrame, vetoable_pairs: pl.DataFrame) -> pl.DataFrame:
-    """Of the reused pairs, those a full run would score too: every pair blocking found,
-    and the deterministic pairs whose score the veto still needs."""
-    needed = vetoable_pairs.select("record_key", "linked_record_key").unique().with_columns(pl.lit(True).alias("needed"))
-    return (
-        reused.join(needed, on=["record_key", "linked_record_key"], how="left")
-        .filter(pl.col("from_blocking") | pl.col("needed").fill_null(False))
-        .drop("needed")
+        semi join {clean} as r on r.record_key = s.linked_record_key
+        where s.from_blocking or exists (
+            select 1 from {vetoable_pairs} as v where v.record_key_l = s.record_key and v.record_key_r = s.linked_record_key
+        )"""
     )
 
 
