@@ -108,15 +108,14 @@ def build_graph(
     times = times or StepTimes()
     with scratch_database(con):
         with times.step("prepare records"):
-            prepare_records(con, RECORDS_TABLE)
+            prepare_records(con, RECORDS_TABLE, ordered=False)
             term_frequencies = frozen_lookups(con, model, model_path)
             signature = scoring_signature(model_path, match_threshold)
-            fingerprint_prepared(con)
-            plan = plan_scoring(con, signature, full)
+            fingerprint_prepared(con, into=_temporary(FINGERPRINTS_TABLE))
+            plan = plan_scoring(con, signature, full, FINGERPRINTS_TABLE)
             _create_vetoable_pairs(con, [r for r in SHAREABLE_RULES if r in names])
         with times.step("splink scoring"):
             _score(con, model, match_threshold, term_frequencies, plan)
-            con.execute(f"create or replace temp table {_temporary(FINGERPRINTS_TABLE)} as select * from {SCRATCH}.main.fingerprints")
     with times.step("deterministic links and vetoes"):
         return _edges(con, names, match_threshold, veto_weight, signature, plan)
 
