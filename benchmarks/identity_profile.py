@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/identity_profile.py --compare DIR_A/warehouse.duckdb DIR_B/warehouse.duckdb
 
 The first form copies the workspace's cdp.yml, model, decisions and warehouse into DIR (the
-workspace is left as it is), runs resolve_identities there and prints the wall-clock seconds of
+workspace is left as it is), runs resolve_identities there and prints the wall-clock and CPU seconds of
 each sub-step, the peak RSS and, with --cprofile, the costliest functions (the profile is saved
 to FILE). --reuse-scores runs as an incremental day with nothing new (Splink's stored scores
 reused), which times the clustering without Splink's scoring; without it Splink scores everything.
