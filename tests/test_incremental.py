@@ -25,7 +25,7 @@ from dagster_project.dbt_workspace import dbt_executable, workspace_dbt_project
 from dagster_project.dbt_workspace import record_models_built
 from dagster_project.defs.dbt import build_args
 from dagster_project.governance.erasure import erase_person
-from dagster_project.identity.incremental import plan_scoring
+from dagster_project.identity.incremental import plan_scoring, reuse_scores
 from dagster_project.identity.resolve import resolve_identities
 from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, scratch_database
 from dagster_project.identity.term_frequencies import freeze_term_frequencies, frozen_lookups, frozen_path
@@ -145,8 +145,23 @@ def test_frozen_term_frequencies_keep_shared_values_and_count_new_ones_as_seen_o
 def test_plan_scoring_is_full_without_stored_scores_or_when_asked(tmp_path):
     con = duckdb.connect()
     with scratch_database(con):
-        assert plan_scoring(con, "signature", full=False).reason == "no scores stored yet"
-        assert plan_scoring(con, "signature", full=True).reason == "full run asked for"
+        assert plan_scoring(con, "signature", False, "fingerprints").reason == "no scores stored yet"
+        assert plan_scoring(con, "signature", True, "fingerprints").reason == "full run asked for"
+
+
+def test_stored_scores_are_reused_for_unchanged_records_when_a_full_run_would_score_them(tmp_path):
+    con = duckdb.connect()
+    con.execute("create schema identity")
+    con.execute("""create table identity.scored_pairs as select * from (values
+        ('a', 'b', 0.99, true), ('a', 'c', 0.99, true),   -- c changed: scored again
+        ('b', 'd', 0.10, false), ('a', 'd', 0.20, false)  -- kept for the veto: only b-d still is a vetoable pair
+    ) as t(record_key, linked_record_key, match_probability, from_blocking)""")
+    with scratch_database(con):
+        con.execute(f"create table {SCRATCH}.main.clean_records as select * from (values ('a'), ('b'), ('d')) as t(record_key)")
+        con.execute(f"create table {SCRATCH}.main.vetoable as select 'b' as record_key_l, 'd' as record_key_r")
+        reuse_scores(con, f"{SCRATCH}.main.vetoable", "reused")
+        reused = con.sql("select record_key, linked_record_key from reused order by all").fetchall()
+    assert reused == [("a", "b"), ("b", "d")]
 
 
 def test_a_model_older_than_max_age_is_retrained(workspace_factory):

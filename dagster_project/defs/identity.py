@@ -9,6 +9,7 @@ from dagster_project.defs.retry import retried_when_locked
 from dagster_project.identity.partner_keys import SECRET_ENV
 from dagster_project.identity.partner_match import match_partner_sources
 from dagster_project.identity.resolve import RESOLVE_STAGES, ensure_model, resolve_identities
+from dagster_project.identity.step_times import timing_line
 from dagster_project.progress import Counter
 from dagster_project.run_mode import is_full_run
 from dagster_project.warehouse import connect
@@ -61,6 +62,7 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.Materi
     config = cdp.config()
     with connect(config.warehouse) as con, Counter("identity", len(RESOLVE_STAGES), context.log) as stages:
         report = resolve_identities(con, config, context.run_id, done=stages.advance, full=is_full_run(context.run.tags))
+    context.log.info(f"identity sub-steps: {timing_line(report.step_seconds)}")
     for decision, key, other in report.decisions_unknown:
         context.log.warning(f"identity decision {decision} {key} {other} names a record that is not an identity record (unknown or erased); not applied")
     sizes = "\n".join(f"| {size} | {count} |" for size, count in report.cluster_size_counts.items())
@@ -88,6 +90,7 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.Materi
             "splits": report.splits,
             "new_persons": report.created,
             "cluster_sizes": dg.MetadataValue.md("| records per person | persons |\n|---|---|\n" + sizes),
+            "step_seconds": dg.MetadataValue.json(report.step_seconds),
         }
     )
 

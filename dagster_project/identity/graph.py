@@ -34,12 +34,12 @@ from dagster_project.identity.incremental import (
     ScoringPlan,
     fingerprint_prepared,
     plan_scoring,
-    reusable_scores,
+    reuse_scores,
     scoring_signature,
-    still_needed,
 )
 from dagster_project.identity.splink_model import score_pairs
 from dagster_project.identity.splink_prepare import SCRATCH, prepare_records, scratch_database
+from dagster_project.identity.step_times import StepTimes
 from dagster_project.identity.term_frequencies import frozen_lookups
 
 RECORDS_TABLE = "intermediate.int_identity__records"
@@ -102,6 +102,7 @@ def build_graph(
     veto_weight: float,
     full: bool = True,
     scorer: Scorer | None = None,
+    times: StepTimes | None = None,
 ) -> IdentityGraph:
     """All edges between identity records: the deterministic links (read_links) and Splink's.
     The links are read once Splink is done: its DuckDB work is the largest, and Python holds
@@ -111,15 +112,25 @@ def build_graph(
     names = comparison_names(model)
     # One scratch session: the pairs above the threshold, and the scores of
     # shared-identifier links, which the veto needs even when low.
+    times = times or StepTimes()
     with scratch_database(con):
-        prepare_records(con, RECORDS_TABLE)
-        term_frequencies = frozen_lookups(con, model, model_path)
-        signature = scoring_signature(model_path, match_threshold)
-        fingerprint_prepared(con)
-        plan = plan_scoring(con, signature, full)
-        _create_vetoable_pairs(con, [r for r in SHAREABLE_RULES if r in names])
-        (scorer or _score)(con, model, match_threshold, term_frequencies, plan)
-        con.execute(f"create or replace temp table {_temporary(FINGERPRINTS_TABLE)} as select * from {SCRATCH}.main.fingerprints")
+        with times.step("prepare records"):
+            prepare_records(con, RECORDS_TABLE, ordered=False)
+            term_frequencies = frozen_lookups(con, model, model_path)
+            signature = scoring_signature(model_path, match_threshold)
+            fingerprint_prepared(con, into=_temporary(FINGERPRINTS_TABLE))
+            plan = plan_scoring(con, signature, full, FINGERPRINTS_TABLE)
+            _create_vetoable_pairs(con, [r for r in SHAREABLE_RULES if r in names])
+        with times.step("splink scoring"):
+            (scorer or _score)(con, model, match_threshold, term_frequencies, plan)
+    with times.step("deterministic links and vetoes"):
+        return _edges(con, names, match_threshold, veto_weight, signature, plan)
+
+
+def _edges(con: duckdb.DuckDBPyConnection, names: list[str], match_threshold: float, veto_weight: float,
+           signature: str, plan: ScoringPlan) -> IdentityGraph:
+    """The graph of the scored pairs (SCORES_TABLE): Splink's edges above the threshold, and the
+    deterministic links with the vetoes of those on shareable identifiers."""
     # Only the columns the veto and the Splink edges need; the same order whichever pairs were reused.
     evidence = [f"mw_{name}" for name in names if name in DISTINGUISHING_COMPARISONS]
     scores = con.sql(
@@ -160,20 +171,12 @@ def _score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float, term_f
         score_pairs(con, model, threshold, keep_pairs=vetoable, term_frequencies=term_frequencies, into=_temporary(SCORES_TABLE))
         _rename_keys(con, SCORES_TABLE)
         return
-    vetoable_pairs = con.sql(f"select record_key_l, record_key_r from {vetoable}").pl().rename(RENAMED)
-    reused = still_needed(reusable_scores(con), vetoable_pairs)
-    del vetoable_pairs
-    con.register("reused_scores", reused.to_arrow(compat_level=pl.CompatLevel.newest()))  # no copy of the strings
-    try:
-        # The vetoable pairs still to score: those without a reusable score.
-        con.execute(
-            f"""create table {SCRATCH}.pairs_to_score as select * from {vetoable} as v
-            anti join reused_scores as r on r.record_key = v.record_key_l and r.linked_record_key = v.record_key_r"""
-        )
-        con.execute(f"create or replace temp table {_temporary(SCORES_TABLE)} as select * from reused_scores")
-    finally:
-        con.unregister("reused_scores")
-    del reused
+    reuse_scores(con, vetoable, _temporary(SCORES_TABLE))
+    # The vetoable pairs still to score: those without a reusable score.
+    con.execute(
+        f"""create table {SCRATCH}.pairs_to_score as select * from {vetoable} as v
+        anti join {SCORES_TABLE} as r on r.record_key = v.record_key_l and r.linked_record_key = v.record_key_r"""
+    )
     score_pairs(con, model, threshold, keep_pairs=f"{SCRATCH}.pairs_to_score",
                 term_frequencies=term_frequencies, only_pairs_of=DIRTY, into=_temporary(NEW_SCORES_TABLE))
     _rename_keys(con, NEW_SCORES_TABLE)

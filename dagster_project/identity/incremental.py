@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
 from dagster_project.identity.splink_prepare import DEFAULT_BLOCK_CAP, PREPARED, SCRATCH
 from dagster_project.identity.term_frequencies import frozen_path
@@ -36,6 +35,9 @@ SCORED_PAIRS = "identity.scored_pairs"
 FINGERPRINTS = "identity.record_fingerprints"
 SCORING_STATE = "identity.scoring_state"
 DIRTY = "is_new_or_changed"  # the prepared records' column Splink's blocking is restricted to
+# A prepared record's fingerprint: DuckDB's 64-bit hash of the whole row (ten times cheaper than
+# an md5 of the row as text). Part of the signature: stored fingerprints of another kind are not compared.
+FINGERPRINT_SQL = "hash(p)"
 
 
 @dataclass
@@ -50,63 +52,59 @@ def scoring_signature(model_path: Path, threshold: float, block_cap: int = DEFAU
     """What every stored score depends on besides its two records."""
     digest = hashlib.sha256(Path(model_path).read_bytes())
     digest.update(frozen_path(model_path).read_bytes())
-    digest.update(f"threshold={threshold!r} block_cap={block_cap}".encode())
+    digest.update(f"threshold={threshold!r} block_cap={block_cap} fingerprint={FINGERPRINT_SQL}".encode())
     return digest.hexdigest()
 
 
-def fingerprint_prepared(con: duckdb.DuckDBPyConnection) -> None:
-    """Table fingerprints (record_key, fingerprint) in the scratch database: an md5 of each whole prepared row."""
+def fingerprint_prepared(con: duckdb.DuckDBPyConnection, into: str) -> None:
+    """Temporary table `into` (record_key, fingerprint): a hash of each whole prepared row."""
     con.execute(
-        f"""create or replace table {SCRATCH}.main.fingerprints as
-        select record_key, md5(cast(p as varchar)) as fingerprint from {SCRATCH}.main.{PREPARED} as p"""
+        f"""create or replace temp table {into} as
+        select record_key, {FINGERPRINT_SQL} as fingerprint from {SCRATCH}.main.{PREPARED} as p"""
     )
 
 
-def plan_scoring(con: duckdb.DuckDBPyConnection, signature: str, full: bool) -> ScoringPlan:
+def plan_scoring(con: duckdb.DuckDBPyConnection, signature: str, full: bool, fingerprints: str) -> ScoringPlan:
     """Full or incremental; for an incremental plan, marks the prepared records that are new
-    or changed (column DIRTY) and keeps the clean ones' keys in table clean_records."""
+    or changed (column DIRTY) and keeps the clean ones' keys in table clean_records.
+    `fingerprints` is this run's (fingerprint_prepared)."""
     if full:
         return ScoringPlan(False, "full run asked for")
     if not all(table_exists(con, "identity", name) for name in ("scored_pairs", "record_fingerprints", "scoring_state")):
         return ScoringPlan(False, "no scores stored yet")
     stored = con.execute(f"select signature from {SCORING_STATE}").fetchall()
     if [row[0] for row in stored] != [signature]:
-        return ScoringPlan(False, "the model, its term frequencies, the threshold or the blocking cap changed")
+        return ScoringPlan(False, "the model, its term frequencies, the threshold, the blocking cap or the record fingerprint changed")
     con.execute(
         f"""create or replace table {SCRATCH}.main.clean_records as
-        select record_key from {SCRATCH}.main.fingerprints join {FINGERPRINTS} using (record_key, fingerprint)"""
+        select record_key from {fingerprints} join {FINGERPRINTS} using (record_key, fingerprint)"""
     )
     con.execute(
         f"""create or replace table {SCRATCH}.main.{PREPARED} as
         select p.*, c.record_key is null as {DIRTY}
-        from {SCRATCH}.main.{PREPARED} as p left join {SCRATCH}.main.clean_records as c using (record_key)
-        order by p.record_key"""
+        from {SCRATCH}.main.{PREPARED} as p left join {SCRATCH}.main.clean_records as c using (record_key)"""
     )
     changed, removed = con.execute(
         f"""select (select count(*) from {SCRATCH}.main.{PREPARED} where {DIRTY}),
-                   (select count(*) from {FINGERPRINTS} anti join {SCRATCH}.main.fingerprints using (record_key))"""
+                   (select count(*) from {FINGERPRINTS} anti join {fingerprints} using (record_key))"""
     ).fetchall()[0]
     return ScoringPlan(True, "scores of unchanged records reused", changed, removed)
 
 
-def reusable_scores(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """The stored scored pairs whose two records are unchanged (plan_scoring's clean_records)."""
+def reuse_scores(con: duckdb.DuckDBPyConnection, vetoable_pairs: str, into: str) -> None:
+    """Create temporary table `into` with the stored scored pairs whose two records are unchanged
+    (plan_scoring's clean_records) and that a full run would score too: every pair blocking found,
+    and the deterministic pairs whose score the veto still needs (`vetoable_pairs`: record_key_l,
+    record_key_r). In DuckDB: the stored pairs are the widest table of identity, millions of rows at scale."""
     clean = f"{SCRATCH}.main.clean_records"
-    return con.sql(
-        f"""select s.* from {SCORED_PAIRS} as s
+    con.execute(
+        f"""create or replace temp table {into} as
+        select s.* from {SCORED_PAIRS} as s
         semi join {clean} as l on l.record_key = s.record_key
-        semi join {clean} as r on r.record_key = s.linked_record_key"""
-    ).pl()
-
-
-def still_needed(reused: pl.DataFrame, vetoable_pairs: pl.DataFrame) -> pl.DataFrame:
-    """Of the reused pairs, those a full run would score too: every pair blocking found,
-    and the deterministic pairs whose score the veto still needs."""
-    needed = vetoable_pairs.select("record_key", "linked_record_key").unique().with_columns(pl.lit(True).alias("needed"))
-    return (
-        reused.join(needed, on=["record_key", "linked_record_key"], how="left")
-        .filter(pl.col("from_blocking") | pl.col("needed").fill_null(False))
-        .drop("needed")
+        semi join {clean} as r on r.record_key = s.linked_record_key
+        where s.from_blocking or exists (
+            select 1 from {vetoable_pairs} as v where v.record_key_l = s.record_key and v.record_key_r = s.linked_record_key
+        )"""
     )
 
 

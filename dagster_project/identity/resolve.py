@@ -43,6 +43,7 @@ from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
 from dagster_project.identity.splink_model import train_model
 from dagster_project.identity.splink_settings import has_household_levels
+from dagster_project.identity.step_times import StepTimes
 from dagster_project.warehouse import PYTHON_HEAVY_SHARE, memory_share, table_exists
 
 IDENTITY_DDL = """
@@ -87,6 +88,7 @@ class IdentityReport:
     household_joins: int = 0  # persons joined into another by the household pass (identity.household_pass)
     scoring: str = ""  # full or incremental Splink scoring, and why
     pairs_scored: int = 0  # scored pairs kept (identity.scored_pairs), reused ones included
+    step_seconds: dict = field(default_factory=dict)  # wall-clock seconds per sub-step (identity.step_times)
 
 
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
@@ -121,102 +123,101 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     con.execute(IDENTITY_DDL)
     if not config.identity_model.exists():
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
+    times = StepTimes()
     graph = build_graph(
         con, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight, full=full,
-        scorer=scorer,
+        scorer=scorer, times=times,
     )
     done(RESOLVE_STAGES[0])
     with memory_share(con, PYTHON_HEAVY_SHARE):
-        return _cluster_and_write(con, config, run_id, done, graph)
+        report = _cluster_and_write(con, config, run_id, done, graph, times)
+    report.step_seconds = times.seconds
+    return report
 
 
 def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None],
-                       graph: IdentityGraph) -> IdentityReport:
-    records = con.sql(
-        f"""select record_key, source, first_name_norm is not null or date_of_birth is not null as is_described,
-                   -- fully described: a first name beyond an initial, and a date of birth
-                   length(first_name_norm) > 1 and date_of_birth is not null as is_full
-            from {RECORDS_TABLE}"""
-    ).pl()
-    edges, clusters = attach_bare_records(
-        graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]
-    )
-    graph.edges = None  # its columns the new edges do not share are freed
-    decisions = resolve_decisions(config.identity_decisions, records["record_key"])
-    edges, clusters = _join_must_links(edges, clusters, decisions)
+                       graph: IdentityGraph, times: StepTimes) -> IdentityReport:
+    with times.step("attach partial records, decisions"):
+        records, edges, clusters, decisions = _attach_and_decide(con, config, graph)
     done(RESOLVE_STAGES[1])
-    write_record_phonetics(con, RECORDS_TABLE)
-    declared = {source.name: source.one_record_per_person for source in config.sources}
-    verdicts = duplicate_free_sources(records, edges, declared)
-    one_record_sources = {v.source: v.reason for v in verdicts if v.one_per_person}
-    one_per_person = records.filter(pl.col("source").is_in(list(one_record_sources))).select("record_key", "source")
-    separation = separate_conflicts(
-        con, RECORDS_TABLE, edges, clusters, records.filter(pl.col("is_full"))["record_key"],
-        margin=config.ambiguity_margin, cannot_link=decisions.cannot_link, household_safe=config.household_safe,
-        one_per_person=one_per_person,
-    )
+    with times.step("record phonetics"):
+        write_record_phonetics(con, RECORDS_TABLE)
+    with times.step("one record per person sources"):
+        declared = {source.name: source.one_record_per_person for source in config.sources}
+        verdicts = duplicate_free_sources(records, edges, declared)
+        one_record_sources = {v.source: v.reason for v in verdicts if v.one_per_person}
+        one_per_person = records.filter(pl.col("source").is_in(list(one_record_sources))).select("record_key", "source")
+    with times.step("conflicts"):
+        separation = separate_conflicts(
+            con, RECORDS_TABLE, edges, clusters, records.filter(pl.col("is_full"))["record_key"],
+            margin=config.ambiguity_margin, cannot_link=decisions.cannot_link, household_safe=config.household_safe,
+            one_per_person=one_per_person,
+        )
     del records
     edges, clusters = separation.edges, separation.clusters
     accepted = separation.accepted
     counts = _separation_counts(separation)
     del separation
-    edges, clusters, household_joins = household_pass(
-        con, RECORDS_TABLE, edges, clusters, one_per_person, cannot_link=decisions.cannot_link)
+    with times.step("household pass"):
+        edges, clusters, household_joins = household_pass(
+            con, RECORDS_TABLE, edges, clusters, one_per_person, cannot_link=decisions.cannot_link)
     del one_per_person
     done(RESOLVE_STAGES[2])
-    links = _link_counts(edges)
-    previous = (
-        con.sql("select record_key, person_id from identity.person_map").pl()
-        if table_exists(con, "identity", "person_map")
-        else None
-    )
-    assignment = assign_person_ids(clusters, previous)
+    with times.step("person ids"):
+        links = _link_counts(edges)
+        previous = (
+            con.sql("select record_key, person_id from identity.person_map").pl()
+            if table_exists(con, "identity", "person_map")
+            else None
+        )
+        assignment = assign_person_ids(clusters, previous)
     del clusters, previous
     done(RESOLVE_STAGES[3])
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    person_map = assignment.person_map
-    history = assignment.history.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(now).alias("recorded_at"))
+    with times.step("write tables"):
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        person_map = assignment.person_map
+        history = assignment.history.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(now).alias("recorded_at"))
 
-    con.execute("begin transaction")
-    try:
-        con.register("new_person_map", _arrow(person_map))
-        con.execute(
-            f"""create or replace table identity.person_map as
-            select r.record_key, r.source, r.source_record_id, p.person_id, cast(p.cluster_size as bigint) as cluster_size,
-                   ? as run_id, cast(? as timestamp) as resolved_at
-            from {RECORDS_TABLE} as r join new_person_map as p on p.record_key = r.record_key
-            order by r.record_key""",
-            [run_id, now],
-        )
-        con.unregister("new_person_map")
-        con.register("new_decisions", decisions.table.to_arrow())
-        con.execute("create or replace table identity.decisions as select * from new_decisions")
-        con.register("new_one_record_sources", pl.DataFrame(
-            [(v.source, v.one_per_person, v.reason) for v in verdicts], schema=["source", "one_record_per_person", "reason"], orient="row",
-        ).to_arrow())
-        con.execute("create or replace table identity.one_record_sources as select * from new_one_record_sources")
-        _write_edges(con, edges, graph.comparisons, run_id)
-        del edges
-        con.register("new_accepted_conflicts", accepted.to_arrow())
-        con.execute("delete from identity.accepted_conflicts")
-        con.execute("insert into identity.accepted_conflicts select record_key_l, record_key_r, reason from new_accepted_conflicts")
-        write_scoring_state(con, SCORES_TABLE, FINGERPRINTS_TABLE, graph.signature)
-        if history.height:
-            con.register("new_history", history.to_arrow())
-            con.execute("insert into identity.id_history by name select * from new_history")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    finally:
-        for name in ("new_person_map", "new_decisions", "new_one_record_sources", "new_edges", "new_accepted_conflicts", "new_history"):
-            try:
-                con.unregister(name)
-            except Exception:
-                pass
-        for table in (SCORES_TABLE, FINGERPRINTS_TABLE):
-            con.execute(f"drop table if exists {table}")
-    done(RESOLVE_STAGES[4])
+        con.execute("begin transaction")
+        try:
+            con.register("new_person_map", _arrow(person_map))
+            con.execute(
+                f"""create or replace table identity.person_map as
+                select r.record_key, r.source, r.source_record_id, p.person_id, cast(p.cluster_size as bigint) as cluster_size,
+                       ? as run_id, cast(? as timestamp) as resolved_at
+                from {RECORDS_TABLE} as r join new_person_map as p on p.record_key = r.record_key
+                order by r.record_key""",
+                [run_id, now],
+            )
+            con.unregister("new_person_map")
+            con.register("new_decisions", decisions.table.to_arrow())
+            con.execute("create or replace table identity.decisions as select * from new_decisions")
+            con.register("new_one_record_sources", pl.DataFrame(
+                [(v.source, v.one_per_person, v.reason) for v in verdicts], schema=["source", "one_record_per_person", "reason"], orient="row",
+            ).to_arrow())
+            con.execute("create or replace table identity.one_record_sources as select * from new_one_record_sources")
+            _write_edges(con, edges, graph.comparisons, run_id)
+            del edges
+            con.register("new_accepted_conflicts", accepted.to_arrow())
+            con.execute("delete from identity.accepted_conflicts")
+            con.execute("insert into identity.accepted_conflicts select record_key_l, record_key_r, reason from new_accepted_conflicts")
+            write_scoring_state(con, SCORES_TABLE, FINGERPRINTS_TABLE, graph.signature)
+            if history.height:
+                con.register("new_history", history.to_arrow())
+                con.execute("insert into identity.id_history by name select * from new_history")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        finally:
+            for name in ("new_person_map", "new_decisions", "new_one_record_sources", "new_edges", "new_accepted_conflicts", "new_history"):
+                try:
+                    con.unregister(name)
+                except Exception:
+                    pass
+            for table in (SCORES_TABLE, FINGERPRINTS_TABLE):
+                con.execute(f"drop table if exists {table}")
+        done(RESOLVE_STAGES[4])
 
     sizes = person_map.unique("person_id").group_by("cluster_size").len().sort("cluster_size")
     events = history["event"].value_counts() if history.height else pl.DataFrame({"event": [], "count": []})
@@ -239,6 +240,24 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         scoring=_scoring_summary(graph.plan),
         pairs_scored=graph.pairs_scored,
     )
+
+
+def _attach_and_decide(con: duckdb.DuckDBPyConnection, config: CdpConfig, graph: IdentityGraph):
+    """The records (record_key, source, is_described, is_full); the edges and clusters once the
+    partial records are attached and the must-link decisions joined; the decisions."""
+    records = con.sql(
+        f"""select record_key, source, first_name_norm is not null or date_of_birth is not null as is_described,
+                   -- fully described: a first name beyond an initial, and a date of birth
+                   length(first_name_norm) > 1 and date_of_birth is not null as is_full
+            from {RECORDS_TABLE}"""
+    ).pl()
+    edges, clusters = attach_bare_records(
+        graph.edges, records.filter(pl.col("is_described"))["record_key"], records["record_key"]
+    )
+    graph.edges = None  # its columns the new edges do not share are freed
+    decisions = resolve_decisions(config.identity_decisions, records["record_key"])
+    edges, clusters = _join_must_links(edges, clusters, decisions)
+    return records, edges, clusters, decisions
 
 
 def _arrow(frame: pl.DataFrame):

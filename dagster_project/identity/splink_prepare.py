@@ -146,11 +146,14 @@ def prepare_records(
     keys: list[str] | None = None,
     nicknames_csv: Path = NICKNAMES_CSV,
     block_cap: int = DEFAULT_BLOCK_CAP,
+    ordered: bool = True,
 ) -> int:
     """Create `{SCRATCH}.main.{table}` from `records_table`; returns its row count.
 
     Runs before switching to the scratch database, so `records_table` resolves
     exactly as the caller would resolve it. `keys` restricts to those record keys.
+    `ordered`: rows in record key order, which training's seeded sampling needs; scoring
+    does not (a pair's score depends on its two records only), and skips the sort.
     """
     columns = {row[0] for row in con.sql(f"describe select * from {records_table}").fetchall()}
     if "record_key" not in columns:
@@ -233,7 +236,7 @@ def prepare_records(
         f"""create or replace table {SCRATCH}.main.{table} as
         select d.* exclude (name_key, phonetic_name_key, dob_last_key, dob_first_key, dob_initials_key, last_year_key, house_postcode_key), {", ".join(capped)}
         from {derived} as d {" ".join(joins)}
-        order by d.record_key"""
+        {"order by d.record_key" if ordered else ""}"""
     )
     con.execute(f"drop table {derived}")
     return con.execute(f"select count(*) from {SCRATCH}.main.{table}").fetchall()[0][0]
