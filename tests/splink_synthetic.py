@@ -124,7 +124,6 @@ def _people(rng: np.random.Generator, n: int) -> pl.DataFrame:
     size = np.where(rng.random(n) < 0.14, rng.choice([2, 3, 4], size=n, p=[0.5, 0.3, 0.2]), 1)
     household = np.repeat(np.arange(n), size)[:n]
     pos = np.arange(n) - np.searchsorted(household, household)  # position within household
-    head = household[np.searchsorted(household, household)]  # any id per household works
     n_households = int(household.max()) + 1
 
     female = rng.random(n) < 0.5

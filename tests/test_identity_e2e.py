@@ -18,7 +18,6 @@ import pytest
 
 from dagster_project.cli import main
 from dagster_project.identity.decisions import record_decision
-from dagster_project.identity.evaluate import evaluate_identity
 from dagster_project.identity.explain import explain_person
 from dagster_project.identity.resolve import ensure_model, resolve_identities
 from dagster_project.identity.splink_settings import has_household_levels

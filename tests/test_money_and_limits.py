@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
-import pytest
 import yaml
 
 from dagster_project.config import DEFAULT_CONFIG, SourceSpec
