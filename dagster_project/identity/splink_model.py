@@ -186,7 +186,7 @@ def guard_weights(model: dict, *, unobserved_u: float) -> list[str]:
 
 # Blocking counts are exact up to this many records; above, estimated from a sample of this many
 # (Splink scales the sampled pairs up). Counting every pair of 8.5 million records (1,000,000
-# people) took as long as a third of training, only to report the counts.
+# people) took 63 s of training, only to report the counts; the sample, 4 s and within 2%.
 COUNT_SAMPLE_RECORDS = 1_000_000
 
 
