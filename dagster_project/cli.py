@@ -290,7 +290,8 @@ def _identity_train(config) -> int:
     with connect(config.warehouse) as con:
         summary = ensure_model(con, config, retrain=True)
     print(f"trained on {summary['records']} records in {summary['training_seconds']}s; fields: {', '.join(summary['fields_used'])}")
-    print(f"comparisons to score per run: {summary['comparisons_to_score']} ({summary['comparisons_per_record']} per record)")
+    about = "" if summary["blocking_counts_sample"] == 1.0 else f"about (counted on {summary['blocking_counts_sample']:.0%} of the records) "
+    print(f"comparisons to score per run: {about}{summary['comparisons_to_score']} ({summary['comparisons_per_record']} per record)")
     print(f"model: {config.identity_model}")
     return 0
 

@@ -227,3 +227,18 @@ def test_train_command_summarises_each_model(trained_copy):
     assert summary[0].startswith("churn: kept existing, hold-out ROC AUC 0.")
     assert summary[1].startswith("propensity: trained, hold-out ROC AUC 0.")
     assert summary[1].endswith("propensity.card.json")
+
+
+def test_openmp_threads_sleep_when_idle():
+    """scikit-learn's OpenMP runtime starts with passive waiting (no spinning), unless the user chose."""
+    import subprocess
+    import sys
+
+    def spin_count(**env) -> str:
+        environ = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | env | {"OMP_DISPLAY_ENV": "VERBOSE"}
+        shown = subprocess.run([sys.executable, "-c", "import dagster_project.ml.models"], env=environ,
+                               capture_output=True, text=True, check=True).stderr
+        return next(line.split("=")[1].strip(" '") for line in shown.splitlines() if "GOMP_SPINCOUNT" in line)
+
+    assert spin_count() == "0"
+    assert spin_count(OMP_WAIT_POLICY="ACTIVE") != "0"

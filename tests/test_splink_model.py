@@ -11,7 +11,9 @@ import polars as pl
 import pytest
 
 from dagster_project.identity.phonetic import phonetic_key
-from dagster_project.identity.splink_model import MIN_M_DIFFERENT, explain_pair, guard_weights, score_pairs, train_model, waterfall_chart_html
+from dagster_project.identity.splink_model import (
+    MIN_M_DIFFERENT, _open_linker, blocking_rule_counts, explain_pair, guard_weights, score_pairs, train_model, waterfall_chart_html,
+)
 from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, prepare_records, scratch_database
 from tests.splink_synthetic import load_identity_records, synthetic_records
 
@@ -192,6 +194,21 @@ def test_blocking_keeps_comparisons_near_linear(trained):
     assert summary["comparisons_to_score"] <= 10 * records
     # 400 records share one placeholder email: uncapped that alone is ~80,000 pairs.
     assert counts["bk_email"] < PLACEHOLDER_EMAILS * (PLACEHOLDER_EMAILS - 1) / 2 / 4
+
+
+def test_blocking_counts_above_the_cap_are_estimated_from_a_sample(warehouse, trained):
+    model_path, summary = trained
+    assert summary["blocking_counts_sample"] == 1.0  # exact below the cap
+    exact = summary["comparisons_to_score"]
+    rules = [rule["rule"] for rule in summary["blocking_rules"]]
+    with scratch_database(warehouse):
+        records_count = prepare_records(warehouse, TABLE)
+        _, _, records = _open_linker(warehouse, json.loads(model_path.read_text()))
+        counts, sample = blocking_rule_counts(records, rules, records_count, sample_records=records_count // 2)
+    assert sample == pytest.approx(0.5, abs=0.01)
+    assert [rule["rule"] for rule in counts] == rules
+    assert counts[-1]["cumulative_comparisons"] != exact  # estimated, not counted
+    assert counts[-1]["cumulative_comparisons"] == pytest.approx(exact, rel=0.2)
 
 
 def test_prediction_output_and_saved_model_round_trip(warehouse, trained, links):
