@@ -24,8 +24,9 @@ MODEL = dg.AssetKey(["identity", "model"])
 RECORDS = dg.AssetKey(["intermediate", "int_identity__records"])
 
 # engine: spark. The identity steps run on the DuckDB working database as with engine duckdb:
-# they read these Spark tables into it first (the nickname seeds the conflict rule reads; the previous person_map and id_history keep ids
-# stable), and write what the dbt models and the next run read back to Spark (spark/tables.py).
+# they read these Spark tables into it first (the nickname seeds the conflict rule reads; the
+# previous person_map and id_history keep ids stable), and write what the dbt models and the
+# next run read back to Spark (spark/tables.py).
 RESOLVE_INPUTS = [RECORDS_TABLE, LINKS_TABLE, *NICKNAME_TABLES, "identity.person_map", "identity.id_history"]
 RESOLVE_OUTPUTS = ["identity.person_map", "identity.edges", "identity.id_history", "identity.decisions",
                    "identity.one_record_sources", "identity.accepted_conflicts"]
