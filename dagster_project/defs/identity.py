@@ -8,15 +8,28 @@ from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.retry import retried_when_locked
 from dagster_project.identity.partner_keys import SECRET_ENV
 from dagster_project.identity.partner_match import match_partner_sources
-from dagster_project.identity.resolve import RESOLVE_STAGES, ensure_model, resolve_identities
+from dagster_project.identity.conflicts import NICKNAME_TABLES
+from dagster_project.identity.graph import LINKS_TABLE, RECORDS_TABLE
+from dagster_project.identity.resolve import RESOLVE_STAGES, ensure_model, needs_training, resolve_identities
+from dagster_project.identity.spark_scoring import spark_scorer
 from dagster_project.identity.step_times import timing_line
 from dagster_project.progress import Counter
 from dagster_project.run_mode import is_full_run
+from dagster_project.spark.resource import SparkResource
+from dagster_project.spark.tables import read_from_spark, write_to_spark
 from dagster_project.warehouse import connect
 
 PERSON_MAP = dg.AssetKey(["identity", "person_map"])
 MODEL = dg.AssetKey(["identity", "model"])
 RECORDS = dg.AssetKey(["intermediate", "int_identity__records"])
+
+# engine: spark. The identity steps run on the DuckDB working database as with engine duckdb:
+# they read these Spark tables into it first (the nickname seeds the conflict rule reads; the
+# previous person_map and id_history keep ids stable), and write what the dbt models and the
+# next run read back to Spark (spark/tables.py).
+RESOLVE_INPUTS = [RECORDS_TABLE, LINKS_TABLE, *NICKNAME_TABLES, "identity.person_map", "identity.id_history"]
+RESOLVE_OUTPUTS = ["identity.person_map", "identity.edges", "identity.id_history", "identity.decisions",
+                   "identity.one_record_sources", "identity.accepted_conflicts"]
 
 
 @dg.asset(
@@ -28,9 +41,11 @@ RECORDS = dg.AssetKey(["intermediate", "int_identity__records"])
     "levels and identity.household_safe is false; reused by every run until retrained with `cdp identity train`.",
 )
 @retried_when_locked
-def identity_model(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+def identity_model(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
     config = cdp.config()
     with connect(config.warehouse) as con:
+        if config.engine == "spark" and needs_training(config):
+            read_from_spark(spark.session(), con, [RECORDS_TABLE])  # training stays on DuckDB
         summary = ensure_model(con, config)
     if summary is None:
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(config.identity_model)), "trained_this_run": False})
@@ -58,10 +73,19 @@ def training_metadata(summary: dict, path) -> dict:
     description="One row per identity record naming its person; also writes identity.edges and identity.id_history.",
 )
 @retried_when_locked
-def person_map(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+def person_map(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
     config = cdp.config()
+    on_spark = config.engine == "spark"
     with connect(config.warehouse) as con, Counter("identity", len(RESOLVE_STAGES), context.log) as stages:
-        report = resolve_identities(con, config, context.run_id, done=stages.advance, full=is_full_run(context.run.tags))
+        scorer = None
+        if on_spark:  # Splink's predict runs on Spark; preparing and clustering stay on DuckDB
+            session = spark.session()
+            read_from_spark(session, con, RESOLVE_INPUTS)
+            scorer = spark_scorer(session, config.identity_model)
+        report = resolve_identities(con, config, context.run_id, done=stages.advance, full=is_full_run(context.run.tags),
+                                    scorer=scorer)
+        if on_spark:
+            write_to_spark(session, con, config, RESOLVE_OUTPUTS)
     context.log.info(f"identity sub-steps: {timing_line(report.step_seconds)}")
     for decision, key, other in report.decisions_unknown:
         context.log.warning(f"identity decision {decision} {key} {other} names a record that is not an identity record (unknown or erased); not applied")
@@ -138,11 +162,17 @@ PARTNER_MATCHES = dg.AssetKey(["identity", "partner_matches"])
     "similarity; our side is encoded in memory with $CDP_PARTNER_SECRET, never stored.",
 )
 @retried_when_locked
-def partner_matches(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+def partner_matches(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
     config = cdp.config()
     secret = os.environ.get(SECRET_ENV)
-    if not secret and any(s.kind == "partner" for s in config.sources):
+    partners = [s for s in config.sources if s.kind == "partner"]
+    if not secret and partners:
         context.log.warning(f"{SECRET_ENV} is not set: partner records are not matched this run")
     with connect(config.warehouse) as con:
+        if config.engine == "spark" and secret and partners:
+            inputs = [RECORDS_TABLE, "identity.person_map", *(f"staging.{s.staging_model}" for s in partners)]
+            read_from_spark(spark.session(), con, inputs)
         counts = match_partner_sources(con, config, secret)
+        if config.engine == "spark":
+            write_to_spark(spark.session(), con, config, ["identity.partner_matches"])
     return dg.MaterializeResult(metadata={"matches_by_source": dg.MetadataValue.json(counts)})

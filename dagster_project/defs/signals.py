@@ -4,7 +4,9 @@ import dagster as dg
 
 from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.retry import retried_when_locked
-from dagster_project.signals.sentiment import score_survey_sentiment
+from dagster_project.signals.sentiment import TABLE, score_survey_sentiment
+from dagster_project.spark.resource import SparkResource
+from dagster_project.spark.tables import read_from_spark, write_to_spark
 from dagster_project.warehouse import connect
 
 SURVEY_SENTIMENT = dg.AssetKey(["signals", "survey_sentiment"])
@@ -22,9 +24,14 @@ def build_signal_assets(config) -> list[dg.AssetsDefinition]:
         "feeds fct_survey_responses and the last-NPS sentiment trait.",
     )
     @retried_when_locked
-    def survey_sentiment(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
-        with connect(cdp.config().warehouse) as con:
-            counts = score_survey_sentiment(con, cdp.config())
+    def survey_sentiment(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
+        config = cdp.config()
+        with connect(config.warehouse) as con:
+            if config.engine == "spark":  # scored on DuckDB, from and to Spark's tables
+                read_from_spark(spark.session(), con, [".".join(key.path) for key in staging])
+            counts = score_survey_sentiment(con, config)
+            if config.engine == "spark":
+                write_to_spark(spark.session(), con, config, [TABLE])
         return dg.MaterializeResult(metadata=counts)
 
     return [survey_sentiment]

@@ -94,10 +94,14 @@ class IdentityReport:
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
     """Train the Splink model when it is missing (or asked to), or when it has household levels
     and identity.household_safe is false (data without households); else reuse it."""
-    if config.identity_model.exists() and not retrain and not _trained_for_households_needlessly(config):
+    if not needs_training(config, retrain):
         return None
     config.identity_model.parent.mkdir(parents=True, exist_ok=True)
     return train_model(con, RECORDS_TABLE, config.identity_model, household_levels=config.household_safe)
+
+
+def needs_training(config: CdpConfig, retrain: bool = False) -> bool:
+    return not config.identity_model.exists() or retrain or _trained_for_households_needlessly(config)
 
 
 def _trained_for_households_needlessly(config: CdpConfig) -> bool:

@@ -49,7 +49,7 @@ def load_source_to_spark(
         ensure_raw_table(scratch, source)
         _add_spark_columns(spark, scratch, table)
         report = load_source(scratch, source, config.landing, run_id, keys, track)
-        with tempfile.TemporaryDirectory(dir=_scratch_root(config)) as folder:
+        with tempfile.TemporaryDirectory(dir=handover_folder(config)) as folder:
             _write(spark, scratch, table, table, PARTITIONS["raw"], Path(folder))
             _write(spark, scratch, QUARANTINE, QUARANTINE, PARTITIONS[QUARANTINE], Path(folder))
             # last: only now do this run's files count as loaded
@@ -58,7 +58,7 @@ def load_source_to_spark(
     return report
 
 
-def _scratch_root(config: CdpConfig) -> Path:
+def handover_folder(config: CdpConfig) -> Path:
     """Where the loaded rows are handed to Spark as Parquet: under spark.warehouse, which on a
     cluster must be a folder its executors see too (a shared mount)."""
     folder = config.spark.warehouse / "incoming"

@@ -51,6 +51,8 @@ def session_settings(folder: Path, master: str = "local[2]") -> dict[str, str]:
         "spark.sql.parquet.inferTimestampNTZ.enabled": "false",
         "spark.sql.shuffle.partitions": str(cores * 2),  # not 200: small local data
         "spark.ui.enabled": "false",
+        # no progress bar: in dbt's process it breaks dbt's JSON log lines, and Dagster then misses a model's result
+        "spark.ui.showConsoleProgress": "false",
     }
 
 

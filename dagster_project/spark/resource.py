@@ -10,6 +10,8 @@ only the master URL is set here.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -51,6 +53,8 @@ class SparkResource(dg.ConfigurableResource):
         active = SparkSession.getActiveSession()
         if active is not None and self.is_local and _warehouse_of(active) != settings["spark.sql.warehouse.dir"]:
             end_local_spark()  # another workspace's session: its settings cannot change, so start anew
+        if self.is_local:  # Python UDFs (identity.spark_scoring) run in workers of this interpreter, which has duckdb
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.appName("cdp").enableHiveSupport()
         for key, value in settings.items():
             builder = builder.config(key, value)
