@@ -66,6 +66,14 @@ def handover_folder(config: CdpConfig) -> Path:
     return folder
 
 
+def hand_over(spark, con: duckdb.DuckDBPyConnection, rows_sql: str, path: Path):
+    """The rows of `rows_sql` (a DuckDB table or a parenthesised query) as a Spark frame, handed
+    over through a Parquet file at `path` (under handover_folder)."""
+    quoted = path.as_posix().replace("'", "''")
+    con.execute(f"copy {rows_sql} to '{quoted}' (format parquet)")
+    return spark.read.parquet(str(path))
+
+
 def _copy_tombstones(warehouse: Path, scratch: duckdb.DuckDBPyConnection) -> None:
     """The erased people's tombstones (and their key's fingerprint), from the DuckDB warehouse if it has any."""
     if not warehouse.exists():
@@ -116,10 +124,7 @@ def _write(spark, scratch: duckdb.DuckDBPyConnection, rows_sql: str, table: str,
            folder: Path) -> None:
     """The rows of `rows_sql` (a table or a subquery) appended to the Spark table (created on first
     use), replacing the partitions they fill."""
-    path = folder / f"{table}.parquet"
-    quoted = str(path).replace("'", "''")
-    scratch.execute(f"copy {rows_sql} to '{quoted}' (format parquet)")
-    rows = spark.read.parquet(str(path))
+    rows = hand_over(spark, scratch, rows_sql, folder / f"{table}.parquet")
     exists = spark.catalog.tableExists(table)
     if exists and rows.isEmpty():
         return

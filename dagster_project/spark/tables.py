@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from dagster_project.config import CdpConfig
-from dagster_project.spark.ingest import handover_folder
+from dagster_project.spark.ingest import hand_over, handover_folder
 
 
 def read_from_spark(spark, con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
@@ -54,8 +54,6 @@ def write_to_spark(spark, con: duckdb.DuckDBPyConnection, config: CdpConfig, tab
     """Each DuckDB table `schema.name` as the Spark table of the same name, replaced whole."""
     with tempfile.TemporaryDirectory(dir=handover_folder(config)) as folder:
         for table in tables:
-            path = Path(folder) / f"{table}.parquet"
-            quoted = path.as_posix().replace("'", "''")
-            con.execute(f"copy (select * from {table}) to '{quoted}' (format parquet)")
+            rows = hand_over(spark, con, table, Path(folder) / f"{table}.parquet")
             spark.sql(f"create database if not exists {table.split('.')[0]}")
-            spark.read.parquet(str(path)).write.mode("overwrite").format("parquet").saveAsTable(table)
+            rows.write.mode("overwrite").format("parquet").saveAsTable(table)
