@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDP := $(BIN)/cdp
 
-.PHONY: setup deps sample manifest run test screenshots dev lint bench bench-identity bench-accuracy bench-public bench-town clean
+.PHONY: setup deps sample manifest run test screenshots dev lint bench bench-identity bench-accuracy bench-public bench-town bench-pseudopeople clean
 
 setup deps: $(STAMP)
 
@@ -61,6 +61,10 @@ bench-public: $(STAMP)
 # Identity accuracy on an independent town (census, survey, benefit and tax exports; own names and noise).
 bench-town: $(STAMP)
 	$(BIN)/python benchmarks/town_holdout.py --people 5000 --noise 1 --noise 5
+
+# Identity accuracy on pseudopeople's simulated US town (IHME; installed into its own venv on first use).
+bench-pseudopeople: $(STAMP)
+	$(BIN)/python benchmarks/pseudopeople_bench.py --noise 1 --noise 5
 
 clean:
 	rm -rf .cdp data/landing data/exports data/*.duckdb* reports truth.csv truth_households.csv partner_truth.csv identity_model.json ml_models

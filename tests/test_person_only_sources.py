@@ -6,6 +6,11 @@ postcode, state; no email or phone, no orders, events, tickets, consent,
 loyalty, survey or campaign responses, no golden_record section, no
 audiences or destinations. Its header has a space after every comma.
 
+A second small source, census-style forms, copies three of those people
+with a placeholder where a name belongs ("Mr", "Daughter", "Lady of the
+house") or a last name cut to an initial: they are no names, never evidence
+against the person they copy.
+
 The whole pipeline must still succeed and resolve the people well: fact
 tables exist, empty, with their usual column types; the golden record has
 one row per person; traits are null where there is no behaviour; the
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.public_datasets import build_workspace
+from benchmarks.public_datasets import SOURCE, build_workspace
 from dagster_project.config import load_config
 from dagster_project.identity.evaluate import evaluate_identity
 from dagster_project.ml.models import model_paths
@@ -29,11 +34,34 @@ FACT_TABLES = ["fct_orders", "fct_events", "fct_service_tickets", "fct_survey_re
                "customer_product_recommendations"]
 
 
+# Copies of FEBRL 1 people (rec-122, rec-30, rec-15) on census-style forms.
+FORMS = """rec_id,given_name,surname,street_number,address_1,address_2,suburb,postcode,state,date_of_birth
+form-1,Mr,berry,69,giblin street,,bittern,4814,qld,19990219
+form-2,Daughter,dolan,98,colborne place,,lindfield,3568,nsw,19521116
+form-3,Lady of the house,myles,4,lea place,,flemington,4519,sa,19530306
+form-4,freya,M,4,lea place,,flemington,4519,sa,19530306
+"""
+FORM_PEOPLE = {"form-1": "122", "form-2": "30", "form-3": "15", "form-4": "15"}
+
+
+def add_forms(config_path):
+    """The census-style forms as a second identity source, with their truth."""
+    folder = config_path.parent
+    (folder / "landing" / "forms").mkdir()
+    (folder / "landing" / "forms" / "forms.csv").write_text(FORMS, encoding="utf-8")
+    with open(config_path, "a", encoding="utf-8") as file:
+        file.write(SOURCE.replace("{name}", "forms").replace("febrl/{file}", "forms/*.csv"))
+    with open(folder / "truth.csv", "a", encoding="utf-8") as file:
+        file.writelines(f"forms,{record},{person}\n" for record, person in FORM_PEOPLE.items())
+
+
 @pytest.fixture(scope="module")
 def person_run(tmp_path_factory):
-    config = load_config(build_workspace("febrl1", tmp_path_factory.mktemp("person_only")))
+    config_path = build_workspace("febrl1", tmp_path_factory.mktemp("person_only"))
+    add_forms(config_path)
+    config = load_config(config_path)
     result = run_pipeline(config)
-    return config, result, 1000
+    return config, result, 1000 + len(FORM_PEOPLE)
 
 
 def query(config, sql: str):
@@ -58,7 +86,7 @@ def test_golden_record_has_one_row_per_person(person_run):
         from marts.dim_customer""")[0]
     assert rows == distinct_ids == persons > 0
     assert unmatched == 0
-    assert query(config, "select count(*) from marts.dim_customer where last_name_source <> 'febrl1'") == [(0,)]
+    assert query(config, "select count(*) from marts.dim_customer where last_name_source not in ('febrl1', 'forms')") == [(0,)]
 
 
 def test_fact_tables_exist_empty_and_typed(person_run):
@@ -98,6 +126,23 @@ def test_public_person_data_is_resolved_accurately(person_run):
     # members and are kept apart (README, "Identity accuracy").
     config, _, _ = person_run
     evaluation = evaluate_identity(config.warehouse, config.truth)
-    assert evaluation.records == 1000
+    assert evaluation.records == 1000 + len(FORM_PEOPLE)
     assert evaluation.precision >= 0.99 and evaluation.false_merges <= 2
     assert evaluation.recall >= 0.8
+
+
+def test_a_placeholder_or_an_initial_is_no_name_and_never_evidence_against(person_run):
+    config, _, _ = person_run
+    records = {key: rest for key, *rest in query(config, """
+        select source_record_id, first_name, first_name_norm, last_name, last_name_norm
+        from intermediate.int_identity__records where source = 'forms'""")}
+    for placeholder in ("form-1", "form-2", "form-3"):
+        assert records[placeholder][:2] == [None, None], records[placeholder]  # "Mr", "Daughter", "Lady of the house"
+    assert records["form-4"] == ["freya", "freya", "M", None]  # the initial is shown, never compared
+    # Each form joins the person it copies (before, "mr" / "lachlan" was a first-name conflict).
+    persons = dict(query(config, "select record_key, person_id from identity.person_map"))
+    for form, person in FORM_PEOPLE.items():
+        assert persons[f"forms:{form}"] == persons[f"febrl1:rec-{person}-org"], form
+    placeholders = [name for (name,) in query(config, "select name from reference.placeholder_names")]
+    assert query(config, f"""select count(*) from marts.dim_customer
+        where lower(first_name) in ({', '.join(repr(n) for n in placeholders)})""") == [(0,)]

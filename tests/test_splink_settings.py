@@ -3,7 +3,8 @@
 import duckdb
 import pytest
 
-from dagster_project.identity.splink_settings import SWAPPED
+from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, house_number_sql, prepare_records, scratch_database
+from dagster_project.identity.splink_settings import FIRST_NAMES_DIFFER, HOUSE_NUMBER_SLIP, STREET_WITHOUT_NUMBER, SWAPPED
 
 
 def _swapped(left: tuple[str, str], right: tuple[str, str]) -> bool:
@@ -33,3 +34,54 @@ def test_names_written_the_other_way_round_are_swapped(left, right):
 ])
 def test_other_name_pairs_are_not_swapped(left, right):
     assert not _swapped(left, right)
+
+
+def _first_names_differ(left: str, right: str) -> bool:
+    """FIRST_NAMES_DIFFER over two records prepared as identity runs prepare them (nicknames, real names)."""
+    con = duckdb.connect()
+    con.execute("create table records as select * from (values ('a', ?, 'buhl'), ('b', ?, 'buhl')) as t(record_key, first_name, last_name)",
+                [left, right])
+    with scratch_database(con):
+        prepare_records(con, "records")
+        columns = [c for (c,) in con.execute(f"select column_name from (describe {SCRATCH}.main.{PREPARED})").fetchall()]
+        pair = ", ".join(f"{side}.{c} as {c}_{side}" for side in ("l", "r") for c in columns)
+        return con.execute(f"""select {FIRST_NAMES_DIFFER} from (select {pair} from {SCRATCH}.main.{PREPARED} as l,
+            {SCRATCH}.main.{PREPARED} as r where l.record_key = 'a' and r.record_key = 'b')""").fetchall()[0][0]
+
+
+@pytest.mark.parametrize("left, right", [
+    ("ianicw", "janice"), ("gebrvieve", "genevieve"),  # two letters wrong in a long name that is no real name
+    ("eddie", "edmund"), ("harry", "harold"),        # a nickname of another of its full names
+    ("bob", "robert"), ("jscob", "jacob"),           # the nickname list's own full name; one letter wrong
+])
+def test_a_typo_or_a_nickname_is_one_first_name_at_a_household(left, right):
+    assert not _first_names_differ(left, right)
+
+
+@pytest.mark.parametrize("left, right", [
+    ("joseph", "josiah"), ("samuel", "manuel"),      # real names two letters apart: two people
+    ("patrick", "patricia"), ("charles", "charlotte"),  # real names, however alike in Jaro-Winkler
+    ("ellen", "nora"),                               # two full names of one nickname (eleanor's)
+    ("anna", "amy"), ("john", "mary"),
+])
+def test_real_names_of_household_members_differ(left, right):
+    assert _first_names_differ(left, right)
+
+
+def _address_levels(left: str, right: str) -> tuple[bool, bool]:
+    """(STREET_WITHOUT_NUMBER, HOUSE_NUMBER_SLIP) for two address lines, house numbers read as preparation reads them."""
+    pair = ", ".join(f"'{line}' as address_line_norm_{side}, {house_number_sql(repr(line))} as house_number_{side}"
+                     for side, line in (("l", left), ("r", right)))
+    return tuple(bool(v) for v in duckdb.sql(f"select {STREET_WITHOUT_NUMBER}, {HOUSE_NUMBER_SLIP} from (select {pair})").fetchall()[0])
+
+
+@pytest.mark.parametrize("left, right, levels", [
+    ("cress way road", "13639 cress way road", (True, False)),          # the house number left out
+    ("9161 college court", "9151 college court", (False, True)),        # one digit wrong
+    ("12 high street", "12 high street", (False, False)),               # equal: a level above
+    ("road", "12 high road", (False, False)),                           # a bare street type is no street
+    ("9161 college court", "9261 oak court", (False, False)),           # another street
+    ("9161 college court", "161 college court", (False, True)),         # a digit dropped
+])
+def test_a_street_without_its_number_or_with_a_digit_wrong(left, right, levels):
+    assert _address_levels(left, right) == levels

@@ -90,14 +90,17 @@ _LAST_NAMES_ALIKE = """(
     or contains(' ' || r.last_name_norm || ' ', ' ' || l.last_name_norm || ' ')
 )"""
 # First names of one person: a nickname, or an initial or short form of the other; or, unless both are
-# real names (the nickname list), the same sound or a close spelling (a typo: kamil / karnil). Real
+# real names (the nickname list), the same sound or a close spelling (a typo: kamil / karnil; two letters
+# wrong in a long name: ianicw / janice). Real
 # names are told apart strictly, as in identity.conflicts: john / joanne, alexander / alexandra.
 _FIRST_NAMES_AGREE = """(
     l.first_name_canonical = r.first_name_canonical
     or starts_with(l.first_name_norm, r.first_name_norm) or starts_with(r.first_name_norm, l.first_name_norm)
     or (not (coalesce(l.first_name_listed, false) and coalesce(r.first_name_listed, false))
         and (l.first_name_phonetic = r.first_name_phonetic
-             or jaro_winkler_similarity(l.first_name_norm, r.first_name_norm) >= 0.85))
+             or jaro_winkler_similarity(l.first_name_norm, r.first_name_norm) >= 0.85
+             or (levenshtein(l.first_name_norm, r.first_name_norm) <= 2
+                 and least(length(l.first_name_norm), length(r.first_name_norm)) >= 6)))
 )"""
 # One town: a street shared by two towns ("29 long avenue") is two households unless the postcodes agree.
 _POSTCODES_AGREE = """(

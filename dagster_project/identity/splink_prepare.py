@@ -92,6 +92,7 @@ def _base_select(columns: set[str]) -> str:
         {col("first_name_norm", first_name_sql(first_raw))} as first_name_norm,
         {col("last_name_norm", name_sql(last_raw))} as last_name_norm,
         {col("first_name_canonical")} as first_name_canonical_input,
+        {col("first_name_listed", "cast(null as boolean)", cast="boolean")} as first_name_listed_input,
         nullif(lower(replace(trim({col("email")}), ' ', '')), '') as email,
         nullif(regexp_replace({col("phone")}, '[^0-9+]', '', 'g'), '') as phone,
         {"try_cast(date_of_birth as date)" if "date_of_birth" in columns else "cast(null as date)"} as date_of_birth,
@@ -119,6 +120,7 @@ BLOCKING_KEYS = {
     "bk_name": "name_key", "bk_phonetic_name": "phonetic_name_key", "bk_dob_last": "dob_last_key", "bk_dob_first": "dob_first_key",
     "bk_dob_initials": "dob_initials_key", "bk_last_year": "last_year_key",
     "bk_postcode": "postcode_norm", "bk_house_postcode": "house_postcode_key", "bk_address": "address_line_norm", "bk_email": "email", "bk_phone": "phone",
+    "bk_last_address": "last_address_key", "bk_first_address": "first_address_key",
 }
 
 
@@ -162,9 +164,10 @@ def prepare_records(
     if keys is not None:
         con.execute(f"create table {SCRATCH}.main.{table}_keys as select unnest(?::varchar[]) as record_key", [keys])
         key_filter = f"where cast(record_key as varchar) in (select record_key from {SCRATCH}.main.{table}_keys)"
-    nickname_source = (
-        f"read_csv('{nicknames_csv.as_posix()}', header = true, "
+    nickname_source, alternate_source = (
+        f"read_csv('{csv.as_posix()}', header = true, "
         "columns = {'nickname': 'VARCHAR', 'canonical': 'VARCHAR', 'origin': 'VARCHAR'})"
+        for csv in (nicknames_csv, nicknames_csv.with_name("nickname_alternates.csv"))
     )
     named = f"{SCRATCH}.main.{table}_named"
     derived = f"{SCRATCH}.main.{table}_derived"
@@ -173,17 +176,28 @@ def prepare_records(
     with base as (
         select {_base_select(columns)} from {records_table} {key_filter}
     ),
-    nicknames as (select distinct on (nickname) nickname, canonical from {nickname_source})
+    nicknames as (select distinct on (nickname) nickname, canonical from {nickname_source}),
+    -- Every full name a nickname may stand for: eddie -> edward, edmund, edwin, ...
+    full_names as (
+        select nickname, list(distinct canonical order by canonical) as full_names
+        from (select nickname, canonical from {nickname_source} union select nickname, canonical from {alternate_source})
+        group by nickname
+    )
     select
-        base.* exclude (first_name_canonical_input, address_line_folded),
+        base.* exclude (first_name_canonical_input, first_name_listed_input, address_line_folded),
         -- The dbt join gives first_name_canonical; without it, look the nickname up here.
         coalesce(first_name_canonical_input, nicknames.canonical, first_name_norm) as first_name_canonical,
+        -- A real name (the nickname lists, as a nickname or a full name), not a typo; as dbt's int_identity__records.
+        coalesce(first_name_listed_input, full_names.nickname is not null
+                 or base.first_name_norm in (select unnest(full_names) from full_names), false) as first_name_listed,
         -- The last name read as a first name, for names written the other way round.
         coalesce(last_as_first.canonical, last_name_norm) as last_name_canonical,
+        full_names.full_names as first_name_full_names,
         {expand_address_sql("address_line_folded")} as address_line_norm
     from base
     left join nicknames on nicknames.nickname = base.first_name_norm
     left join nicknames as last_as_first on last_as_first.nickname = base.last_name_norm
+    left join full_names on full_names.nickname = base.first_name_norm
     """)
     # Sound-alike keys, coded once per distinct name (identity/phonetic.py).
     register_phonetic_keys(
@@ -224,7 +238,12 @@ def prepare_records(
                 as last_year_key
         from phonetic
     )
-    select *, house_number || '|' || postcode_norm as house_postcode_key from derived
+    select
+        *,
+        house_number || '|' || postcode_norm as house_postcode_key,
+        last_name_norm || '|' || address_line_norm as last_address_key,
+        first_name_canonical || '|' || address_line_norm as first_address_key
+    from derived
     """
     try:
         con.execute(sql)
@@ -234,7 +253,8 @@ def prepare_records(
     capped, joins = _capped_keys(derived, block_cap)
     con.execute(
         f"""create or replace table {SCRATCH}.main.{table} as
-        select d.* exclude (name_key, phonetic_name_key, dob_last_key, dob_first_key, dob_initials_key, last_year_key, house_postcode_key), {", ".join(capped)}
+        select d.* exclude (name_key, phonetic_name_key, dob_last_key, dob_first_key, dob_initials_key, last_year_key, house_postcode_key,
+                            last_address_key, first_address_key), {", ".join(capped)}
         from {derived} as d {" ".join(joins)}
         {"order by d.record_key" if ordered else ""}"""
     )

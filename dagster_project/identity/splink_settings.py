@@ -58,6 +58,21 @@ def _swapped() -> str:
 
 SWAPPED = _swapped()
 
+# A nickname of the other name, whichever of its full names the nickname list
+# gives it: eddie / edmund (eddie's canonical is edward), harry / harold.
+NICKNAME_OF_OTHER = (
+    "list_contains(first_name_full_names_l, first_name_norm_r) OR list_contains(first_name_full_names_r, first_name_norm_l)"
+)
+
+# Two letters wrong in a long first name that is not a real name on both sides:
+# scanned or hand-copied forms (ianicw / janice, gebrvieve / genevieve). Two real
+# names (the nickname list) that close are two people: joseph / josiah.
+FIRST_NAME_TYPO = (
+    "levenshtein(first_name_norm_l, first_name_norm_r) <= 2"
+    " AND least(length(first_name_norm_l), length(first_name_norm_r)) >= 6"
+    " AND NOT (first_name_listed_l AND first_name_listed_r)"
+)
+
 
 @dataclass
 class Comparison:
@@ -75,6 +90,7 @@ def first_name_comparison(has_last: bool) -> Comparison:
         # Term frequencies: "john" agreeing is weaker evidence than "siobhan".
         _level("first_name_norm_l = first_name_norm_r", "exact match", tf_adjustment_column="first_name_norm"),
         _level("first_name_canonical_l = first_name_canonical_r", "nickname match"),
+        _level(NICKNAME_OF_OTHER, "nickname of another of its full names"),
     ]
     if has_last:
         levels.append(_level(SWAPPED, "first and last names swapped"))
@@ -90,9 +106,10 @@ def first_name_comparison(has_last: bool) -> Comparison:
         _level("first_name_phonetic_l = first_name_phonetic_r", "sounds alike"),
         # Not lower: charlie / claire (0.80) and alan / alexandra (0.85) are households, not typos.
         _level(_jaro_winkler("first_name_norm", 0.88), "similar (Jaro-Winkler >= 0.88)"),
+        _level(FIRST_NAME_TYPO, "two letters wrong in a long name"),
         ELSE,
     ]
-    columns = {"first_name_norm", "first_name_canonical", "first_name_phonetic"} | ({"last_name_norm", "last_name_canonical"} if has_last else set())
+    columns = {"first_name_norm", "first_name_canonical", "first_name_phonetic", "first_name_listed", "first_name_full_names"} | ({"last_name_norm", "last_name_canonical"} if has_last else set())
     return Comparison("first_name", levels, columns)
 
 
@@ -155,16 +172,22 @@ def sex_comparison() -> Comparison:
 
 # First names clearly belong to different people: not a nickname, a typo (one
 # letter: mia / min, abby / amby, which Jaro-Winkler scores low on short
-# names), a sound-alike spelling, an initial, nor names swapped.
+# names; or close in Jaro-Winkler unless both are real names: patrick /
+# patricia, charles / charlotte are two people), a sound-alike spelling, an
+# initial, nor names swapped.
 FIRST_NAMES_DIFFER = (
     "first_name_canonical_l <> first_name_canonical_r"
     " AND first_name_phonetic_l IS DISTINCT FROM first_name_phonetic_r"
-    " AND jaro_winkler_similarity(first_name_norm_l, first_name_norm_r) < 0.88"
+    " AND (jaro_winkler_similarity(first_name_norm_l, first_name_norm_r) < 0.88"
+    "      OR coalesce(first_name_listed_l AND first_name_listed_r, false))"
     " AND levenshtein(first_name_norm_l, first_name_norm_r) > 1"
     " AND NOT starts_with(first_name_norm_l, first_name_norm_r) AND NOT starts_with(first_name_norm_r, first_name_norm_l)"
     f" AND NOT coalesce({SWAPPED}, false)"
+    f" AND NOT coalesce({FIRST_NAME_TYPO}, false)"
+    f" AND NOT coalesce({NICKNAME_OF_OTHER}, false)"
 )
-NAME_COLUMNS = {"first_name_norm", "first_name_canonical", "first_name_phonetic", "last_name_norm", "last_name_canonical"}
+NAME_COLUMNS = {"first_name_norm", "first_name_canonical", "first_name_phonetic", "first_name_listed",
+                "first_name_full_names", "last_name_norm", "last_name_canonical"}
 
 HOUSEHOLD = "(household: no evidence)"
 
@@ -215,6 +238,21 @@ def _shared_contact_level(column: str, has_first: bool) -> list[dict]:
     return _shared_level(f"{column}_l = {column}_r", f"shared by different first names {HOUSEHOLD}")
 
 
+# One address line is the other's street without its house number ("cress way" / "13639 cress way");
+# a street, not a bare "road" (8 characters at least).
+STREET_WITHOUT_NUMBER = (
+    "((house_number_l IS NULL AND house_number_r IS NOT NULL AND length(address_line_norm_l) >= 8"
+    "  AND ends_with(address_line_norm_r, ' ' || address_line_norm_l))"
+    " OR (house_number_r IS NULL AND house_number_l IS NOT NULL AND length(address_line_norm_r) >= 8"
+    "  AND ends_with(address_line_norm_l, ' ' || address_line_norm_r)))"
+)
+# House numbers one digit apart, the rest of the line equal.
+HOUSE_NUMBER_SLIP = (
+    "levenshtein(house_number_l, house_number_r) = 1"
+    " AND replace(address_line_norm_l, house_number_l, '') = replace(address_line_norm_r, house_number_r, '')"
+)
+
+
 def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_first: bool) -> Comparison:
     """Address line, postcode and city as one comparison.
 
@@ -254,6 +292,15 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
         ))
     if has_line:
         levels.append(_level(f"{same_line} AND {same_area}", "same address, postcode different or missing"))
+        # The same street, the house number left out on one side or one digit wrong: a blank
+        # is no evidence, and 9161 / 9151 college court is a slip more often than a neighbour,
+        # when both records name the person (a form with a surname only would join next door).
+        if has_first:
+            named = "first_name_norm_l IS NOT NULL AND first_name_norm_r IS NOT NULL"
+            levels.append(_level(f"{STREET_WITHOUT_NUMBER} AND {same_area} AND {named}",
+                                 "same street, house number missing on one side"))
+            levels.append(_level(f"{HOUSE_NUMBER_SLIP} AND {same_area} AND {named}",
+                                 "same street, house number one digit different"))
     if has_postcode:
         # Neighbours: the postcode agrees but the address line clearly does not.
         levels.append(_level(same_pc, "same postcode, different address"))
@@ -321,6 +368,10 @@ PREDICTION_RULES = [
     ("bk_house_postcode", {"address", "postcode"}),  # house number + postcode: the street misspelt, the postcode
     #                                                  too common to block on alone (capped)
     ("bk_address", {"address"}),
+    # A name + the address: small blocks even where many share an address (a care home, a hall of
+    # residence, a prison, whose address alone is capped), and either name may be misspelt or missing.
+    ("bk_last_address", {"last", "address"}),
+    ("bk_first_address", {"first", "address"}),
     ("bk_email", {"email"}),
     ("bk_phone", {"phone"}),
 ]

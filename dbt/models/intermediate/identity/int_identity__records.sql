@@ -42,6 +42,34 @@ with all_versions as (
 
 ),
 
+placeholders as (
+
+    select name, applies_to from {{ ref('placeholder_names') }}
+
+),
+
+named as (
+
+    select
+        source, source_record_id,
+        case when first_placeholder.name is null then first_name end as first_name,
+        case when first_placeholder.name is null then first_name_norm end as first_name_norm,
+        case when last_placeholder.name is null then last_name end as last_name,
+        -- A one-letter last name is an initial: no evidence for or against a surname.
+        case when last_placeholder.name is null and {{ dbt.length('last_name_norm') }} > 1 then last_name_norm end
+            as last_name_norm,
+        email, phone, date_of_birth,
+        address_line, address_line_norm, postcode, postcode_norm, city, region, country,
+        loyalty_id, device_id, sex,
+        updated_at, _loaded_at, _file, _row_number
+    from all_versions
+    left join placeholders as first_placeholder
+        on first_placeholder.name = all_versions.first_name_norm and first_placeholder.applies_to in ('first', 'any')
+    left join placeholders as last_placeholder
+        on last_placeholder.name = all_versions.last_name_norm and last_placeholder.applies_to in ('last', 'any')
+
+),
+
 nicknames as (
 
     select nickname, min(canonical) as canonical
@@ -64,7 +92,7 @@ with_suffix as (
             when last_name_norm like '% {{ written }}' then {{ written | length }}
             {%- endfor %}
         end as suffix_length
-    from all_versions
+    from named
 
 ),
 
