@@ -26,7 +26,9 @@ import duckdb
 from dagster_project.config import load_config
 from dagster_project.generate import generate_sample
 from dagster_project.pipeline import run_pipeline
-from dagster_project.spark.compare import MARTS, copy_models, outcome_on_duckdb, outcome_on_spark, partition_agreement, spark_selection
+from dagster_project.spark.compare import (
+    MARTS, copy_models, outcome_on_duckdb, outcome_on_spark, partition_agreement, spark_selection,
+)
 from dagster_project.spark.resource import SparkResource, end_local_spark
 from dagster_project.spark.tables import read_from_spark, write_to_spark
 from dagster_project.warehouse import connect
