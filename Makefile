@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDP := $(BIN)/cdp
 
-.PHONY: setup deps sample manifest run test screenshots dev lint bench bench-identity bench-accuracy bench-public bench-town bench-pseudopeople clean
+.PHONY: setup deps sample manifest run test screenshots dev lint bench bench-identity bench-accuracy bench-public bench-town bench-pseudopeople bench-spark clean
 
 setup deps: $(STAMP)
 
@@ -27,6 +27,8 @@ manifest: $(STAMP)
 run: sample manifest
 	$(CDP) run
 
+# The dev extra brings the spark one: one Spark end-to-end test runs (Java 17 needed);
+# CDP_SPARK_TESTS=all also runs the slow Spark tests (each module minutes on 2 cores).
 test: $(STAMP) manifest
 	$(BIN)/python -m pytest -q
 
@@ -49,6 +51,10 @@ bench: $(STAMP)
 
 bench-identity: $(STAMP)
 	$(BIN)/python benchmarks/identity_bench.py --records 100000 --records 1000000
+
+# The same landing files through engine: duckdb and engine: spark (local mode): stage times, same outcome.
+bench-spark: $(STAMP)
+	$(BIN)/python benchmarks/spark_bench.py --people 100000
 
 # Identity accuracy and id stability across a second batch, on generated data.
 bench-accuracy: $(STAMP)

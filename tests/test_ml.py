@@ -19,6 +19,7 @@ from dagster_project.ml.cli import train_command
 from dagster_project.ml.models import (
     FEATURES, ModelTrainingError, ensure_models, model_paths, score_people, train_model,
 )
+from dagster_project.spark.resource import SparkResource
 from dagster_project.warehouse import connect
 from tests.conftest import make_workspace
 
@@ -213,7 +214,8 @@ def _trained_flags(result) -> list[bool]:
 
 
 def test_assets_train_only_a_missing_model_then_score(trained_copy):
-    resources = {"cdp": CdpResource(config_path=str(trained_copy.path))}
+    # the spark resource is only used with engine: spark (a session is started on first use only)
+    resources = {"cdp": CdpResource(config_path=str(trained_copy.path)), "spark": SparkResource.for_workspace(trained_copy)}
     kept = dg.materialize(ML_ASSETS, resources=resources)
     model_paths(trained_copy, "churn")[1].unlink()  # a missing card means a missing model
     retrained = dg.materialize(ML_ASSETS, resources=resources)

@@ -3,8 +3,9 @@ rendered dbt project, built by dbt-spark's session method from the same raw tabl
 the same identity.person_map as a DuckDB run, gives the same customers and segments.
 
 Needs the optional extra (pip install -e .[spark]) and Java 17; skipped without it.
-Slow (minutes: a DuckDB pipeline run, then every model and dbt test on Spark), so it
-stays out of the default install's `make test`. One Spark session per process holds
+Slow (8 minutes on 2 shared cores: a DuckDB pipeline run, then every model and dbt test on
+Spark), so `make test` skips it: CDP_SPARK_TESTS=all runs it (tests/test_spark_flow.py is the
+Spark run `make test` keeps). One Spark session per process holds
 its metastore: the session is ended (with its JVM) before and after this module.
 """
 
@@ -23,7 +24,9 @@ from dagster_project.pipeline import run_pipeline
 from dagster_project.spark.local import build_on_spark, copy_sources_to_spark, local_session, spark_dir
 from dagster_project.spark.resource import end_local_spark
 from dagster_project.warehouse import connect
-from tests.conftest import make_workspace
+from tests.conftest import make_workspace, slow_spark
+
+pytestmark = slow_spark
 
 
 @pytest.fixture(scope="module")

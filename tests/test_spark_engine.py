@@ -78,6 +78,16 @@ def test_a_dbt_step_on_spark_leaves_out_the_delta_only_snapshot(tmp_path):
     assert "--exclude" not in build_args({}, tmp_path, "duckdb")
 
 
+def test_partition_agreement_counts_records_put_with_the_same_others_whatever_the_ids():
+    from dagster_project.spark.compare import partition_agreement
+
+    duckdb_map = [("a", "p1"), ("b", "p1"), ("c", "p2"), ("d", "p3")]
+    assert partition_agreement([("a", "x"), ("b", "x"), ("c", "y"), ("d", "z")], duckdb_map) == 1.0
+    # c joined a and b's person: a, b and c are each with other records than before; d is not
+    assert partition_agreement([("a", "x"), ("b", "x"), ("c", "x"), ("d", "z")], duckdb_map) == 0.25
+    assert partition_agreement([("a", "x"), ("b", "x"), ("c", "y")], duckdb_map) == 0.75  # d missing
+
+
 def test_the_spark_resource_runs_locally_on_the_workspace_or_on_a_cluster(tmp_path, monkeypatch):
     from dagster_project.spark.resource import SparkResource
 

@@ -3,7 +3,9 @@ weights on Splink's Spark backend as on DuckDB, and clustering those scores with
 gives the same persons.
 
 Reuses the session's multi_day workspace (a copy: it is not changed) and opens one Spark
-session (local mode, as spark.local makes it; skipped without pyspark).
+session (local mode, as spark.local makes it; skipped without pyspark). Re-resolving that
+workspace on Spark takes minutes, so `make test` skips it (CDP_SPARK_TESTS=all runs it):
+tests/test_spark_flow.py scores on Spark too, and compares the persons with DuckDB's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sqlglot
 from polars.testing import assert_frame_equal
 
 from dagster_project.identity.spark_scoring import spark_model, spark_sql
+from tests.conftest import slow_spark
 
 # The SQL translation needs no Spark: these run everywhere.
 
@@ -118,6 +121,7 @@ def partition(person_map: pl.DataFrame) -> set[frozenset]:
 
 
 @needs_spark
+@slow_spark
 def test_spark_scores_equal_duckdb_scores(resolved):
     """Same pairs, same gamma levels, match weights within 1e-6 (the difference is float rounding)."""
     (duckdb_pairs, _), (spark_pairs, _), _ = resolved
@@ -125,6 +129,7 @@ def test_spark_scores_equal_duckdb_scores(resolved):
 
 
 @needs_spark
+@slow_spark
 def test_clustering_spark_scores_gives_the_same_persons(resolved):
     (_, duckdb_persons), (_, spark_persons), _ = resolved
     assert spark_persons.height == duckdb_persons.height
@@ -132,6 +137,7 @@ def test_clustering_spark_scores_gives_the_same_persons(resolved):
 
 
 @needs_spark
+@slow_spark
 def test_splink_tables_are_dropped_after_scoring(resolved):
     """Splink leaves its tables (and their cached data) in a Spark session; the scorer drops them."""
     *_, splink_tables = resolved

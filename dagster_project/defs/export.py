@@ -25,6 +25,8 @@ from dagster_project.quality.docs import write_data_docs
 from dagster_project.quality.gates import SuiteRun, run_suites
 from dagster_project.quality.params import audience_gate_run
 from dagster_project.quality.results import record_gate_result
+from dagster_project.spark.resource import SparkResource
+from dagster_project.spark.tables import read_from_spark
 from dagster_project.warehouse import connect
 
 def build_export_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
@@ -33,6 +35,14 @@ def build_export_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
         for destination in config.destinations
         for name in destination.audiences
     ]
+
+
+def export_inputs(destination: DestinationConfig, audience: AudienceConfig) -> list[str]:
+    """The tables an export reads: its query, its gates (a segment's members have traits) and the
+    hold check on consent loads."""
+    marts = [audience.model, "dim_customer", "customer_consent", "customer_suppressions", "customer_traits",
+             *(["customer_enrichment"] if destination.enrichment else [])]
+    return ["raw.load_log", *(f"marts.{name}" for name in marts)]
 
 
 def size_band(folder, audience: AudienceConfig) -> dict:
@@ -73,9 +83,13 @@ def _export_asset(destination: DestinationConfig, audience: AudienceConfig, hold
         f"channel {destination.channel}), written only when suite {audience.suite} passes.",
     )
     @retried_when_locked
-    def export(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+    def export(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
+        config = cdp.config()
+        if config.engine == "spark":  # gated and written on DuckDB as with engine duckdb, from Spark's marts
+            with connect(config.warehouse) as con:
+                read_from_spark(spark.session(), con, export_inputs(destination, audience))
         with Counter(f"export {destination.name}/{audience.name}", 2, context.log) as steps:
-            return _gate_and_write(context, cdp.config(), steps)
+            return _gate_and_write(context, config, steps)
 
     def _gate_and_write(context: dg.AssetExecutionContext, config: CdpConfig, steps: Counter) -> dg.MaterializeResult:
         _hold_if_consent_or_erasure_input_broken(config, context.run_id)

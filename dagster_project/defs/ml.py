@@ -8,12 +8,20 @@ from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.retry import retried_when_locked
 from dagster_project.ml.models import MODELS, ModelTrainingError, ensure_model, load_card, model_paths, score_people
 from dagster_project.run_mode import is_full_run
+from dagster_project.spark.resource import SparkResource
+from dagster_project.spark.tables import read_from_spark, write_to_spark
 from dagster_project.warehouse import connect
 
 SNAPSHOTS = dg.AssetKey(["marts", "customer_activity_snapshots"])
 CHURN_MODEL = dg.AssetKey(["ml", "churn_model"])
 PROPENSITY_MODEL = dg.AssetKey(["ml", "propensity_model"])
 CUSTOMER_SCORES = dg.AssetKey(["ml", "customer_scores"])
+
+
+def snapshots_from_spark(con, config, spark: SparkResource) -> None:
+    """engine: spark. The models learn and score on DuckDB as with engine duckdb, from Spark's snapshots."""
+    if config.engine == "spark":
+        read_from_spark(spark.session(), con, [".".join(SNAPSHOTS.path)])
 
 
 def _model_asset(name: str, key: dg.AssetKey) -> dg.AssetsDefinition:
@@ -27,10 +35,11 @@ def _model_asset(name: str, key: dg.AssetKey) -> dg.AssetsDefinition:
         "else reused (retrain with `cdp models train`).",
     )
     @retried_when_locked
-    def _model(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+    def _model(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
         config = cdp.config()
         try:
             with connect(config.warehouse) as con:
+                snapshots_from_spark(con, config, spark)
                 trained = ensure_model(con, config, name, retrain=is_full_run(context.run.tags))
         except ModelTrainingError as error:
             # Too little history to learn from (a new workspace): scores stay
@@ -63,10 +72,13 @@ propensity_model = _model_asset("propensity", PROPENSITY_MODEL)
     "each model was trained.",
 )
 @retried_when_locked
-def customer_scores(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
+def customer_scores(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
     config = cdp.config()
     with connect(config.warehouse) as con:
+        snapshots_from_spark(con, config, spark)
         report = score_people(con, config)
+        if config.engine == "spark":  # the activation models (dbt on Spark) read the scores there
+            write_to_spark(spark.session(), con, config, [".".join(CUSTOMER_SCORES.path)])
     return dg.MaterializeResult(metadata={
         "people": report.people,
         "customers_with_churn_risk": report.churn_scored,
