@@ -110,6 +110,8 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
         views = name == "dbt_staging_and_intermediate" and staging_views_in_place(cdp.config())
         args = build_args(context.run.tags, Path(dbt.project_dir), engine, staging_views_in_place=views)
+        if views and "--full-refresh" not in args:  # the staging views are left out: they stand as they are
+            yield from _kept_staging_views(context)
         with Counter(f"dbt {name}", len(context.selected_asset_keys), context.log) as models:
             for event in dbt.cli(args, context=context).stream():
                 if isinstance(event, dg.Output):  # a model, seed or snapshot built (tests are check results)
@@ -117,3 +119,11 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
                 yield event
 
     return build
+
+
+def _kept_staging_views(context: dg.AssetExecutionContext):
+    """An output for each staging view a run keeps, before the models that read them (Dagster skips
+    the steps downstream of an output never yielded, e.g. survey sentiment)."""
+    for output_name, key in context.assets_def.keys_by_output_name.items():
+        if key.path[0] == "staging" and output_name in context.selected_output_names:
+            yield dg.Output(None, output_name=output_name, metadata={"kept": "view unchanged since the last complete run"})
