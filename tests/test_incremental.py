@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import polars as pl
 import pytest
+from dagster import DagsterEventType
 
 from dagster_project.config import load_config
 from dagster_project.dbt_workspace import dbt_executable, workspace_dbt_project
@@ -31,6 +32,7 @@ from dagster_project.identity.resolve import resolve_identities
 from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, scratch_database
 from dagster_project.identity.term_frequencies import freeze_term_frequencies, frozen_lookups, frozen_path
 from dagster_project.ml.models import model_too_old
+from dagster_project.pipeline import dagster_instance
 from dagster_project.run_mode import full_run_tags
 from dagster_project.warehouse import connect
 
@@ -293,3 +295,14 @@ def test_staging_views_are_in_place_only_when_the_warehouse_has_every_one(worksp
         con.execute(f"drop view staging.{config.sources[0].staging_model}")
     assert not staging_views_in_place(config)
     assert not staging_views_in_place(dataclasses.replace(config, engine="spark"))
+
+
+def test_an_incremental_run_keeps_the_staging_views_and_skips_no_step(multi_day):
+    config, third = multi_day["config"], multi_day["runs"][2]  # the third run was incremental
+    with dagster_instance(config) as instance:
+        events = [record.event_log_entry.dagster_event for record in instance.get_records_for_run(third.run_id).records
+                  if record.event_log_entry.is_dagster_event]
+    assert not [event.step_key for event in events if event.event_type == DagsterEventType.STEP_SKIPPED]
+    kept = {tuple(event.asset_key.path) for event in events if event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+            and "kept" in event.step_materialization_data.materialization.metadata}
+    assert kept == {("staging", source.staging_model) for source in config.sources}
