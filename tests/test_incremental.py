@@ -215,10 +215,10 @@ def _mark_untouched_person(con, *touched: str) -> str:
 
 @pytest.fixture(scope="module")
 def dbt_day(multi_day, tmp_path_factory):
-    """A copy of the multi-day workspace after an erasure, a corrected CRM record (a new raw version) and a
-    merge of the persons of an order's and an event's records, built by dbt incrementally:
+    """A copy of the multi-day workspace after an erasure, a corrected CRM record (a new raw version), a
+    merge of the persons of an order's and an event's records and a split, built by dbt incrementally:
     (config, the incremental rows, the corrected record's key, the erased person, (the moved device, its new person),
-    the person marked as untouched)."""
+    the person marked as untouched, the person left with one record that has no identifier)."""
     folder = tmp_path_factory.mktemp("dbt_day") / "workspace"
     shutil.copytree(multi_day["config"].path.parent, folder, ignore=shutil.ignore_patterns(".cdp"))
     config = load_config(folder / "cdp.yml")
@@ -234,26 +234,37 @@ def dbt_day(multi_day, tmp_path_factory):
         corrected = con.execute("""select contact_id from raw.crm where contact_id not in (
                                        select source_record_id from identity.person_map where person_id = ?)
                                    order by 1 limit 1""", [erased]).fetchall()[0][0]
+        # A person with a record that carries no identifier, whose other records identity moves to the survivor.
+        bare_person, bare_record = con.execute(
+            """select m.person_id, m.record_key from intermediate.int_identity__records r join identity.person_map m using (record_key)
+               where coalesce(r.email, r.phone, r.loyalty_id, r.device_id, r.address_line) is null and m.cluster_size >= 2
+                 and m.person_id not in (?, ?) and m.person_id in (select person_id from marts.customer_identifiers)
+               order by 1 limit 1""", [erased, survivor]).fetchall()[0]
     erase_person(config, person_id=erased)
     with connect(config.warehouse) as con:
-        untouched = _mark_untouched_person(con, erased, survivor, order_record, event_record, corrected)
+        untouched = _mark_untouched_person(con, erased, survivor, bare_person, order_record, event_record, corrected)
         con.execute("""insert into raw.crm select * replace ('Xanthippe' as first_name, updated_at + interval 1 day as updated_at,
                                                           now()::timestamp as _loaded_at)
                        from raw.crm where contact_id = ? order by updated_at desc limit 1""", [corrected])
         # identity merged the event's device into the order's person (person ids as a run would leave them)
         con.execute("update identity.person_map set person_id = ? where source_record_id = ?", [survivor, event_record])
+        con.execute("update identity.person_map set person_id = ? where person_id = ? and record_key <> ?",
+                    [survivor, bare_person, bare_record])
     _dbt_run(config)
-    return config, _rows(config), f"crm:{corrected}", erased, (event_record, survivor), untouched
+    return config, _rows(config), f"crm:{corrected}", erased, (event_record, survivor), untouched, bare_person
 
 
 def test_incremental_dbt_models_equal_a_full_refresh(dbt_day):
-    config, incremental, corrected, erased, (event_record, survivor), untouched = dbt_day
+    config, incremental, corrected, erased, (event_record, survivor), untouched, bare_person = dbt_day
     records = incremental["intermediate.int_identity__records"]
     assert records.filter(pl.col("record_key") == corrected)["first_name"].to_list() == ["Xanthippe"]
     events = incremental["marts.fct_events"]
     assert set(events.filter(pl.col("device_record_id") == event_record)["person_id"]) == {survivor}
     for table in ("marts.fct_orders", "marts.fct_events", *UNTOUCHED_MARKS):
         assert erased not in incremental[table]["person_id"].to_list(), table
+    # A person left with a record without identifiers keeps a golden record and has no identifier left.
+    assert incremental["marts.dim_customer"].filter(pl.col("person_id") == bare_person)["record_count"].to_list() == [1]
+    assert bare_person not in incremental["marts.customer_identifiers"]["person_id"].to_list()
     # The person marts kept an untouched person's stored rows: they rebuilt only the persons touched.
     for table, (column, value) in UNTOUCHED_MARKS.items():
         assert incremental[table].filter(pl.col("person_id") == untouched)[column].unique().to_list() == [value], table

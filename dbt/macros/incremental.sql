@@ -80,8 +80,9 @@ delete from {{ this }} where record_key in (
    computed from (their records in identity.person_map, each record's latest
    version, and with consent their consent events). A run rebuilds the persons
    whose fingerprint differs from the stored one (new, changed, merged or
-   split persons) and deletes the persons no longer in identity.person_map, so
-   each person's rows are what a full rebuild gives. Nothing else they read
+   split persons): a pre-hook deletes the rows of those and of the persons no
+   longer in identity.person_map, then the model inserts the rows of those
+   still there, so each person's rows are what a full rebuild gives. Nothing else they read
    changes between runs unless the models, seeds or cdp.yml change, and then
    the run is a full refresh (defs/dbt.py). #}
 
@@ -131,13 +132,25 @@ delete from {{ this }} where record_key in (
     )
 {%- endmacro %}
 
-{# A person-level mart's pre-hook: delete the persons no longer in identity.person_map
-   (merged into another, erased, their records gone); the others are replaced by person_id. #}
-{% macro cdp_delete_gone_persons() -%}
+{# A person-level mart's pre-hook: delete the rows of every person whose stored fingerprint is
+   not the current one: persons changed (the model inserts their rows again, if they still have
+   any: a person left with no identifier has no customer_identifiers row) and persons no longer
+   in identity.person_map (merged into another, erased). #}
+{% macro cdp_delete_stale_persons(with_consent=false) -%}
 {%- if cdp_is_incremental('_inputs_fingerprint') %}
 delete from {{ this }} where not exists (
-    select 1 from {{ source('identity', 'person_map') }} as person_map
-    where person_map.person_id = {{ this }}.person_id
+    select 1 from ({{ cdp_person_inputs_fingerprints(cdp_consent_models() if with_consent else []) }}) as fingerprints
+    where fingerprints.person_id = {{ this }}.person_id
+      and fingerprints._inputs_fingerprint = {{ this }}._inputs_fingerprint
 )
 {%- endif %}
+{%- endmacro %}
+
+{# The staging models of the consent sources. #}
+{% macro cdp_consent_models() -%}
+    {%- set models = [] -%}
+    {%- for name, src in var('cdp_sources').items() if src['kind'] == 'consent' -%}
+        {%- do models.append(src['model']) -%}
+    {%- endfor -%}
+    {{ return(models) }}
 {%- endmacro %}

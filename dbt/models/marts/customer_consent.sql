@@ -4,11 +4,8 @@
    Incremental by person (macros/incremental.sql): a run rebuilds the persons
    whose records or consent events changed. #}
 {{ config(materialized=cdp_incremental_materialization(), unique_key='person_id', incremental_strategy=cdp_incremental_strategy(),
-          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_gone_persons() }}") }}
-{%- set consent_models = [] -%}
-{%- for name, src in var('cdp_sources').items() if src['kind'] == 'consent' -%}
-    {%- do consent_models.append(src['model']) -%}
-{%- endfor %}
+          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_stale_persons(with_consent=true) }}") }}
+{%- set consent_models = cdp_consent_models() %}
 
 with purposes as (
     {%- for purpose, state in var('cdp_consent_defaults').items() %}

@@ -4,7 +4,7 @@
    the golden record's value (is_primary). Incremental by person
    (macros/incremental.sql), like dim_customer: the same inputs. #}
 {{ config(materialized=cdp_incremental_materialization(), unique_key='person_id', incremental_strategy=cdp_incremental_strategy(),
-          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_gone_persons() }}") }}
+          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_stale_persons() }}") }}
 {%- set identifier_types = {
     'email': 'email',
     'phone': 'phone',

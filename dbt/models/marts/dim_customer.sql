@@ -5,7 +5,7 @@
    Incremental by person (macros/incremental.sql): a run rebuilds the persons
    whose records changed. #}
 {{ config(materialized=cdp_incremental_materialization(), unique_key='person_id', incremental_strategy=cdp_incremental_strategy(),
-          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_gone_persons() }}") }}
+          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_stale_persons() }}") }}
 {%- set attributes = var('cdp_survivorship')['attributes'] -%}
 {%- set identity_fields = ['first_name', 'last_name', 'email', 'phone', 'date_of_birth', 'address_line',
                            'postcode', 'city', 'region', 'country', 'loyalty_id'] -%}
