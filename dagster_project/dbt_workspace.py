@@ -11,14 +11,17 @@ anything changed (the fingerprint of all of it is kept beside the manifest).
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import shutil
 import sys
+from functools import cached_property
 from pathlib import Path
 
 import yaml
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_dbt.dbt_project import DbtProjectPreparer
 from dagster_shared.record import replace
+from packaging.version import Version
 
 from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, fields_for_kind
 from dagster_project.child_process import announce_parent, launcher_dying_with_parent
@@ -41,10 +44,17 @@ def dbt_executable() -> str:
 class CdpDbtCliResource(DbtCliResource):
     """dbt as dagster-dbt runs it, minus the dbt adapter it opens in this process before each
     command (loading dbt, the project and the profile: about 2 s a command). The adapter only
-    serves row counts and column metadata, which these assets do not fetch."""
+    serves row counts and column metadata, which these assets do not fetch. Nor does it start
+    dbt once more only to ask its version."""
 
     def _initialize_dbt_core_adapter(self, args):
         return None
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        """dbt-core's version, read from this environment (dbt_executable) rather than by starting
+        `dbt --version` (3 to 4 s a run on 2 busy cores)."""
+        return Version(importlib.metadata.version("dbt-core"))
 
 
 def dbt_launcher(config: CdpConfig) -> str:
@@ -268,7 +278,10 @@ def _sources_yml(config: CdpConfig) -> str:
 
 def _staging_yml(source: SourceConfig) -> str:
     grain = KIND_GRAIN[source.kind]
-    columns = [{"name": grain, "description": f"Grain of the model: the latest version of each {grain}.", "data_tests": ["unique", "not_null"]}]
+    # The latest version per non-null grain key: unique and not null by construction (defs/dbt.py).
+    by_construction = {"config": {"tags": ["cdp_by_construction"]}} if grain not in IDENTITY_FIELDS else {}
+    tests = [{test: by_construction} if by_construction else test for test in ("unique", "not_null")]
+    columns = [{"name": grain, "description": f"Grain of the model: the latest version of each {grain}.", "data_tests": tests}]
     columns += [
         {"name": field, "description": f"Canonical {field}, mapped from `{expression}`."}
         for field, expression in source.mapping.items()

@@ -6,7 +6,8 @@ that joins two existing persons and corrects another record (same key, new
 values); one copy resolves incrementally, the other recomputes in full.
 The incremental dbt models are checked the same way: in a copy of the
 workspace, an erasure, a corrected raw record and a person merge, then dbt
-incrementally, then dbt --full-refresh: the same rows.
+incrementally, then dbt --full-refresh: the same rows (the person-level marts
+rebuild only the persons touched: an untouched person's stored rows stay).
 """
 
 from __future__ import annotations
@@ -19,17 +20,19 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import polars as pl
 import pytest
+from dagster import DagsterEventType
 
 from dagster_project.config import load_config
 from dagster_project.dbt_workspace import dbt_executable, workspace_dbt_project
 from dagster_project.dbt_workspace import record_models_built
-from dagster_project.defs.dbt import build_args
+from dagster_project.defs.dbt import BY_CONSTRUCTION, STAGING_VIEWS, build_args, staging_views_in_place
 from dagster_project.governance.erasure import erase_person
 from dagster_project.identity.incremental import plan_scoring, reuse_scores
 from dagster_project.identity.resolve import resolve_identities
 from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, scratch_database
 from dagster_project.identity.term_frequencies import freeze_term_frequencies, frozen_lookups, frozen_path
 from dagster_project.ml.models import model_too_old
+from dagster_project.pipeline import dagster_instance
 from dagster_project.run_mode import full_run_tags
 from dagster_project.warehouse import connect
 
@@ -176,7 +179,9 @@ def test_a_model_older_than_max_age_is_retrained(workspace_factory):
 
 
 INCREMENTAL_MODELS = {"intermediate.int_identity__records": "record_key", "marts.fct_orders": "order_line_key",
-                      "marts.fct_events": "event_key"}
+                      "marts.fct_events": "event_key", "marts.dim_customer": "person_id",
+                      "marts.customer_identifiers": "person_id, identifier_type, identifier_value",
+                      "marts.customer_consent": "person_id, purpose"}
 
 
 def _dbt_run(config, *args: str) -> None:
@@ -188,15 +193,32 @@ def _dbt_run(config, *args: str) -> None:
 def _rows(config) -> dict:
     """Each incremental model's rows in key order, without the load time (the watermark)."""
     with connect(config.warehouse) as con:
-        return {table: con.sql(f"select * exclude (_loaded_at) from {table} order by {key}").pl()
+        return {table: con.sql(f"select * from {table} order by {key}").pl().drop("_loaded_at", strict=False)
                 for table, key in INCREMENTAL_MODELS.items()}
+
+
+# A person none of the changes touches: the person marts keep the rows stored for them (these
+# marked values prove it), and only the persons touched are rebuilt.
+UNTOUCHED_MARKS = {"marts.dim_customer": ("record_count", -1), "marts.customer_identifiers": ("record_count", -1),
+                   "marts.customer_consent": ("status", "kept")}
+
+
+def _mark_untouched_person(con, *touched: str) -> str:
+    person = con.execute("""select person_id from identity.person_map group by person_id
+                            having count(*) >= 2 and list_intersect(list(source_record_id), ?) = []
+                               and person_id not in (select unnest(?)) order by 1 limit 1""",
+                         [list(touched), list(touched)]).fetchall()[0][0]
+    for table, (column, value) in UNTOUCHED_MARKS.items():
+        con.execute(f"update {table} set {column} = ? where person_id = ?", [value, person])
+    return person
 
 
 @pytest.fixture(scope="module")
 def dbt_day(multi_day, tmp_path_factory):
-    """A copy of the multi-day workspace after an erasure, a corrected CRM record (a new raw version) and a
-    merge of the persons of an order's and an event's records, built by dbt incrementally:
-    (config, the incremental rows, the corrected record's key, the erased person, (the moved device, its new person))."""
+    """A copy of the multi-day workspace after an erasure, a corrected CRM record (a new raw version), a
+    merge of the persons of an order's and an event's records and a split, built by dbt incrementally:
+    (config, the incremental rows, the corrected record's key, the erased person, (the moved device, its new person),
+    the person marked as untouched, the person left with one record that has no identifier)."""
     folder = tmp_path_factory.mktemp("dbt_day") / "workspace"
     shutil.copytree(multi_day["config"].path.parent, folder, ignore=shutil.ignore_patterns(".cdp"))
     config = load_config(folder / "cdp.yml")
@@ -212,27 +234,45 @@ def dbt_day(multi_day, tmp_path_factory):
         corrected = con.execute("""select contact_id from raw.crm where contact_id not in (
                                        select source_record_id from identity.person_map where person_id = ?)
                                    order by 1 limit 1""", [erased]).fetchall()[0][0]
+        # A person with a record that carries no identifier, whose other records identity moves to the survivor.
+        bare_person, bare_record = con.execute(
+            """select m.person_id, m.record_key from intermediate.int_identity__records r join identity.person_map m using (record_key)
+               where coalesce(r.email, r.phone, r.loyalty_id, r.device_id, r.address_line) is null and m.cluster_size >= 2
+                 and m.person_id not in (?, ?) and m.person_id in (select person_id from marts.customer_identifiers)
+               order by 1 limit 1""", [erased, survivor]).fetchall()[0]
     erase_person(config, person_id=erased)
     with connect(config.warehouse) as con:
+        untouched = _mark_untouched_person(con, erased, survivor, bare_person, order_record, event_record, corrected)
         con.execute("""insert into raw.crm select * replace ('Xanthippe' as first_name, updated_at + interval 1 day as updated_at,
                                                           now()::timestamp as _loaded_at)
                        from raw.crm where contact_id = ? order by updated_at desc limit 1""", [corrected])
         # identity merged the event's device into the order's person (person ids as a run would leave them)
         con.execute("update identity.person_map set person_id = ? where source_record_id = ?", [survivor, event_record])
+        con.execute("update identity.person_map set person_id = ? where person_id = ? and record_key <> ?",
+                    [survivor, bare_person, bare_record])
     _dbt_run(config)
-    return config, _rows(config), f"crm:{corrected}", erased, (event_record, survivor)
+    return config, _rows(config), f"crm:{corrected}", erased, (event_record, survivor), untouched, bare_person
 
 
 def test_incremental_dbt_models_equal_a_full_refresh(dbt_day):
-    config, incremental, corrected, erased, (event_record, survivor) = dbt_day
+    config, incremental, corrected, erased, (event_record, survivor), untouched, bare_person = dbt_day
     records = incremental["intermediate.int_identity__records"]
     assert records.filter(pl.col("record_key") == corrected)["first_name"].to_list() == ["Xanthippe"]
     events = incremental["marts.fct_events"]
     assert set(events.filter(pl.col("device_record_id") == event_record)["person_id"]) == {survivor}
-    for table in ("marts.fct_orders", "marts.fct_events"):
+    for table in ("marts.fct_orders", "marts.fct_events", *UNTOUCHED_MARKS):
         assert erased not in incremental[table]["person_id"].to_list(), table
+    # A person left with a record without identifiers keeps a golden record and has no identifier left.
+    assert incremental["marts.dim_customer"].filter(pl.col("person_id") == bare_person)["record_count"].to_list() == [1]
+    assert bare_person not in incremental["marts.customer_identifiers"]["person_id"].to_list()
+    # The person marts kept an untouched person's stored rows: they rebuilt only the persons touched.
+    for table, (column, value) in UNTOUCHED_MARKS.items():
+        assert incremental[table].filter(pl.col("person_id") == untouched)[column].unique().to_list() == [value], table
     _dbt_run(config, "--full-refresh")
     rebuilt = _rows(config)
+    for table in UNTOUCHED_MARKS:  # the marked person aside, the same rows
+        incremental[table], rebuilt[table] = (rows.filter(pl.col("person_id") != untouched)
+                                              for rows in (incremental[table], rebuilt[table]))
     for table in INCREMENTAL_MODELS:
         assert incremental[table].height == rebuilt[table].height, table
         assert incremental[table].equals(rebuilt[table]), table
@@ -242,8 +282,38 @@ def test_a_full_run_or_changed_models_pass_full_refresh_to_dbt(tmp_path):
     (tmp_path / ".models_fingerprint").write_text("v1")
     assert "--full-refresh" in build_args(full_run_tags(False), tmp_path)  # no complete run known yet
     record_models_built(tmp_path)
-    assert "--full-refresh" not in build_args(full_run_tags(False), tmp_path)
-    assert "--full-refresh" in build_args(full_run_tags(True), tmp_path)
+    incremental, full = build_args(full_run_tags(False), tmp_path), build_args(full_run_tags(True), tmp_path)
+    assert "--full-refresh" not in incremental and "--full-refresh" in full
+    # The tests that hold by construction of the SQL run only when models change or on --full.
+    assert incremental[-2:] == ["--exclude", BY_CONSTRUCTION] and BY_CONSTRUCTION not in " ".join(full)
+    # The staging views stay as the last run left them, when the warehouse has them.
+    assert build_args(full_run_tags(False), tmp_path, staging_views_in_place=True)[-1] == f"{BY_CONSTRUCTION} {STAGING_VIEWS}"
+    assert STAGING_VIEWS not in " ".join(build_args(full_run_tags(True), tmp_path, staging_views_in_place=True))
     # Another currency rate, mapping or model: the incremental models are rebuilt whole once.
     (tmp_path / ".models_fingerprint").write_text("v2")
     assert "--full-refresh" in build_args(full_run_tags(False), tmp_path)
+
+
+def test_staging_views_are_in_place_only_when_the_warehouse_has_every_one(workspace_factory):
+    config = workspace_factory("staging_views")
+    assert not staging_views_in_place(config)  # no warehouse yet
+    with connect(config.warehouse) as con:
+        con.execute("create schema staging")
+        for source in config.sources:
+            con.execute(f"create view staging.{source.staging_model} as select 1 as id")
+    assert staging_views_in_place(config)
+    with connect(config.warehouse) as con:
+        con.execute(f"drop view staging.{config.sources[0].staging_model}")
+    assert not staging_views_in_place(config)
+    assert not staging_views_in_place(dataclasses.replace(config, engine="spark"))
+
+
+def test_an_incremental_run_keeps_the_staging_views_and_skips_no_step(multi_day):
+    config, third = multi_day["config"], multi_day["runs"][2]  # the third run was incremental
+    with dagster_instance(config) as instance:
+        events = [record.event_log_entry.dagster_event for record in instance.get_records_for_run(third.run_id).records
+                  if record.event_log_entry.is_dagster_event]
+    assert not [event.step_key for event in events if event.event_type == DagsterEventType.STEP_SKIPPED]
+    kept = {tuple(event.asset_key.path) for event in events if event.event_type == DagsterEventType.ASSET_MATERIALIZATION
+            and "kept" in event.step_materialization_data.materialization.metadata}
+    assert kept == {("staging", source.staging_model) for source in config.sources}

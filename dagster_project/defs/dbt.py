@@ -19,6 +19,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.child_process import announce_parent
+from dagster_project.config import CdpConfig
 from dagster_project.dbt_workspace import models_changed_since_last_build
 from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.retry import retried_when_locked
@@ -26,6 +27,7 @@ from dagster_project.progress import Counter
 from dagster_project.run_mode import is_full_run
 from dagster_project.spark.local import SPARK_EXCLUDED
 from dagster_project.spark.resource import SparkResource
+from dagster_project.warehouse import connect
 
 
 # A test between two selections (an audience's relationship to dim_customer)
@@ -60,14 +62,37 @@ SELECTIONS = {
 }
 
 
-def build_args(run_tags: Mapping[str, str], project_dir: Path, engine: str = "duckdb") -> list[str]:
+# Data tests that hold by construction of the model's SQL whatever the data (a
+# staging model's grain: row_number() = 1 per non-null key). They can only fail
+# when the SQL changes, and then the run is a full one, so incremental runs skip them.
+BY_CONSTRUCTION = "tag:cdp_by_construction"
+# The staging models are views: their definitions change only with the models (then the run
+# is a full one), so an incremental run leaves the views of the last run in place.
+STAGING_VIEWS = "fqn:staging"
+
+
+def build_args(run_tags: Mapping[str, str], project_dir: Path, engine: str = "duckdb",
+               staging_views_in_place: bool = False) -> list[str]:
     """dbt build, with --full-refresh on `cdp run --full` and when the models, seeds or
     mappings changed since the last complete run (an incremental model would keep rows
-    computed the old way: another currency rate, another mapping). On Spark without
-    Delta tables, the segment history snapshot and what reads it are left out."""
+    computed the old way: another currency rate, another mapping); otherwise without
+    the tests that hold by construction, nor the staging views when the warehouse has them.
+    On Spark without Delta tables, the segment history snapshot and what reads it are left out."""
     full = is_full_run(run_tags) or models_changed_since_last_build(project_dir)
-    spark = ["--exclude", SPARK_EXCLUDED] if engine == "spark" else []
-    return BUILD + (["--full-refresh"] if full else []) + spark
+    excluded = [SPARK_EXCLUDED] if engine == "spark" else []
+    if not full:
+        excluded += [BY_CONSTRUCTION] + ([STAGING_VIEWS] if staging_views_in_place else [])
+    return BUILD + (["--full-refresh"] if full else []) + (["--exclude", " ".join(excluded)] if excluded else [])
+
+
+def staging_views_in_place(config: CdpConfig) -> bool:
+    """Whether the warehouse holds the staging view of every source (a DuckDB warehouse)."""
+    if config.engine != "duckdb" or not config.warehouse.exists():
+        return False
+    with connect(config.warehouse) as con:
+        views = {name for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'staging' and table_type = 'VIEW'").fetchall()}
+    return {source.staging_model for source in config.sources} <= views
 
 
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
@@ -83,10 +108,22 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
         if engine == "spark":
             spark.release()  # local mode: dbt-spark's session in the dbt process needs the metastore
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
+        views = name == "dbt_staging_and_intermediate" and staging_views_in_place(cdp.config())
+        args = build_args(context.run.tags, Path(dbt.project_dir), engine, staging_views_in_place=views)
+        if views and "--full-refresh" not in args:  # the staging views are left out: they stand as they are
+            yield from _kept_staging_views(context)
         with Counter(f"dbt {name}", len(context.selected_asset_keys), context.log) as models:
-            for event in dbt.cli(build_args(context.run.tags, Path(dbt.project_dir), engine), context=context).stream():
+            for event in dbt.cli(args, context=context).stream():
                 if isinstance(event, dg.Output):  # a model, seed or snapshot built (tests are check results)
                     models.advance(event.output_name)
                 yield event
 
     return build
+
+
+def _kept_staging_views(context: dg.AssetExecutionContext):
+    """An output for each staging view a run keeps, before the models that read them (Dagster skips
+    the steps downstream of an output never yielded, e.g. survey sentiment)."""
+    for output_name, key in context.assets_def.keys_by_output_name.items():
+        if key.path[0] == "staging" and output_name in context.selected_output_names:
+            yield dg.Output(None, output_name=output_name, metadata={"kept": "view unchanged since the last complete run"})

@@ -83,3 +83,14 @@
     array_join(transform(array_sort({{ 'collect_set' if distinct else 'collect_list' }}(
         named_struct('sort_key', {{ sort_key }}, 'value', {{ measure }}))), pair -> pair.value), {{ delimiter }})
 {%- endmacro %}
+
+{# An aggregate hash of a group's values that ignores their order (64 bits). #}
+{% macro cdp_unordered_hash(expression) -%}
+    {{ return(adapter.dispatch('cdp_unordered_hash', 'cdp')(expression)) }}
+{%- endmacro %}
+{% macro default__cdp_unordered_hash(expression) -%}
+    bit_xor(hash({{ expression }}))
+{%- endmacro %}
+{% macro spark__cdp_unordered_hash(expression) -%}
+    bit_xor(xxhash64({{ expression }}))
+{%- endmacro %}

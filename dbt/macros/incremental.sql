@@ -8,12 +8,13 @@
    rows only lower it: then more keys are rebuilt, never fewer).
    `cdp run --full` passes --full-refresh, which rebuilds them whole. #}
 
-{# Incremental, and the model already holds _loaded_at (a table built before
-   the model became incremental does not: it is then rebuilt whole). #}
-{% macro cdp_is_incremental() -%}
+{# Incremental, and the model already holds its marker column, _loaded_at or
+   _inputs_fingerprint (a table built before the model became incremental does
+   not: it is then rebuilt whole). #}
+{% macro cdp_is_incremental(marker_column='_loaded_at') -%}
     {%- if not is_incremental() -%}{{ return(false) }}{%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {{ return('_loaded_at' in columns) }}
+    {{ return(marker_column in columns) }}
 {%- endmacro %}
 
 {# A condition on a staging row: loaded since the model's last build. #}
@@ -71,4 +72,85 @@ delete from {{ this }} where record_key in (
     {%- endfor %}
 )
 {%- endif %}
+{%- endmacro %}
+
+{# Person-level marts (dim_customer, customer_identifiers, customer_consent)
+   are incremental by person: each row keeps _inputs_fingerprint, an
+   order-free hash of the versions of everything the person's rows are
+   computed from (their records in identity.person_map, each record's latest
+   version, and with consent their consent events). A run rebuilds the persons
+   whose fingerprint differs from the stored one (new, changed, merged or
+   split persons): a pre-hook deletes the rows of those and of the persons no
+   longer in identity.person_map, then the model inserts the rows of those
+   still there, so each person's rows are what a full rebuild gives. Nothing else they read
+   changes between runs unless the models, seeds or cdp.yml change, and then
+   the run is a full refresh (defs/dbt.py). #}
+
+{# One row per person in identity.person_map: person_id, _inputs_fingerprint. #}
+{% macro cdp_person_inputs_fingerprints(consent_models=[]) -%}
+    select person_id, {{ cdp_unordered_hash('input_version') }} as _inputs_fingerprint
+    from (
+        select
+            person_map.person_id,
+            {{ cdp_version_text(["'record'", 'person_map.record_key', 'records._file', 'records._row_number', 'records._loaded_at']) }} as input_version
+        from {{ source('identity', 'person_map') }} as person_map
+        left join {{ ref('int_identity__records') }} as records
+            on records.record_key = person_map.record_key
+        {%- for model in consent_models %}
+        union all
+        select
+            person_map.person_id,
+            {{ cdp_version_text(["'consent'", 'events.source', 'events.consent_event_id', 'events._file', 'events._row_number', 'events._loaded_at']) }}
+        from {{ ref(model) }} as events
+        inner join {{ source('identity', 'person_map') }} as person_map
+            on person_map.source = events.source
+            and person_map.source_record_id = events.source_record_id
+        {%- endfor %}
+    ) as person_inputs
+    group by person_id
+{%- endmacro %}
+
+{# The columns that identify a row's version, as one text ('|'-separated, null as ''). #}
+{% macro cdp_version_text(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+        {%- if not loop.last %}{% do parts.append("'|'") %}{% endif -%}
+    {%- endfor -%}
+    {{ dbt.concat(parts) }}
+{%- endmacro %}
+
+{# The persons of `fingerprints` (cdp_person_inputs_fingerprints) whose stored rows
+   were computed from other inputs, or who have none yet. #}
+{% macro cdp_persons_to_rebuild(fingerprints) -%}
+    select fingerprints.person_id
+    from {{ fingerprints }} as fingerprints
+    where not exists (
+        select 1 from {{ this }} as stored
+        where stored.person_id = fingerprints.person_id
+          and stored._inputs_fingerprint = fingerprints._inputs_fingerprint
+    )
+{%- endmacro %}
+
+{# A person-level mart's pre-hook: delete the rows of every person whose stored fingerprint is
+   not the current one: persons changed (the model inserts their rows again, if they still have
+   any: a person left with no identifier has no customer_identifiers row) and persons no longer
+   in identity.person_map (merged into another, erased). #}
+{% macro cdp_delete_stale_persons(with_consent=false) -%}
+{%- if cdp_is_incremental('_inputs_fingerprint') %}
+delete from {{ this }} where not exists (
+    select 1 from ({{ cdp_person_inputs_fingerprints(cdp_consent_models() if with_consent else []) }}) as fingerprints
+    where fingerprints.person_id = {{ this }}.person_id
+      and fingerprints._inputs_fingerprint = {{ this }}._inputs_fingerprint
+)
+{%- endif %}
+{%- endmacro %}
+
+{# The staging models of the consent sources. #}
+{% macro cdp_consent_models() -%}
+    {%- set models = [] -%}
+    {%- for name, src in var('cdp_sources').items() if src['kind'] == 'consent' -%}
+        {%- do models.append(src['model']) -%}
+    {%- endfor -%}
+    {{ return(models) }}
 {%- endmacro %}

@@ -1,10 +1,11 @@
 {# Consent per person and purpose: the latest consent event across all of the
    person's records and sources wins (a withdrawal wins a tie); a person with
-   no event for a purpose gets the purpose's default from cdp.yml. #}
-{%- set consent_models = [] -%}
-{%- for name, src in var('cdp_sources').items() if src['kind'] == 'consent' -%}
-    {%- do consent_models.append(src['model']) -%}
-{%- endfor %}
+   no event for a purpose gets the purpose's default from cdp.yml.
+   Incremental by person (macros/incremental.sql): a run rebuilds the persons
+   whose records or consent events changed. #}
+{{ config(materialized=cdp_incremental_materialization(), unique_key='person_id', incremental_strategy=cdp_incremental_strategy(),
+          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_stale_persons(with_consent=true) }}") }}
+{%- set consent_models = cdp_consent_models() %}
 
 with purposes as (
     {%- for purpose, state in var('cdp_consent_defaults').items() %}
@@ -13,9 +14,18 @@ with purposes as (
     {%- endfor %}
 ),
 
+fingerprints as (
+
+    {{ cdp_person_inputs_fingerprints(consent_models) }}
+
+),
+
 people as (
 
-    select distinct person_id from {{ source('identity', 'person_map') }}
+    select person_id, _inputs_fingerprint from fingerprints
+    {%- if cdp_is_incremental('_inputs_fingerprint') %}
+    where person_id in ({{ cdp_persons_to_rebuild('fingerprints') }})
+    {%- endif %}
 
 ),
 
@@ -35,6 +45,9 @@ consent_events as (
     inner join {{ source('identity', 'person_map') }} as person_map
         on person_map.source = events.source
         and person_map.source_record_id = events.source_record_id
+    {%- if cdp_is_incremental('_inputs_fingerprint') %}
+    where person_map.person_id in (select person_id from people)
+    {%- endif %}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
     {%- if not consent_models %}
@@ -69,7 +82,8 @@ select
     latest_event.channel,
     latest_event.source,
     latest_event.source_record_id,
-    latest_event.person_id is null as is_default
+    latest_event.person_id is null as is_default,
+    people._inputs_fingerprint
 from people
 cross join purposes
 left join latest_event

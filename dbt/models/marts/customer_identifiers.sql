@@ -1,7 +1,10 @@
 {# Every identifier known for a person, not only the golden record's winner:
    all emails, phones, postal addresses, loyalty cards and devices, with the
    sources that carry each, when it was first and last seen, and whether it is
-   the golden record's value (is_primary). #}
+   the golden record's value (is_primary). Incremental by person
+   (macros/incremental.sql), like dim_customer: the same inputs. #}
+{{ config(materialized=cdp_incremental_materialization(), unique_key='person_id', incremental_strategy=cdp_incremental_strategy(),
+          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_stale_persons() }}") }}
 {%- set identifier_types = {
     'email': 'email',
     'phone': 'phone',
@@ -9,12 +12,29 @@
     'device_id': 'device_id',
 } -%}
 
-with records as (
+with fingerprints as (
+
+    {{ cdp_person_inputs_fingerprints() }}
+
+),
+{%- if cdp_is_incremental('_inputs_fingerprint') %}
+
+persons_to_rebuild as (
+
+    {{ cdp_persons_to_rebuild('fingerprints') }}
+
+),
+{%- endif %}
+
+records as (
 
     select records.*, person_map.person_id
     from {{ ref('int_identity__records') }} as records
     inner join {{ source('identity', 'person_map') }} as person_map
         on person_map.record_key = records.record_key
+    {%- if cdp_is_incremental('_inputs_fingerprint') %}
+    where person_map.person_id in (select person_id from persons_to_rebuild)
+    {%- endif %}
 
 ),
 
@@ -75,9 +95,11 @@ select
     count(distinct identifiers.source) as source_count,
     {{ cdp_listagg_sorted('identifiers.source', 'identifiers.source', "', '", distinct=true) }} as sources,
     min(identifiers.updated_at) as first_seen_at,
-    max(identifiers.updated_at) as last_seen_at
+    max(identifiers.updated_at) as last_seen_at,
+    fingerprints._inputs_fingerprint
 from identifiers
+inner join fingerprints on fingerprints.person_id = identifiers.person_id
 left join golden on golden.person_id = identifiers.person_id
 group by
     identifiers.person_id, identifiers.identifier_type, identifiers.identifier_value,
-    golden.email, golden.phone, golden.loyalty_id, golden.address
+    golden.email, golden.phone, golden.loyalty_id, golden.address, fingerprints._inputs_fingerprint

@@ -1,12 +1,30 @@
 {# The golden record: one row per person. Each attribute (or group of fields
    that belong together, like an address) takes its value from the one record
    of the person that its survivorship rule ranks first, and records that
-   record's source and update time. Rules: golden_record in cdp.yml. #}
+   record's source and update time. Rules: golden_record in cdp.yml.
+   Incremental by person (macros/incremental.sql): a run rebuilds the persons
+   whose records changed. #}
+{{ config(materialized=cdp_incremental_materialization(), unique_key='person_id', incremental_strategy=cdp_incremental_strategy(),
+          on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_stale_persons() }}") }}
 {%- set attributes = var('cdp_survivorship')['attributes'] -%}
 {%- set identity_fields = ['first_name', 'last_name', 'email', 'phone', 'date_of_birth', 'address_line',
                            'postcode', 'city', 'region', 'country', 'loyalty_id'] -%}
 
-with records as (
+with fingerprints as (
+
+    {{ cdp_person_inputs_fingerprints() }}
+
+),
+{%- if cdp_is_incremental('_inputs_fingerprint') %}
+
+persons_to_rebuild as (
+
+    {{ cdp_persons_to_rebuild('fingerprints') }}
+
+),
+{%- endif %}
+
+records as (
 
     select
         records.*,
@@ -16,6 +34,9 @@ with records as (
     from {{ ref('int_identity__records') }} as records
     inner join {{ source('identity', 'person_map') }} as person_map
         on person_map.record_key = records.record_key
+    {%- if cdp_is_incremental('_inputs_fingerprint') %}
+    where person_map.person_id in (select person_id from persons_to_rebuild)
+    {%- endif %}
 
 ),
 
@@ -70,8 +91,11 @@ select
     people.record_count,
     people.source_count,
     people.first_seen_at,
-    people.last_updated_at
+    people.last_updated_at,
+    fingerprints._inputs_fingerprint
 from people
+inner join fingerprints
+    on fingerprints.person_id = people.person_id
 {%- for attribute in attributes %}
 left join survivor_{{ attribute['name'] }}
     on survivor_{{ attribute['name'] }}.person_id = people.person_id
