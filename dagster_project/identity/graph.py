@@ -133,8 +133,6 @@ def _edges(con: duckdb.DuckDBPyConnection, names: list[str], match_threshold: fl
     deterministic links with the vetoes of those on shareable identifiers."""
     # Only the columns the veto and the Splink edges need; the same order whichever pairs were reused.
     evidence = [f"mw_{name}" for name in names if name in DISTINGUISHING_COMPARISONS]
-    if "date_of_birth" in names:
-        evidence.append("gamma_date_of_birth")
     scores = con.sql(
         f"select {', '.join(['record_key', 'linked_record_key', 'match_probability', 'match_weight', *evidence])} from {SCORES_TABLE}"
     ).pl().sort("record_key", "linked_record_key")
@@ -142,15 +140,10 @@ def _edges(con: duckdb.DuckDBPyConnection, names: list[str], match_threshold: fl
     deterministic = read_links(con).join(scores, on=["record_key", "linked_record_key"], how="left")
     deterministic = deterministic.with_columns(_distinguishing_evidence(names).alias("other_evidence_weight"))
     shareable = pl.col("rule").is_in(SHAREABLE_RULES)
-    # With no date of birth on one side, first names alone are left to the conflict rule, which
-    # knows typos and every nickname (dick / richaxd, nell / helen: one person); the model's weight
-    # of "different first names" shifts with each retraining and would cut such links by chance.
-    dates_compared = pl.col("gamma_date_of_birth") != -1 if "date_of_birth" in names else pl.lit(False)
     weak = (
         shareable
         & pl.col("other_evidence_weight").is_not_null()
         & (pl.col("other_evidence_weight") < veto_weight)
-        & dates_compared.fill_null(False)
     )
     deterministic = deterministic.with_columns(
         weak.alias("vetoed"),
