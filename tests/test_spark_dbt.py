@@ -11,12 +11,11 @@ its metastore: the session is ended (with its JVM) before and after this module.
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None:
-    pytest.skip("pyspark and dbt-spark are not installed (pip install -e .[spark])", allow_module_level=True)
+from tests.conftest import require_spark
+
+require_spark()
 
 from dagster_project.config import load_config
 from dagster_project.generate import generate_sample

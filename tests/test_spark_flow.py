@@ -16,10 +16,9 @@ from decimal import Decimal
 
 import pytest
 
-from dagster_project.spark import settings
+from tests.conftest import require_spark
 
-if not settings.spark_installed():
-    pytest.skip("pyspark and dbt-spark are not installed (pip install -e .[spark])", allow_module_level=True)
+require_spark()
 
 import duckdb
 
