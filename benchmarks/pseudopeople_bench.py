@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.identity_accuracy import figures, run  # noqa: E402
+from benchmarks.town_holdout import WORKSPACE  # noqa: E402
 
 PSEUDOPEOPLE = "pseudopeople==1.3.1"
 VENV = ROOT / ".cdp" / "bench" / "pseudopeople-venv"
@@ -68,19 +69,7 @@ PERSON = ["first_name", "last_name", "date_of_birth", "sex"]
 ADDRESS = ["street_number", "street_name", "unit_number", "city", "state", "zipcode"]
 MAILING = {f"mailing_address_{c}": c for c in ADDRESS}
 
-CONFIG = """\
-# pseudopeople's Anytown (benchmarks/pseudopeople_bench.py): six agencies' records as identity sources.
-warehouse: warehouse.duckdb
-published: published.duckdb
-landing: landing
-exports: exports
-truth: truth.csv
-identity:
-  model: identity_model.json
-audiences: []
-destinations: []
-sources:
-"""
+CONFIG = "# pseudopeople's Anytown (benchmarks/pseudopeople_bench.py): six agencies' records as identity sources.\n" + WORKSPACE
 
 SOURCE = """\
   - name: {name}

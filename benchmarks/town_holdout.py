@@ -33,8 +33,8 @@ from benchmarks.identity_accuracy import figures, run  # noqa: E402
 from benchmarks.town.population import build_town  # noqa: E402
 from benchmarks.town.sources import write_sources  # noqa: E402
 
-CONFIG = """\
-# An independent town (benchmarks/town_holdout.py): four agencies' exports as identity sources.
+# A benchmark workspace: everything beside cdp.yml, identity sources only; the sources follow.
+WORKSPACE = """\
 warehouse: warehouse.duckdb
 published: published.duckdb
 landing: landing
@@ -45,6 +45,9 @@ identity:
 audiences: []
 destinations: []
 sources:
+"""
+
+CONFIG = "# An independent town (benchmarks/town_holdout.py): four agencies' exports as identity sources.\n" + WORKSPACE + """\
   - name: census
     kind: identity
     glob: census/*.csv

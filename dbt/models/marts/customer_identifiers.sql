@@ -17,14 +17,6 @@ with fingerprints as (
     {{ cdp_person_inputs_fingerprints() }}
 
 ),
-{%- if cdp_is_incremental('_inputs_fingerprint') %}
-
-persons_to_rebuild as (
-
-    {{ cdp_persons_to_rebuild('fingerprints') }}
-
-),
-{%- endif %}
 
 records as (
 
@@ -33,7 +25,7 @@ records as (
     inner join {{ source('identity', 'person_map') }} as person_map
         on person_map.record_key = records.record_key
     {%- if cdp_is_incremental('_inputs_fingerprint') %}
-    where person_map.person_id in (select person_id from persons_to_rebuild)
+    where person_map.person_id in ({{ cdp_persons_to_rebuild('fingerprints') }})
     {%- endif %}
 
 ),
