@@ -222,6 +222,17 @@ def test_a_partial_record_does_not_chain_two_census_records_and_a_must_link_over
     assert labels[0] == labels[1] == labels[2] and not reasons
 
 
+def test_a_person_the_partial_record_could_never_join_is_no_rival():
+    # 0: a census return without a first name, linked as strongly to two persons: 1 (whose own census
+    # return it is) and 2 (a survey record). 1 cannot take a second census return, so 2 is the one.
+    labels, reasons = _cluster_by_source(3, [False, True, True], [(0, 1, 10.7), (0, 2, 10.7)], [0, 0, -1])
+    assert labels[0] == labels[2] != labels[1]
+    assert reasons == {0: "refused: would put two records of source census in one person (r0, r1)"}
+    # When both could take it, the tie leaves it apart.
+    labels, reasons = _cluster_by_source(3, [False, True, True], [(0, 1, 10.7), (0, 2, 10.7)], [0, -1, -1])
+    assert len(set(labels)) == 3 and all(reason.startswith("ambiguous") for reason in reasons.values())
+
+
 def test_separate_conflicts_rebuilds_a_cluster_holding_two_records_of_a_one_record_source():
     con = _warehouse()
     records = _records([

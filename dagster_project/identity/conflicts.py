@@ -35,7 +35,9 @@ again from its links, best first:
    a person: a group of such records joins at most one person, only when
    that link is clearly stronger (by `margin` match-weight bits) than its
    link to any other person it could not also join; otherwise it stays
-   apart and its links are marked ambiguous for review.
+   apart and its links are marked ambiguous for review. A person the group
+   conflicts with (a census return of its own where the group holds one,
+   another first name) is no rival: it could never take the group.
 Human must-link decisions are applied first and beat every automatic
 conflict; cannot-link beats everything.
 """
@@ -526,15 +528,16 @@ def _join_partial_records(uf, left, right, weight, candidates_mask, margin, reas
         return (has_full[c] and has_full[other]) or uf.conflict(c, other)
 
     def best_rival(group: int, other: int, floor: float) -> tuple[float, int]:
-        """The strongest link (at least `floor`) from `group` to a cluster it could not share with `other`,
-        and how many such clusters there are."""
+        """The strongest link (at least `floor`) from `group` to a cluster it could join instead of
+        `other` but not share with it, and how many such clusters there are. A cluster the group
+        conflicts with (another first name, a record of the same duplicate-free source) is no rival."""
         rivals: dict[int, float] = {}
         for member in uf.members[group]:
             for w, node in links_of.get(member, []):
                 if w < floor:
                     break
                 c = uf.find(node)
-                if c not in (group, other) and c not in rivals and exclusive(c, other):
+                if c not in (group, other) and c not in rivals and exclusive(c, other) and not uf.conflict(group, c):
                     rivals[c] = w
         return max(rivals.values(), default=float("-inf")), len(rivals)
 

@@ -39,6 +39,7 @@ from dagster_project.identity.conflicts import conflict_pairs, conflict_pairs_sq
 from dagster_project.identity.decisions import rule_edges
 from dagster_project.identity.phonetic import RECORD_PHONETICS, register_phonetic_keys
 from dagster_project.identity.splink_prepare import expand_address_sql, house_number_sql
+from dagster_project.identity.splink_settings import first_name_typo
 
 HOUSEHOLD_RULE = "household"
 # An address key shared by more records than this is a building or a placeholder, not a household.
@@ -99,8 +100,7 @@ _FIRST_NAMES_AGREE = """(
     or (not (coalesce(l.first_name_listed, false) and coalesce(r.first_name_listed, false))
         and (l.first_name_phonetic = r.first_name_phonetic
              or jaro_winkler_similarity(l.first_name_norm, r.first_name_norm) >= 0.85
-             or (levenshtein(l.first_name_norm, r.first_name_norm) <= 2
-                 and least(length(l.first_name_norm), length(r.first_name_norm)) >= 6)))
+             or """ + first_name_typo("l.{}", "r.{}") + """))
 )"""
 # One town: a street shared by two towns ("29 long avenue") is two households unless the postcodes agree.
 _POSTCODES_AGREE = """(

@@ -67,11 +67,14 @@ NICKNAME_OF_OTHER = (
 # Two letters wrong in a long first name that is not a real name on both sides:
 # scanned or hand-copied forms (ianicw / janice, gebrvieve / genevieve). Two real
 # names (the nickname list) that close are two people: joseph / josiah.
-FIRST_NAME_TYPO = (
-    "levenshtein(first_name_norm_l, first_name_norm_r) <= 2"
-    " AND least(length(first_name_norm_l), length(first_name_norm_r)) >= 6"
-    " AND NOT (first_name_listed_l AND first_name_listed_r)"
-)
+# `left` and `right` name a record's columns: "{}_l" in Splink, "l.{}" in the household pass.
+def first_name_typo(left: str = "{}_l", right: str = "{}_r") -> str:
+    name_l, name_r = left.format("first_name_norm"), right.format("first_name_norm")
+    return (f"levenshtein({name_l}, {name_r}) <= 2 AND least(length({name_l}), length({name_r})) >= 6"
+            f" AND NOT (coalesce({left.format('first_name_listed')}, false) AND coalesce({right.format('first_name_listed')}, false))")
+
+
+FIRST_NAME_TYPO = first_name_typo()
 
 
 @dataclass
