@@ -92,6 +92,25 @@ def test_a_tie_a_twin_a_jr_sr_pair_and_other_addresses_stay_apart():
     assert len(set(person.values())) == len(person)
 
 
+def test_one_first_name_at_one_address_joins_despite_a_surname_written_as_a_role_or_garbled():
+    person, _, joined = _run([
+        # A role written as the surname ("lady", "de casa"), or a surname garbled beyond a typo.
+        ("census:1", date(1961, 4, 2), "marilyn", "frampton", "18 fern hill road", "MB12AB"),
+        ("tax:1", None, "marilyn", "lady", "18 fern hill rd", "MB12AB"),
+        ("census:2", date(1970, 8, 9), "riley", "crenshaw", "9 elm court", "MB33CD"),
+        ("tax:2", None, "riley", "cahenxa", "9 elm court", "MB33CD"),
+        # The same house number and postcode on another street: two households.
+        ("census:3", date(1985, 1, 5), "tyler", "gonzalez", "1109 ariel street", "MB44EF"),
+        ("tax:3", None, "tyler", "blackburn", "1109 semoran drive", "MB44EF"),
+        # Only the same initial: not enough once the surnames differ.
+        ("census:4", date(1990, 3, 3), "daniel", "moss", "4 quay lane", "MB55GH"),
+        ("tax:4", None, "d", "owner", "4 quay lane", "MB55GH"),
+    ])
+    assert person["census:1"] == person["tax:1"] and person["census:2"] == person["tax:2"]
+    assert person["census:3"] != person["tax:3"] and person["census:4"] != person["tax:4"]
+    assert joined == 2
+
+
 def test_dates_of_birth_that_conflict_keep_a_parent_and_child_apart():
     person, _, joined = _run([
         ("census:1", date(1954, 11, 13), "james", "parker", "136 queens close", "MB73XR"),

@@ -10,7 +10,9 @@ Inside one household, the context that a file-wide model lacks decides:
 - two records are *candidates* when they live at one address (the same house
   number, and the same postcode, or the same street and postcodes that do not
   differ), their last names are alike (equal, a typo, the same sound, one
-  within the other), their first names agree (a nickname, an initial or short
+  within the other; or unlike, when the first names are equal and the
+  addresses alike: a role written as the surname, "marilyn lady", "robert
+  de casa", or a surname garbled beyond a typo), their first names agree (a nickname, an initial or short
   form; the same sound or a close spelling unless both are real names, which
   are told apart strictly: john / joanne), their sexes do not differ, and
   nothing conflicts (identity.conflicts: first names, dates of birth, Jr/Sr);
@@ -90,6 +92,12 @@ _LAST_NAMES_ALIKE = """(
     or contains(' ' || l.last_name_norm || ' ', ' ' || r.last_name_norm || ' ')
     or contains(' ' || r.last_name_norm || ' ', ' ' || l.last_name_norm || ' ')
 )"""
+# Or unlike last names, where the first names are equal (not initials) and the addresses alike, not only the house
+# number and postcode: a role written as the surname (marilyn lady, robert de casa), a garbled one (riley cahenxa).
+_SAME_FIRST_NAME_AND_ADDRESS = """(
+    l.first_name_norm = r.first_name_norm and length(l.first_name_norm) > 1
+    and jaro_winkler_similarity(l.address, r.address) >= 0.9
+)"""
 # First names of one person: a nickname, or an initial or short form of the other; or, unless both are
 # real names (the nickname list), the same sound or a close spelling (a typo: kamil / karnil; two letters
 # wrong in a long name: ianicw / janice). Real
@@ -121,7 +129,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str) -> pl.DataFram
             f"""select l.record_key as record_key_l, r.record_key as record_key_r
                 from household_records as l join household_records as r
                   on l.{key} = r.{key} and l.record_key < r.record_key
-                where {_LAST_NAMES_ALIKE} and {_FIRST_NAMES_AGREE} and {_POSTCODES_AGREE}
+                where ({_LAST_NAMES_ALIKE} or {_SAME_FIRST_NAME_AND_ADDRESS}) and {_FIRST_NAMES_AGREE} and {_POSTCODES_AGREE}
                   and (l.sex = r.sex or l.sex is null or r.sex is null)"""
             for key in ("house_postcode", "house_street")
         )
