@@ -99,6 +99,9 @@ def test_one_first_name_at_one_address_joins_despite_a_surname_written_as_a_role
         ("tax:1", None, "marilyn", "lady", "18 fern hill rd", "MB12AB"),
         ("census:2", date(1970, 8, 9), "riley", "crenshaw", "9 elm court", "MB33CD"),
         ("tax:2", None, "riley", "cahenxa", "9 elm court", "MB33CD"),
+        # No surname at all (left blank, or a placeholder the staging model emptied).
+        ("census:5", date(1979, 6, 30), "oisin", "burke", "106 mulberry close", "MB51ST"),
+        ("tax:5", None, "oisin", None, "106 mulberry close", "MB51ST"),
         # The same house number and postcode on another street: two households.
         ("census:3", date(1985, 1, 5), "tyler", "gonzalez", "1109 ariel street", "MB44EF"),
         ("tax:3", None, "tyler", "blackburn", "1109 semoran drive", "MB44EF"),
@@ -107,8 +110,9 @@ def test_one_first_name_at_one_address_joins_despite_a_surname_written_as_a_role
         ("tax:4", None, "d", "owner", "4 quay lane", "MB55GH"),
     ])
     assert person["census:1"] == person["tax:1"] and person["census:2"] == person["tax:2"]
+    assert person["census:5"] == person["tax:5"]
     assert person["census:3"] != person["tax:3"] and person["census:4"] != person["tax:4"]
-    assert joined == 2
+    assert joined == 3
 
 
 def test_dates_of_birth_that_conflict_keep_a_parent_and_child_apart():

@@ -25,8 +25,9 @@ Inside one household, the context that a file-wide model lacks decides:
   is left apart: "e taylor" with two Elizabeth Taylors at one address (their
   dates of birth conflict) joins neither.
 
-A record needs a first name (an initial counts) and a last name: a form with
-only a surname and the address says nothing about which member filed it.
+A record needs a first name (an initial counts): a form with only a surname
+and the address says nothing about which member filed it. A record without a
+last name joins only a record of its very first name at an alike address.
 Joins are kept as edges of rule 'household', so `cdp explain` shows them.
 """
 
@@ -63,7 +64,7 @@ def _household_records_sql(records: str, has_sex: bool) -> str:
             from {records} as r
             left join {RECORD_PHONETICS} as p on p.record_key = r.record_key
             left join household_last_name_keys as k on k.name = r.last_name_norm
-            where r.first_name_norm is not null and r.last_name_norm is not null and r.address_line_norm is not null
+            where r.first_name_norm is not null and r.address_line_norm is not null
         ),
         parts as (
             select *,
