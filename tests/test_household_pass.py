@@ -105,6 +105,9 @@ def test_one_first_name_at_one_address_joins_despite_a_surname_written_as_a_role
         # The same house number and postcode on another street: two households.
         ("census:3", date(1985, 1, 5), "tyler", "gonzalez", "1109 ariel street", "MB44EF"),
         ("tax:3", None, "tyler", "blackburn", "1109 semoran drive", "MB44EF"),
+        # Names written the other way round: one surname as the first name, two people.
+        ("crm:6", None, "holmwick", "sarah", "183 cromwell street", "MB66IJ"),
+        ("shop:6", None, "holmwick", "christopher", "183 cromwell street", "MB66IJ"),
         # Only the same initial: not enough once the surnames differ.
         ("census:4", date(1990, 3, 3), "daniel", "moss", "4 quay lane", "MB55GH"),
         ("tax:4", None, "d", "owner", "4 quay lane", "MB55GH"),
@@ -112,6 +115,7 @@ def test_one_first_name_at_one_address_joins_despite_a_surname_written_as_a_role
     assert person["census:1"] == person["tax:1"] and person["census:2"] == person["tax:2"]
     assert person["census:5"] == person["tax:5"]
     assert person["census:3"] != person["tax:3"] and person["census:4"] != person["tax:4"]
+    assert person["crm:6"] != person["shop:6"]
     assert joined == 3
 
 

@@ -60,6 +60,8 @@ def _household_records_sql(records: str, has_sex: bool) -> str:
     return f"""
         with named as (
             select r.record_key, r.first_name_norm, r.first_name_canonical, r.first_name_listed, r.last_name_norm, {sex},
+                   coalesce(r.last_name_norm in (select nickname from reference.nicknames
+                                                 union select canonical from reference.nicknames), false) as last_name_listed,
                    p.first_name_phonetic, k.phonetic as last_name_phonetic, r.postcode_norm, {address} as address
             from {records} as r
             left join {RECORD_PHONETICS} as p on p.record_key = r.record_key
@@ -95,8 +97,10 @@ _LAST_NAMES_ALIKE = """(
 )"""
 # Or unlike last names, where the first names are equal (not initials) and the addresses alike, not only the house
 # number and postcode: a role written as the surname (marilyn lady, robert de casa), a garbled one (riley cahenxa).
+# Not when a last name is a first name of the nickname list: names written the other way round (holmwick sarah).
 _SAME_FIRST_NAME_AND_ADDRESS = """(
     l.first_name_norm = r.first_name_norm and length(l.first_name_norm) > 1
+    and not (l.last_name_listed or r.last_name_listed)
     and jaro_winkler_similarity(l.address, r.address) >= 0.9
 )"""
 # First names of one person: a nickname, or an initial or short form of the other; or, unless both are
