@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
     identity_action("train", "(re)train the Splink model on the current identity records and save it beside cdp.yml")
     review = identity_action("review", "what a person should look at: links near the threshold, refused merges, "
-                                "ambiguous records with little evidence, the largest persons")
+                                "ambiguous records with little evidence, joins decided by elimination, the largest persons")
     review.add_argument("--csv", type=Path, help="also write the list as CSV to this file")
     review.add_argument("--limit", type=int, default=20, help="rows per kind in the table printed (default 20; the CSV has all)")
     for name, meaning in (("must-link", "are one person"), ("cannot-link", "are different people")):

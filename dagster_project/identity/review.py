@@ -6,6 +6,10 @@
   in one person;
 - ambiguous: links of a record with little evidence to several persons, none
   clearly best, so it stays apart;
+- elimination: records joined to their person while a link to another person,
+  within `identity.ambiguity_margin` of the join, was refused (a conflict, or a
+  record of a duplicate-free source that person already holds): the join was
+  decided by what the other person could not take, not by stronger evidence;
 - household: joins of the household pass (identity/household_pass.py), made
   on looser evidence than a Splink link: each the other's only candidate alike
   in name at one address;
@@ -23,11 +27,44 @@ import math
 import polars as pl
 
 from dagster_project.config import CdpConfig
+from dagster_project.identity.graph import RECORDS_TABLE as records
 from dagster_project.warehouse import connect, table_exists
 
 NEAR_THRESHOLD_BITS = 2.0
 LARGEST_PERSONS = 20
 COLUMNS = ["kind", "person_id", "record_key", "linked_person_id", "linked_record_key", "match_weight", "detail"]
+
+
+# Per record, its strongest standing link within its person, and its refused links to other persons
+# that were nearly as strong (within the margin, the parameter).
+ELIMINATIONS = f"""
+    with persons as (select record_key, person_id from identity.person_map),
+    sides as (
+        select record_key as record, linked_record_key as other, match_weight, vetoed, veto_reason from identity.edges
+        union all
+        select linked_record_key, record_key, match_weight, vetoed, veto_reason from identity.edges
+    ),
+    placed as (
+        select s.*, p.person_id, o.person_id as other_person_id
+        from sides as s join persons as p on p.record_key = s.record join persons as o on o.record_key = s.other
+        where s.match_weight is not null
+    ),
+    joined as (  -- records with little evidence (no date of birth, or no first name beyond an initial)
+        select record, person_id, max(match_weight) as joined_weight from placed
+        where not vetoed and person_id = other_person_id
+          and record in (select record_key from {records}
+                         where date_of_birth is null or coalesce(length(first_name_norm), 0) <= 1)
+        group by record, person_id
+    )
+    select 'elimination' as kind, j.person_id, j.record as record_key, r.other_person_id as linked_person_id,
+           r.other as linked_record_key, r.match_weight,
+           'joined its person at weight ' || round(j.joined_weight, 1) || ', while this link to another person was '
+           || r.veto_reason as detail
+    from joined as j join placed as r on r.record = j.record
+    where r.vetoed and r.veto_reason like 'refused%' and r.person_id <> r.other_person_id
+      and r.match_weight >= j.joined_weight - ?
+    order by j.record, r.match_weight desc
+"""
 
 
 def review_items(config: CdpConfig) -> pl.DataFrame:
@@ -58,6 +95,7 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
             """,
             params=[threshold_weight + NEAR_THRESHOLD_BITS],
         ).pl()
+        eliminations = con.sql(ELIMINATIONS, params=[config.ambiguity_margin]).pl()
         largest = con.sql(
             f"""
             select 'largest_person' as kind, person_id, min(record_key) as record_key,
@@ -78,11 +116,14 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
             if table_exists(con, "identity", "decisions")
             else pl.DataFrame()
         )
-    order = {"near_threshold": 0, "refused": 1, "ambiguous": 2, "household": 3}
+    order = {"near_threshold": 0, "refused": 1, "ambiguous": 2, "elimination": 3, "household": 4}
     # One row per pair: a pair linked by two rules (an email and Splink) is one item to review.
     links = links.sort(pl.col("kind").replace_strict(order, return_dtype=pl.Int8), maintain_order=True).unique(
         ["kind", "record_key", "linked_record_key"], keep="first", maintain_order=True
     )
+    eliminations = eliminations.unique(["record_key", "linked_record_key"], keep="first", maintain_order=True)
+    links = pl.concat([links, eliminations.select(links.columns)], how="vertical_relaxed").sort(
+        pl.col("kind").replace_strict(order, return_dtype=pl.Int8), maintain_order=True)
     frames = [f.select(COLUMNS) for f in (links, largest, unknown) if f.height]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema={c: pl.String for c in COLUMNS})
 
