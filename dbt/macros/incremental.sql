@@ -84,7 +84,8 @@ delete from {{ this }} where record_key in (
    longer in identity.person_map, then the model inserts the rows of those
    still there, so each person's rows are what a full rebuild gives. Nothing else they read
    changes between runs unless the models, seeds or cdp.yml change, and then
-   the run is a full refresh (defs/dbt.py). #}
+   the run is a full refresh (defs/dbt.py). The fingerprints are computed once
+   a run, in int_customer__input_fingerprints, which the three marts read. #}
 
 {# One row per person in identity.person_map: person_id, _inputs_fingerprint. #}
 {% macro cdp_person_inputs_fingerprints(consent_models=[]) -%}
@@ -108,6 +109,13 @@ delete from {{ this }} where record_key in (
         {%- endfor %}
     ) as person_inputs
     group by person_id
+{%- endmacro %}
+
+{# A person-level mart's fingerprints (person_id, _inputs_fingerprint), from
+   int_customer__input_fingerprints: of the records only, or with the consent events. #}
+{% macro cdp_person_fingerprints(with_consent=false) -%}
+    select person_id, {{ 'with_consent_fingerprint' if with_consent else 'records_fingerprint' }} as _inputs_fingerprint
+    from {{ ref('int_customer__input_fingerprints') }}
 {%- endmacro %}
 
 {# The columns that identify a row's version, as one text ('|'-separated, null as ''). #}
@@ -139,7 +147,7 @@ delete from {{ this }} where record_key in (
 {% macro cdp_delete_stale_persons(with_consent=false) -%}
 {%- if cdp_is_incremental('_inputs_fingerprint') %}
 delete from {{ this }} where not exists (
-    select 1 from ({{ cdp_person_inputs_fingerprints(cdp_consent_models() if with_consent else []) }}) as fingerprints
+    select 1 from ({{ cdp_person_fingerprints(with_consent) }}) as fingerprints
     where fingerprints.person_id = {{ this }}.person_id
       and fingerprints._inputs_fingerprint = {{ this }}._inputs_fingerprint
 )

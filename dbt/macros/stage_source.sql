@@ -14,7 +14,16 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro cdp_stage_source(source_name) %}
+{# A canonical field of a source's raw row, mapped and cast as its staging model does. #}
+{% macro cdp_mapped_field(src, field, fields) -%}
+    cast({{ src['mapping'].get(field, 'null') }} as {{ cdp_sql_type(fields[field], src.get('money_scale', 2)) }})
+{%- endmacro %}
+
+{# `only_records`: a query of source_record_ids. Then only the raw rows of the grain keys that
+   have a row naming one of them are staged: each such key still gets its latest version (all
+   its rows are read), and the normalisation runs on those rows only (int_identity__records on
+   an incremental run). #}
+{% macro cdp_stage_source(source_name, only_records=none) %}
 {%- set src = var('cdp_sources')[source_name] -%}
 {%- set fields = var('cdp_canonical_fields')[src['kind']] -%}
 {%- set identity_fields = var('cdp_identity_fields') -%}
@@ -22,6 +31,13 @@
 with raw_rows as (
 
     select * from {{ source('raw', source_name) }}
+    {%- if only_records is not none %}
+    {%- set grain_key = cdp_mapped_field(src, src['grain'], fields) %}
+    where {{ grain_key }} in (
+        select {{ grain_key }} from {{ source('raw', source_name) }}
+        where {{ cdp_mapped_field(src, 'source_record_id', fields) }} in ({{ only_records }})
+    )
+    {%- endif %}
 
 ),
 
@@ -33,8 +49,8 @@ mapped as (
         _file_sha256,
         _row_number,
         _loaded_at,
-        {%- for field, canonical_type in fields.items() %}
-        cast({{ src['mapping'].get(field, 'null') }} as {{ cdp_sql_type(canonical_type, src.get('money_scale', 2)) }}) as {{ field ~ ('_original' if field in identity_fields else '') }}{{ ',' if not loop.last }}
+        {%- for field in fields %}
+        {{ cdp_mapped_field(src, field, fields) }} as {{ field ~ ('_original' if field in identity_fields else '') }}{{ ',' if not loop.last }}
         {%- endfor %}
     from raw_rows
 
