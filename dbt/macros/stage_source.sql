@@ -19,11 +19,24 @@
     cast({{ src['mapping'].get(field, 'null') }} as {{ cdp_sql_type(fields[field], src.get('money_scale', 2)) }})
 {%- endmacro %}
 
-{# `only_records`: a query of source_record_ids. Then only the raw rows of the grain keys that
-   have a row naming one of them are staged: each such key still gets its latest version (all
-   its rows are read), and the normalisation runs on those rows only (int_identity__records on
-   an incremental run). #}
-{% macro cdp_stage_source(source_name, only_records=none) %}
+{# Each raw row of a source as its keys: source, grain_key (the staging model's grain),
+   source_record_id and _loaded_at, mapped as the staging model maps them. #}
+{% macro cdp_raw_keys(source_name) -%}
+{%- set src = var('cdp_sources')[source_name] -%}
+{%- set fields = var('cdp_canonical_fields')[src['kind']] -%}
+    select
+        _source as source,
+        {{ cdp_mapped_field(src, src['grain'], fields) }} as grain_key,
+        {{ cdp_mapped_field(src, 'source_record_id', fields) }} as source_record_id,
+        _loaded_at
+    from {{ source('raw', source_name) }}
+{%- endmacro %}
+
+{# `only_keys_where`: a condition on a raw row's keys (cdp_raw_keys, as `keys`). Then only the
+   grain keys that have a raw row meeting it are staged: each still gets its latest version (all
+   of its rows are read) and the normalisation runs on those rows only. The incremental models
+   stage what they rebuild this way rather than read every row through the staging view. #}
+{% macro cdp_stage_source(source_name, only_keys_where=none) %}
 {%- set src = var('cdp_sources')[source_name] -%}
 {%- set fields = var('cdp_canonical_fields')[src['kind']] -%}
 {%- set identity_fields = var('cdp_identity_fields') -%}
@@ -31,11 +44,10 @@
 with raw_rows as (
 
     select * from {{ source('raw', source_name) }}
-    {%- if only_records is not none %}
-    {%- set grain_key = cdp_mapped_field(src, src['grain'], fields) %}
-    where {{ grain_key }} in (
-        select {{ grain_key }} from {{ source('raw', source_name) }}
-        where {{ cdp_mapped_field(src, 'source_record_id', fields) }} in ({{ only_records }})
+    {%- if only_keys_where is not none %}
+    where {{ cdp_mapped_field(src, src['grain'], fields) }} in (
+        select keys.grain_key from ({{ cdp_raw_keys(source_name) }}) as keys
+        where {{ only_keys_where }}
     )
     {%- endif %}
 

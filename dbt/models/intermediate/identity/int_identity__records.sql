@@ -37,9 +37,10 @@ with all_versions as (
         updated_at, _loaded_at, _file, _row_number
     {%- if incremental %}
     -- depends_on: {{ ref(src['model']) }}
-    from ({{ cdp_stage_source(name, only_records=cdp_records_loaded_since_last_build(name)) }}) as staged
+    {%- set loaded = cdp_records_loaded_since_last_build(name) %}
+    from ({{ cdp_stage_source(name, only_keys_where='keys.source_record_id in (' ~ loaded ~ ')') }}) as staged
     where source_record_id is not null
-      and source_record_id in ({{ cdp_records_loaded_since_last_build(name) }})
+      and source_record_id in ({{ loaded }})
     {%- else %}
     from {{ ref(src['model']) }}
     where source_record_id is not null
