@@ -84,8 +84,7 @@ delete from {{ this }} where record_key in (
    longer in identity.person_map, then the model inserts the rows of those
    still there, so each person's rows are what a full rebuild gives. Nothing else they read
    changes between runs unless the models, seeds or cdp.yml change, and then
-   the run is a full refresh (defs/dbt.py). The fingerprints are computed once
-   a run, in int_customer__input_fingerprints, which the three marts read. #}
+   the run is a full refresh (defs/dbt.py). #}
 
 {# Each version of what a person's rows are computed from, as a hash (person_id, input_hash):
    each of their records in identity.person_map with its latest version (file, row, load time),
@@ -114,11 +113,18 @@ delete from {{ this }} where record_key in (
     {%- endif %}
 {%- endmacro %}
 
-{# A person-level mart's fingerprints (person_id, _inputs_fingerprint), from
-   int_customer__input_fingerprints: of the records only, or with the consent events. #}
+{# One row per person in identity.person_map: person_id, _inputs_fingerprint (of the records,
+   and `with_consent` of the consent events too). #}
 {% macro cdp_person_fingerprints(with_consent=false) -%}
-    select person_id, {{ 'with_consent_fingerprint' if with_consent else 'records_fingerprint' }} as _inputs_fingerprint
-    from {{ ref('int_customer__input_fingerprints') }}
+    select person_id, bit_xor(input_hash) as _inputs_fingerprint
+    from (
+        {{ cdp_person_input_hashes() }}
+        {%- if with_consent %}
+        union all
+        {{ cdp_person_input_hashes(cdp_consent_models()) }}
+        {%- endif %}
+    ) as person_inputs
+    group by person_id
 {%- endmacro %}
 
 {# The persons of `fingerprints` (cdp_person_fingerprints) whose stored rows
