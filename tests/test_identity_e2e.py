@@ -18,6 +18,7 @@ import pytest
 
 from dagster_project.cli import main
 from dagster_project.identity.decisions import record_decision
+from dagster_project.identity.evaluate import evaluate_bcubed, evaluate_identity
 from dagster_project.identity.explain import explain_person
 from dagster_project.identity.resolve import ensure_model, resolve_identities
 from dagster_project.identity.splink_settings import has_household_levels
@@ -43,6 +44,14 @@ def test_accuracy_against_ground_truth(identity_runs):
     # Anonymous devices and emails seen nowhere else cap what any resolver can find.
     assert evaluation.recall_ceiling < 1.0, evaluation.render()
     assert evaluation.recall >= 0.9 * evaluation.recall_ceiling, evaluation.render()
+
+
+def test_the_run_reports_accuracy_figures_are_those_of_the_whole_evaluation(identity_runs):
+    config = identity_runs["config"]
+    whole, report = evaluate_identity(config.warehouse, config.truth), evaluate_bcubed(config.warehouse, config.truth)
+    assert (report.bcubed_precision, report.bcubed_recall) == pytest.approx((whole.bcubed_precision, whole.bcubed_recall))
+    assert (report.records, report.predicted_persons, report.true_persons, report.false_merges) == (
+        whole.records, whole.predicted_persons, whole.true_persons, whole.false_merges)
 
 
 def test_household_members_sharing_an_identifier_are_mostly_kept_apart(identity_runs):

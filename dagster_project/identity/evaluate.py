@@ -156,6 +156,19 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     return evaluation
 
 
+def evaluate_bcubed(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
+    """B-cubed precision and recall, persons and false merges only (what the run report shows),
+    without evaluate_identity's recall ceiling, identifiable and described records and causes:
+    a few seconds less per run at 100,000 people."""
+    if not truth_path.is_file():
+        raise FileNotFoundError(f"ground truth {truth_path} does not exist (written by `cdp generate`)")
+    with connect(warehouse) as con:
+        predicted = con.sql("select source, source_record_id, person_id from identity.person_map").pl()
+    truth = pl.read_csv(truth_path, columns=["source", "source_record_id", "person_id"],
+                        schema_overrides={"source_record_id": pl.String, "person_id": pl.String}).rename({"person_id": "true_id"})
+    return score(predicted.join(truth, on=["source", "source_record_id"], how="inner").select("person_id", "true_id"))
+
+
 def reachable_pairs(scored: pl.DataFrame, value_columns: list[str], links: pl.DataFrame) -> int:
     """True pairs whose records are joined, within their true person, through
     equal values of `value_columns` or through `links` (record_key,

@@ -124,10 +124,10 @@ def _identity_section(page: Page, con, config: CdpConfig, run_id: str, accuracy:
 
 
 def _accuracy(config: CdpConfig) -> list[dict]:
-    from dagster_project.identity.evaluate import evaluate_identity
+    from dagster_project.identity.evaluate import evaluate_bcubed
 
     try:
-        e = evaluate_identity(config.warehouse, config.truth)
+        e = evaluate_bcubed(config.warehouse, config.truth)
     except Exception as error:  # e.g. a truth file of another sample
         return [{"error": f"{type(error).__name__}: {error}"}]
     return [{"B-cubed precision": round(e.bcubed_precision, 4), "B-cubed recall": round(e.bcubed_recall, 4),

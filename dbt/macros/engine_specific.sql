@@ -84,13 +84,14 @@
         named_struct('sort_key', {{ sort_key }}, 'value', {{ measure }}))), pair -> pair.value), {{ delimiter }})
 {%- endmacro %}
 
-{# An aggregate hash of a group's values that ignores their order (64 bits). #}
-{% macro cdp_unordered_hash(expression) -%}
-    {{ return(adapter.dispatch('cdp_unordered_hash', 'cdp')(expression)) }}
+{# A 64-bit hash of a row's columns (nulls hash too); bit_xor of such hashes is an
+   aggregate hash of a group's rows that ignores their order. #}
+{% macro cdp_row_hash(columns) -%}
+    {{ return(adapter.dispatch('cdp_row_hash', 'cdp')(columns)) }}
 {%- endmacro %}
-{% macro default__cdp_unordered_hash(expression) -%}
-    bit_xor(hash({{ expression }}))
+{% macro default__cdp_row_hash(columns) -%}
+    hash({{ columns | join(', ') }})
 {%- endmacro %}
-{% macro spark__cdp_unordered_hash(expression) -%}
-    bit_xor(xxhash64({{ expression }}))
+{% macro spark__cdp_row_hash(columns) -%}
+    xxhash64({{ columns | join(', ') }})
 {%- endmacro %}

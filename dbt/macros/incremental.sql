@@ -76,7 +76,7 @@ delete from {{ this }} where record_key in (
 
 {# Person-level marts (dim_customer, customer_identifiers, customer_consent)
    are incremental by person: each row keeps _inputs_fingerprint, an
-   order-free hash of the versions of everything the person's rows are
+   order-free hash (bit_xor of cdp_row_hash) of the versions of everything the person's rows are
    computed from (their records in identity.person_map, each record's latest
    version, and with consent their consent events). A run rebuilds the persons
    whose fingerprint differs from the stored one (new, changed, merged or
@@ -86,41 +86,48 @@ delete from {{ this }} where record_key in (
    changes between runs unless the models, seeds or cdp.yml change, and then
    the run is a full refresh (defs/dbt.py). #}
 
-{# One row per person in identity.person_map: person_id, _inputs_fingerprint. #}
-{% macro cdp_person_inputs_fingerprints(consent_models=[]) -%}
-    select person_id, {{ cdp_unordered_hash('input_version') }} as _inputs_fingerprint
+{# Each version of what a person's rows are computed from, as a hash (person_id, input_hash):
+   each of their records in identity.person_map with its latest version (file, row, load time),
+   or (`consent_models`) each of their consent events. #}
+{% macro cdp_person_input_hashes(consent_models=none) -%}
+    {%- if consent_models is none %}
+    select
+        person_map.person_id,
+        {{ cdp_row_hash(["'record'", 'person_map.record_key', 'records._file', 'records._row_number', 'records._loaded_at']) }} as input_hash
+    from {{ source('identity', 'person_map') }} as person_map
+    left join {{ ref('int_identity__records') }} as records
+        on records.record_key = person_map.record_key
+    {%- else %}
+    {%- for model in consent_models %}
+    select
+        person_map.person_id,
+        {{ cdp_row_hash(["'consent'", 'events.source', 'events.consent_event_id', 'events._file', 'events._row_number', 'events._loaded_at']) }} as input_hash
+    from {{ ref(model) }} as events
+    inner join {{ source('identity', 'person_map') }} as person_map
+        on person_map.source = events.source
+        and person_map.source_record_id = events.source_record_id
+    {{ 'union all' if not loop.last }}
+    {%- else %}
+    {{ cdp_empty_relation({'person_id': 'varchar', 'input_hash': 'bigint'}) }}
+    {%- endfor %}
+    {%- endif %}
+{%- endmacro %}
+
+{# One row per person in identity.person_map: person_id, _inputs_fingerprint (of the records,
+   and `with_consent` of the consent events too). #}
+{% macro cdp_person_fingerprints(with_consent=false) -%}
+    select person_id, bit_xor(input_hash) as _inputs_fingerprint
     from (
-        select
-            person_map.person_id,
-            {{ cdp_version_text(["'record'", 'person_map.record_key', 'records._file', 'records._row_number', 'records._loaded_at']) }} as input_version
-        from {{ source('identity', 'person_map') }} as person_map
-        left join {{ ref('int_identity__records') }} as records
-            on records.record_key = person_map.record_key
-        {%- for model in consent_models %}
+        {{ cdp_person_input_hashes() }}
+        {%- if with_consent %}
         union all
-        select
-            person_map.person_id,
-            {{ cdp_version_text(["'consent'", 'events.source', 'events.consent_event_id', 'events._file', 'events._row_number', 'events._loaded_at']) }}
-        from {{ ref(model) }} as events
-        inner join {{ source('identity', 'person_map') }} as person_map
-            on person_map.source = events.source
-            and person_map.source_record_id = events.source_record_id
-        {%- endfor %}
+        {{ cdp_person_input_hashes(cdp_consent_models()) }}
+        {%- endif %}
     ) as person_inputs
     group by person_id
 {%- endmacro %}
 
-{# The columns that identify a row's version, as one text ('|'-separated, null as ''). #}
-{% macro cdp_version_text(columns) -%}
-    {%- set parts = [] -%}
-    {%- for column in columns -%}
-        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '')") -%}
-        {%- if not loop.last %}{% do parts.append("'|'") %}{% endif -%}
-    {%- endfor -%}
-    {{ dbt.concat(parts) }}
-{%- endmacro %}
-
-{# The persons of `fingerprints` (cdp_person_inputs_fingerprints) whose stored rows
+{# The persons of `fingerprints` (cdp_person_fingerprints) whose stored rows
    were computed from other inputs, or who have none yet. #}
 {% macro cdp_persons_to_rebuild(fingerprints) -%}
     select fingerprints.person_id
@@ -139,7 +146,7 @@ delete from {{ this }} where record_key in (
 {% macro cdp_delete_stale_persons(with_consent=false) -%}
 {%- if cdp_is_incremental('_inputs_fingerprint') %}
 delete from {{ this }} where not exists (
-    select 1 from ({{ cdp_person_inputs_fingerprints(cdp_consent_models() if with_consent else []) }}) as fingerprints
+    select 1 from ({{ cdp_person_fingerprints(with_consent) }}) as fingerprints
     where fingerprints.person_id = {{ this }}.person_id
       and fingerprints._inputs_fingerprint = {{ this }}._inputs_fingerprint
 )

@@ -3,13 +3,16 @@
    record named by its source_record_id in its identity source (its own
    source, or identity_source in cdp.yml); rows whose record is not an
    identity record (an anonymous receipt) keep person_id null. With no source
-   of the kind, an empty relation with the columns' canonical types. #}
-{% macro cdp_kind_rows(kind, columns) -%}
+   of the kind, an empty relation with the columns' canonical types.
+   With `only_keys_where` (a condition on a raw row's keys, see cdp_stage_source), only the
+   rows whose grain key has a raw row meeting it, staged here from the raw rows. #}
+{% macro cdp_kind_rows(kind, columns, only_keys_where=none) -%}
 {%- set sources = [] -%}
 {%- for name, src in var('cdp_sources').items() if src['kind'] == kind -%}
-    {%- do sources.append(src) -%}
+    {%- do sources.append(name) -%}
 {%- endfor -%}
-{%- for src in sources %}
+{%- for name in sources %}
+{%- set src = var('cdp_sources')[name] %}
     select
         person_map.person_id,
         kind_rows.source,
@@ -17,7 +20,12 @@
         {%- for column in columns %}
         kind_rows.{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
+    {%- if only_keys_where is none %}
     from {{ ref(src['model']) }} as kind_rows
+    {%- else %}
+    -- depends_on: {{ ref(src['model']) }}
+    from ({{ cdp_stage_source(name, only_keys_where) }}) as kind_rows
+    {%- endif %}
     left join {{ source('identity', 'person_map') }} as person_map
         on person_map.source = '{{ src['identity_source'] }}'
         and person_map.source_record_id = kind_rows.source_record_id

@@ -14,7 +14,29 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro cdp_stage_source(source_name) %}
+{# A canonical field of a source's raw row, mapped and cast as its staging model does. #}
+{% macro cdp_mapped_field(src, field, fields) -%}
+    cast({{ src['mapping'].get(field, 'null') }} as {{ cdp_sql_type(fields[field], src.get('money_scale', 2)) }})
+{%- endmacro %}
+
+{# Each raw row of a source as its keys: source, grain_key (the staging model's grain),
+   source_record_id and _loaded_at, mapped as the staging model maps them. #}
+{% macro cdp_raw_keys(source_name) -%}
+{%- set src = var('cdp_sources')[source_name] -%}
+{%- set fields = var('cdp_canonical_fields')[src['kind']] -%}
+    select
+        _source as source,
+        {{ cdp_mapped_field(src, src['grain'], fields) }} as grain_key,
+        {{ cdp_mapped_field(src, 'source_record_id', fields) }} as source_record_id,
+        _loaded_at
+    from {{ source('raw', source_name) }}
+{%- endmacro %}
+
+{# `only_keys_where`: a condition on a raw row's keys (cdp_raw_keys, as `keys`). Then only the
+   grain keys that have a raw row meeting it are staged: each still gets its latest version (all
+   of its rows are read) and the normalisation runs on those rows only. The incremental models
+   stage what they rebuild this way rather than read every row through the staging view. #}
+{% macro cdp_stage_source(source_name, only_keys_where=none) %}
 {%- set src = var('cdp_sources')[source_name] -%}
 {%- set fields = var('cdp_canonical_fields')[src['kind']] -%}
 {%- set identity_fields = var('cdp_identity_fields') -%}
@@ -22,6 +44,12 @@
 with raw_rows as (
 
     select * from {{ source('raw', source_name) }}
+    {%- if only_keys_where is not none %}
+    where {{ cdp_mapped_field(src, src['grain'], fields) }} in (
+        select keys.grain_key from ({{ cdp_raw_keys(source_name) }}) as keys
+        where {{ only_keys_where }}
+    )
+    {%- endif %}
 
 ),
 
@@ -33,8 +61,8 @@ mapped as (
         _file_sha256,
         _row_number,
         _loaded_at,
-        {%- for field, canonical_type in fields.items() %}
-        cast({{ src['mapping'].get(field, 'null') }} as {{ cdp_sql_type(canonical_type, src.get('money_scale', 2)) }}) as {{ field ~ ('_original' if field in identity_fields else '') }}{{ ',' if not loop.last }}
+        {%- for field in fields %}
+        {{ cdp_mapped_field(src, field, fields) }} as {{ field ~ ('_original' if field in identity_fields else '') }}{{ ',' if not loop.last }}
         {%- endfor %}
     from raw_rows
 

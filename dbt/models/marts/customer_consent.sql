@@ -16,7 +16,7 @@ with purposes as (
 
 fingerprints as (
 
-    {{ cdp_person_inputs_fingerprints(consent_models) }}
+    {{ cdp_person_fingerprints(with_consent=true) }}
 
 ),
 

@@ -12,7 +12,7 @@
 
 with fingerprints as (
 
-    {{ cdp_person_inputs_fingerprints() }}
+    {{ cdp_person_fingerprints() }}
 
 ),
 

@@ -12,14 +12,20 @@
           on_schema_change='append_new_columns') }}
 {%- set session_gap = var('cdp_traits').get('session_gap_minutes', 30) %}
 
-with all_events as (
-    {{ cdp_kind_rows('events', ['event_id', 'event_type', 'event_at', 'page_url', 'product_id', 'category',
-                                'platform', 'account_ref', '_loaded_at']) }}
-),
-
+{%- set columns = ['event_id', 'event_type', 'event_at', 'page_url', 'product_id', 'category',
+                    'platform', 'account_ref', '_loaded_at'] %}
 {% if cdp_is_incremental() -%}
-new_events as (
-    select source, source_record_id, event_id from all_events where {{ cdp_loaded_since_last_build() }}
+{#- The events loaded since the last build, from the raw rows (every version counts: more
+    devices may be rebuilt, never fewer). #}
+with new_events as (
+    {%- for name, src in var('cdp_sources').items() if src['kind'] == 'events' %}
+    select keys.source, keys.source_record_id, keys.grain_key as event_id
+    from ({{ cdp_raw_keys(name) }}) as keys
+    where {{ cdp_loaded_since_last_build('keys._loaded_at') }}
+    {{ 'union all' if not loop.last }}
+    {%- else %}
+    {{ cdp_empty_relation({'source': 'varchar', 'source_record_id': 'varchar', 'event_id': 'varchar'}) }}
+    {%- endfor %}
 ),
 
 devices_to_rebuild as (
@@ -32,16 +38,20 @@ devices_to_rebuild as (
     {{ cdp_records_with_a_new_person('device_record_id') }}
 ),
 
+{#- Every event of those devices (staged from their raw rows, not through the staging views). #}
+{%- set of_a_device_to_rebuild -%}
+    exists (select 1 from devices_to_rebuild as device
+            where device.source = {0}.source
+              -- events without a device share one partition of the sessions, as in a full build
+              and device.source_record_id is not distinct from {0}.source_record_id)
+{%- endset %}
 events as (
-    select * from all_events
-    where exists (select 1 from devices_to_rebuild as device
-                  where device.source = all_events.source
-                    -- events without a device share one partition of the sessions, as in a full build
-                    and device.source_record_id is not distinct from all_events.source_record_id)
+    select * from ({{ cdp_kind_rows('events', columns, only_keys_where=of_a_device_to_rebuild.replace('{0}', 'keys')) }}) as staged
+    where {{ of_a_device_to_rebuild.replace('{0}', 'staged') }}
 ),
 {%- else -%}
-events as (
-    select * from all_events
+with events as (
+    {{ cdp_kind_rows('events', columns) }}
 ),
 {%- endif %}
 

@@ -10,26 +10,27 @@
    since the last build and the lines of records whose person changed. #}
 {{ config(materialized=cdp_incremental_materialization(), unique_key='order_line_key', incremental_strategy=cdp_incremental_strategy(),
           on_schema_change='append_new_columns') }}
-with all_order_lines as (
-    {{ cdp_kind_rows('orders', ['order_id', 'line_id', 'ordered_at', 'product_id', 'category', 'quantity',
-                                'unit_price', 'amount', 'currency', 'channel', 'store_id', 'sales_region', '_loaded_at']) }}
-),
-
-{% if cdp_is_incremental() -%}
-records_with_a_new_person as (
+{%- set columns = ['order_id', 'line_id', 'ordered_at', 'product_id', 'category', 'quantity',
+                    'unit_price', 'amount', 'currency', 'channel', 'store_id', 'sales_region', '_loaded_at'] %}
+{%- if cdp_is_incremental() %}
+{#- The lines to rebuild: loaded since the last build, or of a record whose person changed
+    (staged from their raw rows, not through the staging views). #}
+{%- set to_rebuild -%}
+    {{ cdp_loaded_since_last_build('{0}._loaded_at') }}
+       or exists (select 1 from records_with_a_new_person as moved
+                  where moved.source = {0}.source and moved.source_record_id = {0}.source_record_id)
+{%- endset %}
+with records_with_a_new_person as (
     {{ cdp_records_with_a_new_person() }}
 ),
 
 order_lines as (
-    select * from all_order_lines
-    where {{ cdp_loaded_since_last_build() }}
-       or exists (select 1 from records_with_a_new_person as moved
-                  where moved.source = all_order_lines.source
-                    and moved.source_record_id = all_order_lines.source_record_id)
+    select * from ({{ cdp_kind_rows('orders', columns, only_keys_where=to_rebuild.replace('{0}', 'keys')) }}) as staged
+    where {{ to_rebuild.replace('{0}', 'staged') }}
 )
-{%- else -%}
-order_lines as (
-    select * from all_order_lines
+{%- else %}
+with order_lines as (
+    {{ cdp_kind_rows('orders', columns) }}
 )
 {%- endif %}
 

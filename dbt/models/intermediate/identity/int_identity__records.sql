@@ -15,6 +15,9 @@
           on_schema_change='append_new_columns', pre_hook="{{ cdp_delete_changed_identity_records() }}") }}
 {%- set suffixes = {'jr': 'jr', 'jnr': 'jr', 'junior': 'jr', 'sr': 'sr', 'snr': 'sr', 'senior': 'sr',
                     'ii': 'ii', 'iii': 'iii', 'iv': 'iv'} -%}
+{#- Incremental: the changed records are staged from their raw rows here rather than read
+    through the staging view, whose window and normalisation would run on every raw row. #}
+{%- set incremental = cdp_is_incremental() -%}
 {%- set identity_sources = [] -%}
 {%- for name, src in var('cdp_sources').items() if src['has_identity_records'] -%}
     {%- do identity_sources.append(name) -%}
@@ -32,10 +35,15 @@ with all_versions as (
         address_line, address_line_norm, postcode, postcode_norm, city, region, country,
         loyalty_id, device_id, sex,
         updated_at, _loaded_at, _file, _row_number
+    {%- if incremental %}
+    -- depends_on: {{ ref(src['model']) }}
+    {%- set loaded = cdp_records_loaded_since_last_build(name) %}
+    from ({{ cdp_stage_source(name, only_keys_where='keys.source_record_id in (' ~ loaded ~ ')') }}) as staged
+    where source_record_id is not null
+      and source_record_id in ({{ loaded }})
+    {%- else %}
     from {{ ref(src['model']) }}
     where source_record_id is not null
-    {%- if cdp_is_incremental() %}
-      and source_record_id in ({{ cdp_records_loaded_since_last_build(name) }})
     {%- endif %}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
