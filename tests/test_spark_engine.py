@@ -71,13 +71,6 @@ def test_engine_spark_without_pyspark_says_how_to_install_it(tmp_path, monkeypat
         load_config(make_workspace(tmp_path, _engine("spark")))
 
 
-def test_a_dbt_step_on_spark_leaves_out_the_delta_only_snapshot(tmp_path):
-    from dagster_project.defs.dbt import build_args
-
-    assert build_args({}, tmp_path, "spark")[-2:] == ["--exclude", "segment_membership_history+"]
-    assert "--exclude" not in build_args({}, tmp_path, "duckdb")
-
-
 def test_partition_agreement_counts_records_put_with_the_same_others_whatever_the_ids():
     from dagster_project.spark.compare import partition_agreement
 
