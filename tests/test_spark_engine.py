@@ -50,6 +50,8 @@ def test_a_cluster_is_reached_by_dbt_through_its_thrift_server(tmp_path, monkeyp
     cluster = _engine("spark", master="spark://spark-master:7077", thrift_host="spark-thrift", thrift_port=10001)
     target = _profile(load_config(make_workspace(tmp_path, cluster)))["outputs"]["spark"]
     assert (target["method"], target["host"], target["port"]) == ("thrift", "spark-thrift", 10001)
+    # dbt's sessions read timestamps as the run's own Spark session does
+    assert target["server_side_parameters"]["spark.sql.session.timeZone"] == "UTC"
 
 
 @pytest.mark.parametrize("mutate, message", [
