@@ -73,6 +73,15 @@ def test_engine_spark_without_pyspark_says_how_to_install_it(tmp_path, monkeypat
         load_config(make_workspace(tmp_path, _engine("spark")))
 
 
+def test_a_suite_query_in_spark_sql_keeps_its_batch_and_literal_braces():
+    """GX fills `{batch}` with str.format, so the regex's braces stay doubled after translation."""
+    from dagster_project.quality.spark_gates import spark_query
+
+    query = "select file from {batch} where not regexp_matches(sha256, '^[0-9a-f]{{64}}$') and strftime(day, '%Y%m%d') > '2'"
+    assert spark_query(query) == ("SELECT file FROM {batch} WHERE NOT sha256 RLIKE '^[0-9a-f]{{64}}$' "
+                                  "AND DATE_FORMAT(day, 'yyyyMMdd') > '2'")
+
+
 def test_partition_agreement_counts_records_put_with_the_same_others_whatever_the_ids():
     from dagster_project.spark.compare import partition_agreement
 
