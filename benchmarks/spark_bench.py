@@ -3,9 +3,8 @@
     .venv/bin/python benchmarks/spark_bench.py --people 100000 [--master local[2]] [--workdir DIR] [--keep]
 
 Generates the people into a DuckDB workspace (a copy of cdp.yml), copies the landing files to a
-second workspace with engine: spark, and runs in each, through Dagster, what a Spark run gets
-through today (dagster_project/spark/compare.py: spark_selection, ingest to the exports). DuckDB
-runs first and trains the identity and ML models; the Spark run reuses them, as training stays on
+second workspace with engine: spark, and runs the whole pipeline in each, through Dagster (as
+`cdp run`: quality gates and publishing included). DuckDB runs first and trains the identity and ML models; the Spark run reuses them, as training stays on
 DuckDB with either engine. Reports each step's wall time on both engines, by stage too, and the
 outcome compared: partition agreement of the identity records, customers, segment sizes and
 exported rows. Needs the spark extra (pip install -e .[spark]) and Java 17.
@@ -53,10 +52,9 @@ def by_stage(steps: dict[str, float]) -> dict[str, float]:
 
 def timed_run(config) -> dict:
     from dagster_project.pipeline import run_pipeline
-    from dagster_project.spark.compare import spark_selection
 
     started = time.perf_counter()
-    result = run_pipeline(config, spark_selection(config))
+    result = run_pipeline(config)
     seconds = time.perf_counter() - started
     steps = step_durations(config, result.run_id)
     if not result.success:

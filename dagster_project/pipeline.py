@@ -20,6 +20,8 @@ from dagster_project.report import write_run_report
 from dagster_project.run_mode import full_run_tags, is_full_run
 from dagster_project.run_storage import new_run_id, storage_kept_open
 from dagster_project.run_summary import RunSummary, summarise_run
+from dagster_project.spark.resource import SparkResource
+from dagster_project.spark.tables import copy_for_readers
 from dagster_project.stale_runs import workspace_tags
 from dagster_project.warehouse import connect
 
@@ -118,6 +120,8 @@ def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, eve
     published = None
     if not failed_steps + after_steps and config.warehouse.exists():  # else the last good snapshot stays
         try:
+            if config.engine == "spark":
+                _copy_spark_tables_for_readers(config)
             published = publish_warehouse(config)
         except Exception as error:  # e.g. a process holds the working warehouse open
             after_steps.append(f"publish {config.published}: {type(error).__name__}: {error}")
@@ -129,6 +133,14 @@ def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, eve
     started = time.perf_counter()
     report = _write_report(config, instance, run_id, failures, timeline.steps(), mode)
     return RunEnd(timeline, failures, after_steps, published, report, round(time.perf_counter() - started, 2), mode)
+
+
+def _copy_spark_tables_for_readers(config: CdpConfig) -> None:
+    """engine: spark. The marts and segment history, from Spark into the run's DuckDB database,
+    which is then published as with engine duckdb (spark.tables.copy_for_readers)."""
+    spark = SparkResource.for_workspace(config).session()
+    with connect(config.warehouse) as con:
+        copy_for_readers(spark, con)
 
 
 def _record_freshness(config: CdpConfig, run_id: str, timeline: RunTimeline, failures: list[str]) -> None:

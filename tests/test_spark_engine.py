@@ -50,6 +50,8 @@ def test_a_cluster_is_reached_by_dbt_through_its_thrift_server(tmp_path, monkeyp
     cluster = _engine("spark", master="spark://spark-master:7077", thrift_host="spark-thrift", thrift_port=10001)
     target = _profile(load_config(make_workspace(tmp_path, cluster)))["outputs"]["spark"]
     assert (target["method"], target["host"], target["port"]) == ("thrift", "spark-thrift", 10001)
+    # dbt's sessions read timestamps as the run's own Spark session does
+    assert target["server_side_parameters"]["spark.sql.session.timeZone"] == "UTC"
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -71,11 +73,13 @@ def test_engine_spark_without_pyspark_says_how_to_install_it(tmp_path, monkeypat
         load_config(make_workspace(tmp_path, _engine("spark")))
 
 
-def test_a_dbt_step_on_spark_leaves_out_the_delta_only_snapshot(tmp_path):
-    from dagster_project.defs.dbt import build_args
+def test_a_suite_query_in_spark_sql_keeps_its_batch_and_literal_braces():
+    """GX fills `{batch}` with str.format, so the regex's braces stay doubled after translation."""
+    from dagster_project.quality.spark_gates import spark_query
 
-    assert build_args({}, tmp_path, "spark")[-2:] == ["--exclude", "segment_membership_history+"]
-    assert "--exclude" not in build_args({}, tmp_path, "duckdb")
+    query = "select file from {batch} where not regexp_matches(sha256, '^[0-9a-f]{{64}}$') and strftime(day, '%Y%m%d') > '2'"
+    assert spark_query(query) == ("SELECT file FROM {batch} WHERE NOT sha256 RLIKE '^[0-9a-f]{{64}}$' "
+                                  "AND DATE_FORMAT(day, 'yyyyMMdd') > '2'")
 
 
 def test_partition_agreement_counts_records_put_with_the_same_others_whatever_the_ids():

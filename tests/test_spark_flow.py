@@ -1,18 +1,21 @@
-"""engine: spark end to end (issue 18), in `make test`: a run through Dagster ingests into Spark,
-builds staging on Spark, resolves identity (records read from Spark, Splink's predict on Spark,
-the identity tables written back), builds the marts on Spark, scores the ML models from Spark's
-snapshots, builds the segments and audiences on Spark and exports them; the same landing files
-on DuckDB give the same persons, customers, segment sizes and exported rows.
+"""engine: spark end to end (issue 18), in `make test`: the whole `cdp run` through Dagster on
+Spark: ingest into Spark, staging on Spark, identity (records read from Spark, Splink's predict
+on Spark, the identity tables written back), the marts on Spark, the ML scores from Spark's
+snapshots, the segments, their history (the dbt snapshot, rewritten as Parquet) and the
+audiences on Spark, the Great Expectations gates on Spark's tables (GX's Spark execution engine),
+the exports and the published DuckDB file. The same landing files on DuckDB give the same
+persons, customers, segment sizes and exported rows.
 
 Skipped without pyspark and dbt-spark (`pip install -e .[dev]` brings them). One Spark workspace,
 one run; the DuckDB run reuses the identity and ML models the Spark run trained, so both score
-with the same models. The segment history (a dbt snapshot: Delta tables on Spark) is left out.
+with the same models.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import NamedTuple
 
 import pytest
 
@@ -22,11 +25,14 @@ require_spark()
 
 import duckdb
 
-from dagster_project.config import load_config
+from dagster_project.config import CdpConfig, load_config
 from dagster_project.generate import generate_sample
-from dagster_project.pipeline import run_pipeline
+from dagster_project.pipeline import PipelineResult, run_pipeline
+from dagster_project.quality.gates import SuiteRun
+from dagster_project.quality.params import warehouse_gate_runs
+from dagster_project.quality.spark_gates import run_suites_on_spark
 from dagster_project.spark.compare import (
-    MARTS, copy_models, outcome_on_duckdb, outcome_on_spark, partition_agreement, spark_selection,
+    MARTS, copy_models, outcome_on_duckdb, outcome_on_spark, partition_agreement,
 )
 from dagster_project.spark.resource import SparkResource, end_local_spark
 from dagster_project.spark.tables import read_from_spark, write_to_spark
@@ -34,6 +40,16 @@ from dagster_project.warehouse import connect
 from tests.conftest import copy_tree, make_workspace
 
 PEOPLE = 300
+WAREHOUSE_GATES = {"raw_load", "identity_person_map", "marts_dim_customer"}
+
+
+class Flow(NamedTuple):
+    spark_config: CdpConfig
+    duckdb_config: CdpConfig
+    spark: object  # the Spark session on the Spark workspace
+    on_spark: dict  # compare.outcome_on_spark
+    on_duckdb: dict
+    spark_run: PipelineResult
 
 
 def _spark_engine(raw):
@@ -48,19 +64,51 @@ def flow(tmp_path_factory):
     copy_tree(spark_config.landing, duckdb_config.landing)
 
     end_local_spark()  # a session another module left in this worker has another warehouse
-    spark_run = run_pipeline(spark_config, spark_selection(spark_config))
+    spark_run = run_pipeline(spark_config)
     assert spark_run.success, spark_run.summary.failures
     copy_models(spark_config, duckdb_config)
-    duckdb_run = run_pipeline(duckdb_config, spark_selection(duckdb_config))
+    duckdb_run = run_pipeline(duckdb_config)
     assert duckdb_run.success, duckdb_run.summary.failures
     resource = SparkResource.for_workspace(spark_config)
     spark = resource.session()
-    yield spark_config, duckdb_config, spark, outcome_on_spark(spark_config, spark), outcome_on_duckdb(duckdb_config)
+    yield Flow(spark_config, duckdb_config, spark, outcome_on_spark(spark_config, spark),
+               outcome_on_duckdb(duckdb_config), spark_run)
     resource.release()
 
 
+def test_the_whole_run_on_spark_passes_its_gates_and_publishes(flow):
+    """Every step ran (the run succeeded), the warehouse gates validated Spark's tables and passed,
+    and the published DuckDB file holds Spark's marts and segment history."""
+    assert flow.spark_run.summary.published_now and not flow.spark_run.summary.failures
+    with connect(flow.spark_config.warehouse, read_only=True) as con:
+        gates = dict(con.execute("select suite, bool_and(success) from quality.validation_results "
+                                 "where run_id = ? group by suite", [flow.spark_run.run_id]).fetchall())
+    assert WAREHOUSE_GATES <= gates.keys() and all(gates.values())
+    tables = [f"marts.{name}" for name in MARTS] + ["history.segment_membership_history"]
+    with connect(flow.spark_config.published, read_only=True) as con:
+        published = {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}
+    assert published["marts.segment_membership"] > 0
+    assert published == {table: flow.spark.table(table).count() for table in tables}
+
+
+def test_a_gate_on_spark_fails_on_planted_bad_rows(flow):
+    """raw_load on Spark: a load log line whose counts do not reconcile and whose hash is no SHA-256."""
+    from pyspark.sql import functions as F
+
+    log = flow.spark.table("raw.load_log")
+    planted = log.limit(1).withColumns({"file": F.lit("planted.csv"), "sha256": F.lit("NOT-A-HASH"),
+                                        "rows_read": F.col("rows_read") + 1})
+    log.unionByName(planted).createOrReplaceTempView("planted_load_log")
+    raw_load = warehouse_gate_runs(flow.spark_config.expectations, max_cluster_size=flow.spark_config.max_cluster_size)[0]
+    (gate,) = run_suites_on_spark(flow.spark, [SuiteRun(raw_load.suite_path, "select * from planted_load_log")])
+    assert not gate.passed and gate.row_count == log.count() + 1
+    # the reconciliation and the hash's format, each naming the planted line
+    assert [outcome.expectation_type for outcome in gate.failures] == ["unexpected_rows_expectation"] * 2
+    assert all(outcome.unexpected_count == 1 and outcome.samples[0]["file"] == "planted.csv" for outcome in gate.failures)
+
+
 def test_spark_person_map_partitions_the_records_as_duckdb_does(flow):
-    *_, on_spark, on_duckdb = flow
+    on_spark, on_duckdb = flow.on_spark, flow.on_duckdb
     records = on_duckdb["person_map"]
     assert len(on_spark["person_map"]) == len(records) > PEOPLE
     assert len({key for key, _ in on_spark["person_map"]}) == len(records)  # one row per record
@@ -69,7 +117,7 @@ def test_spark_person_map_partitions_the_records_as_duckdb_does(flow):
 
 
 def test_marts_on_spark_have_the_same_customers_as_on_duckdb(flow):
-    _, duckdb_config, spark, on_spark, on_duckdb = flow
+    duckdb_config, spark, on_spark, on_duckdb = flow.duckdb_config, flow.spark, flow.on_spark, flow.on_duckdb
     assert on_duckdb["customers"] == len({person for _, person in on_duckdb["person_map"]})
     assert on_spark["customers"] == on_duckdb["customers"]
     with connect(duckdb_config.warehouse, read_only=True) as con:
@@ -79,7 +127,7 @@ def test_marts_on_spark_have_the_same_customers_as_on_duckdb(flow):
 
 
 def test_segments_on_spark_have_the_same_sizes_as_on_duckdb(flow):
-    *_, on_spark, on_duckdb = flow
+    on_spark, on_duckdb = flow.on_spark, flow.on_duckdb
     sizes = on_duckdb["segment_sizes"]
     assert len(sizes) >= 3 and sum(sizes.values()) > 0
     assert on_spark["segment_sizes"] == sizes
@@ -87,7 +135,7 @@ def test_segments_on_spark_have_the_same_sizes_as_on_duckdb(flow):
 
 def test_the_spark_run_exports_the_same_rows_as_the_duckdb_run(flow):
     """Every audience of every destination, gated and written from Spark's marts."""
-    spark_config, *_, on_spark, on_duckdb = flow
+    spark_config, on_spark, on_duckdb = flow.spark_config, flow.on_spark, flow.on_duckdb
     exports = on_duckdb["exports"]
     assert set(exports) == {f"{d.name}/{a}" for d in spark_config.destinations for a in d.audiences}
     assert sum(len(rows) for rows in exports.values()) > 0
@@ -99,7 +147,7 @@ def test_the_identity_tables_in_spark_are_those_resolved(flow):
     Splink comparison columns), and the other Python steps' tables beside them."""
     from dagster_project.defs.identity import RESOLVE_OUTPUTS
 
-    spark_config, _, spark, *_ = flow
+    spark_config, spark = flow.spark_config, flow.spark
     with connect(spark_config.warehouse, read_only=True) as con:
         counts = {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in RESOLVE_OUTPUTS}
         edge_columns = [row[0] for row in con.execute("describe identity.edges").fetchall()]
@@ -111,7 +159,7 @@ def test_the_identity_tables_in_spark_are_those_resolved(flow):
 
 
 def test_tables_go_to_spark_and_back_with_their_types(flow, tmp_path):
-    spark_config, _, spark, *_ = flow
+    spark_config, spark = flow.spark_config, flow.spark
     rows = """select 'a' as key, date '2001-02-03' as born, timestamp '2024-05-06 07:08:09' as seen,
                      cast(12.34 as decimal(18, 2)) as amount, ['x', 'y'] as ids, cast(null as bigint) as missing"""
     with duckdb.connect(str(tmp_path / "out.duckdb")) as con:

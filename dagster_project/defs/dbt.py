@@ -25,7 +25,6 @@ from dagster_project.defs.resources import CdpResource
 from dagster_project.defs.retry import retried_when_locked
 from dagster_project.progress import Counter
 from dagster_project.run_mode import is_full_run
-from dagster_project.spark.local import SPARK_EXCLUDED
 from dagster_project.spark.resource import SparkResource
 from dagster_project.warehouse import connect
 
@@ -71,18 +70,17 @@ BY_CONSTRUCTION = "tag:cdp_by_construction"
 STAGING_VIEWS = "fqn:staging"
 
 
-def build_args(run_tags: Mapping[str, str], project_dir: Path, engine: str = "duckdb",
-               staging_views_in_place: bool = False) -> list[str]:
+def build_args(run_tags: Mapping[str, str], project_dir: Path, staging_views_in_place: bool = False) -> list[str]:
     """dbt build, with --full-refresh on `cdp run --full` and when the models, seeds or
     mappings changed since the last complete run (an incremental model would keep rows
     computed the old way: another currency rate, another mapping); otherwise without
     the tests that hold by construction, nor the staging views when the warehouse has them.
-    On Spark without Delta tables, the segment history snapshot and what reads it are left out."""
+    The same on Spark (its snapshot: dbt/macros/spark_snapshot.sql)."""
     full = is_full_run(run_tags) or models_changed_since_last_build(project_dir)
-    excluded = [SPARK_EXCLUDED] if engine == "spark" else []
-    if not full:
-        excluded += [BY_CONSTRUCTION] + ([STAGING_VIEWS] if staging_views_in_place else [])
-    return BUILD + (["--full-refresh"] if full else []) + (["--exclude", " ".join(excluded)] if excluded else [])
+    if full:
+        return BUILD + ["--full-refresh"]
+    excluded = [BY_CONSTRUCTION] + ([STAGING_VIEWS] if staging_views_in_place else [])
+    return BUILD + ["--exclude", " ".join(excluded)]
 
 
 def staging_views_in_place(config: CdpConfig) -> bool:
@@ -109,7 +107,7 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
             spark.release()  # local mode: dbt-spark's session in the dbt process needs the metastore
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
         views = name == "dbt_staging_and_intermediate" and staging_views_in_place(cdp.config())
-        args = build_args(context.run.tags, Path(dbt.project_dir), engine, staging_views_in_place=views)
+        args = build_args(context.run.tags, Path(dbt.project_dir), staging_views_in_place=views)
         if views and "--full-refresh" not in args:  # the staging views are left out: they stand as they are
             yield from _kept_staging_views(context)
         with Counter(f"dbt {name}", len(context.selected_asset_keys), context.log) as models:

@@ -28,8 +28,9 @@ RECORDS = dg.AssetKey(["intermediate", "int_identity__records"])
 # previous person_map and id_history keep ids stable), and write what the dbt models and the
 # next run read back to Spark (spark/tables.py).
 RESOLVE_INPUTS = [RECORDS_TABLE, LINKS_TABLE, *NICKNAME_TABLES, "identity.person_map", "identity.id_history"]
+# identity.record_phonetics: for the person map's quality gate, which runs on Spark too
 RESOLVE_OUTPUTS = ["identity.person_map", "identity.edges", "identity.id_history", "identity.decisions",
-                   "identity.one_record_sources", "identity.accepted_conflicts"]
+                   "identity.one_record_sources", "identity.accepted_conflicts", "identity.record_phonetics"]
 
 
 @dg.asset(

@@ -35,25 +35,32 @@ from dagster_project.identity.term_frequencies import frozen_path, tf_columns
 RENAMED = {"record_key_l": "record_key", "record_key_r": "linked_record_key"}
 # DuckDB's function, registered in the Spark session under its DuckDB name (register_duckdb_functions).
 JARO_WINKLER = "jaro_winkler_similarity"
+DAMERAU_LEVENSHTEIN = "damerau_levenshtein"
 
 
 def register_duckdb_functions(spark) -> None:
-    """jaro_winkler_similarity in the session's SQL: DuckDB's own, run on each Arrow batch.
+    """jaro_winkler_similarity (and damerau_levenshtein, which the identity gate's SQL uses) in the
+    session's SQL: DuckDB's own, run on each Arrow batch.
 
     Not the jar that ships with Splink (its jaro_winkler): it counts half a transposition
     where DuckDB rounds down (stanton / staton: 0.908 there, 0.928 in DuckDB), so a pair
     near a threshold (0.92) would fall into another level on Spark."""
+    spark.udf.register(JARO_WINKLER, _duckdb_function(JARO_WINKLER, "double", "Float64"))
+    spark.udf.register(DAMERAU_LEVENSHTEIN, _duckdb_function(DAMERAU_LEVENSHTEIN, "bigint", "Int64"))
+
+
+def _duckdb_function(name: str, spark_type: str, pandas_type: str):
+    """DuckDB's two-argument function `name` as a Spark pandas UDF."""
     from pyspark.sql.functions import pandas_udf
 
-    @pandas_udf("double")
-    def jaro_winkler_similarity(left: pd.Series, right: pd.Series) -> pd.Series:
+    def call(left: pd.Series, right: pd.Series) -> pd.Series:
         with duckdb.connect() as con:
             con.register("pairs", pd.DataFrame({"l": left, "r": right}))
-            scores = con.execute("select jaro_winkler_similarity(l, r) as score from pairs").fetchnumpy()["score"]
-        # Nullable floats: a null stays null (NaN would compare greater than any number on Spark).
-        return pd.Series(scores, dtype="Float64")
+            values = con.execute(f"select {name}(l, r) as value from pairs").fetchnumpy()["value"]
+        # Nullable: a null stays null (NaN would compare greater than any number on Spark).
+        return pd.Series(values, dtype=pandas_type)
 
-    spark.udf.register(JARO_WINKLER, jaro_winkler_similarity)
+    return pandas_udf(call, spark_type)
 
 
 def spark_sql(condition: str) -> str:

@@ -205,14 +205,14 @@ def run_suites(
     warehouse = Path(warehouse_path).resolve()
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse not found: {warehouse}")
-    prepared = [_prepare(SuiteRun(*run)) for run in runs]
+    prepared = [prepare_run(SuiteRun(*run)) for run in runs]
     if not prepared:
         return []
     return _validate_all(warehouse, prepared)
 
 
 @dataclass
-class _Prepared:
+class PreparedRun:
     """A suite loaded and resolved with its params, ready to validate."""
 
     suite: dict
@@ -223,11 +223,11 @@ class _Prepared:
     row_id_columns: list[str]
 
 
-def _prepare(run: SuiteRun) -> _Prepared:
+def prepare_run(run: SuiteRun) -> PreparedRun:
     suite = resolve_placeholders(load_suite(Path(run.suite_path)), run.params)
     for index in range(len(suite["expectations"])):
         _build(suite, index)  # surface bad kwargs now, before the warehouse is opened
-    return _Prepared(
+    return PreparedRun(
         suite=suite,
         query=run.query,
         label=run.target or _label(run.query),
@@ -242,14 +242,14 @@ def _build(suite: dict, index: int) -> Any:
     return build_expectation(entry, f"{suite['path']}: expectations[{index}] ({entry['type']})")
 
 
-def _result_format(run: _Prepared, kind: str) -> dict[str, Any]:
+def _result_format(run: PreparedRun, kind: str) -> dict[str, Any]:
     result_format: dict[str, Any] = {"result_format": kind, "partial_unexpected_count": MAX_SAMPLES}
     if run.row_id_columns:
         result_format["unexpected_index_column_names"] = list(run.row_id_columns)
     return result_format
 
 
-def _validate_all(warehouse: Path, prepared: list[_Prepared]) -> list[GateResult]:
+def _validate_all(warehouse: Path, prepared: list[PreparedRun]) -> list[GateResult]:
     """Validate every prepared suite on one GX datasource; closes all it opens."""
     import great_expectations as gx
     import sqlalchemy as sa
@@ -279,42 +279,16 @@ def _validate_all(warehouse: Path, prepared: list[_Prepared]) -> list[GateResult
         results = []
         for index, run in enumerate(prepared):
             evaluated_at = _dt.datetime.now(_dt.timezone.utc)
-            row_count, validation_results = _validate_one(
-                gx, sa, datasource, warehouse, run, f"rows_{index}"
-            )
-            outcomes = [
-                _outcome(entry, validation_result, bool(run.row_id_columns))
-                for entry, validation_result in zip(run.entries, validation_results)
-            ]
-            results.append(
-                GateResult(
-                    suite_name=run.suite["name"],
-                    passed=all(o.success for o in outcomes),
-                    evaluated_at=evaluated_at,
-                    results=outcomes,
-                    target=run.label,
-                    row_count=row_count,
-                    query=run.query,
-                    params=run.params,
-                )
-            )
+            row_count, batch = _query_batch(sa, datasource, warehouse, run, f"rows_{index}")
+            results.append(gate_result(run, evaluated_at, row_count, validate_batch(gx, batch, run)))
         return results
     finally:
         if datasource is not None:
             _close(datasource)
 
 
-def _validate_one(
-    gx: Any, sa: Any, datasource: Any, warehouse: Path, run: _Prepared, asset_name: str
-) -> tuple[int, list[Any]]:
-    """(row count of the query, one GX validation result per suite entry, in order).
-
-    Result formats: column expectations run with SUMMARY, which fetches at most
-    MAX_SAMPLES failing values and row ids (COMPLETE would fetch every failing
-    value: a million for a column of nulls).  unexpected_rows_expectation only
-    returns its sample rows with COMPLETE, so the ones that failed run once more
-    with COMPLETE; on data that passes, that second pass never happens.
-    """
+def _query_batch(sa: Any, datasource: Any, warehouse: Path, run: PreparedRun, asset_name: str) -> tuple[int, Any]:
+    """(row count of the run's query, a GX batch of its rows) on the SQL datasource."""
     suite_name = run.suite["name"]
     # GX turns an unreadable query into one error per expectation; fail once, clearly.
     body = run.query.strip().rstrip(";").rstrip()
@@ -329,7 +303,36 @@ def _validate_one(
             f"from {warehouse}: {_condense(str(error))}"
         ) from error
     asset = datasource.add_query_asset(name=asset_name, query=run.query)
-    batch = asset.add_batch_definition_whole_table("all").get_batch()
+    return int(row_count), asset.add_batch_definition_whole_table("all").get_batch()
+
+
+def gate_result(run: PreparedRun, evaluated_at: _dt.datetime, row_count: int, validation_results: list[Any]) -> GateResult:
+    outcomes = [
+        _outcome(entry, validation_result, bool(run.row_id_columns))
+        for entry, validation_result in zip(run.entries, validation_results)
+    ]
+    return GateResult(
+        suite_name=run.suite["name"],
+        passed=all(o.success for o in outcomes),
+        evaluated_at=evaluated_at,
+        results=outcomes,
+        target=run.label,
+        row_count=row_count,
+        query=run.query,
+        params=run.params,
+    )
+
+
+def validate_batch(gx: Any, batch: Any, run: PreparedRun) -> list[Any]:
+    """One GX validation result per suite entry, in order (any engine's batch).
+
+    Result formats: column expectations run with SUMMARY, which fetches at most
+    MAX_SAMPLES failing values and row ids (COMPLETE would fetch every failing
+    value: a million for a column of nulls).  unexpected_rows_expectation only
+    returns its sample rows with COMPLETE, so the ones that failed run once more
+    with COMPLETE; on data that passes, that second pass never happens.
+    """
+    suite_name = run.suite["name"]
 
     def validate(indexes: list[int], kind: str) -> dict[int, Any]:
         expectations = {index: _build(run.suite, index) for index in indexes}
@@ -352,7 +355,7 @@ def _validate_one(
     ]
     if rows_to_sample:
         results.update(validate(rows_to_sample, "COMPLETE"))
-    return int(row_count), [results[index] for index in range(len(run.entries))]
+    return [results[index] for index in range(len(run.entries))]
 
 
 def _close(datasource: Any) -> None:

@@ -1,7 +1,7 @@
-"""A run with engine: spark beside a run with engine: duckdb on the same landing files: what
-both run (`spark_selection`), and their outcome: persons (the partition of the identity
-records), dim_customer, segment sizes and the exported audiences. Used by
-tests/test_spark_flow.py and benchmarks/spark_bench.py.
+"""A run with engine: spark beside a run with engine: duckdb on the same landing files (both
+the whole asset graph): their outcome, persons (the partition of the identity records),
+dim_customer, segment sizes and the exported audiences. Used by tests/test_spark_flow.py and
+benchmarks/spark_bench.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-import dagster as dg
 import polars as pl
 
 from dagster_project.config import CdpConfig
@@ -18,25 +17,12 @@ from dagster_project.identity.term_frequencies import frozen_path
 from dagster_project.warehouse import connect
 
 # Besides the exports: dim_customer, the marts that read the Python steps' tables (partner matches,
-# survey sentiment), and the current segment members (segment_membership reads the history
-# snapshot, which needs Delta tables on Spark)
-MARTS = ("dim_customer", "customer_partner_attributes", "fct_survey_responses", "segment_members")
+# survey sentiment), the current segment members and their history (the dbt snapshot)
+MARTS = ("dim_customer", "customer_partner_attributes", "fct_survey_responses", "segment_members", "segment_membership")
 
 PERSON_MAP = "select record_key, person_id from identity.person_map"
 SEGMENT_SIZES = "select segment, count(*) from marts.segment_members group by segment"
 CUSTOMERS = "select count(*) from marts.dim_customer"
-
-
-def spark_selection(config: CdpConfig) -> list[dg.AssetKey]:
-    """Every export, MARTS, and all they need (ingest, staging, identity, signals, the ML scores,
-    traits, segments): what a run with engine: spark gets through today. Not the quality gate
-    assets (GE on DuckDB) nor the marts nothing here reads."""
-    from dagster_project.definitions import build_definitions
-
-    graph = build_definitions(config).resolve_asset_graph()
-    exports = [dg.AssetKey(["export", d.name, audience]) for d in config.destinations for audience in d.audiences]
-    wanted = dg.AssetSelection.assets(*exports, *(dg.AssetKey(["marts", name]) for name in MARTS))
-    return sorted(wanted.upstream().resolve(graph))
 
 
 def copy_models(source: CdpConfig, target: CdpConfig) -> None:

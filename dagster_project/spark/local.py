@@ -7,8 +7,7 @@ Derby admits one JVM at a time: a process that opened a session must exit
 before another (e.g. `dbt build --target spark`) opens one.
 
     python -m dagster_project.spark.local path/to/cdp.yml   # copy the tables
-    cd <workspace>/.cdp/dbt && dbt build --target spark --target-path target-spark \\
-        --exclude segment_membership_history+
+    cd <workspace>/.cdp/dbt && dbt build --target spark --target-path target-spark
 """
 
 from __future__ import annotations
@@ -25,10 +24,6 @@ from dagster_project.warehouse import connect
 # ingest's raw tables, and the Python steps' outputs.
 SOURCE_SCHEMAS = ("raw",)
 SOURCE_TABLES = ("identity.person_map", "identity.partner_matches", "ml.customer_scores", "signals.survey_sentiment")
-
-# dbt-spark snapshots need Delta (MERGE); Delta's jars are not on this machine,
-# so the snapshot and the model that reads it are left out on Spark for now.
-SPARK_EXCLUDED = "segment_membership_history+"
 
 
 def spark_dir(config: CdpConfig) -> Path:
@@ -99,7 +94,7 @@ def build_on_spark(config: CdpConfig) -> None:
     project_dir = workspace_dbt_project(config).project_dir
     result = dbtRunner().invoke([
         "build", "--target", "spark", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-        "--target-path", str(project_dir / "target-spark"), "--exclude", SPARK_EXCLUDED,
+        "--target-path", str(project_dir / "target-spark"),
     ])
     if not result.success:
         raise RuntimeError(f"dbt build on Spark failed: {result.exception or 'see the dbt log'}")

@@ -6,6 +6,11 @@ Spark tables dbt built (`read_from_spark`: Arrow batches, no row loop) and then
 write their outputs back as Spark tables in the metastore (`write_to_spark`:
 Parquet under spark.warehouse/incoming, as ingest hands its rows over), where
 dbt-spark's sources find them.
+
+Publishing (`copy_for_readers`): after a good run, Spark's marts and segment
+history are copied into the run's DuckDB database, which is then published as
+with engine duckdb (publish.py), so analysts and BI tools read the same tables
+from `published:` without touching Spark or blocking the next run.
 """
 
 from __future__ import annotations
@@ -57,3 +62,17 @@ def write_to_spark(spark, con: duckdb.DuckDBPyConnection, config: CdpConfig, tab
             rows = hand_over(spark, con, table, Path(folder) / f"{table}.parquet")
             spark.sql(f"create database if not exists {table.split('.')[0]}")
             rows.write.mode("overwrite").format("parquet").saveAsTable(table)
+
+
+# What readers get from Spark in the published DuckDB file, beside the run's own DuckDB tables
+# (identity, quality results, freshness): every table of these schemas.
+PUBLISHED_SCHEMAS = ("marts", "history")
+
+
+def copy_for_readers(spark, con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every table (not view) of PUBLISHED_SCHEMAS in Spark into the DuckDB database `con`, replacing
+    the copies there; returns their names."""
+    tables = [f"{schema}.{table.name}" for schema in PUBLISHED_SCHEMAS if spark.catalog.databaseExists(schema)
+              for table in spark.catalog.listTables(schema) if table.tableType in ("MANAGED", "EXTERNAL")]
+    read_from_spark(spark, con, tables)
+    return tables

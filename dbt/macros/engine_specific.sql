@@ -1,4 +1,5 @@
-{# The only engine-specific SQL in the project. Each macro has a DuckDB
+{# The only engine-specific SQL in the project (with spark_snapshot.sql, dbt's
+   snapshot materialization for Parquet tables on Spark). Each macro has a DuckDB
    implementation and a default that Spark SQL (dbt-spark) understands. #}
 
 {# The text of a DuckDB string literal (quote doubled) as a Spark SQL one:
