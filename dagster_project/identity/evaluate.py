@@ -117,9 +117,17 @@ def _pairs(counts: pl.Series) -> int:
     return int((counts.cast(pl.Int64) * (counts.cast(pl.Int64) - 1) // 2).sum())
 
 
-def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
+def _read_truth(truth_path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """The ground truth (source, source_record_id, true_id, ...) that `cdp generate` wrote."""
     if not truth_path.is_file():
         raise FileNotFoundError(f"ground truth {truth_path} does not exist (written by `cdp generate`)")
+    return pl.read_csv(truth_path, columns=columns, schema_overrides={"source_record_id": pl.String, "person_id": pl.String}).rename(
+        {"person_id": "true_id"}
+    )
+
+
+def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
+    truth = _read_truth(truth_path)
     with connect(warehouse) as con:
         available = {row[0] for row in con.sql("describe intermediate.int_identity__records").fetchall()}
         shared = [c for c in SHARED_VALUE_COLUMNS if c in available]
@@ -141,9 +149,6 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     # A device tied to an account by a login is identifiable too.
     login_tied = pl.concat([logins["record_key"], logins["linked_record_key"]]).implode()
     predicted = predicted.with_columns(pl.col("identifiable") | pl.col("record_key").is_in(login_tied))
-    truth = pl.read_csv(truth_path, schema_overrides={"source_record_id": pl.String, "person_id": pl.String}).rename(
-        {"person_id": "true_id"}
-    )
     households_path = truth_path.with_name(f"{truth_path.stem}_households.csv")
     households = pl.read_csv(households_path, infer_schema=False) if households_path.is_file() else None
     scored = predicted.join(truth, on=["source", "source_record_id"], how="inner")
@@ -160,12 +165,9 @@ def evaluate_bcubed(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     """B-cubed precision and recall, persons and false merges only (what the run report shows),
     without evaluate_identity's recall ceiling, identifiable and described records and causes:
     a few seconds less per run at 100,000 people."""
-    if not truth_path.is_file():
-        raise FileNotFoundError(f"ground truth {truth_path} does not exist (written by `cdp generate`)")
+    truth = _read_truth(truth_path, columns=["source", "source_record_id", "person_id"])
     with connect(warehouse) as con:
         predicted = con.sql("select source, source_record_id, person_id from identity.person_map").pl()
-    truth = pl.read_csv(truth_path, columns=["source", "source_record_id", "person_id"],
-                        schema_overrides={"source_record_id": pl.String, "person_id": pl.String}).rename({"person_id": "true_id"})
     return score(predicted.join(truth, on=["source", "source_record_id"], how="inner").select("person_id", "true_id"))
 
 

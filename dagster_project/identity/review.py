@@ -27,7 +27,7 @@ import math
 import polars as pl
 
 from dagster_project.config import CdpConfig
-from dagster_project.identity.graph import RECORDS_TABLE as records
+from dagster_project.identity.graph import RECORDS_TABLE
 from dagster_project.warehouse import connect, table_exists
 
 NEAR_THRESHOLD_BITS = 2.0
@@ -52,7 +52,7 @@ ELIMINATIONS = f"""
     joined as (  -- records with little evidence (no date of birth, or no first name beyond an initial)
         select record, person_id, max(match_weight) as joined_weight from placed
         where not vetoed and person_id = other_person_id
-          and record in (select record_key from {records}
+          and record in (select record_key from {RECORDS_TABLE}
                          where date_of_birth is null or coalesce(length(first_name_norm), 0) <= 1)
         group by record, person_id
     )
@@ -118,12 +118,10 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
         )
     order = {"near_threshold": 0, "refused": 1, "ambiguous": 2, "elimination": 3, "household": 4}
     # One row per pair: a pair linked by two rules (an email and Splink) is one item to review.
+    links = pl.concat([links, eliminations.select(links.columns)], how="vertical_relaxed")
     links = links.sort(pl.col("kind").replace_strict(order, return_dtype=pl.Int8), maintain_order=True).unique(
         ["kind", "record_key", "linked_record_key"], keep="first", maintain_order=True
     )
-    eliminations = eliminations.unique(["record_key", "linked_record_key"], keep="first", maintain_order=True)
-    links = pl.concat([links, eliminations.select(links.columns)], how="vertical_relaxed").sort(
-        pl.col("kind").replace_strict(order, return_dtype=pl.Int8), maintain_order=True)
     frames = [f.select(COLUMNS) for f in (links, largest, unknown) if f.height]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema={c: pl.String for c in COLUMNS})
 
