@@ -110,6 +110,25 @@ def test_real_names_conflict_strictly_and_rare_spellings_only_when_nothing_alike
     for clean in [("c", "d"), ("e", "f"), ("a", "g"), ("h", "i"), ("j", "k")]:
         assert clean not in pairs, clean
     assert ("d", "f") in pairs  # two typos, nothing alike (mna / sdan)
+    assert ("e", "g") in pairs  # sean jones / mark jones, written the other way round
+
+
+def test_a_record_written_the_other_way_round_is_compared_by_its_real_first_name():
+    con = _warehouse()
+    born = date(1990, 5, 1)
+    records = _records([
+        ("a", born, "john", "smith", None),
+        ("b", born, "smith", "jane", None),     # his twin, surname written first: surnames alike, first names not
+        ("c", born, "smith", "johnny", None),   # him, surname first and a nickname
+        ("d", None, "smith", None, None),       # a surname in the first-name field: no first name to compare
+        ("e", born, "smyth", "j", None),        # him, surname first and an initial
+    ])
+    _add_records(con, records)
+    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [1] * records.height})
+    pairs = {(l, r): reason for l, r, reason in conflict_pairs(con, "records", clusters).iter_rows()}
+    assert pairs.get(("a", "b"), "").startswith("first names")
+    for clean in [("a", "c"), ("a", "d"), ("a", "e")]:
+        assert clean not in pairs, clean
 
 
 def test_twins_and_a_partial_record_that_links_to_both_stay_three_people():

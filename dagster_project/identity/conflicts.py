@@ -82,12 +82,27 @@ def _spellings_agree(left: str, right: str) -> str:
     return f"({left} = {right} OR starts_with({left}, {right}) OR starts_with({right}, {left}))"
 
 
+def _alike_names(left: str, right: str, nickname_pair: str) -> str:
+    """Two names alike enough to be one: close spellings, an initial, nicknames of one name, or one missing."""
+    return (f"({left} IS NULL OR {right} IS NULL OR jaro_winkler_similarity({left}, {right}) >= 0.88"
+            f" OR starts_with({left}, {right}) OR starts_with({right}, {left}) OR {nickname_pair})")
+
+
+# Names written the other way round on one record ("smith john" / "john smith"):
+# both cross pairs (one record's first name with the other's last name) are alike.
+# Which cross pair holds the first names is unknown, so both must agree: one
+# alike cross pair alone may be the surnames of twins ("smith john" / "jane smith").
+SWAPPED_ALIKE = (f"({_alike_names('first_name_norm_l', 'last_name_norm_r', 'nickname_pair_first_l_last_r')}"
+                 f" AND {_alike_names('last_name_norm_l', 'first_name_norm_r', 'nickname_pair_last_l_first_r')}"
+                 " AND (last_name_norm_l IS NOT NULL OR last_name_norm_r IS NOT NULL))")
+
+
 def _first_name_conflict() -> str:
     """First names conflict when they are not nicknames of one name (the
     nickname list) nor sound alike (identity/phonetic.py), no spelling of
     one (as written, or its canonical form) equals or abbreviates a
-    spelling of the other, neither is alike the
-    other record's last name (names written the other way round), and
+    spelling of the other, the names are not written the other way round
+    on one record (SWAPPED_ALIKE), and
     - both are real names (mark / mary, john / joan, tom / tim), unless one
       is far rarer than the other and close to it (a frequent typo), or
     - one is rare (a likely typo: roberat, mna) and yet nothing alike: no
@@ -100,12 +115,11 @@ def _first_name_conflict() -> str:
     frequent_typo = (f"({similarity} >= 0.88 AND greatest(name_count_l, name_count_r)"
                      f" >= {TYPO_FREQUENCY_RATIO} * least(name_count_l, name_count_r))")
     disagree = [f"NOT {_spellings_agree(l, r)}" for l, r in spellings]
-    not_swapped = [f"NOT coalesce(jaro_winkler_similarity(first_name_norm_{a}, last_name_norm_{b}) >= 0.88, false)"
-                   for a, b in (("l", "r"), ("r", "l"))]
+    not_swapped = f"NOT {SWAPPED_ALIKE}"
     real_names = f"({known[0]} AND {known[1]} AND NOT {frequent_typo})"
     unlike = f"(NOT ({known[0]} AND {known[1]}) AND {similarity} < 0.7 AND NOT ({same_initial}))"
     sound_alike = "coalesce(first_name_phonetic_l = first_name_phonetic_r, false)"
-    return " AND ".join(["NOT nickname_pair", f"NOT {sound_alike}", *disagree, *not_swapped, f"({real_names} OR {unlike})"])
+    return " AND ".join(["NOT nickname_pair", f"NOT {sound_alike}", *disagree, not_swapped, f"({real_names} OR {unlike})"])
 
 
 FIRST_NAME_CONFLICT = _first_name_conflict()
@@ -129,6 +143,12 @@ class Separation:
 
 # The dbt seeds: a nickname's full name, and the other full name of a nickname two names share.
 NICKNAME_TABLES = ("reference.nicknames", "reference.nickname_alternates")
+
+
+def _nickname_pair(left: str, right: str) -> str:
+    """SQL: the two names are spellings of one name in the nickname lists (CTE name_variants)."""
+    return (f"exists (select 1 from name_variants as vl join name_variants as vr on vr.canonical = vl.canonical"
+            f" where vl.name = {left} and vr.name = {right})")
 
 
 def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...] = NICKNAME_TABLES) -> str:
@@ -176,10 +196,9 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
             from described as l join described as r on l.grp = r.grp and l.record_key < r.record_key
         ),
         pairs as (
-            select *, exists (
-                select 1 from name_variants as vl join name_variants as vr on vr.canonical = vl.canonical
-                where vl.name = first_name_norm_l and vr.name = first_name_norm_r
-            ) as nickname_pair
+            select *, {_nickname_pair("first_name_norm_l", "first_name_norm_r")} as nickname_pair,
+                {_nickname_pair("first_name_norm_l", "last_name_norm_r")} as nickname_pair_first_l_last_r,
+                {_nickname_pair("last_name_norm_l", "first_name_norm_r")} as nickname_pair_last_l_first_r
             from candidate_pairs
         )
         select grp, record_key_l, record_key_r, case {reasons} end as reason
