@@ -72,14 +72,28 @@ def test_false_merges_by_cause_household_then_same_name_then_partial_record():
     assert evaluation.household_false_merges == 2
     # L is in P6 through a full record too, so P6 is not a partial-record merge.
     assert evaluation.false_merge_causes == {
-        "household": 2, "twins": 1, "jr_sr": 1, "household_partial": 0, "same_name": 1, "partial_record": 1, "other": 2,
+        "household": 2, "twins": 1, "jr_sr": 1, "household_partial": 0, "household_identifier_only": 0,
+        "same_name": 1, "partial_record": 1, "other": 2,
     }
-    assert ("by cause: household 2 (twins 1, Jr/Sr 1, through a partial record 0), same name 1, partial record 1, other 2"
-            in evaluation.render())
+    assert ("by cause: household 2 (twins 1, Jr/Sr 1, through a partial record 0, through a record with only an email or"
+            " phone 0), same name 1, partial record 1, other 2" in evaluation.render())
     # the same partial-only merge within a household counts as household, through a partial record
     home = people.with_columns(pl.when(pl.col("person_id") == "H").then(pl.lit("H5")).otherwise("household_id").alias("household_id"))
     causes = score(scored, home).false_merge_causes
     assert causes["household"] == 3 and causes["household_partial"] == 1 and causes["partial_record"] == 0
+
+
+def test_a_household_member_present_only_through_an_event_with_a_shared_inbox_is_counted_apart():
+    scored, people = _merged_clusters()
+    scored = scored.with_columns(pl.col("first_name_norm").is_not_null().alias("described"))
+    # B (Emma's twin) is in P1 only through a consent event sent to the family inbox: no name, no date of birth.
+    inbox = scored.with_columns(
+        pl.when(pl.col("true_id") == "B").then(False).otherwise(pl.col("described")).alias("described"),
+        pl.when(pl.col("true_id") == "B").then(None).otherwise(pl.col("first_name_norm")).alias("first_name_norm"),
+    )
+    assert score(scored, people).false_merge_causes["household_identifier_only"] == 0
+    causes = score(inbox, people).false_merge_causes
+    assert causes["household"] == 2 and causes["twins"] == 1 and causes["household_identifier_only"] == 1
 
 
 def test_without_true_names_the_records_names_stand_in():

@@ -16,7 +16,9 @@ allows, and recall / ceiling what share of that the resolver reached.
 
 False merges by cause (the first that applies): household (the two true
 persons share a household in truth_households.csv; of which twins, Jr/Sr
-pairs and those through a partial record), same name (same true first and last name, other households),
+pairs, those through a partial record and those through a record that
+carries only an email or phone, such as a consent event sent to a family
+inbox: which member it was, nothing in the record can tell), same name (same true first and last name, other households),
 partial record (one of the two is in the shared person only through records
 with a surname but no date of birth or no first name beyond an initial: a
 name-and-address form that fits several people), other.
@@ -108,7 +110,8 @@ class IdentityEvaluation:
             return []
         return [
             f"  by cause: household {c['household']} (twins {c['twins']}, Jr/Sr {c['jr_sr']},"
-            f" through a partial record {c['household_partial']}),"
+            f" through a partial record {c['household_partial']},"
+            f" through a record with only an email or phone {c.get('household_identifier_only', 0)}),"
             f" same name {c['same_name']}, partial record {c['partial_record']}, other {c['other']}",
         ]
 
@@ -152,7 +155,7 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     households_path = truth_path.with_name(f"{truth_path.stem}_households.csv")
     households = pl.read_csv(households_path, infer_schema=False) if households_path.is_file() else None
     scored = predicted.join(truth, on=["source", "source_record_id"], how="inner")
-    evaluation = score(scored.select("person_id", "true_id", "partial", "first_name_norm", "last_name_norm"), households)
+    evaluation = score(scored.select("person_id", "true_id", "partial", "described", "first_name_norm", "last_name_norm"), households)
     evaluation.reachable_pairs = reachable_pairs(scored, shared, logins)
     identifiable = score(scored.filter(pl.col("identifiable")).select("person_id", "true_id"))
     evaluation.identifiable_recall = identifiable.recall
@@ -234,16 +237,19 @@ def score(scored: pl.DataFrame, households: pl.DataFrame | None = None) -> Ident
 def false_merge_causes(scored: pl.DataFrame, people: pl.DataFrame | None = None) -> dict[str, int]:
     """False merges counted by cause (module docstring). `scored`: person_id,
     true_id, optionally partial (the record has no date of birth or no full
-    first name) and first_name_norm / last_name_norm. `people`: person_id,
+    first name), described (it has a first name or a date of birth) and
+    first_name_norm / last_name_norm. `people`: person_id,
     household_id, optionally first_name, last_name, twin, suffix (Jr/Sr);
     without true names, a person's most frequent record name stands in."""
     partial = pl.col("partial").all() if "partial" in scored.columns else pl.lit(False)
-    cells = scored.group_by("person_id", "true_id").agg(partial.alias("partial_only"))
+    identifier_only = (~pl.col("described")).all() if "described" in scored.columns else pl.lit(False)
+    cells = scored.group_by("person_id", "true_id").agg(partial.alias("partial_only"), identifier_only.alias("identifier_only"))
     pairs = (
         cells.join(cells, on="person_id", suffix="_b")
         .filter(pl.col("true_id") < pl.col("true_id_b"))
         .group_by(pl.col("true_id").alias("true_a"), pl.col("true_id_b").alias("true_b"))
-        .agg((pl.col("partial_only") | pl.col("partial_only_b")).any().alias("partial"))
+        .agg((pl.col("partial_only") | pl.col("partial_only_b")).any().alias("partial"),
+             (pl.col("identifier_only") | pl.col("identifier_only_b")).any().alias("identifier_only"))
     )
     who = _person_facts(scored, people)
     for side in ("a", "b"):
@@ -262,6 +268,7 @@ def false_merge_causes(scored: pl.DataFrame, people: pl.DataFrame | None = None)
         *[(cause == c).sum().alias(c) for c in ("household", "same_name", "partial_record", "other")],
         twins.fill_null(False).sum().alias("twins"), jr_sr.fill_null(False).sum().alias("jr_sr"),
         (household & pl.col("partial")).fill_null(False).sum().alias("household_partial"),
+        (household & pl.col("identifier_only")).fill_null(False).sum().alias("household_identifier_only"),
     )
     return {k: int(v) for k, v in counts.row(0, named=True).items()}
 
