@@ -252,6 +252,31 @@ def test_a_person_the_partial_record_could_never_join_is_no_rival():
     assert len(set(labels)) == 3 and all(reason.startswith("ambiguous") for reason in reasons.values())
 
 
+def test_the_recorded_sex_of_a_form_without_a_first_name_tells_which_member_filed_it():
+    con = _warehouse()
+    records = _records([
+        ("census:1", date(1980, 4, 2), "fatima", "hussain", None),
+        ("census:2", date(1978, 9, 30), "ahmed", "hussain", None),
+        ("tax:1", None, None, "hussain", None),                  # a form with a surname and "m" only
+        ("crm:1", date(1980, 4, 2), "fatima", "hussain", None),   # her, with the sex typed wrong
+    ]).with_columns(sex=pl.Series(["f", "m", "m", "m"]))
+    _add_records(con, records)
+    one_cluster = pl.DataFrame({"record_key": records["record_key"], "cluster": [0] * records.height})
+    pairs = {(l, r): reason for l, r, reason in conflict_pairs(con, "records", one_cluster).iter_rows()}
+    assert pairs[("census:1", "tax:1")] == "sexes f / m"
+    assert ("census:1", "crm:1") not in pairs  # both first names known: they tell, not the sex
+    # The form links as strongly to both; she could never take it, so it is his.
+    edges = _splink_edges([("census:1", "tax:1", 10.7), ("census:2", "tax:1", 10.7), ("census:1", "crm:1", 25.0)])
+    full = records.filter(pl.col("date_of_birth").is_not_null())["record_key"]
+    persons = dict(separate_conflicts(con, "records", edges, one_cluster, full, margin=5.0).clusters.iter_rows())
+    assert persons["tax:1"] == persons["census:2"] != persons["census:1"] == persons["crm:1"]
+    # Without a recorded sex the tie leaves the form apart.
+    con = _warehouse()
+    _add_records(con, records.drop("sex"))
+    persons = dict(separate_conflicts(con, "records", edges, one_cluster, full, margin=5.0).clusters.iter_rows())
+    assert len({persons["tax:1"], persons["census:1"], persons["census:2"]}) == 3
+
+
 def test_separate_conflicts_rebuilds_a_cluster_holding_two_records_of_a_one_record_source():
     con = _warehouse()
     records = _records([

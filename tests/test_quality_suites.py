@@ -125,7 +125,7 @@ def build_warehouse(
                 case when n % 6 <> 0 then '+447700' || lpad(cast(n as varchar), 6, '0') end as phone,
                 date_of_birth, n || ' High Street' as address_line, 'AB1 ' || n || 'CD' as postcode,
                 'AB1' || n || 'CD' as postcode_norm, 'Leeds' as city, 'West Yorkshire' as region, 'GB' as country,
-                null::varchar as loyalty_id, null::varchar as device_id,
+                null::varchar as loyalty_id, null::varchar as device_id, null::varchar as sex,
                 timestamp '2024-01-01 00:00:00' + to_days(cast(n as integer)) as updated_at,
                 n as person_number
             from records

@@ -11,6 +11,10 @@ belong to different people:
   spellings (catherine / kathryn), typos, initials nor swapped with the
   last name;
 - generational suffixes both known and different (Jr / Sr);
+- recorded sexes both known and different where one record has no first
+  name beyond an initial: a form that says "m" is not the wife's, and
+  nothing else on it tells (sexes are not compared when both first names
+  are known: the names tell, and a sex typed wrong would split a person);
 - a human cannot-link decision.
 A cluster may also hold two records of one duplicate-free source (a census
 return, a tax form file: identity.one_per_person), which no person can.
@@ -124,9 +128,11 @@ def _first_name_conflict() -> str:
 
 FIRST_NAME_CONFLICT = _first_name_conflict()
 SUFFIX_CONFLICT = "name_suffix_l <> name_suffix_r"
+SEX_CONFLICT = ("sex_l <> sex_r"
+                " AND (coalesce(length(first_name_norm_l), 0) <= 1 OR coalesce(length(first_name_norm_r), 0) <= 1)")
 CONFLICT_COLUMNS = [
     "record_key", "date_of_birth", "first_name_norm", "first_name_canonical", "first_name_listed", "last_name_norm", "name_suffix",
-    "name_count", "first_name_phonetic",
+    "sex", "name_count", "first_name_phonetic",
 ]
 
 
@@ -151,7 +157,7 @@ def _nickname_pair(left: str, right: str) -> str:
             f" where vl.name = {left} and vr.name = {right})")
 
 
-def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...] = NICKNAME_TABLES) -> str:
+def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...] = NICKNAME_TABLES, has_sex: bool = True) -> str:
     """SQL of the pairs of records in one group that clearly conflict:
     grp, record_key_l, record_key_r, reason. `membership` is a query or
     relation of (record_key, grp); only groups whose records carry more than
@@ -159,12 +165,14 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
     identity gate (expectations/identity_person_map.json) runs this same SQL
     over the person map. Reads RECORD_PHONETICS, written beside the person
     map by identity resolution."""
-    member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c not in ("name_count", "first_name_phonetic"))
+    member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c not in ("name_count", "first_name_phonetic", "sex"))
+    sex = "r.sex" if has_sex else "cast(null as varchar) as sex"  # a records table from before the field
     pair_columns = ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in CONFLICT_COLUMNS)
     conflict = {
         "generational suffixes": (SUFFIX_CONFLICT, "name_suffix"),
         "dates of birth": (DOB_CONFLICT, "date_of_birth"),
         "first names": (FIRST_NAME_CONFLICT, "first_name_norm"),
+        "sexes": (SEX_CONFLICT, "sex"),
     }
     reasons = " ".join(f"when coalesce({rule}, false) then '{label} ' || {column}_l || ' / ' || {column}_r"
                        for label, (rule, column) in conflict.items())
@@ -174,7 +182,7 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
             where first_name_norm is not null group by first_name_norm
         ),
         members as (
-            select m.grp, {member_columns}, n.name_count, p.first_name_phonetic
+            select m.grp, {member_columns}, {sex}, n.name_count, p.first_name_phonetic
             from ({membership}) as m join {records} as r on r.record_key = m.record_key
             left join name_counts as n on n.first_name_norm = r.first_name_norm
             left join {RECORD_PHONETICS} as p on p.record_key = r.record_key
@@ -182,11 +190,12 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
         suspect as (
             select grp from members group by grp
             having count(distinct date_of_birth) > 1 or count(distinct first_name_canonical) > 1 or count(distinct name_suffix) > 1
+                or count(distinct sex) > 1
         ),
         described as (
             select * from members
             where grp in (select grp from suspect)
-              and (date_of_birth is not null or first_name_norm is not null or name_suffix is not null)
+              and (date_of_birth is not null or first_name_norm is not null or name_suffix is not null or sex is not null)
         ),
         name_variants as (
             {" union ".join(f"select nickname as name, canonical from {t} union select canonical, canonical from {t}" for t in nicknames)}
@@ -207,13 +216,19 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
     """
 
 
+def records_have_sex(con: duckdb.DuckDBPyConnection, records: str) -> bool:
+    """Whether the records table has the sex field (a table built before it has not)."""
+    return "sex" in {row[0] for row in con.sql(f"describe select * from {records}").fetchall()}
+
+
 def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.DataFrame) -> pl.DataFrame:
     """Pairs of records in one cluster that clearly conflict: record_key_l, record_key_r, reason."""
     con.register("cluster_of_record", clusters.select("record_key", "cluster").to_arrow())
     try:
         membership = "select record_key, cluster as grp from cluster_of_record"
+        sql = conflict_pairs_sql(membership, records, has_sex=records_have_sex(con, records))
         return con.sql(
-            f"select record_key_l, record_key_r, reason from ({conflict_pairs_sql(membership, records)}) "
+            f"select record_key_l, record_key_r, reason from ({sql}) "
             "order by record_key_l, record_key_r"
         ).pl()
     finally:
@@ -309,7 +324,8 @@ def _accepted_conflicts(conflicts: pl.DataFrame, sole: pl.DataFrame, household_s
         pl.col("reason").str.starts_with("first names")
         & pl.struct("record_key_l", "record_key_r").is_in(sole.select(pl.struct("record_key_l", "record_key_r")).to_series().implode())
     )
-    weighed = pl.lit(False) if household_safe else pl.col("reason").str.starts_with("first names") | pl.col("reason").str.starts_with("dates of birth")
+    weighed = pl.lit(False) if household_safe else pl.any_horizontal(
+        pl.col("reason").str.starts_with(reason) for reason in ("first names", "dates of birth", "sexes"))
     why = (pl.when(is_sole).then(pl.lit("sole link of two one-record-per-person sources: "))
            .otherwise(pl.lit("household_safe is false: ")) + pl.col("reason"))
     accepted = conflicts.filter(is_sole | weighed).with_columns(why.alias("reason"))
