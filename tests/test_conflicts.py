@@ -122,12 +122,17 @@ def test_a_record_written_the_other_way_round_is_compared_by_its_real_first_name
         ("c", born, "smith", "johnny", None),   # him, surname first and a nickname
         ("d", None, "smith", None, None),       # a surname in the first-name field: no first name to compare
         ("e", born, "smyth", "j", None),        # him, surname first and an initial
+        ("f", born, "stubbs", "jon", None),     # him, surname first, its surname replaced (stubbs)
+        # Others of the town (another person): smith and stubbs are written as surnames.
+        *[(f"town:{n}", None, name, surname, None) for n, (name, surname) in
+          enumerate([("anna", "smith"), ("ben", "smith"), ("cara", "smith"), ("dan", "stubbs"), ("eve", "stubbs")])],
     ])
     _add_records(con, records)
-    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [1] * records.height})
+    clusters = pl.DataFrame({"record_key": records["record_key"],
+                             "cluster": [2 if key.startswith("town:") else 1 for key in records["record_key"]]})
     pairs = {(l, r): reason for l, r, reason in conflict_pairs(con, "records", clusters).iter_rows()}
     assert pairs.get(("a", "b"), "").startswith("first names")
-    for clean in [("a", "c"), ("a", "d"), ("a", "e")]:
+    for clean in [("a", "c"), ("a", "d"), ("a", "e"), ("a", "f")]:
         assert clean not in pairs, clean
 
 
