@@ -185,9 +185,11 @@ INCREMENTAL_MODELS = {"intermediate.int_identity__records": "record_key", "marts
 
 
 def _dbt_run(config, *args: str) -> None:
+    """The incremental models, and the person fingerprints the person-level marts compare against."""
     project = config.state_dir / "dbt"
     subprocess.run([dbt_executable(), "run", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
-                    "--select", *(table.split(".")[1] for table in INCREMENTAL_MODELS), *args], check=True)
+                    "--select", *(table.split(".")[1] for table in INCREMENTAL_MODELS), "int_customer__input_fingerprints",
+                    *args], check=True)
 
 
 def _rows(config) -> dict:
