@@ -173,6 +173,23 @@ def test_a_weak_link_between_partial_records_never_preempts_a_strong_link_to_a_p
     assert list(reasons) == [0] and reasons[0].startswith("refused")
 
 
+def test_a_refused_link_names_the_same_conflicting_pair_however_the_records_are_numbered():
+    # x and y are one person; z conflicts with both, so the link y-z is refused. Runs number the
+    # records in whatever order DuckDB returned them: the reason must not depend on it.
+    def refusal(order: list[str]) -> str:
+        node = {key: order.index(key) for key in order}
+        left, right = np.array([node["x"], node["y"]]), np.array([node["y"], node["z"]])
+        outcome = cluster_without_conflicts(
+            3, np.array([True] * 3), left, right, np.array([20.0, 10.0]),
+            np.array([node["x"], node["y"]]), np.array([node["z"], node["z"]]),
+            ["first names ann / cat", "first names bea / cat"], np.array([False, False]), 5.0, node_names=order,
+        )
+        return outcome.edge_reasons[1]
+
+    reasons = {refusal(order) for order in (["x", "y", "z"], ["z", "y", "x"], ["y", "z", "x"])}
+    assert reasons == {"refused: would join first names ann / cat (x, z)"}
+
+
 def test_a_group_of_partial_records_joins_at_most_one_person():
     # 2 and 3: partial records of one group; 2 links to person 0, 3 to person 1 (no conflict between them).
     labels, reasons = _cluster(4, [True, True, False, False], [(2, 3, 25.0), (0, 2, 20.0), (1, 3, 9.0)])

@@ -524,14 +524,15 @@ def cluster_without_conflicts(
     reasons: dict[int, str] = {}
 
     def conflict_reason(a: int, b: int) -> str:
-        """What joining clusters a and b would do wrong: their first conflicting pair, named."""
+        """What joining clusters a and b would do wrong: the conflicting pair of the smallest record
+        names (not the first met: members and node numbers come in an order that can differ between runs)."""
         a, b = uf.find(a), uf.find(b)
         members_b = set(uf.members[b])
-        for member in uf.members[a]:
-            shared = conflicts_of[member] & members_b
-            if shared:
-                pair = tuple(sorted((member, min(shared))))
-                return f"join {why[pair]} ({name(pair[0])}, {name(pair[1])})"
+        pairs = [(min(m, o), max(m, o)) for m in uf.members[a] for o in conflicts_of[m] & members_b]
+        if pairs:
+            pair = min(pairs, key=lambda p: sorted((name(p[0]), name(p[1]))))
+            first, second = sorted((name(pair[0]), name(pair[1])))
+            return f"join {why[pair]} ({first}, {second})"
         source = uf.shared_source(a, b)
         if source is not None:
             pair = sorted((name(uf.sources[a][source]), name(uf.sources[b][source])))
