@@ -136,7 +136,7 @@ class IdentityEvaluation:
         return [
             f"  by cause: household {c['household']} (twins {c['twins']}, Jr/Sr {c['jr_sr']},"
             f" through a partial record {c['household_partial']},"
-            f" through a record with only an email or phone {c.get('household_identifier_only', 0)}),"
+            f" through a record with only an email or phone {c['household_identifier_only']}),"
             f" same name {c['same_name']}, partial record {c['partial_record']}, other {c['other']}",
         ]
 
