@@ -337,7 +337,8 @@ class IdentitySpec(Strict):
     veto_weight: float = -4.0
     max_shared_group: int = Field(20, ge=2)
     ambiguity_margin: float = Field(5.0, ge=0)  # a match weight difference
-    household_safe: bool = True  # first names / dates of birth that clearly differ are never joined
+    # first names / dates of birth that clearly differ are never joined; auto: unless the records show no households
+    household_safe: Literal[True, False, "auto"] = "auto"
     decisions: WorkspacePath = "identity_decisions.csv"
 
 
@@ -422,7 +423,7 @@ class CdpConfig:
     veto_weight: float
     max_shared_group: int
     ambiguity_margin: float
-    household_safe: bool  # False: first-name and date-of-birth conflicts are only the model's evidence
+    household_safe: bool | str  # False: first-name and date-of-birth conflicts are only the model's evidence; "auto"
     identity_decisions: Path  # human must-link / cannot-link decisions (CSV beside cdp.yml)
     max_cluster_size: int
     consent_defaults: dict[str, str]

@@ -34,7 +34,8 @@ class RunSummary:
     persons: int | None = None
     one_record_sources: list = field(default_factory=list)  # (source, why) treated as one record per person
     accepted_conflicts: int = 0  # pairs joined despite a conflict (identity.accepted_conflicts)
-    household_safe: bool = True  # identity.household_safe of the run's config
+    household_safe: bool = True  # whether first-name and birth-date conflicts were refused (identity.household_safety)
+    household_reason: str = ""  # why: the setting, or what the records showed (auto)
     audiences: dict[str, int] = field(default_factory=dict)
     known_persons: int | None = None
     as_of: str | None = None
@@ -90,7 +91,8 @@ class RunSummary:
             lines += ["", f"Identity{self._when('identity')}: {self.identity_records} records resolved to {self.persons} persons"]
             lines += [f"  one record per person: {source} ({why})" for source, why in self.one_record_sources]
             if not self.household_safe:
-                lines.append("  household_safe: false (different first names or dates of birth are only evidence against a link)")
+                lines.append(f"  household safety off ({self.household_reason or 'identity.household_safe: false'}): "
+                             "different first names or dates of birth are only evidence against a link")
             if self.accepted_conflicts:
                 lines.append(f"  joined despite a conflict: {self.accepted_conflicts} record pairs (identity.accepted_conflicts; cdp explain)")
         if self.known_persons is not None:
@@ -186,7 +188,9 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
             summary.identity_records, summary.persons = con.execute(
                 "select count(*), count(distinct person_id) from identity.person_map"
             ).fetchall()[0]
-        summary.household_safe = config.household_safe
+        if table_exists(con, "identity", "household_safety"):
+            summary.household_safe, summary.household_reason = con.execute(
+                "select safe, reason from identity.household_safety").fetchall()[0]
         if table_exists(con, "identity", "accepted_conflicts"):
             summary.accepted_conflicts = con.execute("select count(*) from identity.accepted_conflicts").fetchall()[0][0]
         if table_exists(con, "identity", "one_record_sources"):

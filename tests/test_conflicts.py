@@ -420,6 +420,7 @@ def test_explain_lists_a_conflict_joined_as_a_sole_link():
 def test_the_run_summary_says_when_household_safety_is_off_and_how_many_pairs_joined_despite_a_conflict():
     from dagster_project.run_summary import RunSummary
 
-    text = RunSummary("r", identity_records=4, persons=2, accepted_conflicts=3, household_safe=False).render()
-    assert "household_safe: false" in text and "joined despite a conflict: 3 record pairs" in text
-    assert "household_safe" not in RunSummary("r", identity_records=4, persons=2).render()
+    why = "auto: 12 pairs of records with one surname and address and conflicting first names, 11 of them with one date of birth"
+    text = RunSummary("r", identity_records=4, persons=2, accepted_conflicts=3, household_safe=False, household_reason=why).render()
+    assert f"household safety off ({why})" in text and "joined despite a conflict: 3 record pairs" in text
+    assert "household safety" not in RunSummary("r", identity_records=4, persons=2).render()

@@ -20,7 +20,8 @@ from dagster_project.cli import main
 from dagster_project.identity.decisions import record_decision
 from dagster_project.identity.evaluate import evaluate_bcubed, evaluate_identity
 from dagster_project.identity.explain import explain_person
-from dagster_project.identity.resolve import ensure_model, resolve_identities
+from dagster_project.identity.households import HouseholdSafety, write_household_safety
+from dagster_project.identity.resolve import ensure_model, needs_training, resolve_identities
 from dagster_project.identity.splink_settings import has_household_levels
 from dagster_project.warehouse import connect
 from tests.conftest import MULTI_DAY_PEOPLE
@@ -200,16 +201,22 @@ def test_review_lists_what_a_person_should_look_at_with_both_records_and_persons
     assert "refused (" in render_review(items, limit=3)
 
 
-def test_a_model_with_household_levels_is_retrained_once_household_safe_is_false(identity_runs, tmp_path):
-    """Data without households (household_safe: false): a shared address under different first
-    names must count again, so the saved model is retrained without its household levels."""
+def test_a_model_with_household_levels_is_retrained_once_household_safety_is_off(identity_runs, tmp_path):
+    """Data without households (household_safe: false, or auto reading none): a shared address under
+    different first names must count again, so the saved model is retrained without its household levels."""
     config = identity_runs["config"]
     shutil.copy(config.warehouse, tmp_path / "warehouse.duckdb")
     shutil.copy(config.identity_model, tmp_path / "model.json")
     household = dataclasses.replace(config, warehouse=tmp_path / "warehouse.duckdb", identity_model=tmp_path / "model.json")
     assert has_household_levels(json.loads(household.identity_model.read_text()))
     with connect(household.warehouse) as con:
-        assert ensure_model(con, household) is None  # household_safe: true reuses it
+        # auto (the default): the generated records hold households, so safety stays on and the model is reused.
+        assert household.household_safe == "auto"
+        assert con.execute("select safe, setting from identity.household_safety").fetchall() == [(True, "auto")]
+        assert ensure_model(con, household) is None
+        # Had the last run read no households from the records, the model would be retrained.
+        write_household_safety(con, HouseholdSafety(safe=False, setting="auto", conflicting_first_name_pairs=12, same_birth_date=11))
+        assert needs_training(con, household)
         unsafe = dataclasses.replace(household, household_safe=False)
         assert ensure_model(con, unsafe) is not None
         assert not has_household_levels(json.loads(unsafe.identity_model.read_text()))

@@ -39,13 +39,14 @@ RESOLVE_OUTPUTS = ["identity.person_map", "identity.edges", "identity.id_history
     group_name="identity",
     kinds={"splink", "duckdb"},
     description="The Splink model (JSON beside cdp.yml). Trained unsupervised when missing, or when it has household "
-    "levels and identity.household_safe is false; reused by every run until retrained with `cdp identity train`.",
+    "levels and household safety is off (identity.household_safe, or the records show no households); reused by every "
+    "run until retrained with `cdp identity train`.",
 )
 @retried_when_locked
 def identity_model(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
     config = cdp.config()
     with connect(config.warehouse) as con:
-        if config.engine == "spark" and needs_training(config):
+        if config.engine == "spark" and needs_training(con, config):
             read_from_spark(spark.session(), con, [RECORDS_TABLE])  # training stays on DuckDB
         summary = ensure_model(con, config)
     if summary is None:
@@ -104,6 +105,7 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource, spark: Spark
             "refused_links": report.refused_links,
             "clusters_with_two_records_of_a_one_record_source": report.crowded_clusters,
             "one_record_per_person_sources": dg.MetadataValue.json(report.one_record_sources),
+            "household_safety": report.household_safety,
             "pairs_joined_despite_a_conflict": report.accepted_conflicts,
             "ambiguous_links": report.ambiguous_links,
             "persons_joined_by_the_household_pass": report.household_joins,

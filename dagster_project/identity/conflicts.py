@@ -170,9 +170,12 @@ def _nickname_pair(left: str, right: str) -> str:
             f" where vl.name = {left} and vr.name = {right})")
 
 
-def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...] = NICKNAME_TABLES, has_sex: bool = True) -> str:
+def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...] = NICKNAME_TABLES, has_sex: bool = True,
+                       first_names_flag: bool = False) -> str:
     """SQL of the pairs of records in one group that clearly conflict:
-    grp, record_key_l, record_key_r, reason. `membership` is a query or
+    grp, record_key_l, record_key_r, reason (the first conflict found; with
+    `first_names_flag`, also whether the first names conflict and whether
+    the dates of birth are the same). `membership` is a query or
     relation of (record_key, grp); only groups whose records carry more than
     one date of birth, first name or suffix are searched pairwise. The
     identity gate (expectations/identity_person_map.json) runs this same SQL
@@ -190,6 +193,8 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
     }
     reasons = " ".join(f"when coalesce({rule}, false) then '{label} ' || {column}_l || ' / ' || {column}_r"
                        for label, (rule, column) in conflict.items())
+    flags = (f", coalesce({FIRST_NAME_CONFLICT}, false) as first_names_conflict,"
+             " coalesce(date_of_birth_l = date_of_birth_r, false) as same_birth_date") if first_names_flag else ""
     return f"""
         with name_counts as (
             select first_name_norm, count(*) as name_count from {records}
@@ -230,7 +235,7 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
                 {_nickname_pair("last_name_norm_l", "first_name_norm_r")} as nickname_pair_last_l_first_r
             from candidate_pairs
         )
-        select grp, record_key_l, record_key_r, case {reasons} end as reason
+        select grp, record_key_l, record_key_r, case {reasons} end as reason{flags}
         from pairs
         where {" or ".join(f"coalesce({rule}, false)" for rule, _ in conflict.values())}
     """

@@ -7,6 +7,7 @@ graph, and writes in one transaction:
 - identity.edges: every link with its rule or match weights, vetoed ones flagged;
 - identity.id_history: person id merges, splits and creations, per run;
 - identity.one_record_sources: the sources treated as one record per person, and why;
+- identity.household_safety: whether the records hold households (identity.households), and why;
 - identity.scored_pairs, record_fingerprints, scoring_state: what Splink scored, which
   the next incremental run reuses (identity.incremental);
 and, before clustering, identity.record_phonetics: each record's first-name
@@ -38,6 +39,12 @@ from dagster_project.identity.graph import (
     comparison_columns,
 )
 from dagster_project.identity.household_pass import household_pass
+from dagster_project.identity.households import (
+    decided_household_safety,
+    household_safety,
+    last_household_safety,
+    write_household_safety,
+)
 from dagster_project.identity.incremental import ScoringPlan, write_scoring_state
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
@@ -84,6 +91,7 @@ class IdentityReport:
     decisions_unknown: list = field(default_factory=list)  # decisions naming a record that is not an identity record
     crowded_clusters: int = 0  # clusters the links alone would have made that held two records of a duplicate-free source
     one_record_sources: dict = field(default_factory=dict)  # source -> why it is treated as one record per person
+    household_safety: str = ""  # whether first-name and birth-date conflicts are refused, and why (identity.households)
     accepted_conflicts: int = 0  # conflicting pairs joined: sole links of duplicate-free sources, or household_safe false
     household_joins: int = 0  # persons joined into another by the household pass (identity.household_pass)
     scoring: str = ""  # full or incremental Splink scoring, and why
@@ -93,19 +101,27 @@ class IdentityReport:
 
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
     """Train the Splink model when it is missing (or asked to), or when it has household levels
-    and identity.household_safe is false (data without households); else reuse it."""
-    if not needs_training(config, retrain):
+    and household safety is off (data without households, identity.households); else reuse it."""
+    if not needs_training(con, config, retrain):
         return None
     config.identity_model.parent.mkdir(parents=True, exist_ok=True)
-    return train_model(con, RECORDS_TABLE, config.identity_model, household_levels=config.household_safe)
+    safety = decided_household_safety(con, config, RECORDS_TABLE)
+    return train_model(con, RECORDS_TABLE, config.identity_model, household_levels=safety.safe)
 
 
-def needs_training(config: CdpConfig, retrain: bool = False) -> bool:
-    return not config.identity_model.exists() or retrain or _trained_for_households_needlessly(config)
+def needs_training(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> bool:
+    return not config.identity_model.exists() or retrain or _trained_for_households_needlessly(con, config)
 
 
-def _trained_for_households_needlessly(config: CdpConfig) -> bool:
-    return not config.household_safe and has_household_levels(json.loads(config.identity_model.read_text()))
+def _trained_for_households_needlessly(con: duckdb.DuckDBPyConnection, config: CdpConfig) -> bool:
+    """The model has household levels though household safety is off: as configured, or (auto) as
+    the last resolution read it from the records (before any ran: read now)."""
+    if config.household_safe is True or not has_household_levels(json.loads(config.identity_model.read_text())):
+        return False
+    if config.household_safe is False:
+        return True
+    safe = last_household_safety(con)
+    return not (safe if safe is not None else decided_household_safety(con, config, RECORDS_TABLE).safe)
 
 
 # What resolve_identities reports done, in order, to its `done` callback (progress of a long step).
@@ -144,8 +160,9 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     with times.step("attach partial records, decisions"):
         records, edges, clusters, decisions = _attach_and_decide(con, config, graph)
     done(RESOLVE_STAGES[1])
-    with times.step("record phonetics"):
+    with times.step("record phonetics, households"):
         write_record_phonetics(con, RECORDS_TABLE)
+        safety = household_safety(con, config, RECORDS_TABLE)
     with times.step("one record per person sources"):
         declared = {source.name: source.one_record_per_person for source in config.sources}
         verdicts = duplicate_free_sources(records, edges, declared)
@@ -154,7 +171,7 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     with times.step("conflicts"):
         separation = separate_conflicts(
             con, RECORDS_TABLE, edges, clusters, records.filter(pl.col("is_full"))["record_key"],
-            margin=config.ambiguity_margin, cannot_link=decisions.cannot_link, household_safe=config.household_safe,
+            margin=config.ambiguity_margin, cannot_link=decisions.cannot_link, household_safe=safety.safe,
             one_per_person=one_per_person,
         )
     del records
@@ -200,6 +217,7 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
                 [(v.source, v.one_per_person, v.reason) for v in verdicts], schema=["source", "one_record_per_person", "reason"], orient="row",
             ).to_arrow())
             con.execute("create or replace table identity.one_record_sources as select * from new_one_record_sources")
+            write_household_safety(con, safety)
             _write_edges(con, edges, graph.comparisons, run_id)
             del edges
             con.register("new_accepted_conflicts", accepted.to_arrow())
@@ -239,6 +257,7 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         decisions_applied=decisions.table.height - decisions.unknown.height,
         decisions_unknown=decisions.unknown.select("decision", "record_key", "linked_record_key").rows(),
         one_record_sources=one_record_sources,
+        household_safety=safety.reason,
         accepted_conflicts=accepted.height,
         household_joins=household_joins,
         scoring=_scoring_summary(graph.plan),
