@@ -402,8 +402,8 @@ def test_without_household_safety_names_and_birth_dates_are_only_evidence_but_jr
     persons = dict(result.clusters.iter_rows())
     assert persons["a:1"] == persons["a:2"] and persons["a:3"] == persons["a:4"]
     assert persons["a:5"] != persons["a:6"]
-    assert sorted(result.accepted["reason"]) == ["household_safe is false: dates of birth 1961-04-02 / 1983-09-01",
-                                                 "household_safe is false: first names douglas / jayden"]
+    assert sorted(result.accepted["reason"]) == ["household safety off: dates of birth 1961-04-02 / 1983-09-01",
+                                                 "household safety off: first names douglas / jayden"]
 
 
 def test_explain_lists_a_conflict_joined_as_a_sole_link():

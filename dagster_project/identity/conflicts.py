@@ -23,8 +23,9 @@ records whose only link into each other's source is the one between them
 (each is the other's sole candidate) are one person even when their first
 names conflict (a name replaced or written in a form the nickname list does
 not know). A twin would have a second candidate: the census holds both
-twins. With identity.household_safe false, first names and dates of birth
-that differ are no conflict at all. Such pairs are kept in
+twins. With household safety off (data without households:
+identity/households.py), first names and dates of birth that differ are no
+conflict at all. Such pairs are kept in
 identity.accepted_conflicts, which the identity gate reads.
 
 Clusters without such a pair stay as they are. A cluster with one is built
@@ -352,7 +353,7 @@ def _accepted_conflicts(conflicts: pl.DataFrame, sole: pl.DataFrame, household_s
     weighed = pl.lit(False) if household_safe else pl.any_horizontal(
         pl.col("reason").str.starts_with(reason) for reason in ("first names", "dates of birth", "sexes"))
     why = (pl.when(is_sole).then(pl.lit("sole link of two one-record-per-person sources: "))
-           .otherwise(pl.lit("household_safe is false: ")) + pl.col("reason"))
+           .otherwise(pl.lit("household safety off: ")) + pl.col("reason"))
     accepted = conflicts.filter(is_sole | weighed).with_columns(why.alias("reason"))
     return accepted, conflicts.filter(~(is_sole | weighed))
 

@@ -59,7 +59,7 @@ class PersonExplanation:
             lines += [_describe_link(row) for row in refused.iter_rows(named=True)]
         if self.accepted is not None and self.accepted.height:
             lines += ["", f"Joined despite a conflict ({self.accepted.height}): the sole link of two one-record-per-person "
-                      "sources, or a conflict that identity.household_safe: false leaves to the model's weights"]
+                      "sources, or a conflict that household safety, off for data without households, leaves to the model's weights"]
             lines += [f"  {row['record_key']} <-> {row['linked_record_key']}: {row['reason']}"
                       for row in self.accepted.iter_rows(named=True)]
         if self.decisions is not None and self.decisions.height:
