@@ -90,9 +90,10 @@ class RunSummary:
         if self.identity_records is not None:
             lines += ["", f"Identity{self._when('identity')}: {self.identity_records} records resolved to {self.persons} persons"]
             lines += [f"  one record per person: {source} ({why})" for source, why in self.one_record_sources]
-            if not self.household_safe:
-                lines.append(f"  household safety off ({self.household_reason or 'identity.household_safe: false'}): "
-                             "different first names or dates of birth are only evidence against a link")
+            if self.household_reason:
+                lines.append(f"  household safety {'on' if self.household_safe else 'off'} ({self.household_reason})"
+                             + ("" if self.household_safe else
+                                ": different first names or dates of birth are only evidence against a link"))
             if self.accepted_conflicts:
                 lines.append(f"  joined despite a conflict: {self.accepted_conflicts} record pairs (identity.accepted_conflicts; cdp explain)")
         if self.known_persons is not None:

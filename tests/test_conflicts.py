@@ -417,10 +417,12 @@ def test_explain_lists_a_conflict_joined_as_a_sole_link():
     assert "Joined despite a conflict (1)" in text and "census:1 <-> tax:1: first names francisco / paco" in text
 
 
-def test_the_run_summary_says_when_household_safety_is_off_and_how_many_pairs_joined_despite_a_conflict():
+def test_the_run_summary_says_whether_household_safety_is_on_and_how_many_pairs_joined_despite_a_conflict():
     from dagster_project.run_summary import RunSummary
 
     why = "auto: 12 pairs of records with one surname and address and conflicting first names, 11 of them with one date of birth"
     text = RunSummary("r", identity_records=4, persons=2, accepted_conflicts=3, household_safe=False, household_reason=why).render()
-    assert f"household safety off ({why})" in text and "joined despite a conflict: 3 record pairs" in text
-    assert "household safety" not in RunSummary("r", identity_records=4, persons=2).render()
+    assert f"household safety off ({why}): different first names" in text and "joined despite a conflict: 3 record pairs" in text
+    on = RunSummary("r", identity_records=4, persons=2, household_reason="identity.household_safe: true").render()
+    assert "household safety on (identity.household_safe: true)\n" in on + "\n"
+    assert "household safety" not in RunSummary("r", identity_records=4, persons=2).render()  # identity not resolved yet
