@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import sys
@@ -60,6 +61,7 @@ def main() -> int:
 
     from dagster_project.pipeline import run_pipeline
 
+    load_before = os.getloadavg()
     started = time.perf_counter()
     result = run_pipeline(config)
     run_seconds = time.perf_counter() - started
@@ -70,6 +72,7 @@ def main() -> int:
         "landing_rows": sum(stats["files"].values()),
         "generate_seconds": round(generate_seconds, 1),
         "run_seconds": round(run_seconds, 1),
+        "load_average": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "success": result.success,
         "steps_seconds": steps,
         "report_seconds": result.summary.report_seconds,  # writing the run report, after the steps
@@ -121,11 +124,14 @@ def second_day(config, workdir: Path, args) -> dict:
 def _timed_run(config, full: bool) -> dict:
     from dagster_project.pipeline import run_pipeline
 
+    load_before = os.getloadavg()
     started = time.perf_counter()
     result = run_pipeline(config, full=full)
     seconds = time.perf_counter() - started
     return {"run_seconds": round(seconds, 1), "success": result.success, "mode": result.summary.mode,
-            "persons": result.summary.persons, "steps_seconds": step_durations(config, result.run_id)}
+            "persons": result.summary.persons, "steps_seconds": step_durations(config, result.run_id),
+            # 1-minute load average when the run started and ended: how busy the 2 cores were
+            "load_average": [round(load_before[0], 1), round(os.getloadavg()[0], 1)]}
 
 
 def _partition(config) -> set[frozenset[str]]:
