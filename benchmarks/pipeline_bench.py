@@ -4,9 +4,10 @@
 
 Generates a fresh workspace (a copy of cdp.yml), times `cdp generate`, then
 runs the pipeline through Dagster and reports each step's wall time (from
-Dagster's step events), the peak RSS of this process and of its children
-(dbt runs as a subprocess), and the row counts. Timings go here, never into
-pass/fail tests.
+Dagster's step events), per dbt selection its data tests and slowest models
+(dbt's run_results.json), the load average at each run's start and end, the
+peak RSS of this process and of its children (dbt runs as a subprocess), and
+the row counts. Timings go here, never into pass/fail tests.
 
 --incremental then adds a second day's batch and runs it incrementally (the
 default), and in a copy of the workspace as it was after day one, in full
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import sys
@@ -60,6 +62,7 @@ def main() -> int:
 
     from dagster_project.pipeline import run_pipeline
 
+    load_before = os.getloadavg()
     started = time.perf_counter()
     result = run_pipeline(config)
     run_seconds = time.perf_counter() - started
@@ -70,8 +73,10 @@ def main() -> int:
         "landing_rows": sum(stats["files"].values()),
         "generate_seconds": round(generate_seconds, 1),
         "run_seconds": round(run_seconds, 1),
+        "load_average": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "success": result.success,
         "steps_seconds": steps,
+        "dbt": dbt_node_seconds(config, result.run_id),
         "report_seconds": result.summary.report_seconds,  # writing the run report, after the steps
         "peak_rss_mib": peak_rss_mib(),
         "identity_records": result.summary.identity_records,
@@ -121,11 +126,15 @@ def second_day(config, workdir: Path, args) -> dict:
 def _timed_run(config, full: bool) -> dict:
     from dagster_project.pipeline import run_pipeline
 
+    load_before = os.getloadavg()
     started = time.perf_counter()
     result = run_pipeline(config, full=full)
     seconds = time.perf_counter() - started
     return {"run_seconds": round(seconds, 1), "success": result.success, "mode": result.summary.mode,
-            "persons": result.summary.persons, "steps_seconds": step_durations(config, result.run_id)}
+            "persons": result.summary.persons, "steps_seconds": step_durations(config, result.run_id),
+            "dbt": dbt_node_seconds(config, result.run_id),
+            # 1-minute load average when the run started and ended: how busy the 2 cores were
+            "load_average": [round(load_before[0], 1), round(os.getloadavg()[0], 1)]}
 
 
 def _partition(config) -> set[frozenset[str]]:
@@ -144,6 +153,24 @@ def _mart_counts(config) -> dict[str, int]:
         tables = [name for (name,) in con.execute(
             "select table_name from information_schema.tables where table_schema = 'marts' and table_type = 'BASE TABLE'").fetchall()]
         return {name: con.execute(f'select count(*) from marts."{name}"').fetchall()[0][0] for name in sorted(tables)}
+
+
+def dbt_node_seconds(config, run_id: str, slowest: int = 8) -> dict[str, dict]:
+    """Per dbt selection of the run (the run_results.json in the target folder dagster-dbt names
+    <selection>-<run id's first 7 characters>-...): dbt's elapsed time, its data tests and their
+    summed time, and the slowest models."""
+    selections = {}
+    for path in sorted((config.state_dir / "dbt" / "target").glob(f"dbt_*-{run_id[:7]}-*/run_results.json")):
+        run_results = json.loads(path.read_text())
+        tests = [r for r in run_results["results"] if r["unique_id"].startswith("test.")]
+        models = sorted((r for r in run_results["results"] if not r["unique_id"].startswith("test.")),
+                        key=lambda r: -r["execution_time"])
+        selections[path.parent.name.split("-")[0]] = {
+            "elapsed": round(run_results["elapsed_time"], 1),
+            "tests": len(tests), "test_seconds": round(sum(r["execution_time"] for r in tests), 1),
+            "slowest_models": {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in models[:slowest]},
+        }
+    return selections
 
 
 def step_durations(config, run_id: str) -> dict[str, float]:

@@ -13,6 +13,7 @@ rebuild only the persons touched: an untouched person's stored rows stay).
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -20,12 +21,13 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import polars as pl
 import pytest
+import yaml
 from dagster import DagsterEventType
 
-from dagster_project.config import load_config
+from dagster_project.config import BUNDLED_DBT_PROJECT, load_config
 from dagster_project.dbt_workspace import WorkspaceDbtPreparer, dbt_executable, workspace_dbt_project
 from dagster_project.dbt_workspace import record_models_built
-from dagster_project.defs.dbt import BY_CONSTRUCTION, KEPT_IN_PLACE, build_args, staging_in_place
+from dagster_project.defs.dbt import BY_CONSTRUCTION, FULL_RUNS_ONLY, KEPT_IN_PLACE, build_args, staging_in_place
 from dagster_project.governance.erasure import erase_person
 from dagster_project.identity.incremental import plan_scoring, reuse_scores
 from dagster_project.identity.resolve import resolve_identities
@@ -286,10 +288,11 @@ def test_a_full_run_or_changed_models_pass_full_refresh_to_dbt(tmp_path):
     record_models_built(tmp_path)
     incremental, full = build_args(full_run_tags(False), tmp_path), build_args(full_run_tags(True), tmp_path)
     assert "--full-refresh" not in incremental and "--full-refresh" in full
-    # The tests that hold by construction of the SQL run only when models change or on --full.
-    assert incremental[-2:] == ["--exclude", BY_CONSTRUCTION] and BY_CONSTRUCTION not in " ".join(full)
+    # The tests that hold by construction of the SQL, or are left to full runs, run only when models change or on --full.
+    assert incremental[-2:] == ["--exclude", f"{BY_CONSTRUCTION} {FULL_RUNS_ONLY}"]
+    assert BY_CONSTRUCTION not in " ".join(full) and FULL_RUNS_ONLY not in " ".join(full)
     # The staging views and seeds stay as the last run left them, when the warehouse has them.
-    assert build_args(full_run_tags(False), tmp_path, staging_in_place=True)[-1] == f"{BY_CONSTRUCTION} {KEPT_IN_PLACE}"
+    assert build_args(full_run_tags(False), tmp_path, staging_in_place=True)[-1] == f"{BY_CONSTRUCTION} {FULL_RUNS_ONLY} {KEPT_IN_PLACE}"
     assert KEPT_IN_PLACE not in " ".join(build_args(full_run_tags(True), tmp_path, staging_in_place=True))
     # Another currency rate, mapping or model: the incremental models are rebuilt whole once.
     (tmp_path / ".models_fingerprint").write_text("v2")
@@ -330,3 +333,41 @@ def test_an_incremental_run_keeps_the_staging_views_and_seeds_and_skips_no_step(
             and "kept" in event.step_materialization_data.materialization.metadata}
     seeds = {("reference", path.stem) for path in (config.state_dir / "dbt" / "seeds").glob("*.csv")}
     assert kept == {("staging", source.staging_model) for source in config.sources} | seeds
+
+
+def test_an_incremental_run_runs_only_the_data_tests_marked_for_every_run(multi_day):
+    config, first, third = multi_day["config"], multi_day["runs"][0], multi_day["runs"][2]
+    manifest = json.loads((config.state_dir / "dbt" / "target" / "manifest.json").read_text())
+    tests = {node["name"]: node["config"]["meta"].get("cdp_every_run") for node in manifest["nodes"].values()
+             if node["resource_type"] == "test"}
+    every_run = {name for name, marked in tests.items() if marked}
+    # Each test dbt_project.yml names is a test of the project (a renamed one would drop out silently).
+    assert _tests_named_in_project_config() <= every_run
+    assert {"unique_dim_customer_person_id", "cdp_unique_combination_customer_consent_person_id__purpose",
+            "unique_aud_email_newsletter_person_id"} <= every_run
+    # The dbt tests among the asset checks (Great Expectations gates are checks too).
+    assert _checks_evaluated(config, third.run_id) & tests.keys() == every_run  # the third run was incremental
+    assert _checks_evaluated(config, first.run_id) & tests.keys() > every_run  # the first was full
+
+
+def _tests_named_in_project_config() -> set[str]:
+    """The test names under data_tests in dbt_project.yml (keys that are no folder of models/)."""
+    folders = {path.name for path in (BUNDLED_DBT_PROJECT / "models").rglob("*") if path.is_dir()}
+    names, pending = set(), [yaml.safe_load((BUNDLED_DBT_PROJECT / "dbt_project.yml").read_text())["data_tests"]["cdp"]]
+    while pending:
+        for key, value in pending.pop().items():
+            if key.startswith("+"):
+                continue
+            if key in folders:
+                pending.append(value)
+            else:
+                names.add(key)
+    return names
+
+
+def _checks_evaluated(config, run_id: str) -> set[str]:
+    with dagster_instance(config) as instance:
+        records = instance.get_records_for_run(run_id).records
+    return {record.event_log_entry.dagster_event.asset_check_evaluation_data.check_name for record in records
+            if record.event_log_entry.is_dagster_event
+            and record.event_log_entry.dagster_event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION}

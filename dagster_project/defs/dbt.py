@@ -65,6 +65,9 @@ SELECTIONS = {
 # staging model's grain: row_number() = 1 per non-null key). They can only fail
 # when the SQL changes, and then the run is a full one, so incremental runs skip them.
 BY_CONSTRUCTION = "tag:cdp_by_construction"
+# The data tests an incremental run leaves to full runs: all but those marked cdp_every_run in
+# dbt_project.yml (what the exports read, consent, the grain of the models rows are merged into).
+FULL_RUNS_ONLY = "config.meta.cdp_every_run:false"
 # The staging models are views and the seeds are tables of the seed files: both change only with
 # the models and seeds (then the run is a full one), so an incremental run leaves those of the
 # last run in place, and with the seeds their data tests.
@@ -76,12 +79,13 @@ def build_args(run_tags: Mapping[str, str], project_dir: Path, staging_in_place:
     """dbt build, with --full-refresh on `cdp run --full` and when the models, seeds or
     mappings changed since the last complete run (an incremental model would keep rows
     computed the old way: another currency rate, another mapping); otherwise without
-    the tests that hold by construction, nor the staging views and seeds when the warehouse has them.
+    the tests that hold by construction or are left to full runs, nor the staging views and seeds
+    when the warehouse has them.
     The same on Spark (its snapshot: dbt/macros/spark_snapshot.sql)."""
     full = is_full_run(run_tags) or models_changed_since_last_build(project_dir)
     if full:
         return BUILD + ["--full-refresh"]
-    excluded = [BY_CONSTRUCTION] + ([KEPT_IN_PLACE] if staging_in_place else [])
+    excluded = [BY_CONSTRUCTION, FULL_RUNS_ONLY] + ([KEPT_IN_PLACE] if staging_in_place else [])
     return BUILD + ["--exclude", " ".join(excluded)]
 
 
