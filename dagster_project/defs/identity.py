@@ -30,7 +30,8 @@ RECORDS = dg.AssetKey(["intermediate", "int_identity__records"])
 RESOLVE_INPUTS = [RECORDS_TABLE, LINKS_TABLE, *NICKNAME_TABLES, "identity.person_map", "identity.id_history"]
 # identity.record_phonetics: for the person map's quality gate, which runs on Spark too
 RESOLVE_OUTPUTS = ["identity.person_map", "identity.edges", "identity.id_history", "identity.decisions",
-                   "identity.one_record_sources", "identity.accepted_conflicts", "identity.record_phonetics"]
+                   "identity.one_record_sources", "identity.household_safety", "identity.accepted_conflicts",
+                   "identity.record_phonetics"]
 
 
 @dg.asset(
@@ -47,7 +48,8 @@ def identity_model(context: dg.AssetExecutionContext, cdp: CdpResource, spark: S
     config = cdp.config()
     with connect(config.warehouse) as con:
         if config.engine == "spark" and needs_training(con, config):
-            read_from_spark(spark.session(), con, [RECORDS_TABLE])  # training stays on DuckDB
+            # training stays on DuckDB; reading households from the records needs the nickname lists
+            read_from_spark(spark.session(), con, [RECORDS_TABLE, *NICKNAME_TABLES])
         summary = ensure_model(con, config)
     if summary is None:
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(config.identity_model)), "trained_this_run": False})
