@@ -95,7 +95,7 @@ def _checked_blocks(path: Path, encoding: str) -> Iterator[tuple[bytes, int, Cal
 
     The strict check is Python's JSON parser, line by line, on one core: in a file of several
     blocks a worker process checks each block while this one parses and loads the block before,
-    which takes a third off a web-event file of GBs. Errors come in the file's order, as if
+    which takes about a quarter off loading a web-event file. Errors come in the file's order, as if
     checked here."""
     if path.stat().st_size <= JSONL_BLOCK_BYTES:
         for data, first_line in _jsonl_blocks(path, encoding):
