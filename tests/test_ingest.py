@@ -189,3 +189,21 @@ def test_a_broken_line_in_a_later_block_rejects_the_whole_file_naming_its_line(c
     assert files["people/keyless.jsonl"].status == "rejected" and "missing required column(s): id" in files["people/keyless.jsonl"].error
     assert con.execute("select count(*) from raw.people").fetchall() == [(0,)]  # nothing of either file
     assert con.execute("select count(*) from raw.quarantine").fetchall() == [(0,)]
+
+
+def test_errors_of_a_file_of_many_blocks_come_in_the_files_order(con, landing, monkeypatch):
+    # Such files are checked a block ahead in a worker process: the first error of the file still wins.
+    from dagster_project.ingest import readers
+
+    monkeypatch.setattr(readers, "JSONL_BLOCK_BYTES", 60)
+    lines = [json.dumps({"id": str(i)}).encode() for i in range(1, 20)]
+    lines[7] = b'{"id": "8", "id": "8"}'  # a key twice, in an early block
+    lines[15] = '{"id": "16", "name": "Zoë"}'.encode("latin-1")  # not UTF-8, in a later block
+    write(landing, "mixed.jsonl", b"\n".join(lines) + b"\n")
+    file = load_source(con, source("jsonl", "people/*.jsonl"), landing, "run-1").files[0]
+    assert file.status == "rejected" and "line 8 names key(s) 'id' more than once" in file.error
+    lines[7] = json.dumps({"id": "8"}).encode()
+    write(landing, "mixed.jsonl", b"\n".join(lines) + b"\n")
+    file = load_source(con, source("jsonl", "people/*.jsonl"), landing, "run-2").files[0]
+    assert file.status == "rejected" and "not valid UTF-8" in file.error and "(line 16)" in file.error
+    assert con.execute("select count(*) from raw.people").fetchall() == [(0,)]

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import re
+from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import polars as pl
 
@@ -65,19 +68,83 @@ def read_landing_chunks(path: Path, file_format: str, delimiter: str = ",", enco
 
 
 def _jsonl_chunks(path: Path, encoding: str) -> Iterator[pl.DataFrame]:
-    first_row, first_line, first_byte = 1, 1, 0
+    first_row = 1
+    for data, first_line, verdict in _checked_blocks(path, encoding):
+        frame = _text_frame(path, _read_jsonl(path, data, first_line, verdict), first_row)
+        first_row += frame.height
+        yield frame
+    if first_row == 1:  # nothing but white space
+        raise UnreadableFileError(path, "file is empty")
+
+
+def _jsonl_blocks(path: Path, encoding: str) -> Iterator[tuple[bytes, int]]:
+    """The file's blocks of whole lines that are not all white space, as UTF-8, each with its first line's number."""
+    first_line, first_byte = 1, 0
     with path.open("rb") as file:
         while block := file.read(JSONL_BLOCK_BYTES):
             block += file.readline()  # up to the end of the line
             if block.strip():
-                data = _as_utf8(path, block, encoding, first_line, first_byte)
-                frame = _text_frame(path, _read_jsonl(path, data, first_line), first_row)
-                first_row += frame.height
-                yield frame
+                yield _as_utf8(path, block, encoding, first_line, first_byte), first_line
             first_line += block.count(b"\n")
             first_byte += len(block)
-    if first_row == 1:  # nothing but white space
-        raise UnreadableFileError(path, "file is empty")
+
+
+def _checked_blocks(path: Path, encoding: str) -> Iterator[tuple[bytes, int, Callable[[], None] | None]]:
+    """The blocks of _jsonl_blocks, each with a function that raises what the strict line check
+    (_check_json_lines) found in it, or None: check it here.
+
+    The strict check is Python's JSON parser, line by line, on one core: in a file of several
+    blocks a worker process checks each block while this one parses and loads the block before,
+    which takes about a quarter off loading a web-event file. Errors come in the file's order, as if
+    checked here."""
+    if path.stat().st_size <= JSONL_BLOCK_BYTES:
+        for data, first_line in _jsonl_blocks(path, encoding):
+            yield data, first_line, None
+        return
+    blocks = _jsonl_blocks(path, encoding)
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        ahead = _next_block(blocks)
+        verdict = _submit_check(pool, ahead)
+        while ahead is not None:
+            current, current_verdict = ahead, verdict
+            ahead = _next_block(blocks)  # checked while the current block is parsed and loaded
+            verdict = _submit_check(pool, ahead)
+            if isinstance(current, UnreadableFileError):
+                raise current
+            data, first_line = current
+            yield data, first_line, partial(_raise_verdict, path, current_verdict)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _next_block(blocks: Iterator[tuple[bytes, int]]) -> tuple[bytes, int] | UnreadableFileError | None:
+    """The next block, None after the last, or the error reading it (raised when its turn comes)."""
+    try:
+        return next(blocks, None)
+    except UnreadableFileError as error:
+        return error
+
+
+def _submit_check(pool: ProcessPoolExecutor, block) -> Future | None:
+    if block is None or isinstance(block, UnreadableFileError):
+        return None
+    return pool.submit(_line_check_failure, *block)
+
+
+def _line_check_failure(data: bytes, first_line: int) -> str | None:
+    """In the worker process: why the block's lines fail the strict check, or None."""
+    try:
+        _check_json_lines(Path(), data, first_line)
+    except UnreadableFileError as error:
+        return error.reason
+    return None
+
+
+def _raise_verdict(path: Path, verdict: Future) -> None:
+    failure = verdict.result()
+    if failure is not None:
+        raise UnreadableFileError(path, failure)
 
 
 def _text_frame(path: Path, frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
@@ -137,15 +204,23 @@ def _csv_error_place(data: bytes, error: Exception) -> str:
     return f" at line {line} (byte {offset})"
 
 
-def _read_jsonl(path: Path, data: bytes, first_line: int = 1) -> pl.DataFrame:
-    _check_json_lines(path, data, first_line)
+def _read_jsonl(path: Path, data: bytes, first_line: int = 1, verdict: Callable[[], None] | None = None) -> pl.DataFrame:
+    """The block's records; `verdict` raises what the strict line check found when a worker made
+    it (_checked_blocks), else the check runs here first."""
+    if verdict is None:
+        _check_json_lines(path, data, first_line)
     try:
-        return pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     except Exception:
-        # polars could not infer one schema (mixed types): build the frame from the parsed records.
-        flat = [_flatten_dict(path, record) for record in _json_records(path, data, first_line)]
-        columns = sorted({key for record in flat for key in record})
-        return pl.DataFrame({c: [_text(r.get(c)) for r in flat] for c in columns}, schema={c: pl.String for c in columns})
+        frame = None
+    if verdict is not None:
+        verdict()
+    if frame is not None:
+        return frame
+    # polars could not infer one schema (mixed types): build the frame from the parsed records.
+    flat = [_flatten_dict(path, record) for record in _json_records(path, data, first_line)]
+    columns = sorted({key for record in flat for key in record})
+    return pl.DataFrame({c: [_text(r.get(c)) for r in flat] for c in columns}, schema={c: pl.String for c in columns})
 
 
 class _RepeatedKey(Exception):

@@ -57,36 +57,80 @@ events as (
 
 ),
 
-order_features as (
+{#- One row per order and cut-off first, then per person: counting orders with distinct over
+    the order lines cost most of this model. An order counts where any of its lines meets the
+    condition (max of 1 or null, then count), as a distinct count of order keys over the lines would. #}
+orders_at_cutoffs as (
 
     select
         orders.person_id,
         cutoffs.days_before_as_of,
-        count(distinct case when orders.ordered_at < cutoffs.cutoff_at then orders.order_key end) as order_count,
+        max(case when orders.ordered_at < cutoffs.cutoff_at then 1 end) as is_before,
         sum(case when orders.ordered_at < cutoffs.cutoff_at then orders.amount_reporting else 0 end) as revenue,
         min(case when orders.ordered_at < cutoffs.cutoff_at then orders.ordered_at end) as first_order_at,
         max(case when orders.ordered_at < cutoffs.cutoff_at then orders.ordered_at end) as last_order_at,
-        count(distinct case when orders.ordered_at < cutoffs.cutoff_at
-                             and orders.ordered_at >= {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_at') }}
-                            then orders.order_key end) as orders_90d,
-        count(distinct case when orders.ordered_at < cutoffs.cutoff_at
-                             and orders.ordered_at >= {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_at') }}
-                            then orders.order_key end) as orders_365d,
+        max(case when orders.ordered_at < cutoffs.cutoff_at
+                  and orders.ordered_at >= {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_at') }}
+                 then 1 end) as is_in_90d,
+        max(case when orders.ordered_at < cutoffs.cutoff_at
+                  and orders.ordered_at >= {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_at') }}
+                 then 1 end) as is_in_365d,
         sum(case when orders.ordered_at < cutoffs.cutoff_at
                   and orders.ordered_at >= {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_at') }}
                  then orders.amount_reporting else 0 end) as revenue_365d,
-        count(distinct case when orders.ordered_at < cutoffs.cutoff_at and orders.channel = 'store'
-                            then orders.order_key end) as store_order_count,
-        count(distinct case when orders.ordered_at < cutoffs.cutoff_at then orders.category end) as distinct_categories,
-        count(distinct case when orders.ordered_at >= cutoffs.cutoff_at
-                             and orders.ordered_at < {{ dbt.dateadd('day', churn_days, 'cutoffs.cutoff_at') }}
-                            then orders.order_key end) as orders_in_churn_horizon,
-        count(distinct case when orders.ordered_at >= cutoffs.cutoff_at
-                             and orders.ordered_at < {{ dbt.dateadd('day', propensity_days, 'cutoffs.cutoff_at') }}
-                            then orders.order_key end) as orders_in_propensity_horizon
+        max(case when orders.ordered_at < cutoffs.cutoff_at and orders.channel = 'store' then 1 end) as is_store,
+        max(case when orders.ordered_at >= cutoffs.cutoff_at
+                  and orders.ordered_at < {{ dbt.dateadd('day', churn_days, 'cutoffs.cutoff_at') }}
+                 then 1 end) as is_in_churn_horizon,
+        max(case when orders.ordered_at >= cutoffs.cutoff_at
+                  and orders.ordered_at < {{ dbt.dateadd('day', propensity_days, 'cutoffs.cutoff_at') }}
+                 then 1 end) as is_in_propensity_horizon
     from orders
     cross join cutoffs
-    group by orders.person_id, cutoffs.days_before_as_of
+    group by orders.person_id, cutoffs.days_before_as_of, orders.order_key
+
+),
+
+category_counts as (
+
+    select person_id, days_before_as_of, count(*) as distinct_categories
+    from (
+        select distinct orders.person_id, cutoffs.days_before_as_of, orders.category
+        from orders
+        inner join cutoffs on orders.ordered_at < cutoffs.cutoff_at
+        where orders.category is not null
+    ) as categories
+    group by person_id, days_before_as_of
+
+),
+
+order_totals as (
+
+    select
+        person_id,
+        days_before_as_of,
+        count(is_before) as order_count,
+        sum(revenue) as revenue,
+        min(first_order_at) as first_order_at,
+        max(last_order_at) as last_order_at,
+        count(is_in_90d) as orders_90d,
+        count(is_in_365d) as orders_365d,
+        sum(revenue_365d) as revenue_365d,
+        count(is_store) as store_order_count,
+        count(is_in_churn_horizon) as orders_in_churn_horizon,
+        count(is_in_propensity_horizon) as orders_in_propensity_horizon
+    from orders_at_cutoffs
+    group by person_id, days_before_as_of
+
+),
+
+order_features as (
+
+    select order_totals.*, coalesce(category_counts.distinct_categories, 0) as distinct_categories
+    from order_totals
+    left join category_counts
+        on category_counts.person_id = order_totals.person_id
+        and category_counts.days_before_as_of = order_totals.days_before_as_of
 
 ),
 
