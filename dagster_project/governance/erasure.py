@@ -17,6 +17,11 @@ with no personal data. The next run rebuilds every model without them.
 Last, the warehouse file is rewritten without its free blocks, where deleted
 rows would otherwise stay readable (warehouse.rewrite_without_free_blocks);
 a batch of requests (governance/requests.py) rewrites once, after the last.
+
+With engine spark the same flow also runs over Spark's tables, which are the
+run's truth (the DuckDB warehouse holds copies): which rows go is decided
+here for both engines (`_erase_rows`); only deleting them differs,
+`DuckdbTables` below and spark.erasure.SparkTables.
 """
 
 from __future__ import annotations
