@@ -14,6 +14,7 @@ with the same models.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
 from decimal import Decimal
@@ -36,6 +37,7 @@ from dagster_project.quality.spark_gates import run_suites_on_spark
 from dagster_project.spark.compare import (
     MARTS, copy_models, outcome_on_duckdb, outcome_on_spark, partition_agreement,
 )
+from dagster_project.spark.erasure import SparkTables
 from dagster_project.spark.resource import SparkResource, end_local_spark
 from dagster_project.spark.tables import read_from_spark, write_to_spark
 from dagster_project.warehouse import connect
@@ -240,7 +242,7 @@ def erased(flow):
         assert load_source(con, crm, flow.duckdb_config.landing, "", tombstone_keys(flow.duckdb_config)).total("rows_quarantined") == 1
     values = identifying_values(flow.spark_config, person_id)
     log_before = _spark_load_log(flow.spark)
-    on_spark = erase_person(flow.spark_config, email=email, spark=flow.spark)
+    on_spark = erase_person(flow.spark_config, email=email, engine_tables=partial(SparkTables, flow.spark))
     on_duckdb = erase_person(flow.duckdb_config, email=email)
     return Erased(person_id, values, on_spark, on_duckdb, log_before)
 
@@ -323,8 +325,8 @@ def test_an_erasure_on_spark_cut_short_is_finished_by_running_it_again(flow, era
     with monkeypatch.context() as patched:
         patched.setattr(erasure._Files, "delete", crash)
         with pytest.raises(RuntimeError, match="crashed"):
-            erase_person(flow.spark_config, email=email, spark=flow.spark)
-    again = erase_person(flow.spark_config, email=email, spark=flow.spark)
+            erase_person(flow.spark_config, email=email, engine_tables=partial(SparkTables, flow.spark))
+    again = erase_person(flow.spark_config, email=email, engine_tables=partial(SparkTables, flow.spark))
     assert again.persons == 1 and again.counts["raw_rows_erased"] > 0
     assert _spark_columns_holding(flow.spark, values) == []
     for line in flow.spark.table("raw.load_log").where("status = 'loaded'").collect():

@@ -27,6 +27,7 @@ here for both engines (`_erase_rows`); only deleting them differs,
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -37,7 +38,6 @@ from dagster_project.ingest.tombstones import (
     KINDS, erased_condition, key_sql, normalised_sql, tombstone_keys, use_tombstone_key,
 )
 from dagster_project.warehouse import connect, rewrite_without_free_blocks, table_exists
-from dagster_project.spark.erasure import spark_tables
 
 AUDIT_DDL = """
 create schema if not exists governance;
@@ -75,10 +75,12 @@ class ErasureReport:
 
 
 def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | None = None, person_id: str | None = None,
-                 rewrite: bool = True, spark=None) -> ErasureReport:
+                 rewrite: bool = True, engine_tables: Callable | None = None) -> ErasureReport:
     """`rewrite=False` leaves the deleted rows in the file's free blocks: only for a caller that
-    erases several people and then calls rewrite_without_free_blocks once. With engine spark, `spark`
-    is the Spark session (else the workspace's own is started)."""
+    erases several people and then calls rewrite_without_free_blocks once. With engine spark,
+    `engine_tables(con)` gives Spark's tables (spark.erasure.SparkTables, bound to a session by the caller)."""
+    if config.engine == "spark" and engine_tables is None:
+        raise ValueError("engine: spark: the erasure needs Spark's tables (engine_tables), or they would keep the person")
     request_id = f"erasure-{uuid.uuid4().hex[:12]}"
     report = ErasureReport(request_id)
     with connect(config.warehouse) as con:
@@ -91,7 +93,7 @@ def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | No
         con.execute(f"""create or replace temp table requested as select
             {normalised_sql('email', 'email', 'null', keys.default_calling_code)} as email,
             {normalised_sql('phone', 'phone', 'null', keys.default_calling_code)} as phone from requested_as_given""")
-        on_spark = spark_tables(con, config, spark) if config.engine == "spark" else None
+        on_spark = engine_tables(con) if engine_tables is not None else None
         if on_spark is not None:  # Spark's identity tables are the truth (also after an erasure cut short)
             on_spark.copy_identity()
         persons = _find_persons(con, email=email, phone=phone, person_id=person_id)

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
-from dagster_project.config import CdpConfig
 from dagster_project.spark.tables import arrow_table, read_from_spark
 
 LOAD_LOG = "raw.load_log"
@@ -39,13 +39,12 @@ IDENTITY_TABLES = ["identity.person_map", "intermediate.int_identity__records", 
 VERSIONS = "__erased"  # suffix of the folder beside a table's own that holds its rewritten versions
 
 
-def spark_tables(con, config: CdpConfig, spark=None) -> SparkTables:
-    """The workspace's Spark tables, through `spark` or the workspace's own session."""
-    if spark is None:
-        from dagster_project.spark.resource import SparkResource
-
-        spark = SparkResource.for_workspace(config).session()
-    return SparkTables(spark, con)
+def erasure_tables(config, spark_resource) -> Callable | None:
+    """What erase_person deletes from beside DuckDB: Spark's tables with engine spark, through the
+    resource's session (started only when an erasure runs)."""
+    if config.engine != "spark":
+        return None
+    return lambda con: SparkTables(spark_resource.session(), con)
 
 
 class SparkTables:
