@@ -150,11 +150,9 @@ class SparkTables:
 
     def delete_where(self, table: str, where: str) -> int:
         self.remove_unreferenced(table)  # an erasure cut short after a swap left the old folder
-        rows = self.spark.table(table)
-        kept = self.spark.sql(f"select * from {table} where not coalesce({where}, false)")
-        removed = rows.count() - kept.count()
+        removed = self.spark.sql(f"select count(*) from {table} where coalesce({where}, false)").collect()[0][0]
         if removed:
-            self._replace(table, kept)
+            self._replace(table, self.spark.sql(f"select * from {table} where not coalesce({where}, false)"))
         return removed
 
     # replacing a table or a partition
