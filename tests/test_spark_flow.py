@@ -41,7 +41,7 @@ from dagster_project.spark.erasure import SparkTables
 from dagster_project.spark.resource import SparkResource, end_local_spark
 from dagster_project.spark.tables import read_from_spark, write_to_spark
 from dagster_project.warehouse import connect
-from tests.conftest import copy_tree, make_workspace
+from tests.conftest import copy_tree, make_workspace, slow_spark
 
 PEOPLE = 300
 WAREHOUSE_GATES = {"raw_load", "identity_person_map", "marts_dim_customer"}
@@ -308,6 +308,7 @@ def test_erasure_on_spark_moves_the_rows_from_loaded_to_erased_in_the_load_log(f
     assert all(after[key][1] == n for key, n in held.items())
 
 
+@slow_spark  # a second erasure on Spark, twice: minutes
 def test_an_erasure_on_spark_cut_short_is_finished_by_running_it_again(flow, erased, monkeypatch):
     """A crash after the first table was swapped in, before its old folder was deleted; run again,
     the erasure finds the person (Spark's identity tables go last) and removes them everywhere."""
