@@ -45,6 +45,8 @@ def figures(e) -> dict:
         "precision": round(e.precision, 4),
         "recall": round(e.recall, 4),
         "recall_ceiling": round(e.recall_ceiling, 4),
+        "identifying_ceiling": round(e.identifying_ceiling, 4) if e.identifying_ceiling is not None else None,
+        "true_persons": e.true_persons,
         "recall_identifiable_records": round(e.identifiable_recall, 4),
         "described_records": {"precision": round(e.described.precision, 4), "recall": round(e.described.recall, 4)} if e.described else None,
         "f1": round(e.f1, 4),

@@ -122,12 +122,17 @@ def test_a_record_written_the_other_way_round_is_compared_by_its_real_first_name
         ("c", born, "smith", "johnny", None),   # him, surname first and a nickname
         ("d", None, "smith", None, None),       # a surname in the first-name field: no first name to compare
         ("e", born, "smyth", "j", None),        # him, surname first and an initial
+        ("f", born, "stubbs", "jon", None),     # him, surname first, its surname replaced (stubbs)
+        # Others of the town (another person): smith and stubbs are written as surnames.
+        *[(f"town:{n}", None, name, surname, None) for n, (name, surname) in
+          enumerate([("anna", "smith"), ("ben", "smith"), ("cara", "smith"), ("dan", "stubbs"), ("eve", "stubbs")])],
     ])
     _add_records(con, records)
-    clusters = pl.DataFrame({"record_key": records["record_key"], "cluster": [1] * records.height})
+    clusters = pl.DataFrame({"record_key": records["record_key"],
+                             "cluster": [2 if key.startswith("town:") else 1 for key in records["record_key"]]})
     pairs = {(l, r): reason for l, r, reason in conflict_pairs(con, "records", clusters).iter_rows()}
     assert pairs.get(("a", "b"), "").startswith("first names")
-    for clean in [("a", "c"), ("a", "d"), ("a", "e")]:
+    for clean in [("a", "c"), ("a", "d"), ("a", "e"), ("a", "f")]:
         assert clean not in pairs, clean
 
 
@@ -166,6 +171,23 @@ def test_a_weak_link_between_partial_records_never_preempts_a_strong_link_to_a_p
     labels, reasons = _cluster(3, [True, False, False], [(1, 2, 4.4), (0, 2, 15.1)], conflicts=[(0, 1)])
     assert labels[2] == labels[0] != labels[1]
     assert list(reasons) == [0] and reasons[0].startswith("refused")
+
+
+def test_a_refused_link_names_the_same_conflicting_pair_however_the_records_are_numbered():
+    # x and y are one person; z conflicts with both, so the link y-z is refused. Runs number the
+    # records in whatever order DuckDB returned them: the reason must not depend on it.
+    def refusal(order: list[str]) -> str:
+        node = {key: order.index(key) for key in order}
+        left, right = np.array([node["x"], node["y"]]), np.array([node["y"], node["z"]])
+        outcome = cluster_without_conflicts(
+            3, np.array([True] * 3), left, right, np.array([20.0, 10.0]),
+            np.array([node["x"], node["y"]]), np.array([node["z"], node["z"]]),
+            ["first names ann / cat", "first names bea / cat"], np.array([False, False]), 5.0, node_names=order,
+        )
+        return outcome.edge_reasons[1]
+
+    reasons = {refusal(order) for order in (["x", "y", "z"], ["z", "y", "x"], ["y", "z", "x"])}
+    assert reasons == {"refused: would join first names ann / cat (x, z)"}
 
 
 def test_a_group_of_partial_records_joins_at_most_one_person():

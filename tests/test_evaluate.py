@@ -38,6 +38,8 @@ def test_recall_ceiling_is_reachable_over_true_pairs():
     evaluation.reachable_pairs = reachable_pairs(records, ["email", "postcode_norm"], pl.DataFrame({"record_key": ["r4"], "linked_record_key": ["r1"]}))
     assert evaluation.recall_ceiling == 6 / 11
     assert "recall ceiling      0.5455" in evaluation.render()
+    evaluation.identifying_pairs = reachable_pairs(records, ["email"], pl.DataFrame({"record_key": ["r4"], "linked_record_key": ["r1"]}))
+    assert evaluation.identifying_ceiling == 3 / 11 and "identifying       0.2727" in evaluation.render()
 
 
 def _merged_clusters() -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -23,9 +23,9 @@ import pytest
 from dagster import DagsterEventType
 
 from dagster_project.config import load_config
-from dagster_project.dbt_workspace import dbt_executable, workspace_dbt_project
+from dagster_project.dbt_workspace import WorkspaceDbtPreparer, dbt_executable, workspace_dbt_project
 from dagster_project.dbt_workspace import record_models_built
-from dagster_project.defs.dbt import BY_CONSTRUCTION, STAGING_VIEWS, build_args, staging_views_in_place
+from dagster_project.defs.dbt import BY_CONSTRUCTION, KEPT_IN_PLACE, build_args, staging_in_place
 from dagster_project.governance.erasure import erase_person
 from dagster_project.identity.incremental import plan_scoring, reuse_scores
 from dagster_project.identity.resolve import resolve_identities
@@ -185,9 +185,11 @@ INCREMENTAL_MODELS = {"intermediate.int_identity__records": "record_key", "marts
 
 
 def _dbt_run(config, *args: str) -> None:
+    """The incremental models, and the person fingerprints the person-level marts compare against."""
     project = config.state_dir / "dbt"
     subprocess.run([dbt_executable(), "run", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
-                    "--select", *(table.split(".")[1] for table in INCREMENTAL_MODELS), *args], check=True)
+                    "--select", *(table.split(".")[1] for table in INCREMENTAL_MODELS), "int_customer__input_fingerprints",
+                    *args], check=True)
 
 
 def _rows(config) -> dict:
@@ -286,29 +288,39 @@ def test_a_full_run_or_changed_models_pass_full_refresh_to_dbt(tmp_path):
     assert "--full-refresh" not in incremental and "--full-refresh" in full
     # The tests that hold by construction of the SQL run only when models change or on --full.
     assert incremental[-2:] == ["--exclude", BY_CONSTRUCTION] and BY_CONSTRUCTION not in " ".join(full)
-    # The staging views stay as the last run left them, when the warehouse has them.
-    assert build_args(full_run_tags(False), tmp_path, staging_views_in_place=True)[-1] == f"{BY_CONSTRUCTION} {STAGING_VIEWS}"
-    assert STAGING_VIEWS not in " ".join(build_args(full_run_tags(True), tmp_path, staging_views_in_place=True))
+    # The staging views and seeds stay as the last run left them, when the warehouse has them.
+    assert build_args(full_run_tags(False), tmp_path, staging_in_place=True)[-1] == f"{BY_CONSTRUCTION} {KEPT_IN_PLACE}"
+    assert KEPT_IN_PLACE not in " ".join(build_args(full_run_tags(True), tmp_path, staging_in_place=True))
     # Another currency rate, mapping or model: the incremental models are rebuilt whole once.
     (tmp_path / ".models_fingerprint").write_text("v2")
     assert "--full-refresh" in build_args(full_run_tags(False), tmp_path)
 
 
-def test_staging_views_are_in_place_only_when_the_warehouse_has_every_one(workspace_factory):
+def test_staging_views_and_seeds_are_in_place_only_when_the_warehouse_has_every_one(workspace_factory):
     config = workspace_factory("staging_views")
-    assert not staging_views_in_place(config)  # no warehouse yet
+    WorkspaceDbtPreparer(config).render(config.state_dir / "dbt")  # its seed files
+    seeds = sorted(path.stem for path in (config.state_dir / "dbt" / "seeds").glob("*.csv"))
+    assert seeds and not staging_in_place(config)  # no warehouse yet
     with connect(config.warehouse) as con:
         con.execute("create schema staging")
         for source in config.sources:
             con.execute(f"create view staging.{source.staging_model} as select 1 as id")
-    assert staging_views_in_place(config)
+        assert not staging_in_place(config)  # no seed yet
+        con.execute("create schema reference")
+        for seed in seeds:
+            con.execute(f"create table reference.{seed} as select 1 as id")
+    assert staging_in_place(config)
     with connect(config.warehouse) as con:
+        con.execute(f"drop table reference.{seeds[0]}")
+    assert not staging_in_place(config)
+    with connect(config.warehouse) as con:
+        con.execute(f"create table reference.{seeds[0]} as select 1 as id")
         con.execute(f"drop view staging.{config.sources[0].staging_model}")
-    assert not staging_views_in_place(config)
-    assert not staging_views_in_place(dataclasses.replace(config, engine="spark"))
+    assert not staging_in_place(config)
+    assert not staging_in_place(dataclasses.replace(config, engine="spark"))
 
 
-def test_an_incremental_run_keeps_the_staging_views_and_skips_no_step(multi_day):
+def test_an_incremental_run_keeps_the_staging_views_and_seeds_and_skips_no_step(multi_day):
     config, third = multi_day["config"], multi_day["runs"][2]  # the third run was incremental
     with dagster_instance(config) as instance:
         events = [record.event_log_entry.dagster_event for record in instance.get_records_for_run(third.run_id).records
@@ -316,4 +328,5 @@ def test_an_incremental_run_keeps_the_staging_views_and_skips_no_step(multi_day)
     assert not [event.step_key for event in events if event.event_type == DagsterEventType.STEP_SKIPPED]
     kept = {tuple(event.asset_key.path) for event in events if event.event_type == DagsterEventType.ASSET_MATERIALIZATION
             and "kept" in event.step_materialization_data.materialization.metadata}
-    assert kept == {("staging", source.staging_model) for source in config.sources}
+    seeds = {("reference", path.stem) for path in (config.state_dir / "dbt" / "seeds").glob("*.csv")}
+    assert kept == {("staging", source.staging_model) for source in config.sources} | seeds

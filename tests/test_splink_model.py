@@ -15,6 +15,7 @@ from dagster_project.identity.splink_model import (
     MIN_M_DIFFERENT, _open_linker, blocking_rule_counts, explain_pair, guard_weights, score_pairs, train_model, waterfall_chart_html,
 )
 from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, prepare_records, scratch_database
+from dagster_project.identity.term_frequencies import frozen_lookups
 from tests.splink_synthetic import load_identity_records, synthetic_records
 
 TABLE = "intermediate.int_identity__records"
@@ -370,3 +371,41 @@ def test_addresses_are_compared_in_one_spelling_with_the_flat_after_the_street()
             f"select record_key, address_line_norm, house_number from {SCRATCH}.main.splink_records").fetchall()}
     assert prepared["before"] == prepared["after"] == prepared["apartment"] == ("80 farm grove flat 6", "80")
     assert prepared["house"] == ("123 gladstone gardens", "123") and prepared["neighbour"][1] == "124"
+
+
+@pytest.mark.parametrize("restricted", [False, True])
+def test_scoring_representatives_of_identical_records_gives_every_records_scores(warehouse, trained, restricted):
+    # Copies of records under other keys (a person's many consent events): Splink scores one record
+    # per group of identical rows; every pair and score must be as if it scored them all, the pairs
+    # within a group and the kept pairs (blocked or not, within a group or across) included.
+    warehouse.execute(f"""
+        create or replace view intermediate.records_with_copies as
+        select * from {TABLE}
+        union all select t.* replace ('copy' || n || ':' || record_key as record_key)
+        from {TABLE} as t, range(2) as copies(n) where hash(record_key) % 5 = 0""")
+    model_path = trained[0]
+    model = json.loads(model_path.read_text())
+    with scratch_database(warehouse):
+        prepare_records(warehouse, "intermediate.records_with_copies")
+        dirty = None
+        if restricted:  # an incremental run: only the pairs with a new or changed record
+            dirty = "is_new"
+            warehouse.execute(f"""create or replace table {SCRATCH}.main.splink_records as
+                select *, hash(record_key) % 3 = 0 as is_new from {SCRATCH}.main.splink_records""")
+        frequencies = frozen_lookups(warehouse, model, model_path)
+        warehouse.execute(f"""create table {SCRATCH}.keep as
+            select distinct least(a.record_key, b.record_key) as record_key_l, greatest(a.record_key, b.record_key) as record_key_r
+            from {SCRATCH}.main.splink_records as a join {SCRATCH}.main.splink_records as b
+              on a.record_key <> b.record_key and (a.email = b.email or a.last_name_norm = b.last_name_norm)
+            where hash(a.record_key, b.record_key) % 50 = 0""")
+        scored = {
+            by: score_pairs(warehouse, model, 0.9, keep_pairs=f"{SCRATCH}.keep", term_frequencies=frequencies,
+                            only_pairs_of=dirty, by_representatives=by).sort("record_key_l", "record_key_r")
+            for by in (True, False)
+        }
+        groups = warehouse.execute(f"""select count(*), count(distinct hash(columns(* exclude (record_key))))
+            from {SCRATCH}.main.splink_records""").fetchall()[0]
+    assert groups[1] < groups[0] - 500  # there are copies to group
+    within = scored[False].filter(pl.col("record_key_l").str.ends_with(pl.col("record_key_r").str.split(":").list.last()))
+    assert within.height > 0 and scored[False]["from_blocking"].any() and not scored[False]["from_blocking"].all()
+    assert scored[True].equals(scored[False])

@@ -65,32 +65,38 @@ SELECTIONS = {
 # staging model's grain: row_number() = 1 per non-null key). They can only fail
 # when the SQL changes, and then the run is a full one, so incremental runs skip them.
 BY_CONSTRUCTION = "tag:cdp_by_construction"
-# The staging models are views: their definitions change only with the models (then the run
-# is a full one), so an incremental run leaves the views of the last run in place.
-STAGING_VIEWS = "fqn:staging"
+# The staging models are views and the seeds are tables of the seed files: both change only with
+# the models and seeds (then the run is a full one), so an incremental run leaves those of the
+# last run in place, and with the seeds their data tests.
+KEPT_IN_PLACE = "fqn:staging resource_type:seed"
+KEPT_SCHEMAS = ("staging", "reference")  # of the staging views and the seeds (dbt_project.yml)
 
 
-def build_args(run_tags: Mapping[str, str], project_dir: Path, staging_views_in_place: bool = False) -> list[str]:
+def build_args(run_tags: Mapping[str, str], project_dir: Path, staging_in_place: bool = False) -> list[str]:
     """dbt build, with --full-refresh on `cdp run --full` and when the models, seeds or
     mappings changed since the last complete run (an incremental model would keep rows
     computed the old way: another currency rate, another mapping); otherwise without
-    the tests that hold by construction, nor the staging views when the warehouse has them.
+    the tests that hold by construction, nor the staging views and seeds when the warehouse has them.
     The same on Spark (its snapshot: dbt/macros/spark_snapshot.sql)."""
     full = is_full_run(run_tags) or models_changed_since_last_build(project_dir)
     if full:
         return BUILD + ["--full-refresh"]
-    excluded = [BY_CONSTRUCTION] + ([STAGING_VIEWS] if staging_views_in_place else [])
+    excluded = [BY_CONSTRUCTION] + ([KEPT_IN_PLACE] if staging_in_place else [])
     return BUILD + ["--exclude", " ".join(excluded)]
 
 
-def staging_views_in_place(config: CdpConfig) -> bool:
-    """Whether the warehouse holds the staging view of every source (a DuckDB warehouse)."""
+def staging_in_place(config: CdpConfig) -> bool:
+    """Whether the warehouse holds the staging view of every source and the table of every seed
+    of the workspace's dbt project (a DuckDB warehouse)."""
     if config.engine != "duckdb" or not config.warehouse.exists():
         return False
+    seeds = {path.stem for path in (config.state_dir / "dbt" / "seeds").glob("*.csv")}
+    wanted = {("staging", source.staging_model) for source in config.sources} | {("reference", seed) for seed in seeds}
     with connect(config.warehouse) as con:
-        views = {name for (name,) in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'staging' and table_type = 'VIEW'").fetchall()}
-    return {source.staging_model for source in config.sources} <= views
+        relations = set(con.execute(
+            """select table_schema, table_name from information_schema.tables
+            where (table_schema = 'staging' and table_type = 'VIEW') or table_schema = 'reference'""").fetchall())
+    return wanted <= relations
 
 
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
@@ -106,10 +112,10 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
         if engine == "spark":
             spark.release()  # local mode: dbt-spark's session in the dbt process needs the metastore
         announce_parent()  # the dbt launcher (definitions.py) checks it was not orphaned before it started
-        views = name == "dbt_staging_and_intermediate" and staging_views_in_place(cdp.config())
-        args = build_args(context.run.tags, Path(dbt.project_dir), staging_views_in_place=views)
-        if views and "--full-refresh" not in args:  # the staging views are left out: they stand as they are
-            yield from _kept_staging_views(context)
+        kept = name == "dbt_staging_and_intermediate" and staging_in_place(cdp.config())
+        args = build_args(context.run.tags, Path(dbt.project_dir), staging_in_place=kept)
+        if kept and "--full-refresh" not in args:  # the staging views and seeds are left out: they stand as they are
+            yield from _kept_in_place(context)
         with Counter(f"dbt {name}", len(context.selected_asset_keys), context.log) as models:
             for event in dbt.cli(args, context=context).stream():
                 if isinstance(event, dg.Output):  # a model, seed or snapshot built (tests are check results)
@@ -119,9 +125,9 @@ def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefi
     return build
 
 
-def _kept_staging_views(context: dg.AssetExecutionContext):
-    """An output for each staging view a run keeps, before the models that read them (Dagster skips
-    the steps downstream of an output never yielded, e.g. survey sentiment)."""
+def _kept_in_place(context: dg.AssetExecutionContext):
+    """An output for each staging view and seed a run keeps, before the models that read them
+    (Dagster skips the steps downstream of an output never yielded, e.g. survey sentiment)."""
     for output_name, key in context.assets_def.keys_by_output_name.items():
-        if key.path[0] == "staging" and output_name in context.selected_output_names:
-            yield dg.Output(None, output_name=output_name, metadata={"kept": "view unchanged since the last complete run"})
+        if key.path[0] in KEPT_SCHEMAS and output_name in context.selected_output_names:
+            yield dg.Output(None, output_name=output_name, metadata={"kept": "unchanged since the last complete run"})

@@ -87,18 +87,31 @@ def _spellings_agree(left: str, right: str) -> str:
 
 
 def _alike_names(left: str, right: str, nickname_pair: str) -> str:
-    """Two names alike enough to be one: close spellings, an initial, nicknames of one name, or one missing."""
-    return (f"({left} IS NULL OR {right} IS NULL OR jaro_winkler_similarity({left}, {right}) >= 0.88"
-            f" OR starts_with({left}, {right}) OR starts_with({right}, {left}) OR {nickname_pair})")
+    """Two names, both given, alike enough to be one: close spellings, an initial, nicknames of one name."""
+    return (f"({left} IS NOT NULL AND {right} IS NOT NULL AND (jaro_winkler_similarity({left}, {right}) >= 0.88"
+            f" OR starts_with({left}, {right}) OR starts_with({right}, {left}) OR {nickname_pair}))")
 
 
-# Names written the other way round on one record ("smith john" / "john smith"):
-# both cross pairs (one record's first name with the other's last name) are alike.
-# Which cross pair holds the first names is unknown, so both must agree: one
-# alike cross pair alone may be the surnames of twins ("smith john" / "jane smith").
-SWAPPED_ALIKE = (f"({_alike_names('first_name_norm_l', 'last_name_norm_r', 'nickname_pair_first_l_last_r')}"
-                 f" AND {_alike_names('last_name_norm_l', 'first_name_norm_r', 'nickname_pair_last_l_first_r')}"
-                 " AND (last_name_norm_l IS NOT NULL OR last_name_norm_r IS NOT NULL))")
+def _alike_or_missing(left: str, right: str, nickname_pair: str) -> str:
+    return f"({left} IS NULL OR {right} IS NULL OR {_alike_names(left, right, nickname_pair)})"
+
+
+# Names written the other way round on one record ("smith john" / "john smith").
+# The cross pairs are one record's first name with the other's last name: A is
+# (first_l, last_r), B is (last_l, first_r). Which of them holds the first names
+# depends on which record is swapped, which is unknown. The pair is exempt from
+# the first-name conflict when one cross pair is alike and either the other is
+# too (or missing), or the alike one holds a first name: its first-name field's
+# name is written more often as a first name than as a last name in the records
+# ("jack stanley" / "stubbs jaxck": a surname replaced). One alike cross pair of
+# surnames is not enough: "john smith" / "smith jane" are twins. (The nickname
+# lists cannot tell: Smith, Stanley and Taylor are first names there too.)
+_CROSS_A = ("first_name_norm_l", "last_name_norm_r", "nickname_pair_first_l_last_r")
+_CROSS_B = ("last_name_norm_l", "first_name_norm_r", "nickname_pair_last_l_first_r")
+SWAPPED_ALIKE = (
+    f"(({_alike_names(*_CROSS_A)} AND ({_alike_or_missing(*_CROSS_B)} OR written_as_first_name_l))"
+    f" OR ({_alike_names(*_CROSS_B)} AND ({_alike_or_missing(*_CROSS_A)} OR written_as_first_name_r)))"
+)
 
 
 def _first_name_conflict() -> str:
@@ -132,7 +145,7 @@ SEX_CONFLICT = ("sex_l <> sex_r"
                 " AND (coalesce(length(first_name_norm_l), 0) <= 1 OR coalesce(length(first_name_norm_r), 0) <= 1)")
 CONFLICT_COLUMNS = [
     "record_key", "date_of_birth", "first_name_norm", "first_name_canonical", "first_name_listed", "last_name_norm", "name_suffix",
-    "sex", "name_count", "first_name_phonetic",
+    "sex", "name_count", "written_as_first_name", "first_name_phonetic",
 ]
 
 
@@ -165,7 +178,8 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
     identity gate (expectations/identity_person_map.json) runs this same SQL
     over the person map. Reads RECORD_PHONETICS, written beside the person
     map by identity resolution."""
-    member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c not in ("name_count", "first_name_phonetic", "sex"))
+    computed = ("name_count", "written_as_first_name", "first_name_phonetic", "sex")
+    member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c not in computed)
     sex = "r.sex" if has_sex else "cast(null as varchar) as sex"  # a records table from before the field
     pair_columns = ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in CONFLICT_COLUMNS)
     conflict = {
@@ -181,10 +195,16 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
             select first_name_norm, count(*) as name_count from {records}
             where first_name_norm is not null group by first_name_norm
         ),
+        surname_counts as (
+            select last_name_norm, count(*) as surname_count from {records}
+            where last_name_norm is not null group by last_name_norm
+        ),
         members as (
-            select m.grp, {member_columns}, {sex}, n.name_count, p.first_name_phonetic
+            select m.grp, {member_columns}, {sex}, n.name_count, p.first_name_phonetic,
+                   coalesce(n.name_count, 0) > coalesce(s.surname_count, 0) as written_as_first_name
             from ({membership}) as m join {records} as r on r.record_key = m.record_key
             left join name_counts as n on n.first_name_norm = r.first_name_norm
+            left join surname_counts as s on s.last_name_norm = r.first_name_norm
             left join {RECORD_PHONETICS} as p on p.record_key = r.record_key
         ),
         suspect as (
@@ -504,14 +524,15 @@ def cluster_without_conflicts(
     reasons: dict[int, str] = {}
 
     def conflict_reason(a: int, b: int) -> str:
-        """What joining clusters a and b would do wrong: their first conflicting pair, named."""
+        """What joining clusters a and b would do wrong: the conflicting pair of the smallest record
+        names (not the first met: members and node numbers come in an order that can differ between runs)."""
         a, b = uf.find(a), uf.find(b)
         members_b = set(uf.members[b])
-        for member in uf.members[a]:
-            shared = conflicts_of[member] & members_b
-            if shared:
-                pair = tuple(sorted((member, min(shared))))
-                return f"join {why[pair]} ({name(pair[0])}, {name(pair[1])})"
+        pairs = [(min(m, o), max(m, o)) for m in uf.members[a] for o in conflicts_of[m] & members_b]
+        if pairs:
+            pair = min(pairs, key=lambda p: sorted((name(p[0]), name(p[1]))))
+            first, second = sorted((name(pair[0]), name(pair[1])))
+            return f"join {why[pair]} ({first}, {second})"
         source = uf.shared_source(a, b)
         if source is not None:
             pair = sorted((name(uf.sources[a][source]), name(uf.sources[b][source])))

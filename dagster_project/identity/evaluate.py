@@ -13,6 +13,13 @@ device login. A pair outside it has nothing in common with the rest of its
 person (an anonymous device, an email seen nowhere else), so no resolver
 that links on shared values finds it: the ceiling tells what recall the data
 allows, and recall / ceiling what share of that the resolver reached.
+A chain through a surname, a date of birth or a postcode alone is counted
+there, though no resolver could justify such a link; the identifying
+ceiling counts only chains through identifying evidence: an email, phone,
+loyalty id or device, a login, or a surname with a date of birth or an
+address, or a full name with a date of birth or a postcode. Neither is a
+strict bound: a resolver also links on near values (typos), which no
+equal-value chain holds.
 
 False merges by cause (the first that applies): household (the two true
 persons share a household in truth_households.csv; of which twins, Jr/Sr
@@ -39,6 +46,14 @@ from dagster_project.warehouse import connect
 SHARED_VALUE_COLUMNS = (
     "email", "phone", "loyalty_id", "device_id", "last_name_norm", "date_of_birth", "address_line_norm", "postcode_norm",
 )
+# Identifying evidence: identifiers, and the combinations of values (SQL over the records) that tell a person.
+IDENTIFIERS = ("email", "phone", "loyalty_id", "device_id")
+IDENTIFYING_COMBINATIONS = {
+    "surname_and_birth": ("last_name_norm", "date_of_birth"),
+    "surname_and_address": ("last_name_norm", "address_line_norm"),
+    "name_and_birth": ("first_name_norm", "last_name_norm", "date_of_birth"),
+    "name_and_postcode": ("first_name_norm", "last_name_norm", "postcode_norm"),
+}
 
 
 @dataclass
@@ -60,6 +75,7 @@ class IdentityEvaluation:
     household_false_merges: int | None = None  # of which the two live in the same household
     false_merge_causes: dict[str, int] | None = None  # see false_merge_causes()
     reachable_pairs: int | None = None  # true pairs joined through shared values (see the module docstring)
+    identifying_pairs: int | None = None  # of them, joined through identifying evidence only
 
     @property
     def precision(self) -> float:
@@ -74,6 +90,12 @@ class IdentityEvaluation:
         if self.reachable_pairs is None:
             return None
         return self.reachable_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def identifying_ceiling(self) -> float | None:
+        if self.identifying_pairs is None:
+            return None
+        return self.identifying_pairs / self.true_pairs if self.true_pairs else 1.0
 
     @property
     def f1(self) -> float:
@@ -91,6 +113,9 @@ class IdentityEvaluation:
                 f"recall ceiling      {self.recall_ceiling:.4f}  ({self.reachable_pairs} true pairs joined through shared values;"
                 f" recall is {self.recall / self.recall_ceiling:.1%} of it)"
                 if self.recall_ceiling else "",
+                f"  identifying       {self.identifying_ceiling:.4f}  ({self.identifying_pairs} true pairs joined through identifiers,"
+                f" a surname with a date of birth or address, a full name with a date of birth or postcode)"
+                if self.identifying_ceiling else "",
                 f"recall, identifiable records  {self.identifiable_recall:.4f}  ({self.identifiable_records} records with an email, phone, loyalty id, full name or a login-tied device)"
                 if self.identifiable_recall is not None else "",
                 f"described records   precision {self.described.precision:.4f}, recall {self.described.recall:.4f}"
@@ -111,7 +136,7 @@ class IdentityEvaluation:
         return [
             f"  by cause: household {c['household']} (twins {c['twins']}, Jr/Sr {c['jr_sr']},"
             f" through a partial record {c['household_partial']},"
-            f" through a record with only an email or phone {c.get('household_identifier_only', 0)}),"
+            f" through a record with only an email or phone {c['household_identifier_only']}),"
             f" same name {c['same_name']}, partial record {c['partial_record']}, other {c['other']}",
         ]
 
@@ -135,6 +160,12 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
         available = {row[0] for row in con.sql("describe intermediate.int_identity__records").fetchall()}
         shared = [c for c in SHARED_VALUE_COLUMNS if c in available]
         values = "".join(f", cast(r.{c} as varchar) as {c}" for c in shared)
+        identifying = [c for c in IDENTIFIERS if c in available] + [
+            name for name, parts in IDENTIFYING_COMBINATIONS.items() if set(parts) <= available]
+        # A combination is null when any of its values is (|| of a null is null).
+        values += "".join(
+            f", {' || chr(31) || '.join(f'cast(r.{c} as varchar)' for c in parts)} as {name}"
+            for name, parts in IDENTIFYING_COMBINATIONS.items() if set(parts) <= available)
         predicted = con.sql(
             f"""
             select m.record_key, m.source, m.source_record_id, m.person_id{values},
@@ -157,6 +188,7 @@ def evaluate_identity(warehouse: Path, truth_path: Path) -> IdentityEvaluation:
     scored = predicted.join(truth, on=["source", "source_record_id"], how="inner")
     evaluation = score(scored.select("person_id", "true_id", "partial", "described", "first_name_norm", "last_name_norm"), households)
     evaluation.reachable_pairs = reachable_pairs(scored, shared, logins)
+    evaluation.identifying_pairs = reachable_pairs(scored, identifying, logins)
     identifiable = score(scored.filter(pl.col("identifiable")).select("person_id", "true_id"))
     evaluation.identifiable_recall = identifiable.recall
     evaluation.identifiable_records = identifiable.records

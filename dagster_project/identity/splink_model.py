@@ -40,7 +40,15 @@ from dagster_project.identity.splink_prepare import (
     prepare_records,
     scratch_database,
 )
-from dagster_project.identity.term_frequencies import freeze_term_frequencies, frozen_lookups
+from dagster_project.identity.representatives import (
+    GROUPS,
+    REPRESENTATIVES,
+    SELF_BLOCKED,
+    expand_to_records,
+    group_records,
+    pairs_to_score_again,
+)
+from dagster_project.identity.term_frequencies import freeze_term_frequencies, frozen_lookups, tf_columns
 from dagster_project.identity.splink_settings import (
     DEFAULT_MIN_FILL,
     build_spec,
@@ -55,14 +63,16 @@ __all__ = ["train_model", "score_pairs", "explain_pair", "waterfall_chart_html",
 
 SELECTED = "splink_selected"
 KEPT_PAIRS = "splink_kept_pairs"  # in the scratch database, the current one while Splink runs
+REPRESENTATIVE_SCORES = "splink_representative_scores"  # the representatives' pairs, main pass
+REPRESENTATIVE_SCORES_AGAIN = "splink_representative_scores_again"  # and the registered-pairs pass
 
 
-def _open_linker(con: duckdb.DuckDBPyConnection, settings: Any) -> tuple[Linker, DuckDBAPI, SplinkDataFrame]:
-    """A Linker over the prepared table; the scratch database becomes current so
-    that Splink's own tables are created there."""
+def _open_linker(con: duckdb.DuckDBPyConnection, settings: Any, table: str = PREPARED) -> tuple[Linker, DuckDBAPI, SplinkDataFrame]:
+    """A Linker over the prepared table (or `table` of the scratch database); the scratch
+    database becomes current so that Splink's own tables are created there."""
     con.execute(f"use {SCRATCH}")
     db_api = DuckDBAPI(con)
-    records = db_api.register(PREPARED)
+    records = db_api.register(table)
     # log_level=None: leave logging configuration to the application.
     return Linker(records, settings, log_level=None), db_api, records
 
@@ -229,6 +239,7 @@ def score_pairs(
     term_frequencies: Mapping[str, str] | None = None,
     only_pairs_of: str | None = None,
     into: str | None = None,
+    by_representatives: bool = True,
 ) -> pl.DataFrame | None:
     """Splink predictions over the records prepared in the open scratch
     database (splink_prepare.prepare_records): the blocked pairs at or above `threshold`
@@ -247,19 +258,47 @@ def score_pairs(
     pairs (Splink's registered blocked pairs), so the main pass keeps its
     threshold and never materialises every blocked pair's score.
 
+    With frozen term frequencies for every adjusted column, Splink scores one record per group
+    of identical prepared records, and the scores are given to every record of the group
+    (identity.representatives): the same pairs and scores, for fewer comparisons
+    (`by_representatives` False: every record, e.g. to check that).
+
     With `into`, the pairs are written to that temporary table (temp.main.<into>)
     instead of returned: millions of them at scale, which then stay in DuckDB
     (within its memory limit) rather than in Python."""
     if only_pairs_of is not None:
         model = _restricted_blocking(model, only_pairs_of)
-    linker, db_api, _ = _open_linker(con, model)
-    for column, table in (term_frequencies or {}).items():
-        linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
+    if by_representatives and set(tf_columns(model)) <= set(term_frequencies or {}):
+        query, scored = _score_representatives(con, model, threshold, keep_pairs, term_frequencies or {}, only_pairs_of)
+    else:
+        query, scored = _score_records(con, model, threshold, keep_pairs, term_frequencies or {})
+    result = None
+    if into is None:
+        result = con.sql(query).pl()
+    else:
+        con.execute(f"create or replace temp table {into} as {query}")
+    for table in scored:
+        con.execute(f"drop table if exists {table}")
+    return result
+
+
+def _linker_with_frequencies(con: duckdb.DuckDBPyConnection, model: Mapping, term_frequencies: Mapping[str, str],
+                             table: str = PREPARED) -> tuple[Linker, DuckDBAPI]:
+    linker, db_api, _ = _open_linker(con, model, table)
+    for column, lookup in term_frequencies.items():
+        linker.table_management.register_term_frequency_lookup(db_api.register(lookup), column)
+    return linker, db_api
+
+
+def _score_records(con: duckdb.DuckDBPyConnection, model: Mapping, threshold: float | None, keep_pairs: str | None,
+                   term_frequencies: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Splink over every prepared record: the query of score_pairs' result, and the tables it reads."""
+    linker, db_api = _linker_with_frequencies(con, model, term_frequencies)
     above = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
     columns = {d[0] for d in con.execute(f"select * from {above.physical_name} limit 0").description}
     select = f"select {', '.join(_output_columns(model, columns))}"
     query = f"{select}, true as from_blocking from {above.physical_name} as p"
-    scored = [above]
+    scored = [above.physical_name]
     if keep_pairs is not None:
         # Only those the main pass did not return (most score above the threshold).
         con.execute(
@@ -269,17 +308,34 @@ def score_pairs(
         )
         linker.table_management.register_blocked_pairs_for_predict(db_api.register(KEPT_PAIRS))
         kept = linker.inference.predict(warning_mode="never")
-        scored.append(kept)
+        scored += [kept.physical_name, KEPT_PAIRS]
         query += f" union all {select}, false from {kept.physical_name} as p"
-    result = None
-    if into is None:
-        result = con.sql(query).pl()
-    else:
-        con.execute(f"create or replace temp table {into} as {query}")
-    for table in scored:
-        table.drop_table_from_database_and_remove_from_cache()
-    con.execute(f"drop table if exists {KEPT_PAIRS}")
-    return result
+    return query, scored
+
+
+def _score_representatives(con: duckdb.DuckDBPyConnection, model: Mapping, threshold: float | None,
+                           keep_pairs: str | None, term_frequencies: Mapping[str, str],
+                           dirty: str | None) -> tuple[str, list[str]]:
+    """Splink over one record per group of identical prepared records (identity.representatives),
+    expanded to every record: the query of score_pairs' result, and the tables it reads.
+    Needs frozen term frequencies: Splink's own would count the representatives only."""
+    con.execute(f"use {SCRATCH}")  # the groups' tables live there, beside Splink's
+    group_records(con, model, dirty)
+    linker, db_api = _linker_with_frequencies(con, model, term_frequencies, REPRESENTATIVES)
+    predicted = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    _select_output_columns(con, model, predicted, REPRESENTATIVE_SCORES)
+    pairs_to_score_again(con, REPRESENTATIVE_SCORES, keep_pairs, KEPT_PAIRS)
+    linker.table_management.register_blocked_pairs_for_predict(db_api.register(KEPT_PAIRS))
+    _select_output_columns(con, model, linker.inference.predict(warning_mode="never"), REPRESENTATIVE_SCORES_AGAIN)
+    query = expand_to_records(REPRESENTATIVE_SCORES, REPRESENTATIVE_SCORES_AGAIN, keep_pairs, threshold, dirty)
+    return query, [REPRESENTATIVE_SCORES, REPRESENTATIVE_SCORES_AGAIN, KEPT_PAIRS, GROUPS, REPRESENTATIVES, SELF_BLOCKED]
+
+
+def _select_output_columns(con: duckdb.DuckDBPyConnection, model: Mapping, predicted: SplinkDataFrame, into: str) -> None:
+    """Table `into` with the columns score_pairs returns of Splink's predictions; Splink's table dropped."""
+    columns = {d[0] for d in con.execute(f"select * from {predicted.physical_name} limit 0").description}
+    con.execute(f"create or replace table {into} as select {', '.join(_output_columns(model, columns))} from {predicted.physical_name} as p")
+    predicted.drop_table_from_database_and_remove_from_cache()
 
 
 def _restricted_blocking(model: Mapping, column: str) -> dict:

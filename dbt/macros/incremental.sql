@@ -86,13 +86,14 @@ delete from {{ this }} where record_key in (
    changes between runs unless the models, seeds or cdp.yml change, and then
    the run is a full refresh (defs/dbt.py). #}
 
-{# Each version of what a person's rows are computed from, as a hash (person_id, input_hash):
-   each of their records in identity.person_map with its latest version (file, row, load time),
-   or (`consent_models`) each of their consent events. #}
+{# Each version of what a person's rows are computed from, as a hash (person_id, input_kind,
+   input_hash): each of their records in identity.person_map with its latest version (file, row,
+   load time), or (`consent_models`) each of their consent events. #}
 {% macro cdp_person_input_hashes(consent_models=none) -%}
     {%- if consent_models is none %}
     select
         person_map.person_id,
+        'record' as input_kind,
         {{ cdp_row_hash(["'record'", 'person_map.record_key', 'records._file', 'records._row_number', 'records._loaded_at']) }} as input_hash
     from {{ source('identity', 'person_map') }} as person_map
     left join {{ ref('int_identity__records') }} as records
@@ -101,6 +102,7 @@ delete from {{ this }} where record_key in (
     {%- for model in consent_models %}
     select
         person_map.person_id,
+        'consent' as input_kind,
         {{ cdp_row_hash(["'consent'", 'events.source', 'events.consent_event_id', 'events._file', 'events._row_number', 'events._loaded_at']) }} as input_hash
     from {{ ref(model) }} as events
     inner join {{ source('identity', 'person_map') }} as person_map
@@ -108,23 +110,17 @@ delete from {{ this }} where record_key in (
         and person_map.source_record_id = events.source_record_id
     {{ 'union all' if not loop.last }}
     {%- else %}
-    {{ cdp_empty_relation({'person_id': 'varchar', 'input_hash': 'bigint'}) }}
+    {{ cdp_empty_relation({'person_id': 'varchar', 'input_kind': 'varchar', 'input_hash': 'bigint'}) }}
     {%- endfor %}
     {%- endif %}
 {%- endmacro %}
 
 {# One row per person in identity.person_map: person_id, _inputs_fingerprint (of the records,
-   and `with_consent` of the consent events too). #}
+   and `with_consent` of the consent events too), as int_customer__input_fingerprints computed
+   them once for this run (each mart reads them twice: in its pre-hook and its model). #}
 {% macro cdp_person_fingerprints(with_consent=false) -%}
-    select person_id, bit_xor(input_hash) as _inputs_fingerprint
-    from (
-        {{ cdp_person_input_hashes() }}
-        {%- if with_consent %}
-        union all
-        {{ cdp_person_input_hashes(cdp_consent_models()) }}
-        {%- endif %}
-    ) as person_inputs
-    group by person_id
+    select person_id, {{ 'records_and_consent_fingerprint' if with_consent else 'records_fingerprint' }} as _inputs_fingerprint
+    from {{ ref('int_customer__input_fingerprints') }}
 {%- endmacro %}
 
 {# The persons of `fingerprints` (cdp_person_fingerprints) whose stored rows
