@@ -200,19 +200,35 @@ def _spark_load_log(spark) -> dict:
             for r in spark.table("raw.load_log").where("status = 'loaded'").collect()}
 
 
+# Persons with records in >= 3 sources and an email no other person's record holds (so erasing by that
+# email finds them alone), the most records first. A golden record's email is not enough: another
+# person's record may hold it too (a family inbox).
+SOLE_EMAIL_OWNERS = """
+    with records as (select m.person_id, r.source, r.email from identity.person_map m
+                     join intermediate.int_identity__records r on r.record_key = m.record_key),
+         owners as (select email, min(person_id) as person_id from records where email is not null
+                    group by email having count(distinct person_id) = 1),
+         persons as (select person_id, count(distinct source) as sources, count(*) as n from records group by person_id)
+    select o.person_id, o.email from owners o join persons p on p.person_id = o.person_id
+    where p.sources >= 3 order by p.n desc, o.email"""
+
+
+def _sole_email_owners(spark) -> list[tuple[str, str]]:
+    """(person_id, email) of Spark's identity tables, as SOLE_EMAIL_OWNERS."""
+    return [tuple(row) for row in spark.sql(SOLE_EMAIL_OWNERS).collect()]
+
+
 def _person_in_both(flow) -> tuple[str, str]:
-    """A person with an email and records in several sources whose records are one person on both engines."""
+    """A sole email owner whose records are one person on both engines (so both erase the same rows)."""
     spark_people, duckdb_people = ({}, {})
     for pairs, people in ((flow.on_spark["person_map"], spark_people), (flow.on_duckdb["person_map"], duckdb_people)):
         for record, person in pairs:
             people.setdefault(person, set()).add(record)
     same = {frozenset(records) for records in spark_people.values()} & {frozenset(r) for r in duckdb_people.values()}
-    with connect(flow.spark_config.warehouse, read_only=True) as con:
-        candidates = con.execute("""select c.person_id, c.email from marts.dim_customer c
-                                    where c.email is not null and c.source_count >= 3 and c.email not in (
-                                        select email from marts.dim_customer group by email having count(*) > 1)
-                                    order by c.record_count desc, c.person_id""").fetchall()
-    return next((p, e) for p, e in candidates if frozenset(spark_people[p]) in same)
+    candidates = [(person, email) for person, email in _sole_email_owners(flow.spark)
+                  if frozenset(spark_people[person]) in same]
+    assert candidates, "no person with >= 3 sources, an email of their own and the same records on both engines"
+    return candidates[0]
 
 
 def _plant_rows(config, email: str) -> None:
@@ -292,6 +308,12 @@ def test_erasure_on_spark_removes_the_person_from_every_spark_table(flow, erased
     assert logged == [(report.counts["raw_rows_erased"], report.counts["quarantine_rows_erased"])]
     # every table and view: staging's views read raw, so the next run's models cannot bring them back
     assert _spark_columns_holding(flow.spark, erased.values) == []
+    # the rewritten tables still read as they were written, less the person (dbt's are Hive text tables)
+    person_map = flow.spark.table("identity.person_map")
+    records = flow.spark.table("intermediate.int_identity__records")
+    assert person_map.count() == records.count() == len(flow.on_spark["person_map"]) - report.records
+    assert person_map.join(records, "record_key").count() == person_map.count()
+    assert flow.spark.table("marts.dim_customer").count() == flow.on_spark["customers"] - 1
 
 
 def test_erasure_on_spark_moves_the_rows_from_loaded_to_erased_in_the_load_log(flow, erased):
@@ -316,8 +338,7 @@ def test_an_erasure_on_spark_cut_short_is_finished_by_running_it_again(flow, era
     from dagster_project.spark import erasure
     from tests.test_erasure import identifying_values
 
-    person_id, email = flow.spark.sql("""select person_id, email from marts.dim_customer where email is not null
-        and source_count >= 2 order by record_count desc, person_id limit 1""").collect()[0]
+    person_id, email = _sole_email_owners(flow.spark)[0]  # not the fixture's: gone from Spark
     values = identifying_values(flow.spark_config, person_id)
     assert _spark_columns_holding(flow.spark, values)
 
@@ -335,13 +356,15 @@ def test_an_erasure_on_spark_cut_short_is_finished_by_running_it_again(flow, era
 
 
 def test_erasure_on_spark_leaves_no_file_that_no_table_reads(flow, erased):
-    """The replaced tables' and partitions' old Parquet files are deleted, not only unreferenced."""
-    warehouse = flow.spark_config.spark.warehouse / "warehouse"
-    on_disk = {path.resolve().as_posix() for path in warehouse.rglob("*.parquet")}
+    """The replaced tables' and partitions' old data files are deleted, not only unreferenced."""
+    def data_files(folder: Path) -> set[str]:  # Parquet, or text (dbt-spark's Hive tables), not hidden
+        return {f.resolve().as_posix() for f in folder.rglob("part-*") if f.is_file()}
+
+    on_disk = data_files(flow.spark_config.spark.warehouse / "warehouse")
     read = {Path(urlparse(file).path) for database in flow.spark.catalog.listDatabases()
             for table in flow.spark.catalog.listTables(database.name) if table.tableType in ("MANAGED", "EXTERNAL")
             for file in flow.spark.table(f"{database.name}.{table.name}").inputFiles()}
     # a Hive-format table (dbt-spark's) names its folder, the others their files
-    read = {f.as_posix() for path in read for f in (path.rglob("*.parquet") if path.is_dir() else [path])}
+    read = {file for path in read for file in (data_files(path) if path.is_dir() else {path.resolve().as_posix()})}
     assert any("__erased" in file for file in read)  # tables were rewritten
     assert on_disk == read

@@ -7,9 +7,10 @@ tombstone hash), so the columns it reads are copied into the erasure's DuckDB
 connection, the erased rows' keys (file hash, row number) found there, and
 sent back; the model tables' conditions (person_id, record keys) run on Spark.
 
-Parquet files cannot lose rows in place: a table, or each partition of the
+A table's files cannot lose rows in place: a table, or each partition of the
 partitioned raw and quarantine tables that holds erased rows, is written
-without them to a new folder (`<table>__erased/<partition>/<version>` beside
+without them, in the table's own format (dbt-spark's tables are Hive text
+tables, ingest's Parquet), to a new folder (`<table>__erased/<partition>/<version>` beside
 the table's own folder) and the metastore is pointed at it in one step
 (ALTER TABLE ... SET LOCATION). A reader, or a crash, sees the old table (or
 partition) or the new one, never a half-written one. The old folder is then
@@ -37,6 +38,7 @@ QUARANTINE = "raw.quarantine"
 # The tables erasure finds the person in: copied from Spark before it looks.
 IDENTITY_TABLES = ["identity.person_map", "intermediate.int_identity__records", "identity.partner_matches"]
 VERSIONS = "__erased"  # suffix of the folder beside a table's own that holds its rewritten versions
+WRITER = "__erasure_writer"  # suffix of the table that writes a rewritten version in its table's format
 
 
 def erasure_tables(config, spark_resource) -> Callable | None:
@@ -143,7 +145,8 @@ class SparkTables:
         self._send("erased_records", "select distinct record_key, source, source_record_id from erased_records")
         return [(schema, table.name, self.spark.table(f"{schema}.{table.name}").columns)
                 for schema in schemas if self.spark.catalog.databaseExists(schema)
-                for table in self.spark.catalog.listTables(schema) if table.tableType in ("MANAGED", "EXTERNAL")]
+                for table in self.spark.catalog.listTables(schema)
+                if table.tableType in ("MANAGED", "EXTERNAL") and not table.name.endswith(WRITER)]
 
     def holds_erased_person(self, list_column: str) -> str:
         return f"arrays_overlap({list_column}, (select collect_list(person_id) from erased_persons))"
@@ -163,11 +166,25 @@ class SparkTables:
         files = _Files(self.spark)
         partition = "/".join(f"{column}={value}" for column, value in (spec or {}).items())
         folder = files.join(self._versions(table), partition, uuid.uuid4().hex)
-        rows.write.parquet(folder)
+        if spec:  # a partition of raw or quarantine: ingest writes them as Parquet
+            rows.write.parquet(folder)
+        else:
+            self._write_as(table, rows, folder)
         target = f"{table} partition ({_spec_sql(spec)})" if spec else table
         self.spark.sql(f"alter table {target} set location '{_quoted(folder)}'")
         self.spark.catalog.refreshTable(table)
         self.remove_unreferenced(table)
+
+    def _write_as(self, table: str, rows, folder: str) -> None:
+        """`rows` written to `folder` in `table`'s own storage format (dbt-spark's tables are Hive text
+        tables, not Parquet), through a table LIKE it at that folder: external, so dropping it keeps the files."""
+        writer = table + WRITER
+        self.spark.sql(f"drop table if exists {writer}")  # an erasure cut short may have left it
+        self.spark.sql(f"create table {writer} like {table} location '{_quoted(folder)}'")
+        try:
+            rows.write.insertInto(writer, overwrite=True)
+        finally:
+            self.spark.sql(f"drop table {writer}")
 
     def remove_unreferenced(self, table: str) -> None:
         """Delete the folders of `table` (of each partition, if partitioned) that it no longer reads:
