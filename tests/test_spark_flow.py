@@ -182,7 +182,8 @@ def test_tables_go_to_spark_and_back_with_their_types(flow, tmp_path):
     assert gone == 0  # not in Spark: dropped, so no stale copy is used
 
 
-# Erasure on Spark's tables (last in this module: it changes the Spark workspace the tests above compare).
+# Erasure on Spark's tables (last in this module: it changes the Spark workspace the tests above compare),
+# with CDP_SPARK_TESTS=all: the erasures and the search of every Spark table cost about 150 s.
 
 PLANTED_FILE = "crm/contacts_erasure_planted.csv"
 
@@ -295,6 +296,7 @@ def _spark_columns_holding(spark, values) -> list[str]:
     return found
 
 
+@slow_spark
 def test_erasure_on_spark_removes_the_person_from_every_spark_table(flow, erased):
     report = erased.on_spark
     assert report.persons == erased.on_duckdb.persons == 1 and report.records >= 3
@@ -316,6 +318,7 @@ def test_erasure_on_spark_removes_the_person_from_every_spark_table(flow, erased
     assert flow.spark.table("marts.dim_customer").count() == flow.on_spark["customers"] - 1
 
 
+@slow_spark
 def test_erasure_on_spark_moves_the_rows_from_loaded_to_erased_in_the_load_log(flow, erased):
     before, after = erased.log_before, _spark_load_log(flow.spark)
     assert after.keys() == before.keys()
@@ -355,6 +358,7 @@ def test_an_erasure_on_spark_cut_short_is_finished_by_running_it_again(flow, era
         assert line.rows_read == line.rows_loaded + line.rows_quarantined + line.rows_erased
 
 
+@slow_spark
 def test_erasure_on_spark_leaves_no_file_that_no_table_reads(flow, erased):
     """The replaced tables' and partitions' old data files are deleted, not only unreferenced."""
     def data_files(folder: Path) -> set[str]:  # Parquet, or text (dbt-spark's Hive tables), not hidden
