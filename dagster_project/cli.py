@@ -255,12 +255,15 @@ def _explain(args) -> int:
 def _erase(args) -> int:
     from dagster_project.governance.erasure import NothingToErase, erase_person
     from dagster_project.publish import publish_warehouse
+    from dagster_project.spark.erasure import erasure_tables
+    from dagster_project.spark.resource import SparkResource
 
     config = load_config(args.config)
 
     def erase() -> int:
         try:
-            report = erase_person(config, email=args.email, phone=args.phone, person_id=args.person_id)
+            report = erase_person(config, email=args.email, phone=args.phone, person_id=args.person_id,
+                                  engine_tables=erasure_tables(config, SparkResource.for_workspace(config)))
         except NothingToErase as error:
             print(error, file=sys.stderr)
             return 1

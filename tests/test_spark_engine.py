@@ -73,6 +73,21 @@ def test_engine_spark_without_pyspark_says_how_to_install_it(tmp_path, monkeypat
         load_config(make_workspace(tmp_path, _engine("spark")))
 
 
+def test_an_erasure_on_engine_spark_without_sparks_tables_is_refused(tmp_path, monkeypatch):
+    """Erasing from DuckDB alone would leave the person in Spark's tables: refused before anything is done."""
+    from dagster_project.governance.erasure import erase_person
+    from dagster_project.spark.erasure import erasure_tables
+    from dagster_project.spark.resource import SparkResource
+
+    monkeypatch.setattr(settings, "spark_installed", lambda: True)
+    config = load_config(make_workspace(tmp_path, _engine("spark")))
+    with pytest.raises(ValueError, match="engine: spark: the erasure needs Spark's tables"):
+        erase_person(config, email="someone@example.org")
+    assert not config.warehouse.exists()
+    assert erasure_tables(config, SparkResource.for_workspace(config)) is not None
+    assert erasure_tables(load_config(make_workspace(tmp_path / "duckdb")), SparkResource()) is None
+
+
 def test_a_suite_query_in_spark_sql_keeps_its_batch_and_literal_braces():
     """GX fills `{batch}` with str.format, so the regex's braces stay doubled after translation."""
     from dagster_project.quality.spark_gates import spark_query

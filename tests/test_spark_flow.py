@@ -14,6 +14,9 @@ with the same models.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
+from pathlib import Path
+from urllib.parse import urlparse
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -34,10 +37,11 @@ from dagster_project.quality.spark_gates import run_suites_on_spark
 from dagster_project.spark.compare import (
     MARTS, copy_models, outcome_on_duckdb, outcome_on_spark, partition_agreement,
 )
+from dagster_project.spark.erasure import SparkTables
 from dagster_project.spark.resource import SparkResource, end_local_spark
 from dagster_project.spark.tables import read_from_spark, write_to_spark
 from dagster_project.warehouse import connect
-from tests.conftest import copy_tree, make_workspace
+from tests.conftest import copy_tree, make_workspace, slow_spark
 
 PEOPLE = 300
 WAREHOUSE_GATES = {"raw_load", "identity_person_map", "marts_dim_customer"}
@@ -176,3 +180,195 @@ def test_tables_go_to_spark_and_back_with_their_types(flow, tmp_path):
     assert back == [("a", dt.date(2001, 2, 3), dt.datetime(2024, 5, 6, 7, 8, 9), Decimal("12.34"), ["x", "y"], None)]
     assert types["seen"] == "TIMESTAMP"  # not WITH TIME ZONE: as DuckDB's own tables
     assert gone == 0  # not in Spark: dropped, so no stale copy is used
+
+
+# Erasure on Spark's tables (last in this module: it changes the Spark workspace the tests above compare),
+# with CDP_SPARK_TESTS=all: the erasures and the search of every Spark table cost about 150 s.
+
+PLANTED_FILE = "crm/contacts_erasure_planted.csv"
+
+
+class Erased(NamedTuple):
+    person_id: str
+    values: dict  # test_erasure.identifying_values
+    on_spark: object  # ErasureReport
+    on_duckdb: object
+    log_before: dict  # (source, sha256) -> (read, loaded, quarantined, erased) of Spark's raw.load_log
+
+
+def _spark_load_log(spark) -> dict:
+    return {(r.source, r.sha256): (r.rows_read, r.rows_loaded, r.rows_quarantined, r.rows_erased)
+            for r in spark.table("raw.load_log").where("status = 'loaded'").collect()}
+
+
+# Persons with records in >= 3 sources and an email no other person's record holds (so erasing by that
+# email finds them alone), the most records first. A golden record's email is not enough: another
+# person's record may hold it too (a family inbox).
+SOLE_EMAIL_OWNERS = """
+    with records as (select m.person_id, r.source, r.email from identity.person_map m
+                     join intermediate.int_identity__records r on r.record_key = m.record_key),
+         owners as (select email, min(person_id) as person_id from records where email is not null
+                    group by email having count(distinct person_id) = 1),
+         persons as (select person_id, count(distinct source) as sources, count(*) as n from records group by person_id)
+    select o.person_id, o.email from owners o join persons p on p.person_id = o.person_id
+    where p.sources >= 3 order by p.n desc, o.email"""
+
+
+def _sole_email_owners(spark) -> list[tuple[str, str]]:
+    """(person_id, email) of Spark's identity tables, as SOLE_EMAIL_OWNERS."""
+    return [tuple(row) for row in spark.sql(SOLE_EMAIL_OWNERS).collect()]
+
+
+def _person_in_both(flow) -> tuple[str, str]:
+    """A sole email owner whose records are one person on both engines (so both erase the same rows)."""
+    spark_people, duckdb_people = ({}, {})
+    for pairs, people in ((flow.on_spark["person_map"], spark_people), (flow.on_duckdb["person_map"], duckdb_people)):
+        for record, person in pairs:
+            people.setdefault(person, set()).add(record)
+    same = {frozenset(records) for records in spark_people.values()} & {frozenset(r) for r in duckdb_people.values()}
+    candidates = [(person, email) for person, email in _sole_email_owners(flow.spark)
+                  if frozenset(spark_people[person]) in same]
+    assert candidates, "no person with >= 3 sources, an email of their own and the same records on both engines"
+    return candidates[0]
+
+
+def _plant_rows(config, email: str) -> None:
+    """A new CRM file with the person's email: one valid row (raw) and one without its required
+    updated_at (quarantined)."""
+    header = "contact_id,first_name,last_name,email,phone,birth_date,street,zip,city,country,updated_at"
+    rows = [f"P1,Erased,Planted,{email},,,1 Test Street,ZZ1 1ZZ,Leeds,GB,2025-07-02 10:00:00",
+            f"P2,Erased,Planted,{email.upper()},,,1 Test Street,ZZ1 1ZZ,Leeds,GB,"]
+    (config.landing / PLANTED_FILE).write_text("\n".join([header, *rows]) + "\n")
+
+
+@pytest.fixture(scope="module")
+def erased(flow):
+    """The same person erased on both engines after a file with their email was loaded into both."""
+    from dagster_project.governance.erasure import erase_person
+    from dagster_project.ingest.load import load_source
+    from dagster_project.ingest.tombstones import tombstone_keys
+    from dagster_project.spark.ingest import load_source_to_spark
+    from tests.test_erasure import identifying_values
+
+    person_id, email = _person_in_both(flow)
+    crm = next(s for s in flow.spark_config.sources if s.name == "crm")
+    for config in (flow.spark_config, flow.duckdb_config):
+        _plant_rows(config, email)
+    assert load_source_to_spark(flow.spark, flow.spark_config, crm, keys=tombstone_keys(flow.spark_config)).total("rows_quarantined") == 1
+    with connect(flow.duckdb_config.warehouse) as con:
+        assert load_source(con, crm, flow.duckdb_config.landing, "", tombstone_keys(flow.duckdb_config)).total("rows_quarantined") == 1
+    values = identifying_values(flow.spark_config, person_id)
+    log_before = _spark_load_log(flow.spark)
+    on_spark = erase_person(flow.spark_config, email=email, engine_tables=partial(SparkTables, flow.spark))
+    on_duckdb = erase_person(flow.duckdb_config, email=email)
+    return Erased(person_id, values, on_spark, on_duckdb, log_before)
+
+
+def _spark_columns_holding(spark, values) -> list[str]:
+    """Every column of every Spark table and view (all databases) with a cell that holds one of the
+    person's values: ids and record keys exactly (also in arrays), emails and loyalty or device ids as
+    text, phones by their digits."""
+    import re
+
+    from pyspark.sql import functions as F
+
+    exact = sorted(values["exact"])
+    texts = "|".join(re.escape(v.lower()) for v in sorted(values["substring"]) if not v.isdigit())
+    digits = "|".join(v for v in sorted(values["substring"]) if v.isdigit())
+    found = []
+    for database in spark.catalog.listDatabases():
+        for table in spark.catalog.listTables(database.name):
+            if table.isTemporary:
+                continue
+            frame = spark.table(f"{database.name}.{table.name}")
+            checks = {}
+            for field in frame.schema.fields:
+                column = F.col(f"`{field.name}`")
+                if field.dataType.simpleString() == "string":
+                    checks[field.name] = column.isin(exact) | F.lower(column).rlike(texts or "^$x") \
+                        | F.regexp_replace(column, "[^0-9]", "").rlike(digits or "^$x")
+                elif field.dataType.simpleString() == "array<string>":
+                    checks[field.name] = F.arrays_overlap(column, F.array(*[F.lit(v) for v in exact]))
+            if checks:
+                hits = frame.select([F.max(F.coalesce(test, F.lit(False)).cast("int")).alias(name)
+                                     for name, test in checks.items()]).collect()[0]
+                found += [f"{database.name}.{table.name}.{name}" for name in checks if hits[name]]
+    return found
+
+
+@slow_spark
+def test_erasure_on_spark_removes_the_person_from_every_spark_table(flow, erased):
+    report = erased.on_spark
+    assert report.persons == erased.on_duckdb.persons == 1 and report.records >= 3
+    # the same rows as on DuckDB: the person's raw rows (planted one included) and their quarantined row
+    assert report.counts["raw_rows_erased"] == erased.on_duckdb.counts["raw_rows_erased"] > report.records
+    assert report.counts["quarantine_rows_erased"] == erased.on_duckdb.counts["quarantine_rows_erased"] >= 1
+    assert report.counts["warehouse_rows_erased"] > 0
+    with connect(flow.spark_config.warehouse, read_only=True) as con:
+        logged = con.execute("select raw_rows_erased, quarantine_rows_erased from governance.erasure_log "
+                             "where request_id = ?", [report.request_id]).fetchall()
+    assert logged == [(report.counts["raw_rows_erased"], report.counts["quarantine_rows_erased"])]
+    # every table and view: staging's views read raw, so the next run's models cannot bring them back
+    assert _spark_columns_holding(flow.spark, erased.values) == []
+    # the rewritten tables still read as they were written, less the person (dbt's are Hive text tables)
+    person_map = flow.spark.table("identity.person_map")
+    records = flow.spark.table("intermediate.int_identity__records")
+    assert person_map.count() == records.count() == len(flow.on_spark["person_map"]) - report.records
+    assert person_map.join(records, "record_key").count() == person_map.count()
+    assert flow.spark.table("marts.dim_customer").count() == flow.on_spark["customers"] - 1
+
+
+@slow_spark
+def test_erasure_on_spark_moves_the_rows_from_loaded_to_erased_in_the_load_log(flow, erased):
+    before, after = erased.log_before, _spark_load_log(flow.spark)
+    assert after.keys() == before.keys()
+    moved = {key: (b[1] - a[1], b[2] - a[2]) for key, (a, b) in ((k, (after[k], before[k])) for k in before)}
+    assert sum(loaded for loaded, _ in moved.values()) == erased.on_spark.counts["raw_rows_erased"]
+    assert sum(quarantined for _, quarantined in moved.values()) == erased.on_spark.counts["quarantine_rows_erased"]
+    for key, (read, loaded, quarantined, erased_rows) in after.items():
+        assert read == loaded + quarantined + erased_rows, key
+        assert erased_rows - before[key][3] == sum(moved[key]), key
+    held = {(r.source, r.sha256): r.n for r in flow.spark.sql(
+        "select '{0}' as source, _file_sha256 as sha256, count(*) as n from raw.{0} group by 2".format("crm")).collect()}
+    assert all(after[key][1] == n for key, n in held.items())
+
+
+@slow_spark  # a second erasure on Spark, twice: minutes
+def test_an_erasure_on_spark_cut_short_is_finished_by_running_it_again(flow, erased, monkeypatch):
+    """A crash after the first table was swapped in, before its old folder was deleted; run again,
+    the erasure finds the person (Spark's identity tables go last) and removes them everywhere."""
+    from dagster_project.governance.erasure import erase_person
+    from dagster_project.spark import erasure
+    from tests.test_erasure import identifying_values
+
+    person_id, email = _sole_email_owners(flow.spark)[0]  # not the fixture's: gone from Spark
+    values = identifying_values(flow.spark_config, person_id)
+    assert _spark_columns_holding(flow.spark, values)
+
+    def crash(self, location):
+        raise RuntimeError("crashed")
+    with monkeypatch.context() as patched:
+        patched.setattr(erasure._Files, "delete", crash)
+        with pytest.raises(RuntimeError, match="crashed"):
+            erase_person(flow.spark_config, email=email, engine_tables=partial(SparkTables, flow.spark))
+    again = erase_person(flow.spark_config, email=email, engine_tables=partial(SparkTables, flow.spark))
+    assert again.persons == 1 and again.counts["raw_rows_erased"] > 0
+    assert _spark_columns_holding(flow.spark, values) == []
+    for line in flow.spark.table("raw.load_log").where("status = 'loaded'").collect():
+        assert line.rows_read == line.rows_loaded + line.rows_quarantined + line.rows_erased
+
+
+@slow_spark
+def test_erasure_on_spark_leaves_no_file_that_no_table_reads(flow, erased):
+    """The replaced tables' and partitions' old data files are deleted, not only unreferenced."""
+    def data_files(folder: Path) -> set[str]:  # Parquet, or text (dbt-spark's Hive tables), not hidden
+        return {f.resolve().as_posix() for f in folder.rglob("part-*") if f.is_file()}
+
+    on_disk = data_files(flow.spark_config.spark.warehouse / "warehouse")
+    read = {Path(urlparse(file).path) for database in flow.spark.catalog.listDatabases()
+            for table in flow.spark.catalog.listTables(database.name) if table.tableType in ("MANAGED", "EXTERNAL")
+            for file in flow.spark.table(f"{database.name}.{table.name}").inputFiles()}
+    # a Hive-format table (dbt-spark's) names its folder, the others their files
+    read = {file for path in read for file in (data_files(path) if path.is_dir() else {path.resolve().as_posix()})}
+    assert any("__erased" in file for file in read)  # tables were rewritten
+    assert on_disk == read

@@ -10,6 +10,7 @@ from dagster_project.governance.requests import process_erasure_requests
 from dagster_project.ingest.tombstones import tombstone_keys
 from dagster_project.ingest.load import load_source
 from dagster_project.progress import track
+from dagster_project.spark.erasure import erasure_tables
 from dagster_project.spark.ingest import load_source_to_spark
 from dagster_project.spark.resource import SparkResource
 from dagster_project.warehouse import connect
@@ -30,8 +31,9 @@ def build_ingest_assets(config: CdpConfig) -> list[dg.AssetsDefinition]:
     "governance.erasure_requests records each request with hashed identifiers only.",
 )
 @retried_when_locked
-def erasure_requests(context: dg.AssetExecutionContext, cdp: CdpResource) -> dg.MaterializeResult:
-    report = process_erasure_requests(cdp.config(), context.run_id)
+def erasure_requests(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
+    config = cdp.config()
+    report = process_erasure_requests(config, context.run_id, erasure_tables(config, spark))
     for file, reason in report.rejected_files.items():
         context.log.warning(f"erasure request file {file} rejected, this run's exports are held: {reason}")
     return dg.MaterializeResult(metadata={

@@ -17,11 +17,17 @@ with no personal data. The next run rebuilds every model without them.
 Last, the warehouse file is rewritten without its free blocks, where deleted
 rows would otherwise stay readable (warehouse.rewrite_without_free_blocks);
 a batch of requests (governance/requests.py) rewrites once, after the last.
+
+With engine spark the same flow also runs over Spark's tables, which are the
+run's truth (the DuckDB warehouse holds copies): which rows go is decided
+here for both engines (`_erase_rows`); only deleting them differs,
+`DuckdbTables` below and spark.erasure.SparkTables.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -69,9 +75,12 @@ class ErasureReport:
 
 
 def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | None = None, person_id: str | None = None,
-                 rewrite: bool = True) -> ErasureReport:
+                 rewrite: bool = True, engine_tables: Callable | None = None) -> ErasureReport:
     """`rewrite=False` leaves the deleted rows in the file's free blocks: only for a caller that
-    erases several people and then calls rewrite_without_free_blocks once."""
+    erases several people and then calls rewrite_without_free_blocks once. With engine spark,
+    `engine_tables(con)` gives Spark's tables (spark.erasure.SparkTables, bound to a session by the caller)."""
+    if config.engine == "spark" and engine_tables is None:
+        raise ValueError("engine: spark: the erasure needs Spark's tables (engine_tables), or they would keep the person")
     request_id = f"erasure-{uuid.uuid4().hex[:12]}"
     report = ErasureReport(request_id)
     with connect(config.warehouse) as con:
@@ -84,6 +93,9 @@ def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | No
         con.execute(f"""create or replace temp table requested as select
             {normalised_sql('email', 'email', 'null', keys.default_calling_code)} as email,
             {normalised_sql('phone', 'phone', 'null', keys.default_calling_code)} as phone from requested_as_given""")
+        on_spark = engine_tables(con) if engine_tables is not None else None
+        if on_spark is not None:  # Spark's identity tables are the truth (also after an erasure cut short)
+            on_spark.copy_identity()
         persons = _find_persons(con, email=email, phone=phone, person_id=person_id)
         if not persons and not (email or phone):
             raise NothingToErase(f"no person {person_id!r} in identity.person_map")
@@ -100,13 +112,13 @@ def erase_person(config: CdpConfig, *, email: str | None = None, phone: str | No
         con.execute("begin transaction")
         try:
             report.counts["tombstones_written"] = _write_tombstones(con, request_id)
-            report.counts["raw_rows_erased"] = _erase_raw(con, config, keys) + _erase_partner_records(con, config)
-            report.counts["quarantine_rows_erased"] = _erase_quarantine(con, config, keys)
-            report.counts["warehouse_rows_erased"] = _erase_models(con)
+            report.counts.update(_erase_rows(con, config, keys, DuckdbTables(con)))
             con.execute("commit")
         except Exception:
             con.execute("rollback")
             raise
+        if on_spark is not None:  # DuckDB held the run's copies; the counts are those of Spark's own tables
+            report.counts.update(_erase_rows(con, config, keys, on_spark))
         report.counts["export_rows_erased"] = _erase_exports(con, config, persons, request_id)
         con.execute(
             "insert into governance.erasure_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -159,36 +171,32 @@ def _write_tombstones(con, request_id: str) -> int:
     return con.execute("select count(*) from governance.erasure_tombstones").fetchall()[0][0] - before
 
 
-def _erase_raw(con, config: CdpConfig, keys) -> int:
+def _erase_rows(con, config: CdpConfig, keys, tables) -> dict[str, int]:
+    """The erased people's rows out of `tables` (DuckdbTables, or spark.erasure.SparkTables):
+    which rows is decided here, for both engines; only the deleting differs."""
+    raw = _erase_raw(con, tables, config, keys) + _erase_partner_records(con, tables, config)
+    return {"raw_rows_erased": raw,
+            "quarantine_rows_erased": _erase_quarantine(con, tables, config, keys),
+            "warehouse_rows_erased": _erase_models(tables)}
+
+
+def _erase_raw(con, tables, config: CdpConfig, keys) -> int:
     """Delete matching raw rows and move their count from loaded to erased in raw.load_log."""
-    removed = 0
-    for source in config.sources:
-        if not table_exists(con, "raw", source.name):
-            continue
-        condition = erased_condition(con, source, keys)
-        per_file = con.execute(f"select _file_sha256, count(*) from raw.{source.name} where {condition} group by 1").fetchall()
-        removed += _count_as_erased(con, source.name, per_file, "rows_loaded")
-        con.execute(f"delete from raw.{source.name} where {condition}")
-    return removed
+    return sum(tables.delete_raw_rows(source.name, erased_condition(con, source, keys))
+               for source in config.sources if tables.exists(f"raw.{source.name}"))
 
 
-def _erase_partner_records(con, config: CdpConfig) -> int:
+def _erase_partner_records(con, tables, config: CdpConfig) -> int:
     """A partner's encoded records matched to an erased person: out of raw, and
     listed in erased_records so their staging rows go with the person's."""
     if not table_exists(con, "identity", "partner_matches"):
         return 0
     con.execute("""insert into erased_records select null, source, source_record_id from identity.partner_matches
                    where person_id in (select person_id from erased_persons)""")
-    removed = 0
-    for source in (s for s in config.sources if s.kind == "partner"):
-        if not table_exists(con, "raw", source.name):
-            continue
-        condition = (f"cast({source.mapping['source_record_id']} as varchar) in "
-                     f"(select source_record_id from erased_records where source = '{source.name}')")
-        per_file = con.execute(f"select _file_sha256, count(*) from raw.{source.name} where {condition} group by 1").fetchall()
-        removed += _count_as_erased(con, source.name, per_file, "rows_loaded")
-        con.execute(f"delete from raw.{source.name} where {condition}")
-    return removed
+    return sum(
+        tables.delete_raw_rows(source.name, f"cast({source.mapping['source_record_id']} as varchar) in "
+                                            f"(select source_record_id from erased_records where source = '{source.name}')")
+        for source in config.sources if source.kind == "partner" and tables.exists(f"raw.{source.name}"))
 
 
 def _count_as_erased(con, source: str, per_file: list[tuple[str, int]], counter: str) -> int:
@@ -202,9 +210,9 @@ def _count_as_erased(con, source: str, per_file: list[tuple[str, int]], counter:
     return sum(count for _, count in per_file)
 
 
-def _erase_quarantine(con, config: CdpConfig, keys) -> int:
+def _erase_quarantine(con, tables, config: CdpConfig, keys) -> int:
     """Quarantined rows keep their original text: match it with the same keys."""
-    if not table_exists(con, "raw", "quarantine"):
+    if not tables.exists("raw.quarantine"):
         return 0
     removed = 0
     for source in config.sources:
@@ -212,30 +220,25 @@ def _erase_quarantine(con, config: CdpConfig, keys) -> int:
         fields = ", ".join(f"json_extract_string(raw_record, '$.\"{c}\"') as \"{c}\"" for c in columns)
         matching = f"""
             select distinct file_sha256, row_number, action = 'row' as is_row from (
-                select file_sha256, row_number, action, {fields} from raw.quarantine where source = '{source.name}'
+                select file_sha256, row_number, action, {fields} from {tables.quarantine_of(source.name)}
             ) as quarantined where {erased_condition(con, source, keys, tolerant=True)}
         """
-        # Entries of loaded rows whose field was nulled (action 'field') go too, but those rows count as loaded.
-        per_file = con.execute(f"select file_sha256, count(*) from ({matching}) where is_row group by 1").fetchall()
-        removed += _count_as_erased(con, source.name, per_file, "rows_quarantined")
-        con.execute(
-            f"delete from raw.quarantine where source = '{source.name}' and (file_sha256, row_number) in (select file_sha256, row_number from ({matching}))"
-        )
+        removed += tables.delete_quarantined(source.name, matching)
     return removed
 
 
-def _erase_models(con) -> int:
+# Spark's tables go one by one (spark/erasure.py): these last, so that an erasure cut short can be
+# run again and still finds the person, their records and partner matches.
+FINDING_TABLES = ("intermediate.int_identity__records", "identity.partner_matches", "identity.person_map")
+
+
+def _erase_models(tables) -> int:
     """Every table in the model schemas keyed by person_id, record_key (or
     linked_record_key) or (source, source_record_id)."""
     removed = 0
-    tables = con.execute(
-        f"""select table_schema, table_name, list(column_name) from information_schema.columns
-            where table_schema in ({', '.join(repr(s) for s in MODEL_SCHEMAS)})
-              and table_name in (select table_name from information_schema.tables
-                                 where table_type = 'BASE TABLE' and table_schema = information_schema.columns.table_schema)
-            group by 1, 2"""
-    ).fetchall()
-    for schema, table, columns in tables:
+    found = tables.model_tables(MODEL_SCHEMAS)
+    found.sort(key=lambda t: FINDING_TABLES.index(f"{t[0]}.{t[1]}") if f"{t[0]}.{t[1]}" in FINDING_TABLES else -1)
+    for schema, table, columns in found:
         conditions = []
         if "person_id" in columns:
             conditions.append("person_id in (select person_id from erased_persons)")
@@ -245,15 +248,57 @@ def _erase_models(con) -> int:
         if "source" in columns and "source_record_id" in columns:
             conditions.append("(source, source_record_id) in (select source, source_record_id from erased_records)")
         if schema == "identity" and table == "id_history":
-            conditions.append("len(list_intersect(old_person_ids, (select list(person_id) from erased_persons))) > 0")
-        if not conditions:
-            continue
-        where = " or ".join(conditions)
-        count = con.execute(f'select count(*) from "{schema}"."{table}" where {where}').fetchall()[0][0]
-        if count:
-            con.execute(f'delete from "{schema}"."{table}" where {where}')
-            removed += count
+            conditions.append(tables.holds_erased_person("old_person_ids"))
+        if conditions:
+            removed += tables.delete_where(f"{schema}.{table}", " or ".join(conditions))
     return removed
+
+
+class DuckdbTables:
+    """Deleting rows from the DuckDB warehouse's own tables, inside the erasure's transaction."""
+
+    def __init__(self, con):
+        self.con = con
+
+    def exists(self, table: str) -> bool:
+        return table_exists(self.con, *table.split("."))
+
+    def delete_raw_rows(self, source: str, condition: str) -> int:
+        """Rows of raw.<source> where `condition`, their count moved from loaded to erased in the load log."""
+        per_file = self.con.execute(f"select _file_sha256, count(*) from raw.{source} where {condition} group by 1").fetchall()
+        self.con.execute(f"delete from raw.{source} where {condition}")
+        return _count_as_erased(self.con, source, per_file, "rows_loaded")
+
+    def quarantine_of(self, source: str) -> str:
+        return f"(select * from raw.quarantine where source = '{source}')"
+
+    def delete_quarantined(self, source: str, matching: str) -> int:
+        """The quarantine entries of the rows `matching` lists; rows (not nulled fields) counted as erased."""
+        # Entries of loaded rows whose field was nulled (action 'field') go too, but those rows count as loaded.
+        per_file = self.con.execute(f"select file_sha256, count(*) from ({matching}) where is_row group by 1").fetchall()
+        self.con.execute(
+            f"delete from raw.quarantine where source = '{source}' and (file_sha256, row_number) in (select file_sha256, row_number from ({matching}))"
+        )
+        return _count_as_erased(self.con, source, per_file, "rows_quarantined")
+
+    def model_tables(self, schemas) -> list[tuple[str, str, list[str]]]:
+        return self.con.execute(
+            f"""select table_schema, table_name, list(column_name) from information_schema.columns
+                where table_schema in ({', '.join(repr(s) for s in schemas)})
+                  and table_name in (select table_name from information_schema.tables
+                                     where table_type = 'BASE TABLE' and table_schema = information_schema.columns.table_schema)
+                group by 1, 2 order by 1, 2"""
+        ).fetchall()
+
+    def holds_erased_person(self, list_column: str) -> str:
+        return f"len(list_intersect({list_column}, (select list(person_id) from erased_persons))) > 0"
+
+    def delete_where(self, table: str, where: str) -> int:
+        schema, name = table.split(".")
+        count = self.con.execute(f'select count(*) from "{schema}"."{name}" where {where}').fetchall()[0][0]
+        if count:
+            self.con.execute(f'delete from "{schema}"."{name}" where {where}')
+        return count
 
 
 def _erase_exports(con, config: CdpConfig, persons: list[str], request_id: str) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,7 +65,9 @@ class RequestsReport:
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
-def process_erasure_requests(config: CdpConfig, run_id: str | None = None) -> RequestsReport:
+def process_erasure_requests(config: CdpConfig, run_id: str | None = None,
+                             engine_tables: Callable | None = None) -> RequestsReport:
+    """`engine_tables`: as erase_person's (Spark's tables with engine spark)."""
     report = RequestsReport()
     if not config.landing.is_dir():
         return report
@@ -85,7 +88,7 @@ def process_erasure_requests(config: CdpConfig, run_id: str | None = None) -> Re
             _record_rejected_file(config, path, sha, error.reason, run_id)
             report.rejected_files[str(path)] = error.reason
             continue
-        rows = [_carry_out(config, row, done_requests) for row in requests]
+        rows = [_carry_out(config, row, done_requests, engine_tables) for row in requests]
         report.erasures_carried_out += sum(len(r["erasure_ids"].split(",")) for r in rows if r["erasure_ids"])
         with connect(config.warehouse) as con:
             processed_at = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -124,7 +127,7 @@ def _read_requests(path: Path) -> list[dict]:
     return rows
 
 
-def _carry_out(config: CdpConfig, request: dict, done_requests: set[str]) -> dict:
+def _carry_out(config: CdpConfig, request: dict, done_requests: set[str], engine_tables: Callable | None) -> dict:
     given = request["given"]
     result = {**request, "identifiers_sha256": ",".join(
         f"{k}:{_keyed(config, v)}" for k, v in sorted(given.items())),
@@ -136,7 +139,7 @@ def _carry_out(config: CdpConfig, request: dict, done_requests: set[str]) -> dic
     erasures = []
     for kind, value in given.items():
         try:
-            erasures.append(erase_person(config, **{kind: value}, rewrite=False))
+            erasures.append(erase_person(config, **{kind: value}, rewrite=False, engine_tables=engine_tables))
         except NothingToErase as error:
             result["reason"] = str(error).replace(value, f"<{kind}>")
     persons = sum(e.persons for e in erasures)

@@ -11,8 +11,8 @@ raw and quarantine tables are partitioned by file hash and written by
 replacing the partitions of the files loaded, so a load cut short between the
 two is simply run again, without doubled rows.
 
-Erasure still runs on DuckDB: the tombstones are read from the workspace's
-DuckDB warehouse, so erased people stay out of Spark's tables too.
+The tombstones are read from the workspace's DuckDB warehouse, so erased
+people stay out of Spark's tables too (spark/erasure.py deletes those already in).
 """
 
 from __future__ import annotations

@@ -34,14 +34,14 @@ def read_from_spark(spark, con: duckdb.DuckDBPyConnection, tables: list[str]) ->
         if not spark.catalog.tableExists(table):
             con.execute(f"drop table if exists {table}")
             continue
-        con.register("from_spark", _arrow_table(spark.table(table)))
+        con.register("from_spark", arrow_table(spark.table(table)))
         try:
             con.execute(f"create or replace table {table} as select * from from_spark")
         finally:
             con.unregister("from_spark")
 
 
-def _arrow_table(frame) -> pa.Table:
+def arrow_table(frame) -> pa.Table:
     """The Spark frame as one Arrow table (the driver collects Arrow batches); timestamps without
     a time zone, as DuckDB's own tables hold them (the session's time zone is UTC)."""
     from pyspark.sql.pandas.types import to_arrow_schema
