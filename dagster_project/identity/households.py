@@ -13,7 +13,7 @@ The records tell the two apart. Take the pairs of fully described records
 names clearly conflict (the conflict rule's own test). In household data
 they are different people born on different days: siblings, spouses,
 parents and children; only twins share a birthday (1-5% of such pairs in the
-census-style test data, 19% in our generator, which plants twins). When
+census-style test data, 10% in our generator, which plants twins). When
 most of them share the date of birth, they are one person whose first name a
 source replaced, and the data has no households to protect. With too few
 such pairs to tell, household safety stays on.
