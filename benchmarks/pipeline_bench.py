@@ -131,7 +131,9 @@ def _timed_run(config, full: bool) -> dict:
     result = run_pipeline(config, full=full)
     seconds = time.perf_counter() - started
     return {"run_seconds": round(seconds, 1), "success": result.success, "mode": result.summary.mode,
-            "persons": result.summary.persons, "steps_seconds": step_durations(config, result.run_id),
+            "identity_records": result.summary.identity_records, "persons": result.summary.persons,
+            "report_seconds": result.summary.report_seconds,  # writing the run report, after the steps
+            "steps_seconds": step_durations(config, result.run_id),
             "dbt": dbt_node_seconds(config, result.run_id),
             # 1-minute load average when the run started and ended: how busy the 2 cores were
             "load_average": [round(load_before[0], 1), round(os.getloadavg()[0], 1)]}
