@@ -12,7 +12,7 @@ import pytest
 
 from dagster_project.identity.phonetic import phonetic_key
 from dagster_project.identity.splink_model import (
-    MIN_M_DIFFERENT, _open_linker, blocking_rule_counts, explain_pair, guard_weights, score_pairs, train_model, waterfall_chart_html,
+    MIN_M_DIFFERENT, _open_linker, blocking_rule_counts, deduct_matches_from_u, explain_pair, guard_weights, score_pairs, train_model, waterfall_chart_html,
 )
 from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, prepare_records, scratch_database
 from dagster_project.identity.term_frequencies import frozen_lookups
@@ -161,6 +161,26 @@ def test_guard_weights_unseen_partial_agreement_is_no_evidence():
     assert exact["m_probability"] == 0.98
     assert set(changed) == {
         "date_of_birth: one digit different", "date_of_birth: different"}
+
+
+def test_the_true_matches_among_random_pairs_are_taken_out_of_u():
+    """With one pair in 1,000 a match, half the random pairs that share a date of
+    birth are matches: the non-match u is half the sampled one; no level loses more
+    than half of its u (the prior may be too high)."""
+    model = {"probability_two_random_records_match": 0.001, "comparisons": [
+        {"output_column_name": "date_of_birth", "comparison_levels": [
+            {"is_null_level": True, "label_for_charts": "missing"},
+            {"label_for_charts": "exact match", "m_probability": 0.9, "u_probability": 0.0019},
+            {"label_for_charts": "day and month swapped", "m_probability": 0.05, "u_probability": 0.00004},
+            {"label_for_charts": "different", "m_probability": 0.05, "u_probability": 0.99816},
+        ]}]}
+    deduct_matches_from_u(model)
+    missing, exact, swapped, different = model["comparisons"][0]["comparison_levels"]
+    assert "u_probability" not in missing
+    assert exact["u_probability"] == pytest.approx(0.001 / 0.999)
+    assert swapped["u_probability"] == 0.00002
+    assert different["u_probability"] == pytest.approx((0.99816 - 0.00005) / 0.999)
+    assert exact["m_probability"] == 0.9
 
 
 def test_names_spelt_as_they_sound_are_blocked_and_compared_by_sound(links, trained):

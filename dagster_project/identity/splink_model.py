@@ -120,6 +120,7 @@ def train_model(
 
         counts, sample = blocking_rule_counts(records, spec.blocking_rules, records_count)
         model = linker.misc.save_model_to_json()
+        deduct_matches_from_u(model)
         adjusted = guard_weights(model, unobserved_u=1 / max_pairs)
         gate_households_on_birth_dates(model)
         Path(model_path).write_text(json.dumps(model, indent=2), encoding="utf-8")
@@ -144,6 +145,28 @@ def train_model(
         "total_seconds": round(time.perf_counter() - started, 2),  # with the blocking counts
         "model_path": str(model_path),
     }
+
+
+def deduct_matches_from_u(model: dict) -> None:
+    """Take the true matches out of each level's u, up to half of it.
+
+    u is the share of random pairs at a level, and a random pair is a true match
+    with the prior's probability: u = prior * m + (1 - prior) * u_non_match. When
+    people have many records among few (FEBRL: up to nine copies of a person in
+    5,000 records), matches are half the random pairs that agree on a date of
+    birth or an address, which halves those levels' Bayes factor. The prior is
+    estimated from deterministic rules under an assumed recall, so it can be
+    twice too high (the pseudopeople census: matches alone would explain more
+    same-birthday pairs than were sampled): at most half of u is taken out,
+    at most one bit added to a level's weight.
+    """
+    prior = model["probability_two_random_records_match"]
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m is None or u is None:
+                continue
+            level["u_probability"] = max((u - prior * m) / (1 - prior), u / 2)
 
 
 # Share of true matches assumed to disagree on any one field, at least: typos
