@@ -135,13 +135,20 @@ def test_a_second_incremental_run_without_changes_scores_nothing(third_day):
 def test_frozen_term_frequencies_keep_shared_values_and_count_new_ones_as_seen_once(tmp_path):
     con = duckdb.connect()
     model = {"comparisons": [{"comparison_levels": [{"tf_adjustment_column": "last_name_norm"}]}]}
-    names = ["smith", "smith", "smith", "jones", "jones", "okafor", None]
+    # (first name, last name, date of birth): john okafor's three records hold okafor once.
+    records = [("john", "smith", "1970-01-01"), ("jane", "smith", "1972-02-02"), ("amy", "smith", None),
+               ("ann", "jones", None), ("bob", "jones", None),
+               ("john", "okafor", "1980-03-03"), ("john", "okafor", "1980-03-03"), ("john", "okafor", "1980-03-03"),
+               ("kim", None, None)]
     with scratch_database(con):
-        con.execute(f"create table {SCRATCH}.main.{PREPARED} as select unnest(?::varchar[]) as last_name_norm", [names])
+        con.execute(f"create table {SCRATCH}.main.{PREPARED} (first_name_norm varchar, last_name_norm varchar, "
+                    "date_of_birth date)")
+        con.executemany(f"insert into {SCRATCH}.main.{PREPARED} values (?, ?, ?)", records)
         freeze_term_frequencies(con, model, tmp_path / "model.json")
-        con.execute(f"insert into {SCRATCH}.main.{PREPARED} values ('smith'), ('nakamura')")  # a later day
+        con.execute(f"insert into {SCRATCH}.main.{PREPARED} values ('ed', 'smith', null), ('yu', 'nakamura', null)")  # a later day
         table = frozen_lookups(con, model, tmp_path / "model.json")["last_name_norm"]
         lookup = dict(con.execute(f"select * from {SCRATCH}.main.{table}").fetchall())
+    # 6 holders: smith 3, jones 2, okafor 1: a rare name stays as rare as a name seen once
     assert lookup == {"smith": 3 / 6, "jones": 2 / 6, "okafor": 1 / 6, "nakamura": 1 / 6}
     stored = pl.read_parquet(frozen_path(tmp_path / "model.json"))
     assert "smith" not in stored["value_hash"].to_list() and stored.height == 3  # hashes only: smith, jones, seen once

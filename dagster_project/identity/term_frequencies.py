@@ -2,15 +2,17 @@
 
 Splink adjusts an exact match on a common value (smith, a family email)
 down and on a rare one up, by the value's share of all records (its term
-frequency). Computed afresh every run, one new "smith" would change the
-score of every pair of smiths, and an incremental run (identity.incremental)
-could not reuse earlier scores and still equal a full recompute. So the
+frequency); here its share of the distinct names and birth dates that hold
+it, so that one person's many records do not make their own name common.
+Computed afresh every run, one new "smith" would change the score of every
+pair of smiths, and an incremental run (identity.incremental) could not
+reuse earlier scores and still equal a full recompute. So the
 frequencies are computed once, beside the model (identity_model.tf.parquet,
 written with the model or at its first use), and both full and incremental
 runs score with them:
-- a value shared by two or more records then keeps its frequency;
+- a value two or more holders shared then keeps its frequency;
 - any other value, also one first seen later, counts as seen once (1 / the
-  records then), as a unique value did then.
+  holders then), as a unique value did then.
 The file holds md5 hashes of the shared values, never the values.
 """
 
@@ -40,17 +42,24 @@ def tf_columns(model: Mapping) -> list[str]:
 
 
 def freeze_term_frequencies(con: duckdb.DuckDBPyConnection, model: Mapping, model_path: Path) -> Path:
-    """Write the frequencies of the records prepared in the scratch database (as Splink computes
-    them: count / non-null count), for the values two or more records share; a row with a null
-    hash per column holds the frequency of a value seen once."""
+    """Write the frequencies of the values of the records prepared in the scratch database, for
+    the values two or more holders share; a row with a null hash per column holds the frequency
+    of a value seen once. A value's frequency is its share of the distinct holders (first name,
+    last name, date of birth) of any value, not of the records as Splink counts: a name is as
+    common as the people who hold it, however many records each has."""
     prepared = f"{SCRATCH}.main.{PREPARED}"
     parts = []
     for column in tf_columns(model):
-        total = f"(select count({column}) from {prepared})"
+        # A value's holders: the distinct names and birth dates that carry it. One
+        # person's many records (nine copies in FEBRL, a census return, surveys and
+        # tax forms in a town) hold their name once, so a rare name stays rare.
+        holders = f"""(select distinct {column}, first_name_norm, last_name_norm, date_of_birth
+                        from {prepared} where {column} is not null)"""
+        total = f"(select count(*) from {holders})"
         parts.append(
             f"""select '{column}' as column_name, md5(cast({column} as varchar)) as value_hash,
                        cast(count(*) as float8) / {total} as tf
-                from {prepared} where {column} is not null group by {column} having count(*) >= 2
+                from {holders} group by {column} having count(*) >= 2
                 union all
                 select '{column}', null, cast(1 as float8) / {total}"""
         )
