@@ -21,7 +21,7 @@ from dagster_project.identity.decisions import record_decision
 from dagster_project.identity.evaluate import evaluate_bcubed, evaluate_identity
 from dagster_project.identity.explain import explain_person
 from dagster_project.identity.households import HouseholdSafety, write_household_safety
-from dagster_project.identity.resolve import ensure_model, needs_training, resolve_identities
+from dagster_project.identity.resolve import NO_HOUSEHOLDS, ensure_model, resolve_identities, training_needed
 from dagster_project.identity.splink_settings import has_household_levels
 from dagster_project.warehouse import connect
 from tests.conftest import MULTI_DAY_PEOPLE
@@ -216,7 +216,7 @@ def test_a_model_with_household_levels_is_retrained_once_household_safety_is_off
         assert ensure_model(con, household) is None
         # Had the last run read no households from the records, the model would be retrained.
         write_household_safety(con, HouseholdSafety(safe=False, setting="auto", conflicting_first_name_pairs=12, same_birth_date=11))
-        assert needs_training(con, household)
+        assert training_needed(con, household) == NO_HOUSEHOLDS
         unsafe = dataclasses.replace(household, household_safe=False)
         assert ensure_model(con, unsafe) is not None
         assert not has_household_levels(json.loads(unsafe.identity_model.read_text()))

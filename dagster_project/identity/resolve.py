@@ -99,18 +99,32 @@ class IdentityReport:
     step_seconds: dict = field(default_factory=dict)  # wall-clock seconds per sub-step (identity.step_times)
 
 
+# Why the Splink model is trained (training_needed), besides being missing or asked for.
+NO_HOUSEHOLDS = "the model has household levels, and the records hold no households"
+
+
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
     """Train the Splink model when it is missing (or asked to), or when it has household levels
     and household safety is off (data without households, identity.households); else reuse it."""
-    if not needs_training(con, config, retrain):
-        return None
+    why = training_needed(con, config, retrain)
+    return train_identity_model(con, config, why) if why else None
+
+
+def training_needed(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> str | None:
+    """Why the Splink model must be trained now, or None when the saved one serves."""
+    if not config.identity_model.exists():
+        return "no saved model"
+    if retrain:
+        return "asked to retrain"
+    return NO_HOUSEHOLDS if _trained_for_households_needlessly(con, config) else None
+
+
+def train_identity_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, why: str) -> dict:
+    """Train for the reason training_needed gave: without household levels when that was their
+    needlessness (decided already), else as household safety reads the records now."""
     config.identity_model.parent.mkdir(parents=True, exist_ok=True)
-    safety = decided_household_safety(con, config, RECORDS_TABLE)
-    return train_model(con, RECORDS_TABLE, config.identity_model, household_levels=safety.safe)
-
-
-def needs_training(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> bool:
-    return not config.identity_model.exists() or retrain or _trained_for_households_needlessly(con, config)
+    household_levels = False if why == NO_HOUSEHOLDS else decided_household_safety(con, config, RECORDS_TABLE).safe
+    return train_model(con, RECORDS_TABLE, config.identity_model, household_levels=household_levels)
 
 
 def _trained_for_households_needlessly(con: duckdb.DuckDBPyConnection, config: CdpConfig) -> bool:
