@@ -1,6 +1,7 @@
 """Benchmark engine: spark (local mode) beside engine: duckdb on the same landing files.
 
     .venv/bin/python benchmarks/spark_bench.py --people 100000 [--master local[2]] [--workdir DIR] [--keep]
+    .venv/bin/python benchmarks/spark_bench.py --workdir DIR --spark-only   # Spark again, beside DIR's DuckDB run
 
 Generates the people into a DuckDB workspace (a copy of cdp.yml), copies the landing files to a
 second workspace with engine: spark, and runs the whole pipeline in each, through Dagster (as
@@ -8,6 +9,10 @@ second workspace with engine: spark, and runs the whole pipeline in each, throug
 DuckDB with either engine. Reports each step's wall time on both engines, by stage too, and the
 outcome compared: partition agreement of the identity records, customers, segment sizes and
 exported rows. Needs the spark extra (pip install -e .[spark]) and Java 17.
+
+The DuckDB run's figures are kept in the work folder (duckdb_run.json), so `--spark-only` can run
+Spark again from scratch (a new Spark workspace on the same landing files and models) without
+generating the people or running DuckDB again, e.g. after a Spark run failed late.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline_bench import peak_rss_mib, step_durations  # noqa: E402
 
 from dagster_project.config import DEFAULT_CONFIG, load_config  # noqa: E402
+
+
+DUCKDB_RUN = "duckdb_run.json"  # in the work folder: the people, landing rows and the DuckDB run's figures
 
 
 def workspace(folder: Path, engine: str, master: str):
@@ -94,20 +102,29 @@ def main() -> int:
     parser.add_argument("--master", default="local[2]", help="Spark master, local[N]")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the workspaces afterwards")
+    parser.add_argument("--spark-only", action="store_true",
+                        help="run Spark again beside the DuckDB run of --workdir (not generated or run again)")
     args = parser.parse_args()
 
+    if args.spark_only and not (args.workdir and (args.workdir / DUCKDB_RUN).exists()):
+        parser.error(f"--spark-only needs --workdir of an earlier run (with its {DUCKDB_RUN})")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="cdp-spark-bench-"))
+    if args.spark_only:
+        shutil.rmtree(workdir / "spark", ignore_errors=True)  # Spark from scratch: no table of an earlier run
+        report = json.loads((workdir / DUCKDB_RUN).read_text())
     duckdb_config = workspace(workdir / "duckdb", "duckdb", args.master)
     spark_config = workspace(workdir / "spark", "spark", args.master)
 
     from dagster_project.generate import generate_sample
     from dagster_project.spark.compare import copy_models
 
-    stats = generate_sample(duckdb_config.landing, duckdb_config.truth, people=args.people, seed=args.seed)
+    if not args.spark_only:
+        stats = generate_sample(duckdb_config.landing, duckdb_config.truth, people=args.people, seed=args.seed)
+        report = {"people": args.people, "landing_rows": sum(stats["files"].values())}
+        report["duckdb"] = timed_run(duckdb_config)
+        (workdir / DUCKDB_RUN).write_text(json.dumps(report))  # kept if the Spark run fails or is stopped
+    report["spark_master"] = args.master
     shutil.copytree(duckdb_config.landing, spark_config.landing, dirs_exist_ok=True)
-    report = {"people": args.people, "landing_rows": sum(stats["files"].values()), "spark_master": args.master}
-    report["duckdb"] = timed_run(duckdb_config)
-    print(json.dumps({"duckdb": report["duckdb"]}), flush=True)  # kept if the Spark run is stopped
     copy_models(duckdb_config, spark_config)
     report["spark"] = timed_run(spark_config)
     report["spark_over_duckdb"] = round(report["spark"]["run_seconds"] / report["duckdb"]["run_seconds"], 2)

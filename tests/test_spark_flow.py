@@ -14,6 +14,7 @@ with the same models.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
@@ -180,6 +181,35 @@ def test_tables_go_to_spark_and_back_with_their_types(flow, tmp_path):
     assert back == [("a", dt.date(2001, 2, 3), dt.datetime(2024, 5, 6, 7, 8, 9), Decimal("12.34"), ["x", "y"], None)]
     assert types["seen"] == "TIMESTAMP"  # not WITH TIME ZONE: as DuckDB's own tables
     assert gone == 0  # not in Spark: dropped, so no stale copy is used
+
+
+def test_a_model_trained_elsewhere_is_kept_by_a_first_spark_run(flow):
+    """identity/model with a model but neither the records nor a household safety in the DuckDB working
+    database (a model trained elsewhere: make bench-spark's DuckDB run trains the Spark run's): whether to
+    train is read from Spark's tables, so the model is kept and DuckDB gets Spark's household safety."""
+    import dagster as dg
+
+    from dagster_project.defs.identity import identity_model
+    from dagster_project.defs.resources import CdpResource
+    from dagster_project.identity.households import HOUSEHOLD_SAFETY_TABLE
+    from dagster_project.identity.splink_settings import has_household_levels
+
+    config = flow.spark_config
+    model = config.identity_model.read_text()
+    assert has_household_levels(json.loads(model))  # else the decision never reads the records or the safety
+    with connect(config.warehouse) as con:
+        con.execute(f"drop table intermediate.int_identity__records; drop table {HOUSEHOLD_SAFETY_TABLE}")
+    result = dg.materialize([identity_model], resources={"cdp": CdpResource(config_path=str(config.path)),
+                                                         "spark": SparkResource.for_workspace(config)})
+    assert result.success
+    (materialization,) = [event.materialization for event in result.get_asset_materialization_events()]
+    assert materialization.metadata["trained_this_run"].value is False
+    assert config.identity_model.read_text() == model
+    with connect(config.warehouse, read_only=True) as con:
+        safety = con.execute(f"select * from {HOUSEHOLD_SAFETY_TABLE}").fetchall()
+        records = con.execute("select count(*) from intermediate.int_identity__records").fetchone()[0]
+    assert safety == [tuple(row) for row in flow.spark.table(HOUSEHOLD_SAFETY_TABLE).collect()]
+    assert records == len(flow.on_spark["person_map"])
 
 
 # Erasure on Spark's tables (last in this module: it changes the Spark workspace the tests above compare),

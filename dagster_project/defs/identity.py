@@ -10,7 +10,8 @@ from dagster_project.identity.partner_keys import SECRET_ENV
 from dagster_project.identity.partner_match import match_partner_sources
 from dagster_project.identity.conflicts import NICKNAME_TABLES
 from dagster_project.identity.graph import LINKS_TABLE, RECORDS_TABLE
-from dagster_project.identity.resolve import RESOLVE_STAGES, resolve_identities, train_identity_model, training_needed
+from dagster_project.identity.households import HOUSEHOLD_SAFETY_TABLE
+from dagster_project.identity.resolve import RESOLVE_STAGES, ensure_model, resolve_identities
 from dagster_project.identity.spark_scoring import spark_scorer
 from dagster_project.identity.step_times import timing_line
 from dagster_project.progress import Counter
@@ -47,11 +48,11 @@ RESOLVE_OUTPUTS = ["identity.person_map", "identity.edges", "identity.id_history
 def identity_model(context: dg.AssetExecutionContext, cdp: CdpResource, spark: SparkResource) -> dg.MaterializeResult:
     config = cdp.config()
     with connect(config.warehouse) as con:
-        why = training_needed(con, config)
-        if why and config.engine == "spark":
-            # training stays on DuckDB; reading households from the records needs the nickname lists
-            read_from_spark(spark.session(), con, [RECORDS_TABLE, *NICKNAME_TABLES])
-        summary = train_identity_model(con, config, why) if why else None
+        if config.engine == "spark":
+            # Training stays on DuckDB. Whether to train reads Spark's tables too: the last household
+            # safety, else the records and nickname lists (e.g. a model trained elsewhere, first Spark run).
+            read_from_spark(spark.session(), con, [RECORDS_TABLE, *NICKNAME_TABLES, HOUSEHOLD_SAFETY_TABLE])
+        summary = ensure_model(con, config)
     if summary is None:
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(config.identity_model)), "trained_this_run": False})
     return dg.MaterializeResult(metadata=training_metadata(summary, config.identity_model))

@@ -45,6 +45,9 @@ def session_settings(folder: Path, master: str = "local[2]") -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.inferTimestampNTZ.enabled": "false",
         "spark.sql.shuffle.partitions": str(cores * 2),  # not 200: small local data
+        # Not the 1 GiB default: Splink's cached pairs and the marts the driver collects for
+        # publishing (about 1.5 million consent rows at 100,000 people) then stay in memory.
+        "spark.driver.memory": "4g",
         "spark.ui.enabled": "false",
         # no progress bar: in dbt's process it breaks dbt's JSON log lines, and Dagster then misses a model's result
         "spark.ui.showConsoleProgress": "false",
