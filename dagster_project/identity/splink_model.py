@@ -153,8 +153,9 @@ def deduct_matches_from_u(model: dict) -> None:
     u is the share of random pairs at a level, and a random pair is a true match
     with the prior's probability: u = prior * m + (1 - prior) * u_non_match. When
     people have many records among few (FEBRL: up to nine copies of a person in
-    5,000 records), matches are half the random pairs that agree on a date of
-    birth or an address, which halves those levels' Bayes factor. The prior is
+    5,000 records), matches are half the random pairs that agree on an address,
+    which halves that level's Bayes factor. (Exact levels adjusted by term
+    frequency weigh by the value's frequency instead of their u.) The prior is
     estimated from deterministic rules under an assumed recall, so it can be
     twice too high (the pseudopeople census: matches alone would explain more
     same-birthday pairs than were sampled): at most half of u is taken out,
