@@ -107,7 +107,7 @@ def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: boo
     """Train the Splink model when it is missing (or asked to), or when it has household levels
     and household safety is off (data without households, identity.households); else reuse it."""
     why = training_needed(con, config, retrain)
-    return train_identity_model(con, config, why) if why else None
+    return _train_for(con, config, why) if why else None
 
 
 def training_needed(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> str | None:
@@ -119,7 +119,7 @@ def training_needed(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: 
     return NO_HOUSEHOLDS if _trained_for_households_needlessly(con, config) else None
 
 
-def train_identity_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, why: str) -> dict:
+def _train_for(con: duckdb.DuckDBPyConnection, config: CdpConfig, why: str) -> dict:
     """Train for the reason training_needed gave: without household levels when that was their
     needlessness (decided already), else as household safety reads the records now."""
     config.identity_model.parent.mkdir(parents=True, exist_ok=True)
