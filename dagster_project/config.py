@@ -331,6 +331,9 @@ class IdentitySpec(Strict):
     default_phone_country_code: Text = "44"
     model: WorkspacePath = "identity_model.json"
     match_threshold: float = Field(0.9, gt=0, lt=1)  # a probability
+    # Below the threshold, records of two duplicate-free sources are still linked from this probability
+    # when each is the other's clearly best candidate (identity/best_links.py); at the threshold or above: never.
+    best_link_min_probability: float = Field(0.01, gt=0, lt=1)
     partner_dice_threshold: float = Field(0.8, gt=0, le=1)  # Bloom-filter Dice similarity for a partner match
     partner_key_min_dice: float = Field(0.6, ge=0, le=1)  # a hashed email/phone + birthday match must be at least this similar
     partner_margin: float = Field(0.05, ge=0, lt=1)  # the best person must lead the runner-up by this much Dice
@@ -417,6 +420,7 @@ class CdpConfig:
     default_phone_country_code: str
     identity_model: Path
     match_threshold: float
+    best_link_min_probability: float
     partner_dice_threshold: float
     partner_key_min_dice: float
     partner_margin: float
@@ -544,7 +548,8 @@ def _build(raw: Any, config_path: Path) -> CdpConfig:
         **spec.model_dump(include={"warehouse", "published", "landing", "exports", "truth", "expectations", "erasure_requests"}),
         sample_people=spec.sample.people,
         sample_seed=spec.sample.seed,
-        **identity.model_dump(include={"deterministic_keys", "default_phone_country_code", "match_threshold", "veto_weight",
+        **identity.model_dump(include={"deterministic_keys", "default_phone_country_code", "match_threshold",
+                                       "best_link_min_probability", "veto_weight",
                                        "max_shared_group", "ambiguity_margin", "household_safe", "partner_dice_threshold",
                                        "partner_key_min_dice", "partner_margin"}),
         identity_model=identity.model,

@@ -23,10 +23,9 @@ NICKNAMES = {"katie": "kathleen", "zosia": "zofia", "jim": "james"}
 TYPOS = {"karnil"}  # not real names: not in the nickname list
 
 
-def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, cannot_link=(), clusters: dict[str, int] | None = None,
-         with_sex: bool = True):
-    """rows: (key, dob, first name, last name, address, postcode[, suffix[, sex]]). Every record starts as its own
-    person unless `clusters` says otherwise. Returns the person (cluster) of each record and the edges added."""
+def records_connection(rows: list[tuple], with_sex: bool = True) -> tuple[duckdb.DuckDBPyConnection, pl.DataFrame]:
+    """A connection holding the nickname seeds, `rows` as the records table "records" and their phonetic keys.
+    rows: (key, dob, first name, last name, address, postcode[, suffix[, sex]])."""
     con = duckdb.connect()
     con.execute("create schema reference")
     for seed in ("nicknames", "nickname_alternates"):
@@ -41,6 +40,14 @@ def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, can
     con.register("records", (records if with_sex else records.drop("sex")).to_arrow())
     con.execute("create schema identity")
     write_record_phonetics(con, "records")
+    return con, records
+
+
+def _run(rows: list[tuple], *, one_per_person: dict[str, str] | None = None, cannot_link=(), clusters: dict[str, int] | None = None,
+         with_sex: bool = True):
+    """rows as records_connection takes them. Every record starts as its own person unless `clusters` says
+    otherwise. Returns the person (cluster) of each record and the edges added."""
+    con, records = records_connection(rows, with_sex)
     keys = records["record_key"].to_list()
     clusters = clusters or {key: n for n, key in enumerate(keys)}
     start = pl.DataFrame({"record_key": keys, "cluster": [clusters[k] for k in keys]}, schema={"record_key": pl.String, "cluster": pl.Int64})

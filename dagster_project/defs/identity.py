@@ -113,6 +113,7 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource, spark: Spark
             "pairs_joined_despite_a_conflict": report.accepted_conflicts,
             "ambiguous_links": report.ambiguous_links,
             "persons_joined_by_the_household_pass": report.household_joins,
+            "persons_joined_by_the_best_link_pass": report.best_link_joins,
             "decisions_applied": report.decisions_applied,
             "decisions_not_applied_unknown_record": len(report.decisions_unknown),
             "splink_match_weights": dg.MetadataValue.md(_histogram(report.match_weights)),

@@ -262,6 +262,8 @@ def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.Da
 
 
 ACCEPTED_CONFLICTS = "identity.accepted_conflicts"
+# Conflicts that household safety, when off, leaves to the model's weights (reasons of conflict_pairs_sql).
+WEIGHED_CONFLICTS = ("first names", "dates of birth", "sexes")
 
 
 def conflicting_persons_sql(person_map: str, records: str) -> str:
@@ -351,7 +353,7 @@ def _accepted_conflicts(conflicts: pl.DataFrame, sole: pl.DataFrame, household_s
         & pl.struct("record_key_l", "record_key_r").is_in(sole.select(pl.struct("record_key_l", "record_key_r")).to_series().implode())
     )
     weighed = pl.lit(False) if household_safe else pl.any_horizontal(
-        pl.col("reason").str.starts_with(reason) for reason in ("first names", "dates of birth", "sexes"))
+        pl.col("reason").str.starts_with(reason) for reason in WEIGHED_CONFLICTS)
     why = (pl.when(is_sole).then(pl.lit("sole link of two one-record-per-person sources: "))
            .otherwise(pl.lit("household safety off: ")) + pl.col("reason"))
     accepted = conflicts.filter(is_sole | weighed).with_columns(why.alias("reason"))

@@ -81,6 +81,10 @@ def _describe_link(row: dict) -> str:
     elif row["rule"] == "household":
         head += ("household pass, after the passes below left them apart: at one address, each the other's "
                  "only candidate alike in name (identity/household_pass.py)")
+    elif row["rule"] == "best_link":
+        head += (f"best-link pass: under the threshold (Splink match probability {row['match_probability']:.4f}, weight "
+                 f"{row['match_weight']:+.1f}), each record the other's clearly best candidate between two "
+                 "one-record-per-person sources (identity/best_links.py)")
     elif row["rule"] == "splink":
         head += f"Splink match probability {row['match_probability']:.4f} (weight {row['match_weight']:+.1f})"
     else:

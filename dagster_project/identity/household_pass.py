@@ -39,7 +39,7 @@ import polars as pl
 
 from dagster_project.identity.clusters import components, edge_nodes
 from dagster_project.identity.conflicts import (
-    conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, records_have_sex,
+    WEIGHED_CONFLICTS, conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, records_have_sex,
 )
 from dagster_project.identity.decisions import rule_edges
 from dagster_project.identity.phonetic import RECORD_PHONETICS, register_phonetic_keys
@@ -180,16 +180,52 @@ def _candidate_cliques(pairs: pl.DataFrame) -> pl.DataFrame:
 
 
 def _blocked_groups(con: duckdb.DuckDBPyConnection, records: str, members: pl.DataFrame,
-                    one_per_person: pl.DataFrame, cannot_link: pl.DataFrame | None) -> set[int]:
+                    one_per_person: pl.DataFrame, cannot_link: pl.DataFrame | None,
+                    weighed_conflicts_allowed: bool = False) -> tuple[set[int], pl.DataFrame]:
     """Groups (members: record_key, group) whose join would hold conflicting records, two records
     of one duplicate-free source, or a pair a person said are different people: the checks
-    identity.conflicts makes of a cluster, each group taken as one."""
+    identity.conflicts makes of a cluster, each group taken as one. With `weighed_conflicts_allowed`
+    (household safety off), first names, dates of birth and sexes that differ do not block: the
+    links' weights count them; those pairs are returned too (record_key_l, record_key_r, reason, group)."""
     as_clusters = members.select("record_key", pl.col("group").alias("cluster"))
     blocked = set(crowded_clusters(as_clusters, one_per_person).to_list())
     pairs = conflict_pairs(con, records, as_clusters)
+    weighed = pairs.filter(pl.any_horizontal(pl.col("reason").str.starts_with(r) for r in WEIGHED_CONFLICTS))
+    if weighed_conflicts_allowed:
+        pairs = pairs.join(weighed, on=["record_key_l", "record_key_r"], how="anti")
     if cannot_link is not None and cannot_link.height:
         pairs = pl.concat([pairs, decided_conflicts(cannot_link, as_clusters)], how="vertical_relaxed")
-    return blocked | set(pairs.join(as_clusters, left_on="record_key_l", right_on="record_key")["cluster"].to_list())
+    blocked |= set(pairs.join(as_clusters, left_on="record_key_l", right_on="record_key")["cluster"].to_list())
+    weighed = weighed.join(as_clusters, left_on="record_key_l", right_on="record_key").rename({"cluster": "group"})
+    return blocked, weighed.filter(~pl.col("group").is_in(list(blocked))) if weighed_conflicts_allowed else weighed.clear()
+
+
+def _merge_groups(clusters: pl.DataFrame, groups: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Clusters (record_key, cluster) with each group's clusters (groups: cluster, group) joined
+    into its first; and how many clusters were joined into another."""
+    first_cluster = groups.group_by("group").agg(pl.col("cluster").min().alias("joined_cluster"))
+    merged = (clusters.join(groups.join(first_cluster, on="group").select("cluster", "joined_cluster"), on="cluster",
+                            how="left", maintain_order="left")
+              .with_columns(pl.coalesce("joined_cluster", "cluster").alias("cluster")).drop("joined_cluster"))
+    return merged, groups.height - first_cluster.height
+
+
+def join_groups(con: duckdb.DuckDBPyConnection, records: str, links: pl.DataFrame, clusters: pl.DataFrame,
+                one_per_person: pl.DataFrame, cannot_link: pl.DataFrame | None,
+                weighed_conflicts_allowed: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, int, pl.DataFrame]:
+    """Join the clusters that `links` (cluster_l, cluster_r, ...) connect, each connected group whole
+    or not at all (_blocked_groups). Returns the new clusters, the links of the groups joined, how
+    many clusters were joined into another, and the conflicting pairs joined all the same (those
+    `weighed_conflicts_allowed` lets through: record_key_l, record_key_r, reason)."""
+    nodes = pl.concat([links["cluster_l"], links["cluster_r"]]).unique().sort().to_frame("record_key").with_row_index("node")
+    left, right = edge_nodes(links.select(pl.col("cluster_l").alias("record_key"), pl.col("cluster_r").alias("linked_record_key")), nodes)
+    groups = nodes.select(pl.col("record_key").alias("cluster"), pl.Series("group", components(nodes.height, left, right), dtype=pl.Int64))
+    blocked, accepted = _blocked_groups(con, records, clusters.join(groups, on="cluster"), one_per_person, cannot_link,
+                                        weighed_conflicts_allowed)
+    groups = groups.filter(~pl.col("group").is_in(list(blocked)))
+    kept = links.filter(pl.col("cluster_l").is_in(groups["cluster"].implode()))
+    merged, joined = _merge_groups(clusters, groups)
+    return merged, kept, joined, accepted.select("record_key_l", "record_key_r", "reason")
 
 
 def household_pass(con: duckdb.DuckDBPyConnection, records: str, edges: pl.DataFrame, clusters: pl.DataFrame,
@@ -208,7 +244,7 @@ def household_pass(con: duckdb.DuckDBPyConnection, records: str, edges: pl.DataF
         if cliques.is_empty():
             break
         members = clusters.join(cliques, on="cluster")
-        blocked = _blocked_groups(con, records, members, one_per_person, cannot_link)
+        blocked, _ = _blocked_groups(con, records, members, one_per_person, cannot_link)
         cliques = cliques.filter(~pl.col("group").is_in(list(blocked)))
         if cliques.is_empty():
             break
@@ -220,11 +256,8 @@ def household_pass(con: duckdb.DuckDBPyConnection, records: str, edges: pl.DataF
                  .sort("record_key_l", "record_key_r")
                  .unique(["cluster_l", "cluster_r"], keep="first", maintain_order=True))
         added.append(links.select(pl.col("record_key_l").alias("record_key"), pl.col("record_key_r").alias("linked_record_key")))
-        first_cluster = cliques.group_by("group").agg(pl.col("cluster").min().alias("joined_cluster"))
-        joined += cliques.height - first_cluster.height
-        clusters = (clusters.join(cliques.join(first_cluster, on="group").select("cluster", "joined_cluster"), on="cluster", how="left",
-                                  maintain_order="left")
-                    .with_columns(pl.coalesce("joined_cluster", "cluster").alias("cluster")).drop("joined_cluster"))
+        clusters, joined_now = _merge_groups(clusters, cliques)
+        joined += joined_now
     if added:
         edges = pl.concat([edges, rule_edges(pl.concat(added), HOUSEHOLD_RULE, dict(edges.schema))], how="vertical")
     return edges, clusters, joined

@@ -25,6 +25,7 @@ import duckdb
 import polars as pl
 
 from dagster_project.config import CdpConfig
+from dagster_project.identity.best_links import best_link_pass
 from dagster_project.identity.clusters import assign_person_ids, components, edge_nodes
 from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
@@ -94,6 +95,7 @@ class IdentityReport:
     household_safety: str = ""  # whether first-name and birth-date conflicts are refused, and why (identity.households)
     accepted_conflicts: int = 0  # conflicting pairs joined: sole links of duplicate-free sources, or household_safe false
     household_joins: int = 0  # persons joined into another by the household pass (identity.household_pass)
+    best_link_joins: int = 0  # persons joined into another by the best-link pass (identity.best_links)
     scoring: str = ""  # full or incremental Splink scoring, and why
     pairs_scored: int = 0  # scored pairs kept (identity.scored_pairs), reused ones included
     step_seconds: dict = field(default_factory=dict)  # wall-clock seconds per sub-step (identity.step_times)
@@ -160,7 +162,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     times = StepTimes()
     graph = build_graph(
         con, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight, full=full,
-        scorer=scorer, times=times,
+        best_link_floor=config.best_link_min_probability, scorer=scorer, times=times,
     )
     done(RESOLVE_STAGES[0])
     with memory_share(con, PYTHON_HEAVY_SHARE):
@@ -188,11 +190,18 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
             margin=config.ambiguity_margin, cannot_link=decisions.cannot_link, household_safe=safety.safe,
             one_per_person=one_per_person,
         )
-    del records
     edges, clusters = separation.edges, separation.clusters
     accepted = separation.accepted
     counts = _separation_counts(separation)
     del separation
+    with times.step("best-link pass"):
+        edges, clusters, best_link_joins, accepted_by_best_links = best_link_pass(
+            con, RECORDS_TABLE, graph.candidates, edges, clusters, one_per_person,
+            full_records=records.filter(pl.col("is_full"))["record_key"], margin=config.ambiguity_margin,
+            household_safe=safety.safe, cannot_link=decisions.cannot_link)
+    graph.candidates = None
+    accepted = pl.concat([accepted, accepted_by_best_links], how="vertical_relaxed")
+    del records
     with times.step("household pass"):
         edges, clusters, household_joins = household_pass(
             con, RECORDS_TABLE, edges, clusters, one_per_person, cannot_link=decisions.cannot_link)
@@ -274,6 +283,7 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         household_safety=safety.reason,
         accepted_conflicts=accepted.height,
         household_joins=household_joins,
+        best_link_joins=best_link_joins,
         scoring=_scoring_summary(graph.plan),
         pairs_scored=graph.pairs_scored,
     )

@@ -13,6 +13,9 @@
 - household: joins of the household pass (identity/household_pass.py), made
   on looser evidence than a Splink link: each the other's only candidate alike
   in name at one address;
+- best_link: joins of the best-link pass (identity/best_links.py), under the
+  match threshold: each record the other's clearly best candidate between two
+  one-record-per-person sources;
 - largest_person: the persons with the most records;
 - decision_not_applied: human decisions naming a record that is not an
   identity record (unknown or erased).
@@ -79,18 +82,22 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
             select case when e.vetoed and e.veto_reason like 'refused%' then 'refused'
                         when e.vetoed and e.veto_reason like 'ambiguous%' then 'ambiguous'
                         when e.rule = 'household' then 'household'
+                        when e.rule = 'best_link' then 'best_link'
                         else 'near_threshold' end as kind,
                    l.person_id, e.record_key, r.person_id as linked_person_id, e.linked_record_key,
                    e.match_weight,
                    coalesce(e.veto_reason, case when e.rule = 'household'
                        then 'household pass: each the other''s only candidate alike in name at this address'
+                       when e.rule = 'best_link'
+                       then 'best-link pass: Splink match probability ' || round(e.match_probability, 4)
+                            || ' under the threshold, each the other''s clearly best candidate between two one-record sources'
                        else 'Splink match probability ' || round(e.match_probability, 4) end) as detail
             from identity.edges as e
             left join persons as l on l.record_key = e.record_key
             left join persons as r on r.record_key = e.linked_record_key
             where (e.vetoed and (e.veto_reason like 'refused%' or e.veto_reason like 'ambiguous%'))
                or (not e.vetoed and e.rule = 'splink' and e.match_weight < ?)
-               or (not e.vetoed and e.rule = 'household')
+               or (not e.vetoed and e.rule in ('household', 'best_link'))
             order by kind, e.match_weight desc nulls last, e.record_key
             """,
             params=[threshold_weight + NEAR_THRESHOLD_BITS],
@@ -116,7 +123,7 @@ def review_items(config: CdpConfig) -> pl.DataFrame:
             if table_exists(con, "identity", "decisions")
             else pl.DataFrame()
         )
-    order = {"near_threshold": 0, "refused": 1, "ambiguous": 2, "elimination": 3, "household": 4}
+    order = {"near_threshold": 0, "refused": 1, "ambiguous": 2, "elimination": 3, "household": 4, "best_link": 5}
     # One row per pair: a pair linked by two rules (an email and Splink) is one item to review.
     links = pl.concat([links, eliminations.select(links.columns)], how="vertical_relaxed")
     links = links.sort(pl.col("kind").replace_strict(order, return_dtype=pl.Int8), maintain_order=True).unique(

@@ -1,0 +1,83 @@
+"""The best-link pass: under the threshold, records of two duplicate-free sources join when each is the
+other's clearly best candidate in the other's source, and nothing conflicts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from dagster_project.identity.best_links import BEST_LINK_RULE, best_link_pass
+from tests.test_household_pass import EDGE_SCHEMA, records_connection
+
+MARGIN = 5.0
+ROWS = [
+    ("census:1", date(1974, 9, 16), "kamil", "dabrowski", "152 abbey way", "MB65ZN"),
+    ("tax:1", date(1974, 9, 16), "kamil", "dabrowsky", "7 mill lane", "LS11AA"),
+    ("census:2", date(1961, 3, 2), "anna", "kowalska", "3 high street", "AB12CD"),
+    ("tax:2", None, "anna", "kowalska", "3 high street", "AB12CD"),
+    ("crm:1", date(1974, 9, 16), "kamil", "dabrowski", "152 abbey way", "MB65ZN"),
+]
+DUPLICATE_FREE = {"census:1": "census", "census:2": "census", "tax:1": "tax", "tax:2": "tax"}
+
+
+def _run(candidates: list[tuple], *, household_safe: bool = True, clusters: dict[str, int] | None = None,
+         cannot_link=(), rows=ROWS):
+    """candidates: (key, linked key, match weight) scored under the threshold. Every record starts as its own
+    person unless `clusters` says otherwise. Returns each record's person, the edges added, persons joined,
+    the conflicting pairs joined all the same."""
+    con, records = records_connection(rows)
+    keys = records["record_key"].to_list()
+    clusters = clusters or {key: n for n, key in enumerate(keys)}
+    start = pl.DataFrame({"record_key": keys, "cluster": [clusters[k] for k in keys]}, schema={"record_key": pl.String, "cluster": pl.Int64})
+    scored = pl.DataFrame([(a, b, 2 ** w / (1 + 2 ** w), float(w)) for a, b, w in candidates],
+                          schema=["record_key", "linked_record_key", "match_probability", "match_weight"], orient="row")
+    one_per_person = pl.DataFrame(list(DUPLICATE_FREE.items()), schema=["record_key", "source"], orient="row")
+    full = records.filter(pl.col("date_of_birth").is_not_null() & (pl.col("first_name_norm").str.len_chars() > 1))["record_key"]
+    decisions = pl.DataFrame(list(cannot_link), schema={"record_key": pl.String, "linked_record_key": pl.String}, orient="row")
+    edges, result, joined, accepted = best_link_pass(
+        con, "records", scored, pl.DataFrame(schema={**EDGE_SCHEMA, "match_probability": pl.Float64}), start, one_per_person,
+        full_records=full, margin=MARGIN, household_safe=household_safe, cannot_link=decisions)
+    return dict(result.iter_rows()), edges, joined, accepted
+
+
+def test_the_clearly_best_candidate_in_the_other_source_joins_under_the_threshold():
+    person, edges, joined, _ = _run([("census:1", "tax:1", 1.5), ("census:2", "tax:1", -4.0)])
+    assert joined == 1 and person["census:1"] == person["tax:1"] and person["census:2"] != person["tax:1"]
+    assert edges.select("record_key", "linked_record_key", "rule", "match_weight").rows() == [("census:1", "tax:1", BEST_LINK_RULE, 1.5)]
+
+
+def test_a_tie_stays_apart():
+    # tax:1's two census candidates are within the margin of each other: neither is clearly best.
+    person, edges, joined, _ = _run([("census:1", "tax:1", 1.5), ("census:2", "tax:1", 1.5 - MARGIN + 1)])
+    assert joined == 0 and edges.is_empty() and len(set(person.values())) == len(person)
+
+
+def test_a_person_that_holds_a_record_of_the_other_source_takes_no_second_one():
+    person, _, joined, _ = _run([("census:1", "tax:1", 1.5)], clusters={"census:1": 0, "tax:2": 0, "tax:1": 1, "census:2": 2, "crm:1": 3})
+    assert joined == 0 and person["tax:1"] != person["census:1"]
+
+
+def test_only_duplicate_free_sources_and_no_cannot_link_decision():
+    person, _, joined, _ = _run([("crm:1", "tax:1", 1.5)])
+    assert joined == 0 and person["crm:1"] != person["tax:1"]
+    person, _, joined, _ = _run([("census:1", "tax:1", 1.5)], cannot_link=[("tax:1", "census:1")])
+    assert joined == 0 and person["census:1"] != person["tax:1"]
+
+
+def test_a_partial_record_joins_only_where_the_records_show_no_households():
+    # tax:2 has no date of birth: in household data it may be any member of the family at the address.
+    person, _, joined, _ = _run([("census:2", "tax:2", 1.0)], household_safe=True)
+    assert joined == 0 and person["census:2"] != person["tax:2"]
+    person, _, joined, _ = _run([("census:2", "tax:2", 1.0)], household_safe=False)
+    assert joined == 1 and person["census:2"] == person["tax:2"]
+
+
+def test_conflicting_records_never_join_in_household_data_and_are_reported_when_weighed():
+    rows = [("census:1", date(1974, 9, 16), "kamil", "dabrowski", "152 abbey way", "MB65ZN"),
+            ("tax:1", date(1951, 2, 3), "kamil", "dabrowski", "152 abbey way", "MB65ZN")]
+    person, _, joined, accepted = _run([("census:1", "tax:1", 2.0)], rows=rows, household_safe=True)
+    assert joined == 0 and person["census:1"] != person["tax:1"] and accepted.is_empty()
+    person, _, joined, accepted = _run([("census:1", "tax:1", 2.0)], rows=rows, household_safe=False)
+    assert joined == 1 and person["census:1"] == person["tax:1"]
+    assert accepted.rows() == [("census:1", "tax:1", "household safety off, best-link pass: dates of birth 1974-09-16 / 1951-02-03")]
