@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from dagster_project.identity import splink_model
 from dagster_project.identity.phonetic import phonetic_key
 from dagster_project.identity.splink_model import (
     MIN_M_DIFFERENT, _open_linker, blocking_rule_counts, deduct_matches_from_u, explain_pair, guard_weights, score_pairs, train_model, waterfall_chart_html,
@@ -181,6 +182,24 @@ def test_the_true_matches_among_random_pairs_are_taken_out_of_u():
     assert swapped["u_probability"] == 0.00002
     assert different["u_probability"] == pytest.approx((0.99816 - 0.00005) / 0.999)
     assert exact["m_probability"] == 0.9
+
+
+def test_the_prior_is_the_models_own_expected_share_of_matches(tmp_path, monkeypatch):
+    """The probability that two random records match comes out near the true share of matching
+    pairs (known here), on all described records and on a sample of half of them, even when the
+    deterministic rules' recall is assumed far off (half the true one: a prior twice too high)."""
+    records = synthetic_records(1500, seed=3).filter(pl.col("first_name").is_not_null() | pl.col("date_of_birth").is_not_null())
+    sizes = records.group_by("person_id").len()["len"]
+    true_prior = float((sizes * (sizes - 1) / 2).sum()) / (records.height * (records.height - 1) / 2)
+    con = duckdb.connect()
+    load_identity_records(con, records)
+    summary = train_model(con, TABLE, tmp_path / "model.json", deterministic_recall=0.35, **FAST)
+    assert summary["probability_from_the_deterministic_rules"] > 1.5 * true_prior
+    assert summary["probability_two_random_records_match"] == pytest.approx(true_prior, rel=0.1)
+    monkeypatch.setattr(splink_model, "PRIOR_SAMPLE_RECORDS", records.height // 2)
+    sampled = train_model(con, TABLE, tmp_path / "sampled.json", deterministic_recall=0.35, **FAST)
+    assert sampled["probability_two_random_records_match"] == pytest.approx(true_prior, rel=0.2)
+    assert sampled["probability_two_random_records_match"] != summary["probability_two_random_records_match"]
 
 
 def test_names_spelt_as_they_sound_are_blocked_and_compared_by_sound(links, trained):
