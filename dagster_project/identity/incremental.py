@@ -13,6 +13,13 @@ prepared record (identity.record_fingerprints) and of the scoring inputs
   deterministic pairs the veto needs that it has no stored score for;
 - scores everything when asked (`cdp run --full`), when nothing is stored,
   or when the model, its frequencies, the threshold or the cap changed.
+Before scoring, an incremental run keeps only the prepared records that can be
+in a pair to score (keep_possible_partners): the new or changed records, the
+records sharing a blocking key with one of them, and the ends of the pairs the
+veto needs scored. Every blocked pair with a new or changed record is among
+them, and so are the groups of identical records Splink scores once
+(identity.representatives); frequencies are frozen, so Splink finds the same
+pairs with the same scores in a day's batch as over every record.
 The scores are then those a full run would give, pair for pair, and the
 graph is clustered again whole, by the same code as a full run.
 Both tables are keyed by record_key (and linked_record_key), so erasure
@@ -22,6 +29,7 @@ removes a person's rows.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +97,46 @@ def plan_scoring(con: duckdb.DuckDBPyConnection, signature: str, full: bool, fin
                    (select count(*) from {FINGERPRINTS} anti join {fingerprints} using (record_key))"""
     ).fetchall()[0]
     return ScoringPlan(True, "scores of unchanged records reused", changed, removed)
+
+
+# A blocking rule's equality on one column: l."bk_name" = r."bk_name".
+_EQUALITY = re.compile(r'l\."?(\w+)"?\s*=\s*r\."?(\w+)"?', re.IGNORECASE)
+
+
+def blocking_key_columns(model: dict) -> list[str] | None:
+    """One column per blocking rule that a pair the rule finds has equal (and not null) on both
+    records; None when a rule is not a conjunction of such equalities (then no record can be left out)."""
+    columns = []
+    for rule in model["blocking_rules_to_generate_predictions"]:
+        text = rule["blocking_rule"]
+        equalities = [(left, right) for left, right in _EQUALITY.findall(text) if left == right]
+        rest = _EQUALITY.sub("", text)
+        if not equalities or re.sub(r"(?i)\band\b|[()\s]", "", rest):
+            return None
+        columns.append(equalities[0][0])
+    return columns
+
+
+def keep_possible_partners(con: duckdb.DuckDBPyConnection, model: dict, keep_pairs: str) -> int | None:
+    """Keep, of the prepared records, those that can be in a pair an incremental run scores: the
+    new or changed ones (DIRTY), those sharing a blocking key with one of them (every pair the
+    restricted blocking finds has a dirty record and one equal key per rule), and both ends of
+    `keep_pairs` (record_key_l, record_key_r). Returns the records kept, or None when the
+    blocking rules are not all key equalities (every record is kept)."""
+    columns = blocking_key_columns(model)
+    if columns is None:
+        return None
+    prepared = f"{SCRATCH}.main.{PREPARED}"
+    shares_a_key = " or ".join(
+        f'p."{column}" in (select "{column}" from {prepared} where {DIRTY})' for column in dict.fromkeys(columns)
+    )
+    con.execute(
+        f"""create or replace table {prepared} as
+        select p.* from {prepared} as p
+        where p.{DIRTY} or {shares_a_key}
+           or p.record_key in (select record_key_l from {keep_pairs} union all select record_key_r from {keep_pairs})"""
+    )
+    return con.execute(f"select count(*) from {prepared}").fetchall()[0][0]
 
 
 def reuse_scores(con: duckdb.DuckDBPyConnection, vetoable_pairs: str, into: str) -> None:
