@@ -183,15 +183,15 @@ def test_an_incremental_run_scores_among_the_records_sharing_a_blocking_key_with
     con = duckdb.connect()
     with scratch_database(con):
         con.execute(f"""create table {SCRATCH}.main.{PREPARED} as select * from (values
-            ('new', 'ann|lee', 'a@x', true),
-            ('same name', 'ann|lee', null, false), ('same email', 'bob|ray', 'a@x', false),
-            ('vetoable', 'cy|dee', 'c@x', false), ('unrelated', 'cy|dee', null, false),
-            ('no keys', null, null, false)
-        ) as t(record_key, bk_name, bk_email, is_new_or_changed)""")
+            ('new', 'ann|lee', 'a@x'), ('same name', 'ann|lee', null), ('same email', 'bob|ray', 'a@x'),
+            ('vetoable', 'cy|dee', 'c@x'), ('unrelated', 'cy|dee', null), ('no keys', null, null)
+        ) as t(record_key, bk_name, bk_email)""")
+        con.execute(f"""create table {SCRATCH}.main.clean_records as select * from (values
+            ('same name'), ('same email'), ('vetoable'), ('unrelated'), ('no keys')) as t(record_key)""")
         con.execute(f"create table {SCRATCH}.main.vetoable as select 'same name' as record_key_l, 'vetoable' as record_key_r")
         assert keep_possible_partners(con, model, f"{SCRATCH}.main.vetoable") == 4
-        kept = con.sql(f"select record_key from {SCRATCH}.main.{PREPARED} order by all").fetchall()
-    assert kept == [("new",), ("same email",), ("same name",), ("vetoable",)]
+        kept = con.sql(f"select record_key, is_new_or_changed from {SCRATCH}.main.{PREPARED} order by all").fetchall()
+    assert kept == [("new", True), ("same email", False), ("same name", False), ("vetoable", False)]
     # A rule that is not key equalities (a fuzzy one, or an `or`): every record may be a partner.
     for rule in ("levenshtein(l.bk_name, r.bk_name) <= 1", "l.bk_name = r.bk_name or l.bk_email = r.bk_email"):
         assert blocking_key_columns({"blocking_rules_to_generate_predictions": [{"blocking_rule": rule}]}) is None

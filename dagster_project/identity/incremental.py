@@ -73,8 +73,8 @@ def fingerprint_prepared(con: duckdb.DuckDBPyConnection, into: str) -> None:
 
 
 def plan_scoring(con: duckdb.DuckDBPyConnection, signature: str, full: bool, fingerprints: str) -> ScoringPlan:
-    """Full or incremental; for an incremental plan, marks the prepared records that are new
-    or changed (column DIRTY) and keeps the clean ones' keys in table clean_records.
+    """Full or incremental; for an incremental plan, keeps the keys of the prepared records that
+    are neither new nor changed in table clean_records (keep_possible_partners marks the others).
     `fingerprints` is this run's (fingerprint_prepared)."""
     if full:
         return ScoringPlan(False, "full run asked for")
@@ -87,13 +87,8 @@ def plan_scoring(con: duckdb.DuckDBPyConnection, signature: str, full: bool, fin
         f"""create or replace table {SCRATCH}.main.clean_records as
         select record_key from {fingerprints} join {FINGERPRINTS} using (record_key, fingerprint)"""
     )
-    con.execute(
-        f"""create or replace table {SCRATCH}.main.{PREPARED} as
-        select p.*, c.record_key is null as {DIRTY}
-        from {SCRATCH}.main.{PREPARED} as p left join {SCRATCH}.main.clean_records as c using (record_key)"""
-    )
     changed, removed = con.execute(
-        f"""select (select count(*) from {SCRATCH}.main.{PREPARED} where {DIRTY}),
+        f"""select (select count(*) from {fingerprints} anti join {SCRATCH}.main.clean_records using (record_key)),
                    (select count(*) from {FINGERPRINTS} anti join {fingerprints} using (record_key))"""
     ).fetchall()[0]
     return ScoringPlan(True, "scores of unchanged records reused", changed, removed)
@@ -117,25 +112,30 @@ def blocking_key_columns(model: dict) -> list[str] | None:
     return columns
 
 
-def keep_possible_partners(con: duckdb.DuckDBPyConnection, model: dict, keep_pairs: str) -> int | None:
-    """Keep, of the prepared records, those that can be in a pair an incremental run scores: the
-    new or changed ones (DIRTY), those sharing a blocking key with one of them (every pair the
-    restricted blocking finds has a dirty record and one equal key per rule), and both ends of
-    `keep_pairs` (record_key_l, record_key_r). Returns the records kept, or None when the
-    blocking rules are not all key equalities (every record is kept)."""
+def keep_possible_partners(con: duckdb.DuckDBPyConnection, model: dict, keep_pairs: str) -> int:
+    """Mark the prepared records that are new or changed (column DIRTY: not in plan_scoring's
+    clean_records) and keep only those that can be in a pair an incremental run scores: the
+    dirty ones, those sharing a blocking key with one of them (every pair the restricted
+    blocking finds has a dirty record and one equal key per rule), and both ends of
+    `keep_pairs` (record_key_l, record_key_r). Every record is kept when the blocking rules are
+    not all key equalities. Returns the records kept."""
+    prepared = f"{SCRATCH}.main.{PREPARED}"
+    flagged = f"""select p.*, c.record_key is null as {DIRTY}
+        from {prepared} as p left join {SCRATCH}.main.clean_records as c using (record_key)"""
     columns = blocking_key_columns(model)
     if columns is None:
-        return None
-    prepared = f"{SCRATCH}.main.{PREPARED}"
-    shares_a_key = " or ".join(
-        f'p."{column}" in (select "{column}" from {prepared} where {DIRTY})' for column in dict.fromkeys(columns)
-    )
-    con.execute(
-        f"""create or replace table {prepared} as
-        select p.* from {prepared} as p
-        where p.{DIRTY} or {shares_a_key}
-           or p.record_key in (select record_key_l from {keep_pairs} union all select record_key_r from {keep_pairs})"""
-    )
+        con.execute(f"create or replace table {prepared} as {flagged}")
+    else:
+        shares_a_key = " or ".join(
+            f'p."{column}" in (select "{column}" from flagged where {DIRTY})' for column in dict.fromkeys(columns)
+        )
+        con.execute(
+            f"""create or replace table {prepared} as
+            with flagged as ({flagged})
+            select p.* from flagged as p
+            where p.{DIRTY} or {shares_a_key}
+               or p.record_key in (select record_key_l from {keep_pairs} union all select record_key_r from {keep_pairs})"""
+        )
     return con.execute(f"select count(*) from {prepared}").fetchall()[0][0]
 
 
