@@ -96,6 +96,7 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None, ful
     summary.step_seconds = end.timeline.step_seconds
     summary.mode = end.mode
     summary.report_path, summary.report_seconds = end.report_path, end.report_seconds
+    summary.publish_seconds = end.publish_seconds
     return PipelineResult(result.success and end.published is not None, result.run_id, summary)
 
 
@@ -108,6 +109,7 @@ class RunEnd:
     report_path: str | None
     report_seconds: float
     mode: str = ""  # full or incremental (run_mode_text)
+    publish_seconds: float | None = None  # copying the warehouse for readers (None: not published)
 
 
 def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, events) -> RunEnd:
@@ -117,12 +119,14 @@ def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, eve
     timeline = run_timeline(instance, run_id)
     failed_steps, after_steps = step_failures(events), []
     _record_freshness(config, run_id, timeline, after_steps)
-    published = None
+    published, publish_seconds = None, None
     if not failed_steps + after_steps and config.warehouse.exists():  # else the last good snapshot stays
+        started = time.perf_counter()
         try:
             if config.engine == "spark":
                 _copy_spark_tables_for_readers(config)
             published = publish_warehouse(config)
+            publish_seconds = round(time.perf_counter() - started, 2)
         except Exception as error:  # e.g. a process holds the working warehouse open
             after_steps.append(f"publish {config.published}: {type(error).__name__}: {error}")
     failures = failed_steps + after_steps
@@ -132,7 +136,8 @@ def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, eve
     mode = run_mode_text(run is not None and is_full_run(run.tags), events)
     started = time.perf_counter()
     report = _write_report(config, instance, run_id, failures, timeline.steps(), mode)
-    return RunEnd(timeline, failures, after_steps, published, report, round(time.perf_counter() - started, 2), mode)
+    return RunEnd(timeline, failures, after_steps, published, report, round(time.perf_counter() - started, 2), mode,
+                  publish_seconds)
 
 
 def _copy_spark_tables_for_readers(config: CdpConfig) -> None:

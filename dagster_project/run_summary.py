@@ -52,6 +52,7 @@ class RunSummary:
     published_now: bool = False  # this run replaced it (a failed run leaves the previous one)
     report_path: str | None = None  # reports/run-<run_id>.html, once written
     report_seconds: float | None = None  # the time writing it took (make bench: its share of the run)
+    publish_seconds: float | None = None  # the time publishing the warehouse took (make bench)
     earlier: set[str] = field(default_factory=set)  # figures not computed in this run: identity, profiles, ...
     freshness: tuple | None = None  # (files loaded, min, max landed -> audience seconds), ops.file_freshness
     step_seconds: dict[str, float] = field(default_factory=dict)  # Dagster step key -> seconds

@@ -29,7 +29,7 @@ from dagster_project.dbt_workspace import WorkspaceDbtPreparer, dbt_executable, 
 from dagster_project.dbt_workspace import record_models_built
 from dagster_project.defs.dbt import BY_CONSTRUCTION, FULL_RUNS_ONLY, KEPT_IN_PLACE, build_args, staging_in_place
 from dagster_project.governance.erasure import erase_person
-from dagster_project.identity.incremental import plan_scoring, reuse_scores
+from dagster_project.identity.incremental import blocking_key_columns, keep_possible_partners, plan_scoring, reuse_scores
 from dagster_project.identity.resolve import resolve_identities
 from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, scratch_database
 from dagster_project.identity.term_frequencies import freeze_term_frequencies, frozen_lookups, frozen_path
@@ -174,6 +174,27 @@ def test_stored_scores_are_reused_for_unchanged_records_when_a_full_run_would_sc
         reuse_scores(con, f"{SCRATCH}.main.vetoable", "reused")
         reused = con.sql("select record_key, linked_record_key from reused order by all").fetchall()
     assert reused == [("a", "b"), ("b", "d")]
+
+
+def test_an_incremental_run_scores_among_the_records_sharing_a_blocking_key_with_a_changed_one():
+    model = {"blocking_rules_to_generate_predictions": [
+        {"blocking_rule": 'l."bk_name" = r."bk_name"'}, {"blocking_rule": "l.bk_email = r.bk_email and l.bk_dob = r.bk_dob"}]}
+    assert blocking_key_columns(model) == ["bk_name", "bk_email"]
+    con = duckdb.connect()
+    with scratch_database(con):
+        con.execute(f"""create table {SCRATCH}.main.{PREPARED} as select * from (values
+            ('new', 'ann|lee', 'a@x'), ('same name', 'ann|lee', null), ('same email', 'bob|ray', 'a@x'),
+            ('vetoable', 'cy|dee', 'c@x'), ('unrelated', 'cy|dee', null), ('no keys', null, null)
+        ) as t(record_key, bk_name, bk_email)""")
+        con.execute(f"""create table {SCRATCH}.main.clean_records as select * from (values
+            ('same name'), ('same email'), ('vetoable'), ('unrelated'), ('no keys')) as t(record_key)""")
+        con.execute(f"create table {SCRATCH}.main.vetoable as select 'same name' as record_key_l, 'vetoable' as record_key_r")
+        assert keep_possible_partners(con, model, f"{SCRATCH}.main.vetoable") == 4
+        kept = con.sql(f"select record_key, is_new_or_changed from {SCRATCH}.main.{PREPARED} order by all").fetchall()
+    assert kept == [("new", True), ("same email", False), ("same name", False), ("vetoable", False)]
+    # A rule that is not key equalities (a fuzzy one, or an `or`): every record may be a partner.
+    for rule in ("levenshtein(l.bk_name, r.bk_name) <= 1", "l.bk_name = r.bk_name or l.bk_email = r.bk_email"):
+        assert blocking_key_columns({"blocking_rules_to_generate_predictions": [{"blocking_rule": rule}]}) is None
 
 
 def test_a_model_older_than_max_age_is_retrained(workspace_factory):

@@ -33,6 +33,7 @@ from dagster_project.identity.incremental import (
     DIRTY,
     ScoringPlan,
     fingerprint_prepared,
+    keep_possible_partners,
     plan_scoring,
     reuse_scores,
     scoring_signature,
@@ -190,6 +191,8 @@ def _score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float, term_f
         f"""create table {SCRATCH}.pairs_to_score as select * from {vetoable} as v
         anti join {SCORES_TABLE} as r on r.record_key = v.record_key_l and r.linked_record_key = v.record_key_r"""
     )
+    # Marks the new or changed records, and keeps those they can pair with: the same pairs from fewer records.
+    keep_possible_partners(con, model, f"{SCRATCH}.pairs_to_score")
     score_pairs(con, model, threshold, keep_pairs=f"{SCRATCH}.pairs_to_score",
                 term_frequencies=term_frequencies, only_pairs_of=DIRTY, into=_temporary(NEW_SCORES_TABLE))
     _rename_keys(con, NEW_SCORES_TABLE)

@@ -13,6 +13,13 @@ prepared record (identity.record_fingerprints) and of the scoring inputs
   deterministic pairs the veto needs that it has no stored score for;
 - scores everything when asked (`cdp run --full`), when nothing is stored,
   or when the model, its frequencies, the threshold or the cap changed.
+Before scoring, an incremental run keeps only the prepared records that can be
+in a pair to score (keep_possible_partners): the new or changed records, the
+records sharing a blocking key with one of them, and the ends of the pairs the
+veto needs scored. Every blocked pair with a new or changed record is among
+them, and so are the groups of identical records Splink scores once
+(identity.representatives); frequencies are frozen, so Splink finds the same
+pairs with the same scores in a day's batch as over every record.
 The scores are then those a full run would give, pair for pair, and the
 graph is clustered again whole, by the same code as a full run.
 Both tables are keyed by record_key (and linked_record_key), so erasure
@@ -22,6 +29,7 @@ removes a person's rows.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,8 +73,8 @@ def fingerprint_prepared(con: duckdb.DuckDBPyConnection, into: str) -> None:
 
 
 def plan_scoring(con: duckdb.DuckDBPyConnection, signature: str, full: bool, fingerprints: str) -> ScoringPlan:
-    """Full or incremental; for an incremental plan, marks the prepared records that are new
-    or changed (column DIRTY) and keeps the clean ones' keys in table clean_records.
+    """Full or incremental; for an incremental plan, keeps the keys of the prepared records that
+    are neither new nor changed in table clean_records (keep_possible_partners marks the others).
     `fingerprints` is this run's (fingerprint_prepared)."""
     if full:
         return ScoringPlan(False, "full run asked for")
@@ -79,16 +87,56 @@ def plan_scoring(con: duckdb.DuckDBPyConnection, signature: str, full: bool, fin
         f"""create or replace table {SCRATCH}.main.clean_records as
         select record_key from {fingerprints} join {FINGERPRINTS} using (record_key, fingerprint)"""
     )
-    con.execute(
-        f"""create or replace table {SCRATCH}.main.{PREPARED} as
-        select p.*, c.record_key is null as {DIRTY}
-        from {SCRATCH}.main.{PREPARED} as p left join {SCRATCH}.main.clean_records as c using (record_key)"""
-    )
     changed, removed = con.execute(
-        f"""select (select count(*) from {SCRATCH}.main.{PREPARED} where {DIRTY}),
+        f"""select (select count(*) from {fingerprints} anti join {SCRATCH}.main.clean_records using (record_key)),
                    (select count(*) from {FINGERPRINTS} anti join {fingerprints} using (record_key))"""
     ).fetchall()[0]
     return ScoringPlan(True, "scores of unchanged records reused", changed, removed)
+
+
+# A blocking rule's equality on one column: l."bk_name" = r."bk_name".
+_EQUALITY = re.compile(r'l\."?(\w+)"?\s*=\s*r\."?(\w+)"?', re.IGNORECASE)
+
+
+def blocking_key_columns(model: dict) -> list[str] | None:
+    """One column per blocking rule that a pair the rule finds has equal (and not null) on both
+    records; None when a rule is not a conjunction of such equalities (then no record can be left out)."""
+    columns = []
+    for rule in model["blocking_rules_to_generate_predictions"]:
+        text = rule["blocking_rule"]
+        equalities = [(left, right) for left, right in _EQUALITY.findall(text) if left == right]
+        rest = _EQUALITY.sub("", text)
+        if not equalities or re.sub(r"(?i)\band\b|[()\s]", "", rest):
+            return None
+        columns.append(equalities[0][0])
+    return columns
+
+
+def keep_possible_partners(con: duckdb.DuckDBPyConnection, model: dict, keep_pairs: str) -> int:
+    """Mark the prepared records that are new or changed (column DIRTY: not in plan_scoring's
+    clean_records) and keep only those that can be in a pair an incremental run scores: the
+    dirty ones, those sharing a blocking key with one of them (every pair the restricted
+    blocking finds has a dirty record and one equal key per rule), and both ends of
+    `keep_pairs` (record_key_l, record_key_r). Every record is kept when the blocking rules are
+    not all key equalities. Returns the records kept."""
+    prepared = f"{SCRATCH}.main.{PREPARED}"
+    flagged = f"""select p.*, c.record_key is null as {DIRTY}
+        from {prepared} as p left join {SCRATCH}.main.clean_records as c using (record_key)"""
+    columns = blocking_key_columns(model)
+    if columns is None:
+        con.execute(f"create or replace table {prepared} as {flagged}")
+    else:
+        shares_a_key = " or ".join(
+            f'p."{column}" in (select "{column}" from flagged where {DIRTY})' for column in dict.fromkeys(columns)
+        )
+        con.execute(
+            f"""create or replace table {prepared} as
+            with flagged as ({flagged})
+            select p.* from flagged as p
+            where p.{DIRTY} or {shares_a_key}
+               or p.record_key in (select record_key_l from {keep_pairs} union all select record_key_r from {keep_pairs})"""
+        )
+    return con.execute(f"select count(*) from {prepared}").fetchall()[0][0]
 
 
 def reuse_scores(con: duckdb.DuckDBPyConnection, vetoable_pairs: str, into: str) -> None:

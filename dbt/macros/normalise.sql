@@ -21,7 +21,11 @@
    "p a": a first and a middle initial) read as the first initial, which
    matches the full name it abbreviates. #}
 {% macro cdp_first_name(expression) -%}
-    {%- set folded = cdp_fold_name(expression) -%}
+    {{ cdp_first_name_of_folded(cdp_fold_name(expression)) }}
+{%- endmacro %}
+
+{# The same, from the name already folded (cdp_fold_name): a column computed once. #}
+{% macro cdp_first_name_of_folded(folded) -%}
     case when {{ cdp_regex_matches(folded, '^[a-z]( [a-z])+$') }} then substring({{ folded }}, 1, 1) else {{ folded }} end
 {%- endmacro %}
 

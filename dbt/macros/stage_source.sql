@@ -81,16 +81,29 @@ latest_version as (
 
 ),
 
+folded as (
+
+    {#- Values read several times below, computed once: DuckDB plans each copy of a nested
+        expression again (int_identity__records inlines this query for every source). #}
+    select
+        *,
+        {{ cdp_fold_name('first_name_original') }} as first_name_folded,
+        {{ cdp_normalise_country('country_original') }} as country_code
+    from latest_version
+    where version_rank = 1
+
+),
+
 normalised as (
 
     select
         *,
         {{ cdp_clean_text('first_name_original') }} as first_name,
-        {{ cdp_first_name('first_name_original') }} as first_name_norm,
+        {{ cdp_first_name_of_folded('first_name_folded') }} as first_name_norm,
         {{ cdp_clean_text('last_name_original') }} as last_name,
         {{ cdp_fold_name('last_name_original') }} as last_name_norm,
         {{ cdp_normalise_email('email_original') }} as email,
-        {{ cdp_phone_digits('phone_original', cdp_calling_code(cdp_normalise_country('country_original'), cc)) }} as phone_digits,
+        {{ cdp_phone_digits('phone_original', cdp_calling_code('country_code', cc)) }} as phone_digits,
         case
             when date_of_birth_original between cast('1900-01-01' as date) and cast(updated_at as date)
             then date_of_birth_original
@@ -101,12 +114,11 @@ normalised as (
         {{ cdp_normalise_postcode('postcode_original') }} as postcode_norm,
         {{ cdp_clean_text('city_original') }} as city,
         {{ cdp_clean_text('region_original') }} as region,
-        {{ cdp_normalise_country('country_original') }} as country,
+        country_code as country,
         {{ cdp_normalise_code('loyalty_id_original') }} as loyalty_id,
         {{ cdp_normalise_device_id('device_id_original') }} as device_id,
         {{ cdp_sex('sex_original') }} as sex
-    from latest_version
-    where version_rank = 1
+    from folded
 
 )
 
