@@ -4,7 +4,9 @@ import duckdb
 import pytest
 
 from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, house_number_sql, prepare_records, scratch_database
-from dagster_project.identity.splink_settings import FIRST_NAMES_DIFFER, HOUSE_NUMBER_SLIP, STREET_WITHOUT_NUMBER, SWAPPED
+from dagster_project.identity.splink_settings import (
+    FIRST_NAMES_DIFFER, HOUSE_NUMBER_SLIP, STREET_WITHOUT_NUMBER, SWAPPED, address_comparison,
+)
 
 
 def _swapped(left: tuple[str, str], right: tuple[str, str]) -> bool:
@@ -85,3 +87,29 @@ def _address_levels(left: str, right: str) -> tuple[bool, bool]:
 ])
 def test_a_street_without_its_number_or_with_a_digit_wrong(left, right, levels):
     assert _address_levels(left, right) == levels
+
+
+def _address_level(left: tuple[str, str, str], right: tuple[str, str, str]) -> str:
+    """The label of the address comparison's level (line, postcode and city, no names) that a pair of
+    (address line, postcode, city) falls in: the first level whose condition holds, as in Splink."""
+    columns = []
+    for side, (line, postcode, city) in (("l", left), ("r", right)):
+        columns += [f"'{line}' as address_line_norm_{side}", f"{house_number_sql(repr(line))} as house_number_{side}",
+                    f"'{postcode}' as postcode_norm_{side}", f"'{city}' as city_norm_{side}",
+                    f"'{postcode[:-1]}' as postcode_sector_{side}", f"'{postcode[:-2]}' as postcode_district_{side}"]
+    for level in address_comparison(has_line=True, has_postcode=True, has_city=True, has_first=False).levels:
+        condition = level["sql_condition"]
+        if condition == "ELSE" or duckdb.sql(f"select coalesce(({condition}), false) from (select {', '.join(columns)})").fetchall()[0][0]:
+            return level["label_for_charts"]
+    raise AssertionError("no level")
+
+
+@pytest.mark.parametrize("left, right, label", [
+    # A garbled town and postcode: the house and street still agree, up to a typo.
+    (("26 yampi place", "2098", "currimundi"), ("26 yampi plvace", "2809", "greenwood"), "same or similar address line, another area"),
+    (("12 high street", "4101", "leeds"), ("12 high street", "9876", "york"), "same or similar address line, another area"),
+    (("26 yampi place", "2098", "currimundi"), ("11 bednall place", "6508", "port lincoln"), "different"),
+    (("26 yampi place", "2098", "currimundi"), ("26 yampi place", "2098", "currimundi"), "same address and postcode"),
+])
+def test_an_address_line_in_another_area_has_its_own_level(left, right, label):
+    assert _address_level(left, right) == label

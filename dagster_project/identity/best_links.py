@@ -8,9 +8,13 @@ candidate in the other's source (strict passes first, this looser one
 after). Splink's `cluster_using_single_best_links` builds on the same fact.
 
 After the passes above, two records of two different duplicate-free sources
-are *candidates* when Splink scored them at least the best-link floor
+are *candidates* when Splink scores them at least the best-link floor
 (`identity.best_link_min_probability`) but under the match threshold, they
 are in two persons, and neither person holds a record of the other's source.
+The main scoring keeps only pairs at the threshold, so these pairs are scored
+here, with the same model and frozen term frequencies, over the records of the
+duplicate-free sources only, and only when there are two such sources (none in
+our generator's data: there the pass costs nothing).
 A pair is linked when, on both sides, it is the record's best candidate in
 the other's source by at least the ambiguity margin (a tie stays apart), and
 the joined person holds no conflicting records, no two records of one
@@ -29,14 +33,47 @@ FEBRL 3 (one source, up to nine copies of a person) lost precision 0.999 ->
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import duckdb
 import polars as pl
 
 from dagster_project.identity.decisions import rule_edges
 from dagster_project.identity.household_pass import join_groups
+from dagster_project.identity.splink_model import score_pairs
+from dagster_project.identity.splink_prepare import prepare_records, scratch_database
+from dagster_project.identity.term_frequencies import frozen_lookups
 
 BEST_LINK_RULE = "best_link"
 ACCEPTED_SCHEMA = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r": pl.String, "reason": pl.String})
+CANDIDATE_SCHEMA = {"record_key": pl.String, "linked_record_key": pl.String, "match_probability": pl.Float64,
+                    "match_weight": pl.Float64}
+_RECORDS_VIEW = "best_link_records"
+
+
+def best_link_candidates(con: duckdb.DuckDBPyConnection, records: str, model_path: Path, sources: list[str], *,
+                         floor: float, threshold: float) -> pl.DataFrame:
+    """Splink's pairs of records of two different `sources` (the duplicate-free ones) scored at least
+    `floor` and under `threshold` (CANDIDATE_SCHEMA); none unless there are two sources."""
+    if len(sources) < 2 or floor >= threshold:
+        return pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    model = json.loads(Path(model_path).read_text())
+    listed = ", ".join("'" + source.replace("'", "''") + "'" for source in sorted(sources))
+    con.execute(f"create or replace temp view {_RECORDS_VIEW} as select * from {records} where source in ({listed})")
+    try:
+        with scratch_database(con):
+            prepare_records(con, _RECORDS_VIEW)
+            scores = score_pairs(con, model, floor, term_frequencies=frozen_lookups(con, model, Path(model_path)))
+        source_of = con.sql(f"select record_key, source from {_RECORDS_VIEW}").pl()
+    finally:
+        con.execute(f"drop view if exists {_RECORDS_VIEW}")
+    return (scores.rename({"record_key_l": "record_key", "record_key_r": "linked_record_key"})
+            .filter(pl.col("match_probability") < threshold)
+            .join(source_of, on="record_key").join(source_of.rename({"record_key": "linked_record_key", "source": "linked_source"}),
+                                                   on="linked_record_key")
+            .filter(pl.col("source") != pl.col("linked_source"))
+            .select(list(CANDIDATE_SCHEMA)).cast(CANDIDATE_SCHEMA))
 
 
 def best_link_pass(con: duckdb.DuckDBPyConnection, records: str, candidates: pl.DataFrame, edges: pl.DataFrame,

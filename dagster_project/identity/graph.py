@@ -75,9 +75,6 @@ class IdentityGraph:
     pairs_scored: int = 0  # rows of SCORES_TABLE (identity.incremental stores them, with FINGERPRINTS_TABLE)
     signature: str = ""  # of the scoring inputs besides the records
     plan: ScoringPlan | None = None
-    # Splink pairs of two sources under the threshold, at least the best-link floor (identity.best_links):
-    # record_key, linked_record_key, match_probability, match_weight
-    candidates: pl.DataFrame | None = None
 
     @property
     def active(self) -> pl.DataFrame:
@@ -104,7 +101,6 @@ def build_graph(
     *,
     match_threshold: float,
     veto_weight: float,
-    best_link_floor: float | None = None,
     full: bool = True,
     scorer: Scorer | None = None,
     times: StepTimes | None = None,
@@ -112,9 +108,7 @@ def build_graph(
     """All edges between identity records: the deterministic links (read_links) and Splink's.
     The links are read once Splink is done: its DuckDB work is the largest, and Python holds
     nothing big beside it.
-    Unless `full`, reuses the scores stored by the last run for unchanged records (identity.incremental).
-    Splink keeps the pairs down to `best_link_floor` (a probability) when it is under the threshold:
-    those under the threshold are the best-link pass's candidates, not edges."""
+    Unless `full`, reuses the scores stored by the last run for unchanged records (identity.incremental)."""
     model = json.loads(model_path.read_text())
     names = comparison_names(model)
     # One scratch session: the pairs above the threshold, and the scores of
@@ -124,22 +118,20 @@ def build_graph(
         with times.step("prepare records"):
             prepare_records(con, RECORDS_TABLE, ordered=False)
             term_frequencies = frozen_lookups(con, model, model_path)
-            lowest = min(match_threshold, best_link_floor or match_threshold)
-            signature = scoring_signature(model_path, lowest)
+            signature = scoring_signature(model_path, match_threshold)
             fingerprint_prepared(con, into=_temporary(FINGERPRINTS_TABLE))
             plan = plan_scoring(con, signature, full, FINGERPRINTS_TABLE)
             _create_vetoable_pairs(con, [r for r in SHAREABLE_RULES if r in names])
         with times.step("splink scoring"):
-            (scorer or _score)(con, model, lowest, term_frequencies, plan)
+            (scorer or _score)(con, model, match_threshold, term_frequencies, plan)
     with times.step("deterministic links and vetoes"):
-        return _edges(con, names, match_threshold, lowest, veto_weight, signature, plan)
+        return _edges(con, names, match_threshold, veto_weight, signature, plan)
 
 
-def _edges(con: duckdb.DuckDBPyConnection, names: list[str], match_threshold: float, lowest: float, veto_weight: float,
+def _edges(con: duckdb.DuckDBPyConnection, names: list[str], match_threshold: float, veto_weight: float,
            signature: str, plan: ScoringPlan) -> IdentityGraph:
-    """The graph of the scored pairs (SCORES_TABLE): Splink's edges above the threshold, the
-    deterministic links with the vetoes of those on shareable identifiers, and the best-link
-    candidates (at least `lowest`, under the threshold)."""
+    """The graph of the scored pairs (SCORES_TABLE): Splink's edges above the threshold, and the
+    deterministic links with the vetoes of those on shareable identifiers."""
     # Only the columns the veto and the Splink edges need; the same order whichever pairs were reused.
     evidence = [f"mw_{name}" for name in names if name in DISTINGUISHING_COMPARISONS]
     scores = con.sql(
@@ -166,14 +158,9 @@ def _edges(con: duckdb.DuckDBPyConnection, names: list[str], match_threshold: fl
         pl.lit(False).alias("vetoed"),
         pl.lit(None, pl.String).alias("veto_reason"),
     )
-    # Two sources: the best-link pass links only records of two duplicate-free sources.
-    source = lambda key: pl.col(key).str.split_exact(":", 1).struct.field("field_0")  # noqa: E731
-    candidates = scores.filter(pl.col("match_probability").is_between(lowest, match_threshold, closed="left")
-                               & (source("record_key") != source("linked_record_key"))).select(
-        "record_key", "linked_record_key", "match_probability", "match_weight")
     pairs_scored = con.execute(f"select count(*) from {SCORES_TABLE}").fetchall()[0][0]
     edges = pl.concat([_with_columns(deterministic, EDGE_COLUMNS), _with_columns(splink_edges, EDGE_COLUMNS)], how="vertical_relaxed")
-    return IdentityGraph(edges, names, pairs_scored, signature, plan, candidates=candidates)
+    return IdentityGraph(edges, names, pairs_scored, signature, plan)
 
 
 def _score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float, term_frequencies: dict[str, str],

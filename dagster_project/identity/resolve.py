@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from dagster_project.config import CdpConfig
-from dagster_project.identity.best_links import best_link_pass
+from dagster_project.identity.best_links import best_link_candidates, best_link_pass
 from dagster_project.identity.clusters import assign_person_ids, components, edge_nodes
 from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
@@ -162,7 +162,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     times = StepTimes()
     graph = build_graph(
         con, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight, full=full,
-        best_link_floor=config.best_link_min_probability, scorer=scorer, times=times,
+        scorer=scorer, times=times,
     )
     done(RESOLVE_STAGES[0])
     with memory_share(con, PYTHON_HEAVY_SHARE):
@@ -195,11 +195,13 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     counts = _separation_counts(separation)
     del separation
     with times.step("best-link pass"):
+        candidates = best_link_candidates(con, RECORDS_TABLE, config.identity_model, list(one_record_sources),
+                                          floor=config.best_link_min_probability, threshold=config.match_threshold)
         edges, clusters, best_link_joins, accepted_by_best_links = best_link_pass(
-            con, RECORDS_TABLE, graph.candidates, edges, clusters, one_per_person,
+            con, RECORDS_TABLE, candidates, edges, clusters, one_per_person,
             full_records=records.filter(pl.col("is_full"))["record_key"], margin=config.ambiguity_margin,
             household_safe=safety.safe, cannot_link=decisions.cannot_link)
-    graph.candidates = None
+    del candidates
     accepted = pl.concat([accepted, accepted_by_best_links], how="vertical_relaxed")
     del records
     with times.step("household pass"):

@@ -314,6 +314,11 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
         levels.append(_level("postcode_district_l = postcode_district_r", "same postcode district"))
     if has_city:
         levels.append(_level("city_norm_l = city_norm_r", "same city"))
+    if has_line and (has_postcode or has_city):
+        # The same house and street (up to a typo) with postcode and town both different or mistyped beyond
+        # the levels above: a form whose town was garbled, or the same address line in another town. Its
+        # own weight (EM), not "different": "26 yampi place" / "26 yampi plvace", 2098 currimundi / 2809 greenwood.
+        levels.append(_level(f"({same_line}) OR ({similar_line})", "same or similar address line, another area"))
     levels.append(ELSE)
 
     columns = set(present) | (NAME_COLUMNS if has_first else set())
