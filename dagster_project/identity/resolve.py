@@ -202,7 +202,9 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
             full_records=records.filter(pl.col("is_full"))["record_key"], margin=config.ambiguity_margin,
             household_safe=safety.safe, cannot_link=decisions.cannot_link)
     del candidates
-    accepted = pl.concat([accepted, accepted_by_best_links], how="vertical_relaxed")
+    # A pair a person already held (accepted by the separation) is met again in the group it joined.
+    accepted = pl.concat([accepted, accepted_by_best_links], how="vertical_relaxed").unique(
+        ["record_key_l", "record_key_r"], keep="first", maintain_order=True)
     del records
     with times.step("household pass"):
         edges, clusters, household_joins = household_pass(
