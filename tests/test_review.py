@@ -1,5 +1,6 @@
 """`cdp identity review` lists the joins decided by elimination: a record with little evidence whose
-refused link to another person was about as strong as the link that joined it."""
+refused link to another person was about as strong as the link that joined it; and the joins of the
+best-link pass, made under the threshold."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from types import SimpleNamespace
 import duckdb
 import polars as pl
 
+from dagster_project.identity.explain import _describe_link
 from dagster_project.identity.review import render_review, review_items
 
 EDGES = [  # record_key, linked_record_key, rule, match_weight, vetoed, veto_reason
@@ -50,3 +52,17 @@ def test_a_join_decided_by_elimination_is_listed_for_review(tmp_path):
     # The refused links are listed as such too; the far weaker refusal is not an elimination.
     assert items.filter(pl.col("kind") == "refused").height == 2
     assert "elimination (1)" in render_review(items, limit=3)
+
+
+def test_a_join_of_the_best_link_pass_is_listed_for_review_and_explained(tmp_path):
+    _warehouse(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("insert into identity.edges by name select 'census:5' as record_key, 'tax:1' as linked_record_key, "
+                    "'best_link' as rule, 1.5 as match_weight, false as vetoed, 0.74 as match_probability")
+    config = SimpleNamespace(warehouse=tmp_path / "warehouse.duckdb", match_threshold=0.9, ambiguity_margin=5.0)
+    best = review_items(config).filter(pl.col("kind") == "best_link")
+    assert best.select("record_key", "linked_record_key", "match_weight").rows() == [("census:5", "tax:1", 1.5)]
+    assert best["detail"][0].startswith("best-link pass: Splink match probability 0.74 under the threshold")
+    described = _describe_link({"record_key": "census:5", "linked_record_key": "tax:1", "rule": "best_link",
+                                "match_probability": 0.74, "match_weight": 1.5})
+    assert "best-link pass: under the threshold (Splink match probability 0.7400, weight +1.5)" in described
