@@ -18,11 +18,12 @@ warehouse and the connection is left as it was found.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,10 +130,12 @@ def train_model(
         freeze_term_frequencies(con, model, Path(model_path))
     # The prior the model itself expects, and u without the matches it implies, in turn.
     assumed_prior = sampled["probability_two_random_records_match"]
-    prior = self_consistent_prior(con, records_table, model, Path(model_path), records_count, block_cap=block_cap)
-    for _ in range(PRIOR_ROUNDS - 1):
-        model, adjusted = _finish_model(sampled, prior, SELF_CONSISTENT_PRIOR_KEEPS_U, max_pairs)
-        prior = self_consistent_prior(con, records_table, model, Path(model_path), records_count, block_cap=block_cap)
+    with prior_sample(con, records_table, records_count, block_cap=block_cap) as pairs:
+        term_frequencies = frozen_lookups(con, model, Path(model_path))
+        prior = self_consistent_prior(con, model, term_frequencies, pairs)
+        for _ in range(PRIOR_ROUNDS - 1):
+            model, adjusted = _finish_model(sampled, prior, SELF_CONSISTENT_PRIOR_KEEPS_U, max_pairs)
+            prior = self_consistent_prior(con, model, term_frequencies, pairs)
     model["probability_two_random_records_match"] = prior
     Path(model_path).write_text(json.dumps(model, indent=2), encoding="utf-8")
 
@@ -184,8 +187,28 @@ PRIOR_SAMPLE_RECORDS = 50_000
 PRIOR_SCORE_FLOOR = 0.001
 
 
-def self_consistent_prior(con: duckdb.DuckDBPyConnection, records_table: str, model: dict, model_path: Path,
-                          records_count: int, *, block_cap: int) -> float:
+@contextlib.contextmanager
+def prior_sample(con: duckdb.DuckDBPyConnection, records_table: str, records_count: int, *,
+                 block_cap: int) -> Iterator[float]:
+    """A scratch session holding the records the prior is estimated on, prepared once for
+    every round: all of them, or a uniform sample of PRIOR_SAMPLE_RECORDS. Yields their
+    number of pairs."""
+    sampled = min(records_count, PRIOR_SAMPLE_RECORDS)
+    source = records_table
+    if records_count > PRIOR_SAMPLE_RECORDS:
+        source = "prior_sample"
+        con.execute(f"""create or replace temp view {source} as select * from {records_table}
+                        order by hash(record_key), record_key limit {PRIOR_SAMPLE_RECORDS}""")
+    try:
+        with scratch_database(con):
+            prepare_records(con, source, block_cap=block_cap)
+            yield sampled * (sampled - 1) / 2
+    finally:
+        con.execute("drop view if exists prior_sample")
+
+
+def self_consistent_prior(con: duckdb.DuckDBPyConnection, model: dict, term_frequencies: Mapping[str, str],
+                          pairs: float) -> float:
     """The probability that two random records match, as the trained model itself expects it.
 
     The deterministic rules' recall is assumed (0.7), and data decide how wrong that
@@ -201,25 +224,13 @@ def self_consistent_prior(con: duckdb.DuckDBPyConnection, records_table: str, mo
     where households share addresses (the town, pseudopeople at 1x). Records with
     no field to compare (a receipt with an email only) join their person through
     others, never in a scored pair, so their matches are not counted. Runs once
-    per training round.
+    per training round, over the records prior_sample prepared (`pairs`: all their pairs).
     """
     prior = model["probability_two_random_records_match"]
-    sampled = min(records_count, PRIOR_SAMPLE_RECORDS)
-    if sampled < 2:
+    if pairs < 1:
         return prior
-    source = records_table
-    if records_count > PRIOR_SAMPLE_RECORDS:
-        source = "prior_sample"
-        con.execute(f"""create or replace temp view {source} as select * from {records_table}
-                        order by hash(record_key), record_key limit {PRIOR_SAMPLE_RECORDS}""")
-    try:
-        with scratch_database(con):
-            prepare_records(con, source, block_cap=block_cap)
-            scored = score_pairs(con, model, PRIOR_SCORE_FLOOR, term_frequencies=frozen_lookups(con, model, model_path))
-    finally:
-        con.execute("drop view if exists prior_sample")
+    scored = score_pairs(con, model, PRIOR_SCORE_FLOOR, term_frequencies=term_frequencies)
     evidence = scored["match_weight"].to_numpy() - math.log2(prior / (1 - prior))
-    pairs = sampled * (sampled - 1) / 2
     for _ in range(100):
         expected = float((1 / (1 + np.exp2(-(evidence + math.log2(prior / (1 - prior)))))).sum())
         updated = min(max(expected / pairs, 1e-12), 0.5)
