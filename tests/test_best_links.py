@@ -81,3 +81,14 @@ def test_conflicting_records_never_join_in_household_data_and_are_reported_when_
     person, _, joined, accepted = _run([("census:1", "tax:1", 2.0)], rows=rows, household_safe=False)
     assert joined == 1 and person["census:1"] == person["tax:1"]
     assert accepted.rows() == [("census:1", "tax:1", "household safety off, best-link pass: dates of birth 1974-09-16 / 1951-02-03")]
+
+
+def test_only_the_conflicts_a_join_brings_together_are_reported():
+    # census:1 and crm:1 (another date of birth) are one person already, their conflict let through before.
+    rows = [("census:1", date(1974, 9, 16), "kamil", "dabrowski", "152 abbey way", "MB65ZN"),
+            ("crm:1", date(1951, 2, 3), "kamil", "dabrowski", "152 abbey way", "MB65ZN"),
+            ("tax:1", date(1974, 9, 16), "kamil", "dabrowski", "152 abbey way", "MB65ZN")]
+    person, _, joined, accepted = _run([("census:1", "tax:1", 2.0)], rows=rows, household_safe=False,
+                                       clusters={"census:1": 0, "crm:1": 0, "tax:1": 1})
+    assert joined == 1 and person["tax:1"] == person["crm:1"]
+    assert accepted.rows() == [("crm:1", "tax:1", "household safety off, best-link pass: dates of birth 1951-02-03 / 1974-09-16")]

@@ -215,8 +215,8 @@ def join_groups(con: duckdb.DuckDBPyConnection, records: str, links: pl.DataFram
                 weighed_conflicts_allowed: bool = False) -> tuple[pl.DataFrame, pl.DataFrame, int, pl.DataFrame]:
     """Join the clusters that `links` (cluster_l, cluster_r, ...) connect, each connected group whole
     or not at all (_blocked_groups). Returns the new clusters, the links of the groups joined, how
-    many clusters were joined into another, and the conflicting pairs joined all the same (those
-    `weighed_conflicts_allowed` lets through: record_key_l, record_key_r, reason)."""
+    many clusters were joined into another, and the conflicting pairs the joins bring together all
+    the same (those `weighed_conflicts_allowed` lets through: record_key_l, record_key_r, reason)."""
     nodes = pl.concat([links["cluster_l"], links["cluster_r"]]).unique().sort().to_frame("record_key").with_row_index("node")
     left, right = edge_nodes(links.select(pl.col("cluster_l").alias("record_key"), pl.col("cluster_r").alias("linked_record_key")), nodes)
     groups = nodes.select(pl.col("record_key").alias("cluster"), pl.Series("group", components(nodes.height, left, right), dtype=pl.Int64))
@@ -225,7 +225,11 @@ def join_groups(con: duckdb.DuckDBPyConnection, records: str, links: pl.DataFram
     groups = groups.filter(~pl.col("group").is_in(list(blocked)))
     kept = links.filter(pl.col("cluster_l").is_in(groups["cluster"].implode()))
     merged, joined = _merge_groups(clusters, groups)
-    return merged, kept, joined, accepted.select("record_key_l", "record_key_r", "reason")
+    # Only pairs the join brings together: one a cluster already held was let through before.
+    before = lambda side: clusters.rename({"record_key": f"record_key_{side}", "cluster": f"cluster_{side}"})  # noqa: E731
+    brought = (accepted.join(before("l"), on="record_key_l").join(before("r"), on="record_key_r")
+               .filter(pl.col("cluster_l") != pl.col("cluster_r")))
+    return merged, kept, joined, brought.select("record_key_l", "record_key_r", "reason")
 
 
 def household_pass(con: duckdb.DuckDBPyConnection, records: str, edges: pl.DataFrame, clusters: pl.DataFrame,

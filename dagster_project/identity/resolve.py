@@ -184,9 +184,11 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         verdicts = duplicate_free_sources(records, edges, declared)
         one_record_sources = {v.source: v.reason for v in verdicts if v.one_per_person}
         one_per_person = records.filter(pl.col("source").is_in(list(one_record_sources))).select("record_key", "source")
+    full_records = records.filter(pl.col("is_full"))["record_key"]
+    del records
     with times.step("conflicts"):
         separation = separate_conflicts(
-            con, RECORDS_TABLE, edges, clusters, records.filter(pl.col("is_full"))["record_key"],
+            con, RECORDS_TABLE, edges, clusters, full_records,
             margin=config.ambiguity_margin, cannot_link=decisions.cannot_link, household_safe=safety.safe,
             one_per_person=one_per_person,
         )
@@ -199,13 +201,10 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
                                           floor=config.best_link_min_probability, threshold=config.match_threshold)
         edges, clusters, best_link_joins, accepted_by_best_links = best_link_pass(
             con, RECORDS_TABLE, candidates, edges, clusters, one_per_person,
-            full_records=records.filter(pl.col("is_full"))["record_key"], margin=config.ambiguity_margin,
+            full_records=full_records, margin=config.ambiguity_margin,
             household_safe=safety.safe, cannot_link=decisions.cannot_link)
-    del candidates
-    # A pair a person already held (accepted by the separation) is met again in the group it joined.
-    accepted = pl.concat([accepted, accepted_by_best_links], how="vertical_relaxed").unique(
-        ["record_key_l", "record_key_r"], keep="first", maintain_order=True)
-    del records
+    del candidates, full_records
+    accepted = pl.concat([accepted, accepted_by_best_links], how="vertical_relaxed")
     with times.step("household pass"):
         edges, clusters, household_joins = household_pass(
             con, RECORDS_TABLE, edges, clusters, one_per_person, cannot_link=decisions.cannot_link)
