@@ -110,6 +110,9 @@ def _address_level(left: tuple[str, str, str], right: tuple[str, str, str]) -> s
     (("12 high street", "4101", "leeds"), ("12 high street", "9876", "york"), "same or similar address line, another area"),
     (("26 yampi place", "2098", "currimundi"), ("11 bednall place", "6508", "port lincoln"), "different"),
     (("26 yampi place", "2098", "currimundi"), ("26 yampi place", "2098", "currimundi"), "same address and postcode"),
+    # Neighbours, or a house number and street replaced: the town's agreement is its own level.
+    (("42 medical centre", "2324", "north rocks"), ("24 stone place", "2324", "north rocks"), "same postcode and town, different address"),
+    (("42 medical centre", "2324", "north rocks"), ("24 stone place", "2324", "tara"), "same postcode, different address"),
 ])
-def test_an_address_line_in_another_area_has_its_own_level(left, right, label):
+def test_an_address_line_in_another_area_and_a_shared_postcode_and_town_have_their_own_levels(left, right, label):
     assert _address_level(left, right) == label

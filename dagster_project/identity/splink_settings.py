@@ -305,7 +305,14 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
             levels.append(_level(f"{HOUSE_NUMBER_SLIP} AND {same_area} AND {named}",
                                  "same street, house number one digit different"))
     if has_postcode:
-        # Neighbours: the postcode agrees but the address line clearly does not.
+        # Neighbours: the postcode agrees but the address line clearly does not. Where the
+        # town is recorded too, agreeing on it is its own level: EM weighs what it adds. Where
+        # a postcode names one town (most data) it adds nothing and both levels weigh alike;
+        # where it does not (a postcode shared by towns, fields recorded apart) it tells
+        # a moved or mistyped house from a stranger who only shares the postcode.
+        if has_city:
+            levels.append(_level(f"{same_pc} AND city_norm_l = city_norm_r",
+                                 "same postcode and town, different address"))
         levels.append(_level(same_pc, "same postcode, different address"))
     if has_line:
         levels.append(_level(f"{similar_line} AND {same_area}", "similar address in the same area"))
