@@ -211,7 +211,7 @@ def test_separate_conflicts_rebuilds_only_the_conflicting_cluster():
     records = _records([
         ("crm:1", date(1970, 1, 5), "john", "smith", "sr"),
         ("crm:2", date(2001, 9, 9), "john", "smith", "jr"),
-        ("tax:1", None, "john", "smith", None),
+        ("tax:1", None, None, "smith", None),  # a surname only: either of them
         ("crm:3", date(1990, 2, 2), "ann", "lee", None),
         ("crm:4", date(1990, 2, 2), "anne", "lee", None),
     ])
@@ -226,6 +226,49 @@ def test_separate_conflicts_rebuilds_only_the_conflicting_cluster():
     assert result.conflicted_clusters == 1 and result.refused_links == 1 and result.ambiguous_links == 2
     vetoed = result.edges.filter(pl.col("vetoed"))
     assert vetoed.height == 3 and vetoed["veto_reason"].str.contains("generational suffixes sr / jr").any()
+
+
+def test_a_record_without_suffix_or_birth_date_is_either_namesake_unless_an_email_or_phone_says_which():
+    con = _warehouse()
+    records = _records([
+        ("crm:jr", date(2001, 5, 26), "william", "matthews", "jr"),
+        ("loyalty:1", None, "william", "matthews", None),          # the father's card? nothing tells
+        ("ecommerce:1", None, "will", "matthews", None, "william"),  # the son's phone: his
+        ("benefits:1", date(2001, 5, 26), "william", "matthews", None),  # his date of birth: his
+        ("survey:1", None, "w", "matthews", None),                 # an initial: either
+    ]).with_columns(pl.Series("phone", ["+447268129013", None, "+447268129013", None, None]),
+                    pl.Series("email", [None, "williammatthews@icloud.com", "wm@example.com", None, None]))
+    _add_records(con, records)
+    one = pl.DataFrame({"record_key": records["record_key"], "cluster": [0] * records.height})
+    pairs = {(l, r): reason for l, r, reason in conflict_pairs(con, "records", one).iter_rows()}
+    assert pairs == {("crm:jr", "loyalty:1"): "namesakes jr / no suffix", ("crm:jr", "survey:1"): "namesakes jr / no suffix"}
+
+    edges = _splink_edges([("crm:jr", "loyalty:1", 12.8), ("crm:jr", "ecommerce:1", 20.0), ("crm:jr", "benefits:1", 18.0),
+                           ("crm:jr", "survey:1", 9.0)])
+    full = records.filter(pl.col("date_of_birth").is_not_null() & pl.col("first_name_norm").is_not_null())["record_key"]
+    persons = dict(separate_conflicts(con, "records", edges, one, full, margin=5.0).clusters.iter_rows())
+    assert persons["crm:jr"] == persons["ecommerce:1"] == persons["benefits:1"]
+    assert len({persons["crm:jr"], persons["loyalty:1"], persons["survey:1"]}) == 3
+    # Without household safety (data without households) the names are only evidence, as first names are.
+    weighed = separate_conflicts(con, "records", edges, one, full, margin=5.0, household_safe=False)
+    assert weighed.clusters["cluster"].n_unique() == 1 and weighed.accepted.height == 2
+
+
+def test_a_namesake_is_still_a_rival_so_a_form_fitting_father_and_son_stays_apart():
+    con = _warehouse()
+    records = _records([
+        ("census:sr", date(1970, 1, 5), "john", "smith", None),
+        ("census:jr", date(2001, 9, 9), "john", "smith", "jr"),
+        ("tax:1", None, "john", "smith", None),  # the father's or the son's: the son's suffix does not say
+    ])
+    _add_records(con, records)
+    one = pl.DataFrame({"record_key": records["record_key"], "cluster": [0] * records.height})
+    edges = _splink_edges([("census:sr", "tax:1", 14.0), ("census:jr", "tax:1", 13.0), ("census:sr", "census:jr", 7.0)])
+    full = records.filter(pl.col("date_of_birth").is_not_null())["record_key"]
+    result = separate_conflicts(con, "records", edges, one, full, margin=5.0)
+    assert result.clusters["cluster"].n_unique() == 3
+    reasons = result.edges.filter(pl.col("vetoed"))["veto_reason"]
+    assert reasons.str.starts_with("ambiguous").sum() == 2 and reasons.str.starts_with("refused").sum() == 1
 
 
 def _cluster_by_source(nodes, full, links, unique_source, must=()):

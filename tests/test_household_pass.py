@@ -94,6 +94,10 @@ def test_a_tie_a_twin_a_jr_sr_pair_and_other_addresses_stay_apart():
         # A surname and an address alone say nothing about which member it is.
         ("census:5", date(1981, 10, 6), "oisin", "burke", "106 mulberry close", "MB51ST"),
         ("tax:5", None, None, "burke", "106 mulberry close", "MB51ST"),
+        # Father (his suffix written) and son of one name: a form without either fits both.
+        ("census:10", date(1980, 8, 22), "leonard", "harris", "155 manor place flat 5", "MB11AA", "sr"),
+        ("census:11", date(2005, 8, 3), "leonard", "harris", "155 manor place flat 5", "MB11AA"),
+        ("tax:10", None, "leonard", "harris", "155 manor place flat 5", "MB11AA"),
     ])
     assert joined == 0 and edges.is_empty()
     assert len(set(person.values())) == len(person)

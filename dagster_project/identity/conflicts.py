@@ -11,6 +11,12 @@ belong to different people:
   spellings (catherine / kathryn), typos, initials nor swapped with the
   last name;
 - generational suffixes both known and different (Jr / Sr);
+- namesakes: a suffix (Jr / Sr) on one record, none and no date of birth on
+  the other, alike first and last names and no shared email or phone. A
+  suffix says a namesake relative exists (a Jr has a Sr), and a record of
+  that name with nothing more fits either of them: William Matthews Jr's
+  census return and a loyalty card of William Matthews, same postcode,
+  no date of birth, is as likely the father's;
 - recorded sexes both known and different where one record has no first
   name beyond an initial: a form that says "m" is not the wife's, and
   nothing else on it tells (sexes are not compared when both first names
@@ -42,7 +48,8 @@ again from its links, best first:
    link to any other person it could not also join; otherwise it stays
    apart and its links are marked ambiguous for review. A person the group
    conflicts with (a census return of its own where the group holds one,
-   another first name) is no rival: it could never take the group.
+   another first name) is no rival: it could never take the group. A
+   namesake is: a form fitting a father and his Jr goes to neither.
 Human must-link decisions are applied first and beat every automatic
 conflict; cannot-link beats everything.
 """
@@ -142,12 +149,25 @@ def _first_name_conflict() -> str:
 
 FIRST_NAME_CONFLICT = _first_name_conflict()
 SUFFIX_CONFLICT = "name_suffix_l <> name_suffix_r"
+# The record without a suffix has no date of birth; the names are one (nickname, typo, initial);
+# no email or phone joins the two (a shared identifier says which namesake it is).
+NAMESAKE_CONFLICT = (
+    "(name_suffix_l IS NULL) <> (name_suffix_r IS NULL)"
+    " AND (CASE WHEN name_suffix_l IS NULL THEN date_of_birth_l ELSE date_of_birth_r END) IS NULL"
+    " AND (first_name_canonical_l = first_name_canonical_r OR jaro_winkler_similarity(first_name_norm_l, first_name_norm_r) >= 0.92"
+    " OR (least(length(first_name_norm_l), length(first_name_norm_r)) = 1 AND left(first_name_norm_l, 1) = left(first_name_norm_r, 1)))"
+    " AND jaro_winkler_similarity(last_name_norm_l, last_name_norm_r) >= 0.92"
+    " AND NOT coalesce(email_l = email_r, false) AND NOT coalesce(phone_l = phone_r, false)"
+)
 SEX_CONFLICT = ("sex_l <> sex_r"
                 " AND (coalesce(length(first_name_norm_l), 0) <= 1 OR coalesce(length(first_name_norm_r), 0) <= 1)")
 CONFLICT_COLUMNS = [
     "record_key", "date_of_birth", "first_name_norm", "first_name_canonical", "first_name_listed", "last_name_norm", "name_suffix",
-    "sex", "name_count", "written_as_first_name", "first_name_phonetic",
+    "sex", "name_count", "written_as_first_name", "first_name_phonetic", "email", "phone",
 ]
+NAMESAKES = "namesakes"  # the reason of a NAMESAKE_CONFLICT
+# Columns the conflict rules read that a records table may not have: unknown (null) where missing.
+OPTIONAL_COLUMNS = frozenset({"sex", "email", "phone"})
 
 
 @dataclass
@@ -171,29 +191,32 @@ def _nickname_pair(left: str, right: str) -> str:
             f" where vl.name = {left} and vr.name = {right})")
 
 
-def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...] = NICKNAME_TABLES, has_sex: bool = True,
-                       first_names_flag: bool = False) -> str:
+def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...] = NICKNAME_TABLES,
+                       present: frozenset[str] = OPTIONAL_COLUMNS, first_names_flag: bool = False) -> str:
     """SQL of the pairs of records in one group that clearly conflict:
     grp, record_key_l, record_key_r, reason (the first conflict found; with
     `first_names_flag`, also whether the first names conflict and whether
     the dates of birth are the same). `membership` is a query or
     relation of (record_key, grp); only groups whose records carry more than
-    one date of birth, first name or suffix are searched pairwise. The
+    one date of birth, first name, suffix or sex, or a suffix beside a record
+    with neither a suffix nor a date of birth, are searched pairwise. The
     identity gate (expectations/identity_person_map.json) runs this same SQL
     over the person map. Reads RECORD_PHONETICS, written beside the person
-    map by identity resolution."""
-    computed = ("name_count", "written_as_first_name", "first_name_phonetic", "sex")
+    map by identity resolution. `present`: the OPTIONAL_COLUMNS the records
+    table has (optional_columns); the others count as unknown."""
+    computed = ("name_count", "written_as_first_name", "first_name_phonetic", *OPTIONAL_COLUMNS)
     member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c not in computed)
-    sex = "r.sex" if has_sex else "cast(null as varchar) as sex"  # a records table from before the field
+    optional = ", ".join(f"r.{c}" if c in present else f"cast(null as varchar) as {c}" for c in sorted(OPTIONAL_COLUMNS))
     pair_columns = ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in CONFLICT_COLUMNS)
-    conflict = {
-        "generational suffixes": (SUFFIX_CONFLICT, "name_suffix"),
-        "dates of birth": (DOB_CONFLICT, "date_of_birth"),
-        "first names": (FIRST_NAME_CONFLICT, "first_name_norm"),
-        "sexes": (SEX_CONFLICT, "sex"),
+    conflict = {  # reason: (rule, how each side's value is named)
+        "generational suffixes": (SUFFIX_CONFLICT, "name_suffix_{}"),
+        "dates of birth": (DOB_CONFLICT, "date_of_birth_{}"),
+        "first names": (FIRST_NAME_CONFLICT, "first_name_norm_{}"),
+        "sexes": (SEX_CONFLICT, "sex_{}"),
+        NAMESAKES: (NAMESAKE_CONFLICT, "coalesce(name_suffix_{}, 'no suffix')"),
     }
-    reasons = " ".join(f"when coalesce({rule}, false) then '{label} ' || {column}_l || ' / ' || {column}_r"
-                       for label, (rule, column) in conflict.items())
+    reasons = " ".join(f"when coalesce({rule}, false) then '{label} ' || {value.format('l')} || ' / ' || {value.format('r')}"
+                       for label, (rule, value) in conflict.items())
     flags = (f", coalesce({FIRST_NAME_CONFLICT}, false) as first_names_conflict,"
              " coalesce(date_of_birth_l = date_of_birth_r, false) as same_birth_date") if first_names_flag else ""
     return f"""
@@ -206,7 +229,7 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
             where last_name_norm is not null group by last_name_norm
         ),
         members as (
-            select m.grp, {member_columns}, {sex}, n.name_count, p.first_name_phonetic,
+            select m.grp, {member_columns}, {optional}, n.name_count, p.first_name_phonetic,
                    coalesce(n.name_count, 0) > coalesce(s.surname_count, 0) as written_as_first_name
             from ({membership}) as m join {records} as r on r.record_key = m.record_key
             left join name_counts as n on n.first_name_norm = r.first_name_norm
@@ -217,6 +240,7 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
             select grp from members group by grp
             having count(distinct date_of_birth) > 1 or count(distinct first_name_canonical) > 1 or count(distinct name_suffix) > 1
                 or count(distinct sex) > 1
+                or (count(name_suffix) > 0 and count(*) filter (where name_suffix is null and date_of_birth is null) > 0)
         ),
         described as (
             select * from members
@@ -242,9 +266,9 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
     """
 
 
-def records_have_sex(con: duckdb.DuckDBPyConnection, records: str) -> bool:
-    """Whether the records table has the sex field (a table built before it has not)."""
-    return "sex" in {row[0] for row in con.sql(f"describe select * from {records}").fetchall()}
+def optional_columns(con: duckdb.DuckDBPyConnection, records: str) -> frozenset[str]:
+    """The OPTIONAL_COLUMNS the records table has (one built before the sex field has not; a test's may lack any)."""
+    return OPTIONAL_COLUMNS & {row[0] for row in con.sql(f"describe select * from {records}").fetchall()}
 
 
 def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.DataFrame) -> pl.DataFrame:
@@ -252,7 +276,7 @@ def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.Da
     con.register("cluster_of_record", clusters.select("record_key", "cluster").to_arrow())
     try:
         membership = "select record_key, cluster as grp from cluster_of_record"
-        sql = conflict_pairs_sql(membership, records, has_sex=records_have_sex(con, records))
+        sql = conflict_pairs_sql(membership, records, present=optional_columns(con, records))
         return con.sql(
             f"select record_key_l, record_key_r, reason from ({sql}) "
             "order by record_key_l, record_key_r"
@@ -263,7 +287,7 @@ def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.Da
 
 ACCEPTED_CONFLICTS = "identity.accepted_conflicts"
 # Conflicts that household safety, when off, leaves to the model's weights (reasons of conflict_pairs_sql).
-WEIGHED_CONFLICTS = ("first names", "dates of birth", "sexes")
+WEIGHED_CONFLICTS = ("first names", "dates of birth", "sexes", NAMESAKES)
 
 
 def conflicting_persons_sql(person_map: str, records: str) -> str:
@@ -447,17 +471,19 @@ class ConstrainedClusters:
 
 
 class _Clusters:
-    """Union-find whose clusters remember which records conflict with a member,
-    their record of each duplicate-free source (source code -> record), and
-    whether they hold a fully described record (a person, not only partial records)."""
+    """Union-find whose clusters remember which records conflict with a member (of
+    which the firm conflicts: all but namesakes), their record of each duplicate-free
+    source (source code -> record), and whether they hold a fully described record
+    (a person, not only partial records)."""
 
     def __init__(self, size: int, enemies: list[set[int]], decided_enemies: list[set[int]], unique_source: np.ndarray,
-                 is_full: np.ndarray):
+                 is_full: np.ndarray, firm_enemies: list[set[int]] | None = None):
         self.parent = list(range(size))
         self.has_full = [bool(full) for full in is_full.tolist()]
         self.members = [[node] for node in range(size)]
         self.enemies = enemies
         self.decided = decided_enemies
+        self.firm = firm_enemies if firm_enemies is not None else [set(s) for s in enemies]
         self.sources = [{source: node} if source >= 0 else {} for node, source in enumerate(unique_source.tolist())]
 
     def find(self, node: int) -> int:
@@ -466,13 +492,13 @@ class _Clusters:
             node = self.parent[node]
         return node
 
-    def conflict(self, a: int, b: int, decided_only: bool = False) -> bool:
-        """Whether clusters (roots) a and b hold two records that conflict, or
-        (not for a human decision) two records of one duplicate-free source."""
+    def conflict(self, a: int, b: int, decided_only: bool = False, firm_only: bool = False) -> bool:
+        """Whether clusters (roots) a and b hold two records that conflict (`firm_only`: other than as
+        namesakes), or (not for a human decision) two records of one duplicate-free source."""
         if not decided_only and self.shared_source(a, b) is not None:
             return True
         small, large = (a, b) if len(self.members[a]) <= len(self.members[b]) else (b, a)
-        enemies = self.decided[large] if decided_only else self.enemies[large]
+        enemies = self.decided[large] if decided_only else self.firm[large] if firm_only else self.enemies[large]
         return any(member in enemies for member in self.members[small])
 
     def shared_source(self, a: int, b: int) -> int | None:
@@ -487,9 +513,10 @@ class _Clusters:
         self.members[a].extend(self.members[b])
         self.enemies[a] |= self.enemies[b]
         self.decided[a] |= self.decided[b]
+        self.firm[a] |= self.firm[b]
         for source, node in self.sources[b].items():
             self.sources[a].setdefault(source, node)
-        self.members[b], self.enemies[b], self.decided[b], self.sources[b] = [], set(), set(), {}
+        self.members[b], self.enemies[b], self.decided[b], self.firm[b], self.sources[b] = [], set(), set(), set(), {}
         return a
 
 
@@ -518,17 +545,21 @@ def cluster_without_conflicts(
     if unique_source is None:
         unique_source = np.full(nodes, -1)
     conflicts_of: list[set[int]] = [set() for _ in range(nodes)]  # per record
+    firm: list[set[int]] = [set() for _ in range(nodes)]  # but namesakes: still rivals (_join_partial_records)
     decided: list[set[int]] = [set() for _ in range(nodes)]
     why: dict[tuple[int, int], str] = {}
     for a, b, reason, by_person in zip(conflict_left.tolist(), conflict_right.tolist(), conflict_reasons, is_decision.tolist()):
         conflicts_of[a].add(b)
         conflicts_of[b].add(a)
+        if not reason.startswith(NAMESAKES):
+            firm[a].add(b)
+            firm[b].add(a)
         if by_person:
             decided[a].add(b)
             decided[b].add(a)
         why.setdefault((min(a, b), max(a, b)), reason)
     # The union-find merges its own copies: conflicts_of stays per record, to name a pair.
-    uf = _Clusters(nodes, [set(s) for s in conflicts_of], decided, unique_source, is_full)
+    uf = _Clusters(nodes, [set(s) for s in conflicts_of], decided, unique_source, is_full, firm)
     reasons: dict[int, str] = {}
 
     def conflict_reason(a: int, b: int) -> str:
@@ -594,14 +625,15 @@ def _join_partial_records(uf, left, right, weight, candidates_mask, margin, reas
     def best_rival(group: int, other: int, floor: float) -> tuple[float, int]:
         """The strongest link (at least `floor`) from `group` to a cluster it could join instead of
         `other` but not share with it, and how many such clusters there are. A cluster the group
-        conflicts with (another first name, a record of the same duplicate-free source) is no rival."""
+        conflicts with (another first name, a record of the same duplicate-free source) is no rival;
+        a namesake is (a form of "john smith" is the father's or Jr's, Jr's suffix or not)."""
         rivals: dict[int, float] = {}
         for member in uf.members[group]:
             for w, node in links_of.get(member, []):
                 if w < floor:
                     break
                 c = uf.find(node)
-                if c not in (group, other) and c not in rivals and exclusive(c, other) and not uf.conflict(group, c):
+                if c not in (group, other) and c not in rivals and exclusive(c, other) and not uf.conflict(group, c, firm_only=True):
                     rivals[c] = w
         return max(rivals.values(), default=float("-inf")), len(rivals)
 

@@ -15,7 +15,9 @@ Inside one household, the context that a file-wide model lacks decides:
   de casa", or a surname garbled beyond a typo), their first names agree (a nickname, an initial or short
   form; the same sound or a close spelling unless both are real names, which
   are told apart strictly: john / joanne), their sexes do not differ, and
-  nothing conflicts (identity.conflicts: first names, dates of birth, Jr/Sr);
+  nothing conflicts (identity.conflicts: first names, dates of birth, Jr/Sr;
+  but namesakes, which are ties: a form of "john smith" is a candidate of
+  the father and of Jr, so it joins neither);
 - persons join only as a *clique*: a group in which every person is a
   candidate of every other and of no one outside it, so each one's only
   candidates are the others (a record that is the candidate of two persons
@@ -39,7 +41,7 @@ import polars as pl
 
 from dagster_project.identity.clusters import components, edge_nodes
 from dagster_project.identity.conflicts import (
-    WEIGHED_CONFLICTS, conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, records_have_sex,
+    NAMESAKES, WEIGHED_CONFLICTS, conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, optional_columns,
 )
 from dagster_project.identity.decisions import rule_edges
 from dagster_project.identity.phonetic import RECORD_PHONETICS, register_phonetic_keys
@@ -62,10 +64,10 @@ _CANDIDATES = "household_candidates"
 LISTED_FIRST_NAMES = "select nickname from reference.nicknames union select canonical from reference.nicknames"
 
 
-def _household_records_sql(records: str, has_sex: bool) -> str:
+def _household_records_sql(records: str, present: frozenset[str]) -> str:
     """Records that can take part, with their household keys: house number with postcode, and with street."""
     address = expand_address_sql("r.address_line_norm")
-    sex = "r.sex" if has_sex else "cast(null as varchar) as sex"  # a records table from before the field
+    sex = "r.sex" if "sex" in present else "cast(null as varchar) as sex"  # a records table from before the field
     return f"""
         with named as (
             select r.record_key, r.first_name_norm, r.first_name_canonical, r.first_name_listed, r.last_name_norm, {sex},
@@ -133,8 +135,8 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str) -> pl.DataFram
     """Record pairs (record_key_l < record_key_r) of one household that may be one person and do not conflict."""
     register_phonetic_keys(con, "household_last_name_keys", f"select last_name_norm from {records}")
     try:
-        has_sex = records_have_sex(con, records)
-        con.execute(f"create or replace temp table household_records as {_household_records_sql(records, has_sex)}")
+        present = optional_columns(con, records)
+        con.execute(f"create or replace temp table household_records as {_household_records_sql(records, present)}")
     finally:
         con.unregister("household_last_name_keys")
     try:
@@ -151,7 +153,8 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str) -> pl.DataFram
                       f" union all select pair, record_key_r from {_CANDIDATES}")
         return con.sql(
             f"""select record_key_l, record_key_r from {_CANDIDATES}
-                where pair not in (select grp from ({conflict_pairs_sql(membership, records, has_sex=has_sex)}))
+                where pair not in (select grp from ({conflict_pairs_sql(membership, records, present=present)})
+                                   where reason not like '{NAMESAKES}%')
                 order by record_key_l, record_key_r"""
         ).pl()
     finally:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import duckdb
 
 from dagster_project.config import CdpConfig
-from dagster_project.identity.conflicts import conflict_pairs_sql, records_have_sex
+from dagster_project.identity.conflicts import conflict_pairs_sql, optional_columns
 from dagster_project.identity.phonetic import write_record_phonetics
 from dagster_project.warehouse import table_exists
 
@@ -63,12 +63,12 @@ def household_safety(con: duckdb.DuckDBPyConnection, config: CdpConfig, records:
     Auto reads identity.record_phonetics, which must be current (write_record_phonetics)."""
     if config.household_safe != "auto":
         return HouseholdSafety(safe=bool(config.household_safe), setting=str(config.household_safe).lower())
-    pairs, same = con.sql(_conflicting_first_names_at_one_address_sql(records, records_have_sex(con, records))).fetchall()[0]
+    pairs, same = con.sql(_conflicting_first_names_at_one_address_sql(records, optional_columns(con, records))).fetchall()[0]
     safe = pairs < MIN_PAIRS_TO_DECIDE or same < SAME_BIRTH_DATE_SHARE * pairs
     return HouseholdSafety(safe=safe, setting="auto", conflicting_first_name_pairs=pairs, same_birth_date=same)
 
 
-def _conflicting_first_names_at_one_address_sql(records: str, has_sex: bool) -> str:
+def _conflicting_first_names_at_one_address_sql(records: str, present: frozenset[str]) -> str:
     """(pairs, pairs with one date of birth) of fully described records at one address under one
     surname whose first names conflict by the conflict rule. Copies of one record count once."""
     membership = f"""
@@ -78,7 +78,7 @@ def _conflicting_first_names_at_one_address_sql(records: str, has_sex: bool) -> 
         where length(first_name_norm) > 1 and date_of_birth is not null and last_name_norm is not null
           and address_line_norm is not null and postcode_norm is not null
         group by last_name_norm, address_line_norm, postcode_norm, first_name_norm, date_of_birth"""
-    conflicts = conflict_pairs_sql(membership, records, has_sex=has_sex, first_names_flag=True)
+    conflicts = conflict_pairs_sql(membership, records, present=present, first_names_flag=True)
     return f"select count(*), count(*) filter (where same_birth_date) from ({conflicts}) where first_names_conflict"
 
 
