@@ -135,12 +135,13 @@ def _ends(con: duckdb.DuckDBPyConnection, now: str, before: str) -> pl.Series:
 
 
 def name_counts_sql(records: str) -> str:
-    """How often each name is written as a first name and as a last name (what the conflict rule counts)."""
+    """How often each name is written as a first name and as a last name (what the conflict rule
+    counts), by a hash of the name: no name is stored (an erased person's rare name would stay)."""
     return f"""
         select name, sum(first_count)::bigint as first_count, sum(last_count)::bigint as last_count from (
-            select first_name_norm as name, 1 as first_count, 0 as last_count from {records} where first_name_norm is not null
+            select hash(first_name_norm) as name, 1 as first_count, 0 as last_count from {records} where first_name_norm is not null
             union all
-            select last_name_norm, 0, 1 from {records} where last_name_norm is not null
+            select hash(last_name_norm), 0, 1 from {records} where last_name_norm is not null
         ) group by name"""
 
 
@@ -186,7 +187,7 @@ def records_of_moved_names(con: duckdb.DuckDBPyConnection, records: str) -> pl.S
             where (before >= {KNOWN_NAME_COUNT}) <> (now >= {KNOWN_NAME_COUNT})
                or (before > last_before) <> (now > last_now)"""
         return con.sql(
-            f"select record_key from {records} where first_name_norm in ({flips})"
+            f"select record_key from {records} where hash(first_name_norm) in ({flips})"
         ).pl()["record_key"]
     finally:
         con.execute("drop table if exists moved_counts")

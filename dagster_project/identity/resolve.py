@@ -160,7 +160,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
                        done: Callable[[str], None] = lambda stage: None, full: bool = True,
                        scorer: Scorer | None = None) -> IdentityReport:
     """Cluster every identity record; unless `full`, Splink scores only the pairs of new or
-    changed records (identity.incremental), and the whole graph is clustered again all the same.
+    changed records (identity.incremental), and only the records a change can reach are clustered
+    again (identity.region), unless what the clustering reads over all records changed.
     `scorer` replaces Splink on DuckDB (graph.Scorer), e.g. with Splink on Spark (identity.spark_scoring).
 
     At 1,000,000 people the records, links and edges are GBs each: every frame is dropped (del)
@@ -357,14 +358,18 @@ def _region(con: duckdb.DuckDBPyConnection, plan: ScoringPlan, signature: str, l
     why = why_not_a_region(con, signature, verdicts, household_safe, decisions.table)
     if why:
         return Region(None, f"all records: {why}")
-    changed = con.sql(
-        f"select record_key from {FINGERPRINTS_TABLE} anti join {FINGERPRINTS} using (record_key, fingerprint)").pl()["record_key"]
-    seeds = pl.concat([changed, changed_edge_ends(con, links), changed_candidate_ends(con, pass_candidates),
-                       records_of_moved_names(con, RECORDS_TABLE)]).unique()
+    seeds = {
+        "new or changed": con.sql(f"select record_key from {FINGERPRINTS_TABLE} anti join {FINGERPRINTS} using (record_key, fingerprint)"
+                                  ).pl()["record_key"],
+        "ends of links new or gone": changed_edge_ends(con, links),
+        "ends of pass candidates new or gone": changed_candidate_ends(con, pass_candidates),
+        "of first names whose frequency class moved": records_of_moved_names(con, RECORDS_TABLE),
+    }
     previous = con.sql("select record_key, person_id as group from identity.person_map").pl()
-    keys = closure(records["record_key"], seeds, [links.filter(~pl.col("vetoed")), decisions.must_link, pass_candidates],
-                   previous)
-    return Region(keys, f"{keys.len()} of {records.height} records, reached from {seeds.len()} new, changed or affected ones")
+    keys = closure(records["record_key"], pl.concat(list(seeds.values())).unique(),
+                   [links.filter(~pl.col("vetoed")), decisions.must_link, pass_candidates], previous)
+    counts = ", ".join(f"{found.len()} {why}" for why, found in seeds.items())
+    return Region(keys, f"{keys.len()} of {records.height} records, reached from these records: {counts}")
 
 
 def _forget_region(con: duckdb.DuckDBPyConnection, keys: pl.Series) -> None:
