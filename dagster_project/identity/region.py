@@ -43,7 +43,7 @@ import polars as pl
 
 from dagster_project.config import CdpConfig
 from dagster_project.identity.clusters import components
-from dagster_project.identity.conflicts import KNOWN_NAME_COUNT, NICKNAME_TABLES, TYPO_FREQUENCY_RATIO
+from dagster_project.identity.conflicts import KNOWN_NAME_COUNT, NICKNAME_TABLES, TYPO_FREQUENCY_RATIO, TYPO_SIMILARITY
 from dagster_project.warehouse import table_exists
 
 CLUSTERING_STATE = "identity.clustering_state"
@@ -148,50 +148,56 @@ def name_counts_sql(records: str) -> str:
 def records_of_moved_names(con: duckdb.DuckDBPyConnection, records: str) -> pl.Series:
     """Records whose first name's frequency class, as the conflict rule reads it, moved since the
     last run (identity.name_counts): known or not, written more as a first or a last name, or
-    TYPO_FREQUENCY_RATIO times rarer than another name or not."""
-    ratio = TYPO_FREQUENCY_RATIO
+    TYPO_FREQUENCY_RATIO times rarer than a name spelled alike (TYPO_SIMILARITY) or not. Only
+    names of this run's records count: the rule compares no other."""
     con.execute(f"create or replace temp table name_counts_now as {name_counts_sql(records)}")
     try:
         con.execute(
-            f"""create or replace temp table moved_counts as
+            f"""create or replace temp table name_counts_both as
             select coalesce(n.name, b.name) as name,
                    coalesce(b.first_count, 0) as before, coalesce(n.first_count, 0) as now,
                    coalesce(b.last_count, 0) as last_before, coalesce(n.last_count, 0) as last_now
-            from name_counts_now as n full join {NAME_COUNTS} as b on b.name = n.name
-            where coalesce(b.first_count, 0) <> coalesce(n.first_count, 0) or coalesce(b.last_count, 0) <> coalesce(n.last_count, 0)"""
+            from name_counts_now as n full join {NAME_COUNTS} as b on b.name = n.name"""
         )
-        # A ratio can only flip against a name whose count lies between the moved count's two values
-        # divided, or multiplied, by the ratio; both are range joins.
-        bands = " union all ".join(
-            f"""select m.name as moved, o.name as other from moved_counts as m join name_counts_both as o
-                on o.{count} >= {low} and o.{count} <= {high} where m.before <> m.now"""
-            for count in ("before", "now")
-            for low, high in ((f"least(m.before, m.now) / {ratio}", f"greatest(m.before, m.now) / {ratio}"),
-                              (f"least(m.before, m.now) * {ratio}", f"greatest(m.before, m.now) * {ratio}"))
-        )
-        flips = f"""
-            with name_counts_both as (
-                select coalesce(n.name, b.name) as name, coalesce(b.first_count, 0) as before, coalesce(n.first_count, 0) as now
-                from name_counts_now as n full join {NAME_COUNTS} as b on b.name = n.name
-            ),
-            near as ({bands}),
-            pairs as (
-                select distinct near.moved, near.other, m.before as moved_before, m.now as moved_now,
-                       o.before as other_before, o.now as other_now
-                from near join moved_counts as m on m.name = near.moved join name_counts_both as o on o.name = near.other
-            )
-            select moved as name from pairs
-            where (greatest(moved_before, other_before) >= {ratio} * least(moved_before, other_before))
-               <> (greatest(moved_now, other_now) >= {ratio} * least(moved_now, other_now))
-            union select name from moved_counts
-            where (before >= {KNOWN_NAME_COUNT}) <> (now >= {KNOWN_NAME_COUNT})
-               or (before > last_before) <> (now > last_now)"""
-        return con.sql(
-            f"select record_key from {records} where hash(first_name_norm) in ({flips})"
-        ).pl()["record_key"]
+        names = con.sql(f"select record_key from {records} where hash(first_name_norm) in ({_moved_names_sql(records)})").pl()
+        return names["record_key"]
     finally:
-        con.execute("drop table if exists moved_counts")
+        con.execute("drop table if exists name_counts_both")
         con.execute("drop table if exists name_counts_now")
+
+
+def _moved_names_sql(records: str) -> str:
+    """SQL of the name hashes whose class moved (table name_counts_both: name, before, now, last_before, last_now)."""
+    ratio = TYPO_FREQUENCY_RATIO
+    # A ratio can only flip against a name whose count lies between the moved count's two values
+    # divided, or multiplied, by the ratio: range joins.
+    near = " union all ".join(
+        f"""select m.name as moved, o.name as other from moved as m join name_counts_both as o
+            on o.{count} >= {low} and o.{count} <= {high}"""
+        for count in ("before", "now")
+        for low, high in ((f"least(m.before, m.now) / {ratio}", f"greatest(m.before, m.now) / {ratio}"),
+                          (f"least(m.before, m.now) * {ratio}", f"greatest(m.before, m.now) * {ratio}"))
+    )
+    rarer = {state: f"greatest(m.{state}, o.{state}) >= {ratio} * least(m.{state}, o.{state})" for state in ("before", "now")}
+    spellings = ("first_name_norm", "first_name_canonical")
+    similarity = "greatest(" + ", ".join(f"jaro_winkler_similarity(a.{x}, b.{y})" for x in spellings for y in spellings) + ")"
+    return f"""
+        with moved as (select * from name_counts_both where before <> now),
+        near as ({near}),
+        flipped as (
+            select distinct near.moved, near.other from near
+            join name_counts_both as m on m.name = near.moved join name_counts_both as o on o.name = near.other
+            where ({rarer["before"]}) <> ({rarer["now"]})
+        ),
+        spellings as (
+            select distinct hash(first_name_norm) as name, first_name_norm, first_name_canonical
+            from {records} where first_name_norm is not null
+        )
+        select f.moved from flipped as f join spellings as a on a.name = f.moved join spellings as b on b.name = f.other
+        where {similarity} >= {TYPO_SIMILARITY}
+        union
+        select name from name_counts_both
+        where (before >= {KNOWN_NAME_COUNT}) <> (now >= {KNOWN_NAME_COUNT}) or (before > last_before) <> (now > last_now)"""
 
 
 def closure(keys: pl.Series, seeds: pl.Series, connections: list[pl.DataFrame], groups: pl.DataFrame) -> pl.Series:
