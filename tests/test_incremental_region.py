@@ -81,7 +81,7 @@ def _new_record(template: dict, key: str, **values) -> dict:
 
 def test_a_run_with_nothing_new_clusters_no_record_again(resolved, tmp_path):
     report, _ = _compare(resolved, tmp_path, lambda con: None)
-    assert _region_size(report) == 0
+    assert _region_size(report) == 0, report.region
 
 
 def test_an_erased_record_of_a_person_with_several(resolved, tmp_path):

@@ -200,20 +200,21 @@ def _moved_names_sql(records: str) -> str:
         where (before >= {KNOWN_NAME_COUNT}) <> (now >= {KNOWN_NAME_COUNT}) or (before > last_before) <> (now > last_now)"""
 
 
-def closure(keys: pl.Series, seeds: pl.Series, connections: list[pl.DataFrame], groups: pl.DataFrame) -> pl.Series:
+def closure(keys: pl.Series, seeds: pl.Series, connections: list[pl.DataFrame], groups: list[pl.DataFrame]) -> pl.Series:
     """The keys connected to a seed through `connections` (frames of record_key, linked_record_key)
-    and `groups` (record_key, group: records of one group are connected). Keys not in `keys` are ignored."""
+    and `groups` (frames of record_key, group: the records of one group are connected). Keys not in
+    `keys` are ignored."""
     index = pl.DataFrame({"record_key": keys}).with_row_index("node").with_columns(pl.col("node").cast(pl.Int64))
-    group_nodes = groups.select("group").unique().with_row_index("group_node").with_columns(
-        (pl.col("group_node").cast(pl.Int64) + index.height).alias("group_node"))
     linked = index.rename({"record_key": "linked_record_key", "node": "linked_node"})
-    ends = pl.concat(
-        [frame.select("record_key", "linked_record_key").join(index, on="record_key").join(linked, on="linked_record_key")
-         .select("node", "linked_node") for frame in connections]
-        + [groups.join(index, on="record_key").join(group_nodes, on="group").select("node", pl.col("group_node").alias("linked_node"))]
-    )
-    left, right = ends["node"].to_numpy(), ends["linked_node"].to_numpy()
-    labels = components(index.height + group_nodes.height, left, right)
+    ends = [frame.select("record_key", "linked_record_key").join(index, on="record_key").join(linked, on="linked_record_key")
+            .select("node", "linked_node") for frame in connections]
+    nodes = index.height
+    for frame in groups:  # each group is a node of its own, after the records and the groups before
+        members = frame.join(index, on="record_key").select("node", pl.col("group").rank("dense").cast(pl.Int64).alias("rank"))
+        ends.append(members.select("node", (pl.col("rank") - 1 + nodes).alias("linked_node")))
+        nodes += int(members["rank"].max() or 0)
+    ends = pl.concat(ends)
+    labels = components(nodes, ends["node"].to_numpy(), ends["linked_node"].to_numpy())
     seed_nodes = index.join(pl.DataFrame({"record_key": seeds.unique()}), on="record_key")["node"].to_numpy()
     reached = np.isin(labels[: index.height], labels[seed_nodes])
     return index.filter(pl.Series(reached))["record_key"]

@@ -185,7 +185,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
 
 def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None],
                        graph: IdentityGraph, times: StepTimes) -> IdentityReport:
-    # The links before any pass, which the region of an incremental run follows.
+    # The links before any pass, which the region of an incremental run compares with the last run's.
     links = graph.edges.select("record_key", "linked_record_key", "rule", "vetoed") if graph.plan.incremental else None
     with times.step("attach partial records, decisions"):
         records, edges, clusters, decisions = _attach_and_decide(con, config, graph)
@@ -205,7 +205,8 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         pass_candidates = _pass_candidates(household_pairs, best_candidates)
     with times.step("region"):
         signature = clustering_signature(con, config)
-        region = _region(con, graph.plan, signature, links, records, decisions,
+        # The links before any pass: the clusters they make and the links the attachment vetoed.
+        region = _region(con, graph.plan, signature, records, links, edges, clusters, decisions,
                          {v.source: v.one_per_person for v in verdicts}, safety.safe, pass_candidates)
     del links
     full_records = records.filter(pl.col("is_full"))["record_key"]
@@ -350,14 +351,19 @@ def _pass_candidates(household_pairs: pl.DataFrame, best_candidates: pl.DataFram
     ])
 
 
-def _region(con: duckdb.DuckDBPyConnection, plan: ScoringPlan, signature: str, links: pl.DataFrame, records: pl.DataFrame,
-            decisions: Decisions, verdicts: dict[str, bool], household_safe: bool, pass_candidates: pl.DataFrame) -> Region:
-    """The records to cluster again (identity.region): all on a full run or a fallback, else those a change can reach."""
+def _region(con: duckdb.DuckDBPyConnection, plan: ScoringPlan, signature: str, records: pl.DataFrame, links: pl.DataFrame,
+            edges: pl.DataFrame, clusters: pl.DataFrame, decisions: Decisions, verdicts: dict[str, bool],
+            household_safe: bool, pass_candidates: pl.DataFrame) -> Region:
+    """The records to cluster again (identity.region): all on a full run or a fallback, else those a
+    change can reach. `links` are the edges before any pass; `edges` and `clusters` those once the
+    partial records are attached and the must-links joined: with the links the attachment vetoed,
+    the clusters join what every link before the passes joins."""
     if not plan.incremental:
         return Region(None, f"all records: full scoring ({plan.reason})")
     why = why_not_a_region(con, signature, verdicts, household_safe, decisions.table)
     if why:
         return Region(None, f"all records: {why}")
+    vetoed_by_attachment = edges.head(links.height).filter(pl.col("vetoed") & ~links["vetoed"])
     seeds = {
         "new or changed": con.sql(f"select record_key from {FINGERPRINTS_TABLE} anti join {FINGERPRINTS} using (record_key, fingerprint)"
                                   ).pl()["record_key"],
@@ -367,7 +373,7 @@ def _region(con: duckdb.DuckDBPyConnection, plan: ScoringPlan, signature: str, l
     }
     previous = con.sql("select record_key, person_id as group from identity.person_map").pl()
     keys = closure(records["record_key"], pl.concat(list(seeds.values())).unique(),
-                   [links.filter(~pl.col("vetoed")), decisions.must_link, pass_candidates], previous)
+                   [vetoed_by_attachment, pass_candidates], [clusters.rename({"cluster": "group"}), previous])
     counts = ", ".join(f"{found.len()} {why}" for why, found in seeds.items())
     return Region(keys, f"{keys.len()} of {records.height} records, reached from these records: {counts}")
 
