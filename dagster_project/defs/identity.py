@@ -93,6 +93,7 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource, spark: Spark
         if on_spark:
             write_to_spark(session, con, config, RESOLVE_OUTPUTS)
     context.log.info(f"identity sub-steps: {timing_line(report.step_seconds)}")
+    context.log.info(f"identity clustered again: {report.region}")
     for decision, key, other in report.decisions_unknown:
         context.log.warning(f"identity decision {decision} {key} {other} names a record that is not an identity record (unknown or erased); not applied")
     sizes = "\n".join(f"| {size} | {count} |" for size, count in report.cluster_size_counts.items())
@@ -102,6 +103,7 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource, spark: Spark
             "persons": report.persons,
             "splink_scoring": report.scoring,
             "scored_pairs": report.pairs_scored,
+            "clustered_region": report.region,
             "links": report.links,
             "links_by_rule": dg.MetadataValue.json(report.links_by_rule),
             "vetoed_links": report.vetoed_links,

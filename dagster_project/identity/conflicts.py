@@ -85,8 +85,9 @@ DOB_CONFLICT = (
 # A first name written at least this often in the records, or found in the
 # nickname list, is a real name; a rarer one is most likely a typo.
 KNOWN_NAME_COUNT = 3
-# A real name this many times rarer than a near spelling of it is that name's typo.
+# A real name this many times rarer than a near spelling of it (this Jaro-Winkler similarity) is that name's typo.
 TYPO_FREQUENCY_RATIO = 20
+TYPO_SIMILARITY = 0.88
 
 
 def _spellings_agree(left: str, right: str) -> str:
@@ -137,7 +138,7 @@ def _first_name_conflict() -> str:
     similarity = "greatest(" + ", ".join(f"jaro_winkler_similarity({l}, {r})" for l, r in spellings) + ")"
     same_initial = " OR ".join(f"left({l}, 1) = left({r}, 1)" for l, r in spellings)
     known = [f"(first_name_listed_{side} OR name_count_{side} >= {KNOWN_NAME_COUNT})" for side in ("l", "r")]
-    frequent_typo = (f"({similarity} >= 0.88 AND greatest(name_count_l, name_count_r)"
+    frequent_typo = (f"({similarity} >= {TYPO_SIMILARITY} AND greatest(name_count_l, name_count_r)"
                      f" >= {TYPO_FREQUENCY_RATIO} * least(name_count_l, name_count_r))")
     disagree = [f"NOT {_spellings_agree(l, r)}" for l, r in spellings]
     not_swapped = f"NOT {SWAPPED_ALIKE}"

@@ -236,11 +236,13 @@ def join_groups(con: duckdb.DuckDBPyConnection, records: str, links: pl.DataFram
 
 
 def household_pass(con: duckdb.DuckDBPyConnection, records: str, edges: pl.DataFrame, clusters: pl.DataFrame,
-                   one_per_person: pl.DataFrame, cannot_link: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+                   one_per_person: pl.DataFrame, cannot_link: pl.DataFrame | None = None,
+                   pairs: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Join persons of one household that are each other's only candidates (see the module docstring).
-    `clusters` is record_key, cluster after every other pass; returns the edges with the household
-    links added, the new clusters, and how many persons were joined into another."""
-    pairs = candidate_pairs(con, records)
+    `clusters` is record_key, cluster after every other pass; `pairs` the candidate pairs when
+    already found (candidate_pairs). Returns the edges with the household links added, the new
+    clusters, and how many persons were joined into another."""
+    pairs = candidate_pairs(con, records) if pairs is None else pairs
     joined = 0
     added: list[pl.DataFrame] = []
     for _ in range(ROUNDS):

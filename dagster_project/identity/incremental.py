@@ -20,8 +20,8 @@ veto needs scored. Every blocked pair with a new or changed record is among
 them, and so are the groups of identical records Splink scores once
 (identity.representatives); frequencies are frozen, so Splink finds the same
 pairs with the same scores in a day's batch as over every record.
-The scores are then those a full run would give, pair for pair, and the
-graph is clustered again whole, by the same code as a full run.
+The scores are then those a full run would give, pair for pair; the records
+they can move are clustered again (identity.region), by the same code as a full run.
 Both tables are keyed by record_key (and linked_record_key), so erasure
 removes a person's rows.
 """

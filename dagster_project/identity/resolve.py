@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 
 from dagster_project.config import CdpConfig
-from dagster_project.identity.best_links import best_link_candidates, best_link_pass
+from dagster_project.identity.best_links import BEST_LINK_RULE, best_link_candidates, best_link_pass
 from dagster_project.identity.clusters import assign_person_ids, components, edge_nodes
 from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
@@ -39,16 +39,26 @@ from dagster_project.identity.graph import (
     build_graph,
     comparison_columns,
 )
-from dagster_project.identity.household_pass import household_pass
+from dagster_project.identity.household_pass import HOUSEHOLD_RULE, candidate_pairs, household_pass
 from dagster_project.identity.households import (
     decided_household_safety,
     household_safety,
     last_household_safety,
     write_household_safety,
 )
-from dagster_project.identity.incremental import ScoringPlan, write_scoring_state
+from dagster_project.identity.incremental import FINGERPRINTS, ScoringPlan, write_scoring_state
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
+from dagster_project.identity.region import (
+    Region,
+    changed_candidate_ends,
+    changed_edge_ends,
+    closure,
+    clustering_signature,
+    records_of_moved_names,
+    why_not_a_region,
+    write_clustering_state,
+)
 from dagster_project.identity.splink_model import train_model
 from dagster_project.identity.splink_settings import has_household_levels
 from dagster_project.identity.step_times import StepTimes
@@ -98,6 +108,7 @@ class IdentityReport:
     best_link_joins: int = 0  # persons joined into another by the best-link pass (identity.best_links)
     scoring: str = ""  # full or incremental Splink scoring, and why
     pairs_scored: int = 0  # scored pairs kept (identity.scored_pairs), reused ones included
+    region: str = ""  # the records clustered again (all, and why, or an incremental run's region: identity.region)
     step_seconds: dict = field(default_factory=dict)  # wall-clock seconds per sub-step (identity.step_times)
 
 
@@ -149,7 +160,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
                        done: Callable[[str], None] = lambda stage: None, full: bool = True,
                        scorer: Scorer | None = None) -> IdentityReport:
     """Cluster every identity record; unless `full`, Splink scores only the pairs of new or
-    changed records (identity.incremental), and the whole graph is clustered again all the same.
+    changed records (identity.incremental), and only the records a change can reach are clustered
+    again (identity.region), unless what the clustering reads over all records changed.
     `scorer` replaces Splink on DuckDB (graph.Scorer), e.g. with Splink on Spark (identity.spark_scoring).
 
     At 1,000,000 people the records, links and edges are GBs each: every frame is dropped (del)
@@ -173,6 +185,8 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
 
 def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None],
                        graph: IdentityGraph, times: StepTimes) -> IdentityReport:
+    # The links before any pass, which the region of an incremental run compares with the last run's.
+    links = graph.edges.select("record_key", "linked_record_key", "rule", "vetoed") if graph.plan.incremental else None
     with times.step("attach partial records, decisions"):
         records, edges, clusters, decisions = _attach_and_decide(con, config, graph)
     done(RESOLVE_STAGES[1])
@@ -184,8 +198,31 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         verdicts = duplicate_free_sources(records, edges, declared)
         one_record_sources = {v.source: v.reason for v in verdicts if v.one_per_person}
         one_per_person = records.filter(pl.col("source").is_in(list(one_record_sources))).select("record_key", "source")
+    with times.step("pass candidates"):
+        best_candidates = best_link_candidates(con, RECORDS_TABLE, config.identity_model, list(one_record_sources),
+                                               floor=config.best_link_min_probability, threshold=config.match_threshold)
+        household_pairs = candidate_pairs(con, RECORDS_TABLE)
+        pass_candidates = _pass_candidates(household_pairs, best_candidates)
+    with times.step("region"):
+        signature = clustering_signature(con, config)
+        # The links before any pass: the clusters they make and the links the attachment vetoed.
+        region = _region(con, graph.plan, signature, records, links, edges, clusters, decisions,
+                         {v.source: v.one_per_person for v in verdicts}, safety.safe, pass_candidates)
+    del links
     full_records = records.filter(pl.col("is_full"))["record_key"]
+    all_keys = records["record_key"]
     del records
+    outside_edges = None
+    if not region.whole:
+        in_region = region.keys.implode()
+        left_in, right_in = pl.col("record_key").is_in(in_region), pl.col("linked_record_key").is_in(in_region)
+        # An edge with one end in the region is a vetoed one between two persons, which no pass changes.
+        outside_edges = edges.filter(left_in != right_in)
+        edges = edges.filter(left_in & right_in)
+        clusters = clusters.filter(left_in)
+        one_per_person = one_per_person.filter(left_in)
+        best_candidates = best_candidates.filter(left_in)
+        household_pairs = household_pairs.filter(pl.col("record_key_l").is_in(in_region))
     with times.step("conflicts"):
         separation = separate_conflicts(
             con, RECORDS_TABLE, edges, clusters, full_records,
@@ -197,32 +234,37 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     counts = _separation_counts(separation)
     del separation
     with times.step("best-link pass"):
-        candidates = best_link_candidates(con, RECORDS_TABLE, config.identity_model, list(one_record_sources),
-                                          floor=config.best_link_min_probability, threshold=config.match_threshold)
         edges, clusters, best_link_joins, accepted_by_best_links = best_link_pass(
-            con, RECORDS_TABLE, candidates, edges, clusters, one_per_person,
+            con, RECORDS_TABLE, best_candidates, edges, clusters, one_per_person,
             full_records=full_records, margin=config.ambiguity_margin,
             household_safe=safety.safe, cannot_link=decisions.cannot_link)
-    del candidates, full_records
+    del best_candidates, full_records
     accepted = pl.concat([accepted, accepted_by_best_links], how="vertical_relaxed")
     with times.step("household pass"):
         edges, clusters, household_joins = household_pass(
-            con, RECORDS_TABLE, edges, clusters, one_per_person, cannot_link=decisions.cannot_link)
-    del one_per_person
+            con, RECORDS_TABLE, edges, clusters, one_per_person, cannot_link=decisions.cannot_link, pairs=household_pairs)
+    del one_per_person, household_pairs
+    if outside_edges is not None:
+        edges = pl.concat([edges, outside_edges], how="vertical")
     done(RESOLVE_STAGES[2])
     with times.step("person ids"):
-        links = _link_counts(edges)
+        links = _link_counts(edges) if region.whole else None
         previous = (
-            con.sql("select record_key, person_id from identity.person_map").pl()
+            con.sql("select record_key, person_id, cluster_size from identity.person_map").pl()
             if table_exists(con, "identity", "person_map")
             else None
         )
-        assignment = assign_person_ids(clusters, previous)
-    del clusters, previous
+        # Only the region's clusters: claims on a previous id come from the region alone, as no
+        # previous person straddles it (identity.region); new ids follow every previous one.
+        assignment = assign_person_ids(clusters, None if previous is None else previous.select("record_key", "person_id"))
+        person_map = assignment.person_map
+        if not region.whole:
+            kept = previous.filter(pl.col("record_key").is_in(all_keys.implode()) & ~pl.col("record_key").is_in(region.keys.implode()))
+            person_map = pl.concat([person_map, kept.cast(person_map.schema)], how="vertical")
+    del clusters, previous, all_keys
     done(RESOLVE_STAGES[3])
     with times.step("write tables"):
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        person_map = assignment.person_map
         history = assignment.history.with_columns(pl.lit(run_id).alias("run_id"), pl.lit(now).alias("recorded_at"))
 
         con.execute("begin transaction")
@@ -244,12 +286,16 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
             ).to_arrow())
             con.execute("create or replace table identity.one_record_sources as select * from new_one_record_sources")
             write_household_safety(con, safety)
-            _write_edges(con, edges, graph.comparisons, run_id)
+            if not region.whole:
+                _forget_region(con, region.keys)
+            _write_edges(con, edges, graph.comparisons, run_id, replace=region.whole)
             del edges
             con.register("new_accepted_conflicts", accepted.to_arrow())
-            con.execute("delete from identity.accepted_conflicts")
+            if region.whole:
+                con.execute("delete from identity.accepted_conflicts")
             con.execute("insert into identity.accepted_conflicts select record_key_l, record_key_r, reason from new_accepted_conflicts")
             write_scoring_state(con, SCORES_TABLE, FINGERPRINTS_TABLE, graph.signature)
+            write_clustering_state(con, RECORDS_TABLE, signature, pass_candidates)
             if history.height:
                 con.register("new_history", history.to_arrow())
                 con.execute("insert into identity.id_history by name select * from new_history")
@@ -258,13 +304,16 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
             con.execute("rollback")
             raise
         finally:
-            for name in ("new_person_map", "new_decisions", "new_one_record_sources", "new_edges", "new_accepted_conflicts", "new_history"):
+            for name in ("new_person_map", "new_decisions", "new_one_record_sources", "new_edges", "new_accepted_conflicts",
+                         "new_history", "region_keys"):
                 try:
                     con.unregister(name)
                 except Exception:
                     pass
             for table in (SCORES_TABLE, FINGERPRINTS_TABLE):
                 con.execute(f"drop table if exists {table}")
+        if links is None:
+            links = _stored_link_counts(con)
         done(RESOLVE_STAGES[4])
 
     sizes = person_map.unique("person_id").group_by("cluster_size").len().sort("cluster_size")
@@ -284,12 +333,73 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         decisions_unknown=decisions.unknown.select("decision", "record_key", "linked_record_key").rows(),
         one_record_sources=one_record_sources,
         household_safety=safety.reason,
-        accepted_conflicts=accepted.height,
+        accepted_conflicts=con.execute("select count(*) from identity.accepted_conflicts").fetchall()[0][0],
         household_joins=household_joins,
         best_link_joins=best_link_joins,
         scoring=_scoring_summary(graph.plan),
         pairs_scored=graph.pairs_scored,
+        region=region.reason,
     )
+
+
+def _pass_candidates(household_pairs: pl.DataFrame, best_candidates: pl.DataFrame) -> pl.DataFrame:
+    """The pairs the household and best-link passes may join: record_key, linked_record_key, pass."""
+    return pl.concat([
+        household_pairs.select(pl.col("record_key_l").alias("record_key"), pl.col("record_key_r").alias("linked_record_key"),
+                               pl.lit(HOUSEHOLD_RULE).alias("pass")),
+        best_candidates.select("record_key", "linked_record_key", pl.lit(BEST_LINK_RULE).alias("pass")),
+    ])
+
+
+def _region(con: duckdb.DuckDBPyConnection, plan: ScoringPlan, signature: str, records: pl.DataFrame, links: pl.DataFrame,
+            edges: pl.DataFrame, clusters: pl.DataFrame, decisions: Decisions, verdicts: dict[str, bool],
+            household_safe: bool, pass_candidates: pl.DataFrame) -> Region:
+    """The records to cluster again (identity.region): all on a full run or a fallback, else those a
+    change can reach. `links` are the edges before any pass; `edges` and `clusters` those once the
+    partial records are attached and the must-links joined: with the links the attachment vetoed,
+    the clusters join what every link before the passes joins."""
+    if not plan.incremental:
+        return Region(None, f"all records: full scoring ({plan.reason})")
+    why = why_not_a_region(con, signature, verdicts, household_safe, decisions.table)
+    if why:
+        return Region(None, f"all records: {why}")
+    vetoed_by_attachment = edges.head(links.height).filter(pl.col("vetoed") & ~links["vetoed"])
+    seeds = {
+        "new or changed": con.sql(f"select record_key from {FINGERPRINTS_TABLE} anti join {FINGERPRINTS} using (record_key, fingerprint)"
+                                  ).pl()["record_key"],
+        "ends of links new or gone": changed_edge_ends(con, links),
+        "ends of pass candidates new or gone": changed_candidate_ends(con, pass_candidates),
+        "of first names whose frequency class moved": records_of_moved_names(con, RECORDS_TABLE),
+    }
+    previous = con.sql("select record_key, person_id as group from identity.person_map").pl()
+    keys = closure(records["record_key"], pl.concat(list(seeds.values())).unique(),
+                   [vetoed_by_attachment, pass_candidates], [clusters.rename({"cluster": "group"}), previous])
+    counts = ", ".join(f"{found.len()} {why}" for why, found in seeds.items())
+    return Region(keys, f"{keys.len()} of {records.height} records, reached from these records: {counts}")
+
+
+def _forget_region(con: duckdb.DuckDBPyConnection, keys: pl.Series) -> None:
+    """Delete the stored edges and accepted conflicts of the region's records, and of records gone
+    (inside the caller's transaction): the region's are written again."""
+    con.register("region_keys", pl.DataFrame({"record_key": keys}).to_arrow())
+    ends = [f"{end} in (select record_key from region_keys) or {end} not in (select record_key from {RECORDS_TABLE})"
+            for end in ("record_key", "linked_record_key")]
+    for table in ("identity.edges", "identity.accepted_conflicts"):
+        con.execute(f"delete from {table} where {ends[0]} or {ends[1]}")
+    con.unregister("region_keys")
+
+
+def _stored_link_counts(con: duckdb.DuckDBPyConnection) -> dict:
+    """_link_counts over identity.edges as written (an incremental run holds only the region's edges)."""
+    by_rule = dict(con.execute("select rule, count(*) from identity.edges where not vetoed group by rule order by rule").fetchall())
+    count = sum(by_rule.values())
+    return {
+        "links": count,
+        "links_by_rule": by_rule,
+        "vetoed_links": con.execute("select count(*) from identity.edges where vetoed").fetchall()[0][0],
+        "match_weights": [row[0] for row in con.execute(
+            "select match_weight from identity.edges where not vetoed and rule = 'splink'").fetchall()],
+    }
 
 
 def _attach_and_decide(con: duckdb.DuckDBPyConnection, config: CdpConfig, graph: IdentityGraph):
@@ -333,14 +443,15 @@ def _separation_counts(separation) -> dict:
             for name in ("conflicted_clusters", "refused_links", "ambiguous_links", "crowded_clusters")}
 
 
-def _write_edges(con: duckdb.DuckDBPyConnection, edges: pl.DataFrame, comparisons: list[str], run_id: str) -> None:
+def _write_edges(con: duckdb.DuckDBPyConnection, edges: pl.DataFrame, comparisons: list[str], run_id: str,
+                 replace: bool = True) -> None:
     """identity.edges: the edges with their pairs' comparison columns (SCORES_TABLE; none for
-    a must-link decision) and the run id."""
+    a must-link decision) and the run id; unless `replace`, added to the stored ones."""
     columns = ", ".join(f"s.{column}" for column in comparison_columns(comparisons))
     con.register("new_edges", _arrow(edges))
     try:
         con.execute(
-            f"""create or replace table identity.edges as
+            f"""{"create or replace table identity.edges as" if replace else "insert into identity.edges"}
             select e.*, {columns}, ? as run_id
             from new_edges as e left join {SCORES_TABLE} as s
               on e.rule <> 'must_link' and s.record_key = e.record_key and s.linked_record_key = e.linked_record_key""",
