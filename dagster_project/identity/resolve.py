@@ -248,7 +248,6 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         edges = pl.concat([edges, outside_edges], how="vertical")
     done(RESOLVE_STAGES[2])
     with times.step("person ids"):
-        links = _link_counts(edges) if region.whole else None
         previous = (
             con.sql("select record_key, person_id, cluster_size from identity.person_map").pl()
             if table_exists(con, "identity", "person_map")
@@ -312,8 +311,7 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
                     pass
             for table in (SCORES_TABLE, FINGERPRINTS_TABLE):
                 con.execute(f"drop table if exists {table}")
-        if links is None:
-            links = _stored_link_counts(con)
+        link_counts = _link_counts(con)
         done(RESOLVE_STAGES[4])
 
     sizes = person_map.unique("person_id").group_by("cluster_size").len().sort("cluster_size")
@@ -322,7 +320,7 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     return IdentityReport(
         records=person_map.height,
         persons=person_map["person_id"].n_unique(),
-        **links,
+        **link_counts,
         largest_cluster=int(person_map["cluster_size"].max() or 0),
         cluster_size_counts=dict(sizes.iter_rows()),
         merges=event_counts.get("merge", 0),
@@ -389,8 +387,9 @@ def _forget_region(con: duckdb.DuckDBPyConnection, keys: pl.Series) -> None:
     con.unregister("region_keys")
 
 
-def _stored_link_counts(con: duckdb.DuckDBPyConnection) -> dict:
-    """_link_counts over identity.edges as written (an incremental run holds only the region's edges)."""
+def _link_counts(con: duckdb.DuckDBPyConnection) -> dict:
+    """The report's figures on the links (unvetoed edges) of identity.edges as written: all of them,
+    also after an incremental run, which wrote only the region's."""
     by_rule = dict(con.execute("select rule, count(*) from identity.edges where not vetoed group by rule order by rule").fetchall())
     count = sum(by_rule.values())
     return {
@@ -423,19 +422,6 @@ def _attach_and_decide(con: duckdb.DuckDBPyConnection, config: CdpConfig, graph:
 def _arrow(frame: pl.DataFrame):
     """The frame as Arrow for DuckDB to scan, without a copy of its strings (polars' default converts them)."""
     return frame.to_arrow(compat_level=pl.CompatLevel.newest())
-
-
-def _link_counts(edges: pl.DataFrame) -> dict:
-    """The report's figures on the links (unvetoed edges), without keeping a copy of them."""
-    links = edges.lazy().filter(~pl.col("vetoed"))  # lazy: only the columns each figure needs are read
-    by_rule = links.group_by("rule").len().sort("rule").collect()
-    count = int(by_rule["len"].sum())
-    return {
-        "links": count,
-        "links_by_rule": dict(by_rule.iter_rows()),
-        "vetoed_links": edges.height - count,
-        "match_weights": links.filter(pl.col("rule") == "splink").select("match_weight").collect().to_series().to_list(),
-    }
 
 
 def _separation_counts(separation) -> dict:
