@@ -478,13 +478,13 @@ class _Clusters:
     (a person, not only partial records)."""
 
     def __init__(self, size: int, enemies: list[set[int]], decided_enemies: list[set[int]], unique_source: np.ndarray,
-                 is_full: np.ndarray, firm_enemies: list[set[int]] | None = None):
+                 is_full: np.ndarray, firm_enemies: list[set[int]]):
         self.parent = list(range(size))
         self.has_full = [bool(full) for full in is_full.tolist()]
         self.members = [[node] for node in range(size)]
         self.enemies = enemies
         self.decided = decided_enemies
-        self.firm = firm_enemies if firm_enemies is not None else [set(s) for s in enemies]
+        self.firm = firm_enemies
         self.sources = [{source: node} if source >= 0 else {} for node, source in enumerate(unique_source.tolist())]
 
     def find(self, node: int) -> int:
