@@ -15,6 +15,7 @@ import pytest
 from dagster_project.config import load_config
 from dagster_project.defs.ml import ML_ASSETS
 from dagster_project.defs.resources import CdpResource
+from dagster_project.ml import models
 from dagster_project.ml.cli import train_command
 from dagster_project.ml.models import (
     FEATURES, ModelTrainingError, ensure_models, model_paths, score_people, train_model,
@@ -198,6 +199,17 @@ def test_one_label_class_is_a_clear_error(config):
         with pytest.raises(ModelTrainingError, match=r"churn model: the training label has one class only"):
             train_model(con, config, "churn")
     assert not model_paths(config, "churn")[0].exists()
+
+
+def test_beyond_max_rows_a_model_learns_from_a_deterministic_sample_and_says_so(trained, trained_copy, monkeypatch):
+    monkeypatch.setattr(models, "MAX_ROWS", 600)
+    with connect(trained_copy.warehouse) as con:
+        first, again = train_model(con, trained_copy, "churn"), train_model(con, trained_copy, "churn")
+    full = trained[1]["churn"]
+    assert (first["n_train"], first["n_holdout"]) == (600, 600) < (full["n_train"], full["n_holdout"])
+    assert first["rows_available"] == {"train": full["n_train"], "holdout": full["n_holdout"]}
+    assert full["rows_available"] == {"train": full["n_train"], "holdout": full["n_holdout"]}
+    assert first["holdout_auc"] == again["holdout_auc"] > 0.7  # the same sample each time, still learning
 
 
 def test_too_few_rows_is_a_clear_error(config):
