@@ -5,7 +5,7 @@ import pytest
 
 from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, house_number_sql, prepare_records, scratch_database
 from dagster_project.identity.splink_settings import (
-    FIRST_NAMES_DIFFER, HOUSE_NUMBER_SLIP, STREET_WITHOUT_NUMBER, SWAPPED, address_comparison,
+    FIRST_NAMES_DIFFER, HOUSE_NUMBER_SLIP, STREET_WITHOUT_NUMBER, SWAPPED, address_comparison, within_one_edit,
 )
 
 
@@ -116,3 +116,24 @@ def _address_level(left: tuple[str, str, str], right: tuple[str, str, str]) -> s
 ])
 def test_an_address_line_in_another_area_and_a_shared_postcode_and_town_have_their_own_levels(left, right, label):
     assert _address_level(left, right) == label
+
+
+def test_within_one_edit_is_an_edit_distance_of_at_most_one():
+    """Every deletion, insertion and substitution at every position of short and long strings,
+    two edits, unrelated strings, empty and null ones: the cheap tests never change the answer."""
+    words = ["", "a", "ab", "abc", "john.smith84@gmail.com", "+447700900123", "1984-05-17", "anna"]
+    pairs = [(w, v) for w in words for v in words] + [(None, "a"), ("a", None), (None, None)]
+    for word in words:
+        for i in range(len(word) + 1):
+            pairs += [(word, word[:i] + "x" + word[i:]), (word[:i] + "9" + word[i:], word)]  # insertions
+            if i < len(word):
+                pairs += [(word, word[:i] + word[i + 1:]), (word, word[:i] + "#" + word[i + 1:]),  # deletion, substitution
+                          (word, word[:i] + "#" + word[i + 1:] + "q")]  # two edits
+    rows = duckdb.execute(
+        f"""select a_l, a_r, {within_one_edit('a_l', 'a_r')} as cheap, levenshtein(a_l, a_r) <= 1 as exact
+            from (select unnest(?::varchar[]) as a_l, unnest(?::varchar[]) as a_r)""",
+        [[a for a, _ in pairs], [b for _, b in pairs]],
+    ).fetchall()
+    assert len(rows) > 300
+    assert [row for row in rows if row[2] is not row[3]] == []
+    assert sum(bool(row[3]) for row in rows) > 200  # most pairs are one edit apart: the test has teeth

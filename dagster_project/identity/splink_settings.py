@@ -31,6 +31,18 @@ def _null(*columns: str) -> dict:
 ELSE = _level("ELSE", "different")
 
 
+def within_one_edit(a: str, b: str) -> str:
+    """SQL: `levenshtein(a, b) <= 1`, with cheap tests first that every such pair passes: the
+    lengths differ by at most one, and one edit leaves equal either the first half of the
+    shorter length (the edit is in the second half) or the rest after the half and one more
+    character (it is in the first). Only pairs passing both pay for the edit distance: on
+    emails at 1,000,000 people, half the time of the level alone."""
+    shorter = f"least(length({a}), length({b}))"
+    half, rest = f"{shorter} // 2", f"greatest({shorter} - {shorter} // 2 - 1, 0)"
+    return (f"(abs(length({a}) - length({b})) <= 1 AND (left({a}, {half}) = left({b}, {half})"
+            f" OR right({a}, {rest}) = right({b}, {rest})) AND levenshtein({a}, {b}) <= 1)")
+
+
 def _jaro_winkler(column: str, threshold: float) -> str:
     return f"jaro_winkler_similarity({column}_l, {column}_r) >= {threshold}"
 
@@ -347,10 +359,9 @@ def email_comparison(has_first: bool) -> Comparison:
         # Same digits: jsmith1@ / jsmith2@ are usually two people, not a typo. Nor
         # is a separator: john.smith@ / john_smith@ / johnsmith@ are the handles
         # that different John Smiths pick (common once there are many of them).
-        # The length test first: it gives the same level (an edit distance is at least the
-        # difference in length) and spares the edit distance of most pairs (5x faster alone).
+        # within_one_edit: the same pairs, most spared the edit distance.
         _level(
-            "abs(length(email_l) - length(email_r)) <= 1 AND levenshtein(email_l, email_r) <= 1 AND "
+            f"{within_one_edit('email_l', 'email_r')} AND "
             "regexp_replace(email_l, '[^0-9]', '', 'g') = regexp_replace(email_r, '[^0-9]', '', 'g') AND "
             "regexp_replace(email_l, '[._-]', '', 'g') <> regexp_replace(email_r, '[._-]', '', 'g')",
             "one letter typed wrong",
@@ -365,7 +376,7 @@ def phone_comparison(has_first: bool) -> Comparison:
         _null("phone"),
         *_shared_contact_level("phone", has_first),
         _level("phone_l = phone_r", "exact match", tf_adjustment_column="phone"),
-        _level("levenshtein(phone_l, phone_r) <= 1", "one digit typed wrong"),
+        _level(within_one_edit("phone_l", "phone_r"), "one digit typed wrong"),
         ELSE,
     ]
     return Comparison("phone", levels, {"phone"} | (NAME_COLUMNS if has_first else set()))
