@@ -203,11 +203,11 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
                                                floor=config.best_link_min_probability, threshold=config.match_threshold)
         household_pairs = candidate_pairs(con, RECORDS_TABLE)
         pass_candidates = _pass_candidates(household_pairs, best_candidates)
-    with times.step("region"):
+    with times.step("region seeds"):
         signature = clustering_signature(con, config)
-        # The links before any pass: the clusters they make and the links the attachment vetoed.
-        region = _region(con, graph.plan, signature, records, links, edges, clusters, decisions,
-                         {v.source: v.one_per_person for v in verdicts}, safety.safe, pass_candidates)
+    # The links before any pass: the clusters they make and the links the attachment vetoed.
+    region = _region(con, graph.plan, signature, records, links, edges, clusters, decisions,
+                     {v.source: v.one_per_person for v in verdicts}, safety.safe, pass_candidates, times)
     del links
     full_records = records.filter(pl.col("is_full"))["record_key"]
     all_keys = records["record_key"]
@@ -351,27 +351,29 @@ def _pass_candidates(household_pairs: pl.DataFrame, best_candidates: pl.DataFram
 
 def _region(con: duckdb.DuckDBPyConnection, plan: ScoringPlan, signature: str, records: pl.DataFrame, links: pl.DataFrame,
             edges: pl.DataFrame, clusters: pl.DataFrame, decisions: Decisions, verdicts: dict[str, bool],
-            household_safe: bool, pass_candidates: pl.DataFrame) -> Region:
+            household_safe: bool, pass_candidates: pl.DataFrame, times: StepTimes) -> Region:
     """The records to cluster again (identity.region): all on a full run or a fallback, else those a
     change can reach. `links` are the edges before any pass; `edges` and `clusters` those once the
     partial records are attached and the must-links joined: with the links the attachment vetoed,
     the clusters join what every link before the passes joins."""
     if not plan.incremental:
         return Region(None, f"all records: full scoring ({plan.reason})")
-    why = why_not_a_region(con, signature, verdicts, household_safe, decisions.table)
-    if why:
-        return Region(None, f"all records: {why}")
-    vetoed_by_attachment = edges.head(links.height).filter(pl.col("vetoed") & ~links["vetoed"])
-    seeds = {
-        "new or changed": con.sql(f"select record_key from {FINGERPRINTS_TABLE} anti join {FINGERPRINTS} using (record_key, fingerprint)"
-                                  ).pl()["record_key"],
-        "ends of links new or gone": changed_edge_ends(con, links),
-        "ends of pass candidates new or gone": changed_candidate_ends(con, pass_candidates),
-        "of first names whose frequency class moved": records_of_moved_names(con, RECORDS_TABLE),
-    }
-    previous = con.sql("select record_key, person_id as group from identity.person_map").pl()
-    keys = closure(records["record_key"], pl.concat(list(seeds.values())).unique(),
-                   [vetoed_by_attachment, pass_candidates], [clusters.rename({"cluster": "group"}), previous])
+    with times.step("region seeds"):
+        why = why_not_a_region(con, signature, verdicts, household_safe, decisions.table)
+        if why:
+            return Region(None, f"all records: {why}")
+        seeds = {
+            "new or changed": con.sql(f"select record_key from {FINGERPRINTS_TABLE} anti join {FINGERPRINTS} using (record_key, fingerprint)"
+                                      ).pl()["record_key"],
+            "ends of links new or gone": changed_edge_ends(con, links),
+            "ends of pass candidates new or gone": changed_candidate_ends(con, pass_candidates),
+            "of first names whose frequency class moved": records_of_moved_names(con, RECORDS_TABLE),
+        }
+    with times.step("region closure"):
+        vetoed_by_attachment = edges.head(links.height).filter(pl.col("vetoed") & ~links["vetoed"])
+        previous = con.sql("select record_key, person_id as group from identity.person_map").pl()
+        keys = closure(records["record_key"], pl.concat(list(seeds.values())).unique(),
+                       [vetoed_by_attachment, pass_candidates], [clusters.rename({"cluster": "group"}), previous])
     counts = ", ".join(f"{found.len()} {why}" for why, found in seeds.items())
     return Region(keys, f"{keys.len()} of {records.height} records, reached from these records: {counts}")
 
