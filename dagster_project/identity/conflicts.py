@@ -207,7 +207,7 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
     table has (optional_columns); the others count as unknown."""
     computed = ("name_count", "written_as_first_name", "first_name_phonetic", *OPTIONAL_COLUMNS)
     member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c not in computed)
-    optional = ", ".join(f"r.{c}" if c in present else f"cast(null as varchar) as {c}" for c in sorted(OPTIONAL_COLUMNS))
+    optional = ", ".join(optional_column(c, present) for c in sorted(OPTIONAL_COLUMNS))
     pair_columns = ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in CONFLICT_COLUMNS)
     conflict = {  # reason: (rule, how each side's value is named)
         "generational suffixes": (SUFFIX_CONFLICT, "name_suffix_{}"),
@@ -265,6 +265,11 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
         from pairs
         where {" or ".join(f"coalesce({rule}, false)" for rule, _ in conflict.values())}
     """
+
+
+def optional_column(column: str, present: frozenset[str]) -> str:
+    """A select item of records table `r`: the column, or null as the column where the table lacks it."""
+    return f"r.{column}" if column in present else f"cast(null as varchar) as {column}"
 
 
 def optional_columns(con: duckdb.DuckDBPyConnection, records: str) -> frozenset[str]:

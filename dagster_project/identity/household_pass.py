@@ -41,7 +41,8 @@ import polars as pl
 
 from dagster_project.identity.clusters import components, edge_nodes
 from dagster_project.identity.conflicts import (
-    NAMESAKES, WEIGHED_CONFLICTS, conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, optional_columns,
+    NAMESAKES, WEIGHED_CONFLICTS, conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, optional_column,
+    optional_columns,
 )
 from dagster_project.identity.decisions import rule_edges
 from dagster_project.identity.phonetic import RECORD_PHONETICS, register_phonetic_keys
@@ -67,7 +68,7 @@ LISTED_FIRST_NAMES = "select nickname from reference.nicknames union select cano
 def _household_records_sql(records: str, present: frozenset[str]) -> str:
     """Records that can take part, with their household keys: house number with postcode, and with street."""
     address = expand_address_sql("r.address_line_norm")
-    sex = "r.sex" if "sex" in present else "cast(null as varchar) as sex"  # a records table from before the field
+    sex = optional_column("sex", present)  # a records table from before the field has none
     return f"""
         with named as (
             select r.record_key, r.first_name_norm, r.first_name_canonical, r.first_name_listed, r.last_name_norm, {sex},
