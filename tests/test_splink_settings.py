@@ -5,7 +5,8 @@ import pytest
 
 from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, house_number_sql, prepare_records, scratch_database
 from dagster_project.identity.splink_settings import (
-    FIRST_NAMES_DIFFER, HOUSE_NUMBER_SLIP, STREET_WITHOUT_NUMBER, SWAPPED, address_comparison, within_one_edit,
+    FIRST_NAMES_DIFFER, HOUSE_NUMBER_SLIP, STREET_WITHOUT_NUMBER, SWAPPED, address_comparison, dates_one_digit_apart,
+    within_edits, within_one_edit,
 )
 
 
@@ -118,7 +119,10 @@ def test_an_address_line_in_another_area_and_a_shared_postcode_and_town_have_the
     assert _address_level(left, right) == label
 
 
-def test_within_one_edit_is_an_edit_distance_of_at_most_one():
+@pytest.mark.parametrize("cheap, edits", [
+    (within_one_edit, 1), (lambda a, b: within_edits(a, b, 1), 1), (lambda a, b: within_edits(a, b, 2), 2),
+])
+def test_cheap_edit_tests_are_the_edit_distance(cheap, edits):
     """Every deletion, insertion and substitution at every position of short and long strings,
     two edits, unrelated strings, empty and null ones: the cheap tests never change the answer."""
     words = ["", "a", "ab", "abc", "john.smith84@gmail.com", "+447700900123", "1984-05-17", "anna"]
@@ -130,10 +134,37 @@ def test_within_one_edit_is_an_edit_distance_of_at_most_one():
                 pairs += [(word, word[:i] + word[i + 1:]), (word, word[:i] + "#" + word[i + 1:]),  # deletion, substitution
                           (word, word[:i] + "#" + word[i + 1:] + "q")]  # two edits
     rows = duckdb.execute(
-        f"""select a_l, a_r, {within_one_edit('a_l', 'a_r')} as cheap, levenshtein(a_l, a_r) <= 1 as exact
+        f"""select a_l, a_r, {cheap('a_l', 'a_r')} as cheap, levenshtein(a_l, a_r) <= {edits} as exact
             from (select unnest(?::varchar[]) as a_l, unnest(?::varchar[]) as a_r)""",
         [[a for a, _ in pairs], [b for _, b in pairs]],
     ).fetchall()
     assert len(rows) > 300
     assert [row for row in rows if row[2] is not row[3]] == []
     assert sum(bool(row[3]) for row in rows) > 200  # most pairs are one edit apart: the test has teeth
+
+
+def test_dates_one_digit_apart_is_the_edit_distance_of_the_dates_as_text():
+    """Every valid date one digit away from a few dates (any position of year, month or day), day and
+    month swapped, unrelated and null dates: the year/month/day test never changes the answer."""
+    import datetime
+    bases = ["1984-05-17", "2001-12-31", "1950-01-01", "1999-10-09", "0999-02-28"]
+    pairs = [(a, b) for a in bases for b in bases] + [(None, "1984-05-17"), ("1984-05-17", None)]
+    for base in bases:
+        for i, char in enumerate(base):
+            for digit in "0123456789" if char.isdigit() else []:
+                text = base[:i] + digit + base[i + 1:]
+                try:
+                    datetime.date.fromisoformat(text)
+                except ValueError:
+                    continue
+                pairs += [(base, text), (text, base[:i] + str((int(digit) + 1) % 10) + base[i + 1:])]
+        pairs.append((base, f"{base[:4]}-{base[8:]}-{base[5:7]}"))  # day and month swapped (a valid date for some)
+    rows = duckdb.execute(
+        f"""select d_l, d_r, {dates_one_digit_apart('d_l', 'd_r')} as cheap,
+                   levenshtein(cast(d_l as varchar), cast(d_r as varchar)) <= 1 as exact
+            from (select try_cast(unnest(?::varchar[]) as date) as d_l, try_cast(unnest(?::varchar[]) as date) as d_r)""",
+        [[a for a, _ in pairs], [b for _, b in pairs]],
+    ).fetchall()
+    assert len(rows) > 300
+    assert [row for row in rows if row[2] is not row[3]] == []
+    assert sum(bool(row[3]) for row in rows) > 200
