@@ -1,5 +1,7 @@
 """The name-comparison SQL of splink_settings, evaluated by DuckDB on hand-made pairs."""
 
+import datetime
+
 import duckdb
 import pytest
 
@@ -146,7 +148,6 @@ def test_cheap_edit_tests_are_the_edit_distance(cheap, edits):
 def test_dates_one_digit_apart_is_the_edit_distance_of_the_dates_as_text():
     """Every valid date one digit away from a few dates (any position of year, month or day), day and
     month swapped, unrelated and null dates: the year/month/day test never changes the answer."""
-    import datetime
     bases = ["1984-05-17", "2001-12-31", "1950-01-01", "1999-10-09", "0999-02-28"]
     pairs = [(a, b) for a in bases for b in bases] + [(None, "1984-05-17"), ("1984-05-17", None)]
     for base in bases:
