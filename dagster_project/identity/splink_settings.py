@@ -276,9 +276,9 @@ STREET_WITHOUT_NUMBER = (
     " OR (house_number_r IS NULL AND house_number_l IS NOT NULL AND length(address_line_norm_r) >= 8"
     "  AND ends_with(address_line_norm_l, ' ' || address_line_norm_r)))"
 )
-# House numbers one digit apart, the rest of the line equal.
+# House numbers one digit apart (different, within one edit), the rest of the line equal.
 HOUSE_NUMBER_SLIP = (
-    "abs(length(house_number_l) - length(house_number_r)) <= 1 AND levenshtein(house_number_l, house_number_r) = 1"
+    f"house_number_l <> house_number_r AND {within_edits('house_number_l', 'house_number_r', 1)}"
     " AND replace(address_line_norm_l, house_number_l, '') = replace(address_line_norm_r, house_number_r, '')"
 )
 
