@@ -16,6 +16,7 @@ from dagster_project.identity.splink_model import (
     MIN_M_DIFFERENT, _open_linker, blocking_rule_counts, deduct_matches_from_u, explain_pair, guard_weights, score_pairs, train_model, waterfall_chart_html,
 )
 from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, prepare_records, scratch_database
+from dagster_project.identity.splink_settings import build_spec
 from dagster_project.identity.term_frequencies import frozen_lookups
 from tests.splink_synthetic import load_identity_records, synthetic_records
 
@@ -395,6 +396,25 @@ def test_prepared_records_carry_phonetic_keys_and_a_sound_alike_block():
     # Capped like every blocking key: three records share it, more than a cap of 2.
     capped = _prepared(rows, block_cap=2)
     assert capped["typed"]["bk_phonetic_name"] is None and capped["other"]["bk_phonetic_name"] is not None
+
+
+def test_a_record_with_both_names_and_the_street_garbled_is_blocked_on_its_birth_date_and_house_number():
+    # FEBRL 1's rec-306: the names swapped and the surname replaced, the street and postcode mistyped.
+    con = duckdb.connect()
+    con.execute("create table people(record_key varchar, first_name varchar, last_name varchar,"
+                " date_of_birth date, address_line varchar, postcode varchar)")
+    con.executemany("insert into people values (?, ?, ?, ?, ?, ?)", [
+        ("org", "Timothy", "Coffey", "1960-02-22", "23 Bacchus Circuit", "2450"),
+        ("dup", "Dominey", "Timothy", "1960-02-22", "23 Bacchus Hircuit", "2405"),
+        ("neighbour", "Timothy", "Coffey", "1960-02-22", "25 Bacchus Circuit", "2450"),
+    ])
+    with scratch_database(con):
+        prepare_records(con, "people")
+        prepared = {row["record_key"]: row for row in con.sql(f"select * from {SCRATCH}.main.splink_records").pl().iter_rows(named=True)}
+    rules = build_spec({"first", "last", "dob", "address", "postcode"}).blocking_rules
+    shared = [rule for rule in rules if prepared["org"][rule] is not None and prepared["org"][rule] == prepared["dup"][rule]]
+    assert shared == ["bk_dob_house"]
+    assert prepared["neighbour"]["bk_dob_house"] != prepared["org"]["bk_dob_house"]
 
 
 def test_addresses_are_compared_in_one_spelling_with_the_flat_after_the_street():

@@ -120,7 +120,7 @@ BLOCKING_KEYS = {
     "bk_name": "name_key", "bk_phonetic_name": "phonetic_name_key", "bk_dob_last": "dob_last_key", "bk_dob_first": "dob_first_key",
     "bk_dob_initials": "dob_initials_key", "bk_last_year": "last_year_key",
     "bk_postcode": "postcode_norm", "bk_house_postcode": "house_postcode_key", "bk_address": "address_line_norm", "bk_email": "email", "bk_phone": "phone",
-    "bk_last_address": "last_address_key", "bk_first_address": "first_address_key",
+    "bk_last_address": "last_address_key", "bk_first_address": "first_address_key", "bk_dob_house": "dob_house_key",
 }
 
 
@@ -242,7 +242,8 @@ def prepare_records(
         *,
         house_number || '|' || postcode_norm as house_postcode_key,
         last_name_norm || '|' || address_line_norm as last_address_key,
-        first_name_canonical || '|' || address_line_norm as first_address_key
+        first_name_canonical || '|' || address_line_norm as first_address_key,
+        cast(date_of_birth as varchar) || '|' || house_number as dob_house_key
     from derived
     """
     try:
@@ -254,7 +255,7 @@ def prepare_records(
     con.execute(
         f"""create or replace table {SCRATCH}.main.{table} as
         select d.* exclude (name_key, phonetic_name_key, dob_last_key, dob_first_key, dob_initials_key, last_year_key, house_postcode_key,
-                            last_address_key, first_address_key), {", ".join(capped)}
+                            last_address_key, first_address_key, dob_house_key), {", ".join(capped)}
         from {derived} as d {" ".join(joins)}
         {"order by d.record_key" if ordered else ""}"""
     )

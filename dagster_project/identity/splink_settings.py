@@ -415,6 +415,9 @@ PREDICTION_RULES = [
     # residence, a prison, whose address alone is capped), and either name may be misspelt or missing.
     ("bk_last_address", {"last", "address"}),
     ("bk_first_address", {"first", "address"}),
+    # Date of birth + house number: survives both names replaced or swapped and the street, postcode
+    # and town mistyped ("timothy coffey, 23 bacchus circuit" / "dominey timothy, 23 bacchus hircuit").
+    ("bk_dob_house", {"dob", "address"}),
     ("bk_email", {"email"}),
     ("bk_phone", {"phone"}),
 ]
