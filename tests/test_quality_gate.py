@@ -405,3 +405,38 @@ def test_upstream_duckdb_bug_still_needs_the_shim(tmp_path):
         f"GX on DuckDB fails differently than issue #11579; re-check the shim: {outcome.exception_info}"
     )
     assert_writable(warehouse)
+
+
+def _statements_run_by(action) -> list[str]:
+    """The SQL every SQLAlchemy engine (GX's included) executes while `action` runs."""
+    import sqlalchemy as sa
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        action()
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    return statements
+
+
+def test_an_unexpected_rows_query_runs_once_when_it_passes_and_again_to_sample_when_it_fails(tmp_path):
+    # GX's own expectation also fetches the rows (a second query) where only their count is read.
+    consent_query = "consent_email_marketing is distinct from 'granted'"
+    warehouse = make_warehouse(tmp_path)
+    statements = _statements_run_by(lambda: gate(warehouse))
+    assert len([s for s in statements if consent_query in s]) == 1
+
+    con = duckdb.connect(str(warehouse))
+    con.execute("update marts.aud_email_newsletter set consent_email_marketing = 'withdrawn' where person_id = 'p010'")
+    con.close()
+    results = []
+    statements = _statements_run_by(lambda: results.append(gate(warehouse)))
+    assert len([s for s in statements if consent_query in s]) == 3  # counted, then counted and sampled
+    failure, _ = _only_failure(results[0])
+    assert failure.unexpected_count == 1
+    assert failure.samples == [{"person_id": "p010", "consent_email_marketing": "withdrawn"}]
