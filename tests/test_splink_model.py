@@ -15,7 +15,7 @@ from dagster_project.identity.phonetic import phonetic_key
 from dagster_project.identity.splink_model import (
     MIN_M_DIFFERENT, _open_linker, blocking_rule_counts, deduct_matches_from_u, explain_pair, guard_weights, score_pairs, train_model, waterfall_chart_html,
 )
-from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, prepare_records, scratch_database
+from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, key_cap, prepare_records, scratch_database
 from dagster_project.identity.splink_settings import build_spec
 from dagster_project.identity.term_frequencies import frozen_lookups
 from tests.splink_synthetic import load_identity_records, synthetic_records
@@ -415,6 +415,20 @@ def test_a_record_with_both_names_and_the_street_garbled_is_blocked_on_its_birth
     shared = [rule for rule in rules if prepared["org"][rule] is not None and prepared["org"][rule] == prepared["dup"][rule]]
     assert shared == ["bk_dob_house"]
     assert prepared["neighbour"]["bk_dob_house"] != prepared["org"]["bk_dob_house"]
+
+
+def test_the_surname_prefix_and_birth_year_key_is_capped_at_a_quarter_of_the_others():
+    # Three letters of a surname with a birth year group far more strangers than a whole name does.
+    con = duckdb.connect()
+    con.execute("create table people(record_key varchar, first_name varchar, last_name varchar, date_of_birth date)")
+    smiths = [(f"smith{i}", "John", "Smith", "1980-01-01") for i in range(3)]
+    con.executemany("insert into people values (?, ?, ?, ?)", [*smiths, ("smithers", "Ann", "Smithers", "1980-06-02")])
+    with scratch_database(con):
+        prepare_records(con, "people", block_cap=8)  # a quarter: 2
+        prepared = {row["record_key"]: row for row in con.sql(f"select * from {SCRATCH}.main.splink_records").pl().iter_rows(named=True)}
+    assert key_cap("bk_last_year", 8) == 2 and key_cap("bk_name", 8) == 8
+    assert {prepared[k]["bk_last_year"] for k in prepared} == {None}  # four records share smi|1980
+    assert prepared["smith0"]["bk_name"] is not None and prepared["smith0"]["bk_name"] == prepared["smith2"]["bk_name"]
 
 
 def test_addresses_are_compared_in_one_spelling_with_the_flat_after_the_street():

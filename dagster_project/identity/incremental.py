@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.identity.splink_prepare import DEFAULT_BLOCK_CAP, PREPARED, SCRATCH
+from dagster_project.identity.splink_prepare import BLOCKING_KEYS, DEFAULT_BLOCK_CAP, PREPARED, SCRATCH, key_cap
 from dagster_project.identity.term_frequencies import frozen_path
 from dagster_project.warehouse import table_exists
 
@@ -60,7 +60,8 @@ def scoring_signature(model_path: Path, threshold: float, block_cap: int = DEFAU
     """What every stored score depends on besides its two records."""
     digest = hashlib.sha256(Path(model_path).read_bytes())
     digest.update(frozen_path(model_path).read_bytes())
-    digest.update(f"threshold={threshold!r} block_cap={block_cap} fingerprint={FINGERPRINT_SQL}".encode())
+    caps = {name: key_cap(name, block_cap) for name in sorted(BLOCKING_KEYS)}
+    digest.update(f"threshold={threshold!r} block_caps={caps} fingerprint={FINGERPRINT_SQL}".encode())
     return digest.hexdigest()
 
 

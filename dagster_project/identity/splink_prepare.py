@@ -29,6 +29,15 @@ NICKNAMES_CSV = Path(__file__).resolve().parents[2] / "dbt" / "seeds" / "nicknam
 # that rule only: one very common value (a placeholder email, "john smith")
 # would otherwise generate cap^2 / 2 comparisons on its own.
 DEFAULT_BLOCK_CAP = 200
+# Keys built from a prefix (three letters of the surname with the birth year) group far more
+# unrelated people than a whole value: capped at a quarter. At 1,000,000 people bk_last_year gave
+# 20 million pairs under the full cap, 2 million under a quarter; at 100,000 people every link
+# it found was also found by another key.
+COARSE_KEYS = {"bk_last_year"}
+
+
+def key_cap(name: str, block_cap: int = DEFAULT_BLOCK_CAP) -> int:
+    return max(1, block_cap // 4) if name in COARSE_KEYS else block_cap
 
 TEXT_FIELDS = [
     "first_name", "first_name_norm", "first_name_canonical", "last_name", "last_name_norm",
@@ -132,7 +141,7 @@ def _capped_keys(derived: str, cap: int) -> tuple[list[str], list[str]]:
     columns, joins = [], []
     for name, key in BLOCKING_KEYS.items():
         counts = f"{name}_counts"
-        columns.append(f"case when {counts}.records <= {cap} then d.{key} end as {name}")
+        columns.append(f"case when {counts}.records <= {key_cap(name, cap)} then d.{key} end as {name}")
         joins.append(
             f"left join (select {key} as value, count(*) as records from {derived} where {key} is not null group by {key})"
             f" as {counts} on {counts}.value = d.{key}"
