@@ -367,10 +367,12 @@ def test_a_phonetic_key_needs_letters():
     assert [phonetic_key(n) for n in (None, "", " ", "12")] == [None] * 4
 
 
-def _prepared(rows: list[tuple], block_cap: int) -> dict[str, dict]:
+def _prepared(rows: list[tuple], block_cap: int = 200,
+              columns: str = "record_key varchar, first_name varchar, last_name varchar") -> dict[str, dict]:
+    """The prepared records (splink_prepare) of `rows`, a table with `columns`, by record key."""
     con = duckdb.connect()
-    con.execute("create table people(record_key varchar, first_name varchar, last_name varchar)")
-    con.executemany("insert into people values (?, ?, ?)", rows)
+    con.execute(f"create table people({columns})")
+    con.executemany(f"insert into people values ({', '.join('?' * len(rows[0]))})", rows)
     with scratch_database(con):
         prepare_records(con, "people", block_cap=block_cap)
         prepared = con.sql(f"select * from {SCRATCH}.main.splink_records").pl()
@@ -400,17 +402,11 @@ def test_prepared_records_carry_phonetic_keys_and_a_sound_alike_block():
 
 def test_a_record_with_both_names_and_the_street_garbled_is_blocked_on_its_birth_date_and_house_number():
     # FEBRL 1's rec-306: the names swapped and the surname replaced, the street and postcode mistyped.
-    con = duckdb.connect()
-    con.execute("create table people(record_key varchar, first_name varchar, last_name varchar,"
-                " date_of_birth date, address_line varchar, postcode varchar)")
-    con.executemany("insert into people values (?, ?, ?, ?, ?, ?)", [
+    prepared = _prepared([
         ("org", "Timothy", "Coffey", "1960-02-22", "23 Bacchus Circuit", "2450"),
         ("dup", "Dominey", "Timothy", "1960-02-22", "23 Bacchus Hircuit", "2405"),
         ("neighbour", "Timothy", "Coffey", "1960-02-22", "25 Bacchus Circuit", "2450"),
-    ])
-    with scratch_database(con):
-        prepare_records(con, "people")
-        prepared = {row["record_key"]: row for row in con.sql(f"select * from {SCRATCH}.main.splink_records").pl().iter_rows(named=True)}
+    ], columns="record_key varchar, first_name varchar, last_name varchar, date_of_birth date, address_line varchar, postcode varchar")
     rules = build_spec({"first", "last", "dob", "address", "postcode"}).blocking_rules
     shared = [rule for rule in rules if prepared["org"][rule] is not None and prepared["org"][rule] == prepared["dup"][rule]]
     assert shared == ["bk_dob_house"]
@@ -419,13 +415,9 @@ def test_a_record_with_both_names_and_the_street_garbled_is_blocked_on_its_birth
 
 def test_the_surname_prefix_and_birth_year_key_is_capped_at_a_quarter_of_the_others():
     # Three letters of a surname with a birth year group far more strangers than a whole name does.
-    con = duckdb.connect()
-    con.execute("create table people(record_key varchar, first_name varchar, last_name varchar, date_of_birth date)")
     smiths = [(f"smith{i}", "John", "Smith", "1980-01-01") for i in range(3)]
-    con.executemany("insert into people values (?, ?, ?, ?)", [*smiths, ("smithers", "Ann", "Smithers", "1980-06-02")])
-    with scratch_database(con):
-        prepare_records(con, "people", block_cap=8)  # a quarter: 2
-        prepared = {row["record_key"]: row for row in con.sql(f"select * from {SCRATCH}.main.splink_records").pl().iter_rows(named=True)}
+    prepared = _prepared([*smiths, ("smithers", "Ann", "Smithers", "1980-06-02")], block_cap=8,  # a quarter: 2
+                         columns="record_key varchar, first_name varchar, last_name varchar, date_of_birth date")
     assert key_cap("bk_last_year", 8) == 2 and key_cap("bk_name", 8) == 8
     assert {prepared[k]["bk_last_year"] for k in prepared} == {None}  # four records share smi|1980
     assert prepared["smith0"]["bk_name"] is not None and prepared["smith0"]["bk_name"] == prepared["smith2"]["bk_name"]
