@@ -39,6 +39,7 @@ COARSE_KEYS = {"bk_last_year"}
 def key_cap(name: str, block_cap: int = DEFAULT_BLOCK_CAP) -> int:
     return max(1, block_cap // 4) if name in COARSE_KEYS else block_cap
 
+
 TEXT_FIELDS = [
     "first_name", "first_name_norm", "first_name_canonical", "last_name", "last_name_norm",
     "email", "phone", "address_line", "address_line_norm", "postcode", "postcode_norm", "city",
