@@ -132,6 +132,8 @@ BLOCKING_KEYS = {
     "bk_postcode": "postcode_norm", "bk_house_postcode": "house_postcode_key", "bk_address": "address_line_norm", "bk_email": "email", "bk_phone": "phone",
     "bk_last_address": "last_address_key", "bk_first_address": "first_address_key", "bk_dob_house": "dob_house_key",
 }
+# The derived columns (`*_key`) only the capped keys keep; the others (email, postcode, ...) are compared too.
+DERIVED_KEYS = [key for key in BLOCKING_KEYS.values() if key.endswith("_key")]
 
 
 def _capped_keys(derived: str, cap: int) -> tuple[list[str], list[str]]:
@@ -264,8 +266,7 @@ def prepare_records(
     capped, joins = _capped_keys(derived, block_cap)
     con.execute(
         f"""create or replace table {SCRATCH}.main.{table} as
-        select d.* exclude (name_key, phonetic_name_key, dob_last_key, dob_first_key, dob_initials_key, last_year_key, house_postcode_key,
-                            last_address_key, first_address_key, dob_house_key), {", ".join(capped)}
+        select d.* exclude ({", ".join(DERIVED_KEYS)}), {", ".join(capped)}
         from {derived} as d {" ".join(joins)}
         {"order by d.record_key" if ordered else ""}"""
     )
