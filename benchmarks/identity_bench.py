@@ -105,6 +105,7 @@ with connect(config.warehouse) as con:
     report = resolve_identities(con, config)
     times["resolve"] = time.perf_counter() - started
 print(json.dumps({"seconds": {k: round(v, 1) for k, v in times.items()}, "persons": report.persons,
+                  "resolve_steps": report.step_seconds,
                   "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 '''
 
@@ -178,7 +179,9 @@ def main() -> int:
         result["bench_wall_seconds"] = round(time.perf_counter() - started, 1)
         print(json.dumps(result, indent=2), flush=True)
         results.append(result)
-        if not args.keep:
+        if args.keep:
+            print(f"kept {workdir}", flush=True)
+        else:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -78,7 +78,10 @@ def read_decisions(path: Path) -> pl.DataFrame:
 def resolve_decisions(path: Path, record_keys: pl.Series) -> Decisions:
     """The decisions that apply to these identity records, and those naming unknown ones."""
     current = read_decisions(path)
-    known = pl.col("record_key").is_in(record_keys.implode()) & pl.col("linked_record_key").is_in(record_keys.implode())
+    # The few keys the decisions name that are records: a set of those, not of a million record keys (0.8 s).
+    named = pl.concat([current["record_key"], current["linked_record_key"]])
+    found = record_keys.filter(record_keys.is_in(named.implode())).implode()
+    known = pl.col("record_key").is_in(found) & pl.col("linked_record_key").is_in(found)
     table = current.with_columns(
         pl.when(known).then(pl.lit("applied")).otherwise(pl.lit("unknown or erased record")).alias("status")
     )

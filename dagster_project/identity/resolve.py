@@ -16,10 +16,12 @@ and, before clustering, identity.record_phonetics: each record's first-name
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterator
 
 import duckdb
 import polars as pl
@@ -168,6 +170,26 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     once used, and the widest data (scores, fingerprints, the edges' comparison columns) stays in
     DuckDB (graph.SCORES_TABLE, FINGERPRINTS_TABLE). Splink's scoring has DuckDB's usual memory
     limit (Python holds little then); the clustering after it, whose Python side is large, a lower one."""
+    with _cyclic_gc_paused():
+        return _resolve(con, config, run_id, done, full, scorer)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off for the step. Its passes over the step's many small objects (Splink's
+    SQL trees, the clustering's sets and lists) cost 2 s of 26 at 1,046,857 records (median of 5 runs
+    each; peak memory the same): reference counting frees nearly all of them without it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _resolve(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None], full: bool,
+             scorer: Scorer | None) -> IdentityReport:
     con.execute(IDENTITY_DDL)
     if not config.identity_model.exists():
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
