@@ -21,8 +21,8 @@ from dagster_project.identity.decisions import record_decision
 from dagster_project.identity.evaluate import evaluate_bcubed, evaluate_identity
 from dagster_project.identity.explain import explain_person
 from dagster_project.identity.households import HouseholdSafety, write_household_safety
-from dagster_project.identity.resolve import NO_HOUSEHOLDS, ensure_model, resolve_identities, training_needed
-from dagster_project.identity.splink_settings import has_household_levels
+from dagster_project.identity.resolve import HOUSEHOLDS, NO_HOUSEHOLDS, ensure_model, resolve_identities, training_needed
+from dagster_project.identity.splink_settings import has_address_parts, has_household_levels
 from dagster_project.warehouse import connect
 from tests.conftest import MULTI_DAY_PEOPLE
 
@@ -220,4 +220,13 @@ def test_a_model_with_household_levels_is_retrained_once_household_safety_is_off
         unsafe = dataclasses.replace(household, household_safe=False)
         assert ensure_model(con, unsafe) is not None
         assert not has_household_levels(json.loads(unsafe.identity_model.read_text()))
+        assert has_address_parts(json.loads(unsafe.identity_model.read_text()))  # line, postcode and town weigh apart
         assert ensure_model(con, unsafe) is None  # retrained once, then reused
+        # Safety back on (households found again): the parts of an address would count one shared address
+        # thrice against two first names, so the model is retrained with its household levels.
+        safe = dataclasses.replace(household, household_safe=True)
+        assert training_needed(con, safe) == HOUSEHOLDS
+        assert ensure_model(con, safe) is not None
+        retrained = json.loads(safe.identity_model.read_text())
+        assert has_household_levels(retrained) and not has_address_parts(retrained)
+        assert ensure_model(con, safe) is None

@@ -7,8 +7,8 @@ import pytest
 
 from dagster_project.identity.splink_prepare import PREPARED, SCRATCH, house_number_sql, prepare_records, scratch_database
 from dagster_project.identity.splink_settings import (
-    FIRST_NAMES_DIFFER, HOUSE_NUMBER_SLIP, STREET_WITHOUT_NUMBER, SWAPPED, address_comparison, dates_one_digit_apart,
-    within_edits, within_one_edit,
+    FIRST_NAMES_DIFFER, HOUSE_NUMBER_SLIP, STREET_WITHOUT_NUMBER, SWAPPED, address_comparison, build_spec,
+    dates_one_digit_apart, has_address_parts, within_edits, within_one_edit,
 )
 
 
@@ -87,6 +87,7 @@ def _address_levels(left: str, right: str) -> tuple[bool, bool]:
     ("road", "12 high road", (False, False)),                           # a bare street type is no street
     ("9161 college court", "9261 oak court", (False, False)),           # another street
     ("9161 college court", "161 college court", (False, True)),         # a digit dropped
+    ("9", "5", (False, False)),                                         # house numbers alone: the street lost, no slip
 ])
 def test_a_street_without_its_number_or_with_a_digit_wrong(left, right, levels):
     assert _address_levels(left, right) == levels
@@ -119,6 +120,23 @@ def _address_level(left: tuple[str, str, str], right: tuple[str, str, str]) -> s
 ])
 def test_an_address_line_in_another_area_and_a_shared_postcode_and_town_have_their_own_levels(left, right, label):
     assert _address_level(left, right) == label
+
+
+def _comparison_names(fields: set[str], household: bool) -> list[str]:
+    return [c.name for c in build_spec(fields, household=household).comparisons]
+
+
+def test_the_parts_of_an_address_weigh_apart_only_in_data_without_households():
+    fields = {"first", "last", "dob", "address", "postcode", "city"}
+    # Households: the address counts once, or a shared one outweighs two different first names and dates of birth.
+    assert _comparison_names(fields, household=True) == ["first_name", "last_name", "date_of_birth", "address"]
+    without = build_spec(fields, household=False)
+    assert [c.name for c in without.comparisons] == ["first_name", "last_name", "date_of_birth", "address_line", "postcode", "city"]
+    assert has_address_parts({"comparisons": [c.as_dict() for c in without.comparisons]})
+    # Household data too thin for household levels (no date of birth, email or phone to train them on) keeps one address.
+    assert _comparison_names({"first", "last", "address", "postcode"}, household=True) == ["first_name", "last_name", "address"]
+    # Every part is estimated by some EM rule (build_spec raises otherwise), and fewer parts give fewer comparisons.
+    assert _comparison_names({"first", "last", "dob", "postcode"}, household=False) == ["first_name", "last_name", "date_of_birth", "postcode"]
 
 
 @pytest.mark.parametrize("cheap, edits", [

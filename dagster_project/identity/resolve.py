@@ -62,7 +62,7 @@ from dagster_project.identity.region import (
     write_clustering_state,
 )
 from dagster_project.identity.splink_model import train_model
-from dagster_project.identity.splink_settings import has_household_levels
+from dagster_project.identity.splink_settings import has_address_parts, has_household_levels
 from dagster_project.identity.step_times import StepTimes
 from dagster_project.warehouse import PYTHON_HEAVY_SHARE, memory_share, table_exists
 
@@ -116,11 +116,13 @@ class IdentityReport:
 
 # Why the Splink model is trained (training_needed), besides being missing or asked for.
 NO_HOUSEHOLDS = "the model has household levels, and the records hold no households"
+HOUSEHOLDS = "the model counts the parts of an address apart, and the records hold households"
 
 
 def ensure_model(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: bool = False) -> dict | None:
-    """Train the Splink model when it is missing (or asked to), or when it has household levels
-    and household safety is off (data without households, identity.households); else reuse it."""
+    """Train the Splink model when it is missing (or asked to), or when it was trained for the other
+    household safety (identity.households): household levels where safety is off, the parts of an
+    address apart where it is on; else reuse it."""
     why = training_needed(con, config, retrain)
     return _train_for(con, config, why) if why else None
 
@@ -131,7 +133,12 @@ def training_needed(con: duckdb.DuckDBPyConnection, config: CdpConfig, retrain: 
         return "no saved model"
     if retrain:
         return "asked to retrain"
-    return NO_HOUSEHOLDS if _trained_for_households_needlessly(con, config) else None
+    model = json.loads(config.identity_model.read_text())
+    if has_household_levels(model) and not _household_safe(con, config):
+        return NO_HOUSEHOLDS
+    if has_address_parts(model) and _household_safe(con, config):
+        return HOUSEHOLDS
+    return None
 
 
 def _train_for(con: duckdb.DuckDBPyConnection, config: CdpConfig, why: str) -> dict:
@@ -142,15 +149,13 @@ def _train_for(con: duckdb.DuckDBPyConnection, config: CdpConfig, why: str) -> d
     return train_model(con, RECORDS_TABLE, config.identity_model, household_levels=household_levels)
 
 
-def _trained_for_households_needlessly(con: duckdb.DuckDBPyConnection, config: CdpConfig) -> bool:
-    """The model has household levels though household safety is off: as configured, or (auto) as
-    the last resolution read it from the records (before any ran: read now)."""
-    if config.household_safe is True or not has_household_levels(json.loads(config.identity_model.read_text())):
-        return False
-    if config.household_safe is False:
-        return True
+def _household_safe(con: duckdb.DuckDBPyConnection, config: CdpConfig) -> bool:
+    """Household safety as configured, or (auto) as the last resolution read it from the records
+    (before any ran: read now)."""
+    if isinstance(config.household_safe, bool):
+        return config.household_safe
     safe = last_household_safety(con)
-    return not (safe if safe is not None else decided_household_safety(con, config, RECORDS_TABLE).safe)
+    return safe if safe is not None else decided_household_safety(con, config, RECORDS_TABLE).safe
 
 
 # What resolve_identities reports done, in order, to its `done` callback (progress of a long step).

@@ -276,9 +276,11 @@ STREET_WITHOUT_NUMBER = (
     " OR (house_number_r IS NULL AND house_number_l IS NOT NULL AND length(address_line_norm_r) >= 8"
     "  AND ends_with(address_line_norm_l, ' ' || address_line_norm_r)))"
 )
-# House numbers one digit apart (different, within one edit), the rest of the line equal.
+# House numbers one digit apart (different, within one edit), the rest of the line equal and a street
+# (three letters at least): a line of a house number alone ("9" / "5": the street lost) is no slip.
 HOUSE_NUMBER_SLIP = (
     f"house_number_l <> house_number_r AND {within_edits('house_number_l', 'house_number_r', 1)}"
+    " AND length(address_line_norm_l) >= length(house_number_l) + 4"
     " AND replace(address_line_norm_l, house_number_l, '') = replace(address_line_norm_r, house_number_r, '')"
 )
 
@@ -361,6 +363,46 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
     if has_postcode:
         columns |= {"postcode_sector", "postcode_district"}
     return Comparison("address", levels, columns)
+
+
+def address_part_comparisons(has_line: bool, has_postcode: bool, has_city: bool, has_first: bool) -> list[Comparison]:
+    """Address line, postcode and town as three comparisons, for data without households
+    (identity.household_safe off): one person's records there often share an address whose
+    other fields a source replaced or garbled, and each part that agrees is evidence of its
+    own (FEBRL draws towns and postcodes apart, as data merged from unrelated forms does).
+    In household data they count once (address_comparison): counted thrice, a shared
+    address would outweigh two different first names and dates of birth."""
+    comparisons = []
+    if has_line:
+        similar_line = "house_number_l IS NOT DISTINCT FROM house_number_r AND " + _jaro_winkler("address_line_norm", 0.88)
+        levels = [_null("address_line_norm"),
+                  _level("address_line_norm_l = address_line_norm_r", "same address line"),
+                  _level(similar_line, "similar address line")]
+        if has_first:  # as in address_comparison: a form with a surname only would join next door
+            named = "first_name_norm_l IS NOT NULL AND first_name_norm_r IS NOT NULL"
+            levels.append(_level(f"{STREET_WITHOUT_NUMBER} AND {named}", "same street, house number missing on one side"))
+            levels.append(_level(f"{HOUSE_NUMBER_SLIP} AND {named}", "same street, house number one digit different"))
+        levels.append(_level("house_number_l = house_number_r", "same house number, another street"))
+        levels.append(ELSE)
+        comparisons.append(Comparison("address_line", levels, {"address_line_norm", "house_number"}
+                                      | (NAME_COLUMNS if has_first else set())))
+    if has_postcode:
+        comparisons.append(Comparison("postcode", [
+            _null("postcode_norm"),
+            _level("postcode_norm_l = postcode_norm_r", "same postcode"),
+            _level(within_edits("postcode_norm_l", "postcode_norm_r", 1), "postcode one character different"),
+            _level("postcode_sector_l = postcode_sector_r", "same postcode sector"),
+            _level("postcode_district_l = postcode_district_r", "same postcode district"),
+            ELSE,
+        ], {"postcode_norm", "postcode_sector", "postcode_district"}))
+    if has_city:
+        comparisons.append(Comparison("city", [
+            _null("city_norm"),
+            _level("city_norm_l = city_norm_r", "same town"),
+            _level(_jaro_winkler("city_norm", 0.92), "similar town"),
+            ELSE,
+        ], {"city_norm"}))
+    return comparisons
 
 
 def email_comparison(has_first: bool) -> Comparison:
@@ -495,8 +537,14 @@ def build_spec(fields: set[str], household: bool = True) -> ModelSpec:
         try:
             return _build_spec(fields, household=True)
         except ValueError:
-            pass
-    return _build_spec(fields, household=False)
+            pass  # household data with too few fields for household levels: the address still counts once
+        return _build_spec(fields, household=False)
+    return _build_spec(fields, household=False, address_parts=True)
+
+
+def has_address_parts(model: dict) -> bool:
+    """Whether a saved model compares the parts of an address apart (address_part_comparisons)."""
+    return any(comparison["output_column_name"] == "address_line" for comparison in model["comparisons"])
 
 
 def has_household_levels(model: dict) -> bool:
@@ -505,7 +553,7 @@ def has_household_levels(model: dict) -> bool:
                for comparison in model["comparisons"] for level in comparison["comparison_levels"])
 
 
-def _build_spec(fields: set[str], household: bool) -> ModelSpec:
+def _build_spec(fields: set[str], household: bool, address_parts: bool = False) -> ModelSpec:
     has_first = "first" in fields
     comparisons = []
     if "first" in fields:
@@ -514,10 +562,11 @@ def _build_spec(fields: set[str], household: bool) -> ModelSpec:
         comparisons.append(last_name_comparison(has_first="first" in fields))
     if "dob" in fields:
         comparisons.append(date_of_birth_comparison())
-    if fields & {"address", "postcode", "city"}:
-        comparisons.append(
-            address_comparison("address" in fields, "postcode" in fields, "city" in fields, household and has_first)
-        )
+    address = ("address" in fields, "postcode" in fields, "city" in fields)
+    if address_parts:
+        comparisons += address_part_comparisons(*address, has_first)
+    elif any(address):
+        comparisons.append(address_comparison(*address, household and has_first))
     if "sex" in fields:
         comparisons.append(sex_comparison())
     if "email" in fields:
