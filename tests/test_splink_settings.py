@@ -136,7 +136,9 @@ def test_the_parts_of_an_address_weigh_apart_only_in_data_without_households():
     # Household data too thin for household levels (no date of birth, email or phone to train them on) keeps one address.
     assert _comparison_names({"first", "last", "address", "postcode"}, household=True) == ["first_name", "last_name", "address"]
     # Every part is estimated by some EM rule (build_spec raises otherwise), and fewer parts give fewer comparisons.
-    assert _comparison_names({"first", "last", "dob", "postcode"}, household=False) == ["first_name", "last_name", "date_of_birth", "postcode"]
+    postcode_only = build_spec({"first", "last", "dob", "postcode"}, household=False)
+    assert [c.name for c in postcode_only.comparisons] == ["first_name", "last_name", "date_of_birth", "postcode"]
+    assert has_address_parts({"comparisons": [c.as_dict() for c in postcode_only.comparisons]})
 
 
 @pytest.mark.parametrize("cheap, edits", [

@@ -542,9 +542,13 @@ def build_spec(fields: set[str], household: bool = True) -> ModelSpec:
     return _build_spec(fields, household=False, address_parts=True)
 
 
+# The comparisons of address_part_comparisons; a household model has one, "address".
+ADDRESS_PARTS = ("address_line", "postcode", "city")
+
+
 def has_address_parts(model: dict) -> bool:
     """Whether a saved model compares the parts of an address apart (address_part_comparisons)."""
-    return any(comparison["output_column_name"] == "address_line" for comparison in model["comparisons"])
+    return any(comparison["output_column_name"] in ADDRESS_PARTS for comparison in model["comparisons"])
 
 
 def has_household_levels(model: dict) -> bool:
