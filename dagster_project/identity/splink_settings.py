@@ -284,6 +284,11 @@ HOUSE_NUMBER_SLIP = (
     " AND replace(address_line_norm_l, house_number_l, '') = replace(address_line_norm_r, house_number_r, '')"
 )
 
+# The same house number (or none on both) and address lines alike up to a typo.
+SIMILAR_LINE = "house_number_l IS NOT DISTINCT FROM house_number_r AND " + _jaro_winkler("address_line_norm", 0.88)
+# Both records name the person: the street levels need it (a form with a surname only would join next door).
+BOTH_NAMED = "first_name_norm_l IS NOT NULL AND first_name_norm_r IS NOT NULL"
+
 
 def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_first: bool) -> Comparison:
     """Address line, postcode and city as one comparison.
@@ -296,10 +301,6 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
                                 ("city_norm", has_city)) if has]
     same_line = "address_line_norm_l = address_line_norm_r"
     same_pc = "postcode_norm_l = postcode_norm_r"
-    similar_line = (
-        "house_number_l IS NOT DISTINCT FROM house_number_r AND "
-        + _jaro_winkler("address_line_norm", 0.88)
-    )
     # Same place: postcode district or city agrees (up to one typo), or one side does not say.
     area_parts = []
     if has_postcode:
@@ -317,7 +318,7 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
         levels += _shared_level(f"({shared})", f"same address, but different first names {HOUSEHOLD}")
     if has_line and has_postcode:
         levels.append(_level(f"{same_line} AND {same_pc}", "same address and postcode"))
-        levels.append(_level(f"{same_pc} AND {similar_line}", "same postcode, similar address"))
+        levels.append(_level(f"{same_pc} AND {SIMILAR_LINE}", "same postcode, similar address"))
         levels.append(_level(
             f"{same_pc} AND (address_line_norm_l IS NULL OR address_line_norm_r IS NULL)",
             "same postcode, address line missing",
@@ -328,10 +329,9 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
         # is no evidence, and 9161 / 9151 college court is a slip more often than a neighbour,
         # when both records name the person (a form with a surname only would join next door).
         if has_first:
-            named = "first_name_norm_l IS NOT NULL AND first_name_norm_r IS NOT NULL"
-            levels.append(_level(f"{STREET_WITHOUT_NUMBER} AND {same_area} AND {named}",
+            levels.append(_level(f"{STREET_WITHOUT_NUMBER} AND {same_area} AND {BOTH_NAMED}",
                                  "same street, house number missing on one side"))
-            levels.append(_level(f"{HOUSE_NUMBER_SLIP} AND {same_area} AND {named}",
+            levels.append(_level(f"{HOUSE_NUMBER_SLIP} AND {same_area} AND {BOTH_NAMED}",
                                  "same street, house number one digit different"))
     if has_postcode:
         # Neighbours: the postcode agrees but the address line clearly does not. Where the
@@ -344,7 +344,7 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
                                  "same postcode and town, different address"))
         levels.append(_level(same_pc, "same postcode, different address"))
     if has_line:
-        levels.append(_level(f"{similar_line} AND {same_area}", "similar address in the same area"))
+        levels.append(_level(f"{SIMILAR_LINE} AND {same_area}", "similar address in the same area"))
     if has_postcode:
         levels.append(_level("postcode_sector_l = postcode_sector_r", "same postcode sector"))
         levels.append(_level("postcode_district_l = postcode_district_r", "same postcode district"))
@@ -354,7 +354,7 @@ def address_comparison(has_line: bool, has_postcode: bool, has_city: bool, has_f
         # The same house and street (up to a typo) with postcode and town both different or mistyped beyond
         # the levels above: a form whose town was garbled, or the same address line in another town. Its
         # own weight (EM), not "different": "26 yampi place" / "26 yampi plvace", 2098 currimundi / 2809 greenwood.
-        levels.append(_level(f"({same_line}) OR ({similar_line})", "same or similar address line, another area"))
+        levels.append(_level(f"({same_line}) OR ({SIMILAR_LINE})", "same or similar address line, another area"))
     levels.append(ELSE)
 
     columns = set(present) | (NAME_COLUMNS if has_first else set())
@@ -374,14 +374,12 @@ def address_part_comparisons(has_line: bool, has_postcode: bool, has_city: bool,
     address would outweigh two different first names and dates of birth."""
     comparisons = []
     if has_line:
-        similar_line = "house_number_l IS NOT DISTINCT FROM house_number_r AND " + _jaro_winkler("address_line_norm", 0.88)
         levels = [_null("address_line_norm"),
                   _level("address_line_norm_l = address_line_norm_r", "same address line"),
-                  _level(similar_line, "similar address line")]
-        if has_first:  # as in address_comparison: a form with a surname only would join next door
-            named = "first_name_norm_l IS NOT NULL AND first_name_norm_r IS NOT NULL"
-            levels.append(_level(f"{STREET_WITHOUT_NUMBER} AND {named}", "same street, house number missing on one side"))
-            levels.append(_level(f"{HOUSE_NUMBER_SLIP} AND {named}", "same street, house number one digit different"))
+                  _level(SIMILAR_LINE, "similar address line")]
+        if has_first:
+            levels.append(_level(f"{STREET_WITHOUT_NUMBER} AND {BOTH_NAMED}", "same street, house number missing on one side"))
+            levels.append(_level(f"{HOUSE_NUMBER_SLIP} AND {BOTH_NAMED}", "same street, house number one digit different"))
         levels.append(_level("house_number_l = house_number_r", "same house number, another street"))
         levels.append(ELSE)
         comparisons.append(Comparison("address_line", levels, {"address_line_norm", "house_number"}
