@@ -27,7 +27,7 @@ from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, 
 from dagster_project.child_process import announce_parent, launcher_dying_with_parent
 from dagster_project.config import BUNDLED_DBT_PROJECT, CdpConfig, SourceConfig
 from dagster_project.config_profiles import SegmentsConfig, applied_suppressions
-from dagster_project.spark.local import session_settings, spark_dir
+from dagster_project.spark.local import local_cores, session_settings, spark_dir
 from dagster_project.spark.resource import CLUSTER_SETTINGS
 from dagster_project.warehouse import memory_limit, threads
 
@@ -262,7 +262,9 @@ def _spark_target(config: CdpConfig) -> dict:
     if spark.thrift_host:
         return {"type": "spark", "method": "thrift", "host": spark.thrift_host, "port": spark.thrift_port,
                 "schema": "main", "threads": 4, "server_side_parameters": CLUSTER_SETTINGS}  # as the run's session
-    return {"type": "spark", "method": "session", "host": "localhost", "schema": "main", "threads": 1,
+    # One dbt thread per core: most of a data test's time is Spark planning it on the driver.
+    return {"type": "spark", "method": "session", "host": "localhost", "schema": "main",
+            "threads": local_cores(spark.master),
             "server_side_parameters": session_settings(spark_dir(config), spark.master)}
 
 

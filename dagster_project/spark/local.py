@@ -30,11 +30,16 @@ def spark_dir(config: CdpConfig) -> Path:
     return config.spark.warehouse
 
 
+def local_cores(master: str) -> int:
+    """The cores of a local master: N of local[N], the machine's for local[*]."""
+    count = master[len("local["):-1]
+    return int(count) if count.isdigit() else (os.cpu_count() or 2)
+
+
 def session_settings(folder: Path, master: str = "local[2]") -> dict[str, str]:
     """The Spark settings of a local session on `folder`: the dbt profile passes the same ones."""
     folder = Path(folder).resolve()
-    count = master[len("local["):-1]  # local[N]
-    cores = int(count) if count.isdigit() else (os.cpu_count() or 2)
+    cores = local_cores(master)
     return {
         "spark.master": master,
         "spark.sql.warehouse.dir": str(folder / "warehouse"),
