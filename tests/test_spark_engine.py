@@ -3,11 +3,14 @@ then ingest into Spark tables on a tiny workspace (skipped without pip install -
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import yaml
 
 from dagster_project.config import ConfigError, load_config
 from dagster_project.dbt_workspace import render_files
+from dagster_project.spark.local import local_cores
 from dagster_project.spark import settings
 from tests.conftest import make_workspace
 
@@ -42,7 +45,13 @@ def test_engine_spark_targets_spark_in_the_dbt_profile(tmp_path, monkeypatch):
     target = profile["outputs"]["spark"]
     assert target["method"] == "session"
     assert target["server_side_parameters"]["spark.master"] == "local[3]"
+    assert target["threads"] == 3  # one dbt thread per local core
     assert target["server_side_parameters"]["spark.sql.warehouse.dir"] == str(tmp_path / "lake" / "warehouse")
+
+
+def test_a_local_master_has_the_cores_it_names_or_the_machines():
+    assert (local_cores("local[1]"), local_cores("local[4]")) == (1, 4)
+    assert local_cores("local[*]") == (os.cpu_count() or 2)
 
 
 def test_a_cluster_is_reached_by_dbt_through_its_thrift_server(tmp_path, monkeypatch):
