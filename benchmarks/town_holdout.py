@@ -97,6 +97,7 @@ CONFIG = "# An independent town (benchmarks/town_holdout.py): four agencies' exp
     kind: identity
     glob: benefits/*.csv
     format: csv
+    min_age: 18  # claims are made by adults
     contract:
       ApplicationNo: {type: string, required: true}
       ClaimantForename: {type: string}
@@ -119,6 +120,7 @@ CONFIG = "# An independent town (benchmarks/town_holdout.py): four agencies' exp
     glob: tax/*.csv
     format: csv
     one_record_per_person: true
+    min_age: 18  # one form per adult taxpayer
     contract:
       tax_ref: {type: string, required: true}
       title: {type: string}

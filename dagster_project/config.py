@@ -180,6 +180,9 @@ class SourceConfig:
     # A person has at most one record of this source (a census return, a tax
     # form file); None: detected from the links (identity.one_per_person).
     one_record_per_person: bool | None = None
+    # Every record of this source is of a person at least this old on the record's
+    # updated_at (tax forms, benefit claims: adults); None: any age.
+    min_age: int | None = None
 
     @property
     def staging_model(self) -> str:
@@ -207,6 +210,7 @@ class SourceSpec(Strict):
     allow_refunds: StrictBool = False
     encoding: Annotated[str, AfterValidator(_codec)] = "utf-8"
     one_record_per_person: StrictBool | None = None
+    min_age: Annotated[PositiveInt, Field(le=120)] | None = None
 
     @model_validator(mode="after")
     def _mapping_fits_kind_and_contract(self) -> SourceSpec:
@@ -219,6 +223,10 @@ class SourceSpec(Strict):
                 raise Problem(f"is required for a source of kind {self.kind!r}", f"mapping.{target}")
         if self.links_to and "account_ref" not in self.mapping:
             raise Problem("is required when links_to is set", "mapping.account_ref")
+        if self.min_age is not None and (self.identity_source or self.kind in ("partner", "enrichment")):
+            raise Problem("applies to sources with identity records of their own", "min_age")
+        if self.min_age is not None and "updated_at" not in self.mapping:
+            raise Problem("needs mapping.updated_at: the date on which a record's person is at least that old", "min_age")
         _check_expressions(self.mapping, self.columns())
         return self
 

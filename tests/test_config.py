@@ -112,6 +112,26 @@ def test_one_record_per_person_is_true_false_or_left_out(tmp_path):
         load_config(write_config(tmp_path / "bad", declare("yes")))
 
 
+def test_a_minimum_age_is_a_whole_number_of_years_on_a_source_of_dated_identity_records(tmp_path):
+    def declare(name, value, drop_updated_at=False):
+        def mutate(raw):
+            source = next(s for s in raw["sources"] if s["name"] == name)
+            source["min_age"] = value
+            if drop_updated_at:
+                source["mapping"].pop("updated_at")
+        return mutate
+    config = load_config(write_config(tmp_path / "yes", declare("benefits", 18)))
+    assert {s.name: s.min_age for s in config.sources if s.min_age} == {"benefits": 18}
+    for folder, mutate, message in [
+        ("zero", declare("benefits", 0), r"sources\.benefits\.min_age: must be greater than 0"),
+        ("text", declare("benefits", "adult"), r"sources\.benefits\.min_age: must be a valid integer"),
+        ("undated", declare("benefits", 18, drop_updated_at=True), r"sources\.benefits\.min_age: needs mapping\.updated_at"),
+        ("orders", declare("ecommerce_orders", 18), r"sources\.ecommerce_orders\.min_age: applies to sources with identity records"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            load_config(write_config(tmp_path / folder, mutate))
+
+
 @pytest.mark.parametrize("mutate, message", [
     (lambda raw: raw["sample"].update(people="many"), r"sample\.people: must be a valid integer"),
     (lambda raw: raw["identity"].update(match_threshold=1.5), r"identity\.match_threshold: must be less than 1"),

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import numpy as np
 import polars as pl
 
 from dagster_project.config import BUNDLED_DBT_PROJECT
-from dagster_project.identity.conflicts import MUST_LINK_WEIGHT, cluster_without_conflicts, conflict_pairs, separate_conflicts
+from dagster_project.identity.conflicts import (
+    MUST_LINK_WEIGHT, cluster_without_conflicts, conflict_pairs, separate_conflicts, write_min_ages,
+)
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
 
@@ -340,6 +342,33 @@ def test_the_recorded_sex_of_a_form_without_a_first_name_tells_which_member_file
     _add_records(con, records.drop("sex"))
     persons = dict(separate_conflicts(con, "records", edges, one_cluster, full, margin=5.0).clusters.iter_rows())
     assert len({persons["tax:1"], persons["census:1"], persons["census:2"]}) == 3
+
+
+def test_a_form_of_an_adults_only_source_is_the_fathers_not_his_young_sons():
+    con = _warehouse()
+    records = _records([
+        ("census:1", date(1975, 6, 1), "david", "okafor", None),
+        ("census:2", date(2007, 2, 10), "daniel", "okafor", None),  # 16 on the form's date
+        ("tax:1", None, None, "okafor", None),                     # a surname, "m", no date of birth
+    ]).with_columns(sex=pl.Series(["m", "m", "m"]), source=pl.Series(["census", "census", "tax"]),
+                    updated_at=pl.Series([datetime(2021, 3, 21)] * 2 + [datetime(2023, 4, 5)]))
+    _add_records(con, records)
+    one_cluster = pl.DataFrame({"record_key": records["record_key"], "cluster": [0] * records.height})
+    edges = _splink_edges([("census:1", "tax:1", 10.7), ("census:2", "tax:1", 10.7)])
+    full = records.filter(pl.col("date_of_birth").is_not_null())["record_key"]
+    # No source declares an age: a tie, and the form stays apart.
+    persons = dict(separate_conflicts(con, "records", edges, one_cluster, full, margin=5.0).clusters.iter_rows())
+    assert len({persons["tax:1"], persons["census:1"], persons["census:2"]}) == 3
+    # Tax forms are filed by adults (cdp.yml: min_age 18): the son could never take it, so it is the father's.
+    write_min_ages(con, {"tax": 18})
+    pairs = {(l, r): reason for l, r, reason in conflict_pairs(con, "records", one_cluster).iter_rows()}
+    assert pairs[("census:2", "tax:1")] == "ages born 2007-02-10 / at least 18 years old"
+    assert ("census:1", "tax:1") not in pairs
+    persons = dict(separate_conflicts(con, "records", edges, one_cluster, full, margin=5.0).clusters.iter_rows())
+    assert persons["tax:1"] == persons["census:1"] != persons["census:2"]
+    # At 16 he is old enough for a source of 16 and over.
+    con.execute("update identity.source_min_ages set min_age = 16")
+    assert not conflict_pairs(con, "records", one_cluster)["reason"].str.starts_with("ages").any()
 
 
 def test_separate_conflicts_rebuilds_a_cluster_holding_two_records_of_a_one_record_source():

@@ -64,6 +64,7 @@ import polars as pl
 
 from dagster_project.identity.clusters import edge_nodes
 from dagster_project.identity.phonetic import RECORD_PHONETICS
+from dagster_project.warehouse import table_exists
 
 # Weight of a link without a Splink score (a loyalty card, a login): an
 # exact shared identifier, as strong as a near-certain Splink match.
@@ -162,6 +163,15 @@ NAMESAKE_CONFLICT = (
 )
 SEX_CONFLICT = ("sex_l <> sex_r"
                 " AND (coalesce(length(first_name_norm_l), 0) <= 1 OR coalesce(length(first_name_norm_r), 0) <= 1)")
+# A record of a source whose people are at least some age (cdp.yml sources[].min_age: a tax form,
+# a benefit claim) and a date of birth that makes its holder younger than that on the record's date:
+# a parent's tax form is not his young son's. Whole months, so a birthday within the month is no conflict.
+_MONTHS = "(year({when}) * 12 + month({when}))"
+AGE_CONFLICT = " OR ".join(
+    f"{_MONTHS.format(when=f'updated_at_{a}')} - {_MONTHS.format(when=f'date_of_birth_{b}')} < 12 * min_age_{a}"
+    for a, b in (("l", "r"), ("r", "l"))
+)
+MIN_AGES_TABLE = "identity.source_min_ages"  # source, min_age: written by identity resolution from cdp.yml
 CONFLICT_COLUMNS = [
     "record_key", "date_of_birth", "first_name_norm", "first_name_canonical", "first_name_listed", "last_name_norm", "name_suffix",
     "sex", "name_count", "written_as_first_name", "first_name_phonetic", "email", "phone",
@@ -193,11 +203,14 @@ def _nickname_pair(left: str, right: str) -> str:
 
 
 def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...] = NICKNAME_TABLES,
-                       present: frozenset[str] = OPTIONAL_COLUMNS, first_names_flag: bool = False) -> str:
+                       present: frozenset[str] = OPTIONAL_COLUMNS, first_names_flag: bool = False,
+                       min_ages: str | None = None) -> str:
     """SQL of the pairs of records in one group that clearly conflict:
     grp, record_key_l, record_key_r, reason (the first conflict found; with
     `first_names_flag`, also whether the first names conflict and whether
-    the dates of birth are the same). `membership` is a query or
+    the dates of birth are the same). With `min_ages` (MIN_AGES_TABLE), a
+    record of a source with a minimum age and a date of birth too young for
+    it conflict too (AGE_CONFLICT). `membership` is a query or
     relation of (record_key, grp); only groups whose records carry more than
     one date of birth, first name, suffix or sex, or a suffix beside a record
     with neither a suffix nor a date of birth, are searched pairwise. The
@@ -210,7 +223,13 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
     computed = ("name_count", "written_as_first_name", "first_name_phonetic", *OPTIONAL_COLUMNS)
     member_columns = ", ".join("r." + c for c in CONFLICT_COLUMNS if c not in computed)
     optional = ", ".join(optional_column(c, present) for c in sorted(OPTIONAL_COLUMNS))
-    pair_columns = ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in CONFLICT_COLUMNS)
+    columns = CONFLICT_COLUMNS
+    age_join = ""
+    if min_ages:
+        columns = [*CONFLICT_COLUMNS, "updated_at", "min_age"]
+        optional += ", r.updated_at, a.min_age"
+        age_join = f"left join {min_ages} as a on a.source = r.source"
+    pair_columns = ", ".join(f"l.{c} as {c}_l, r.{c} as {c}_r" for c in columns)
     conflict = {  # reason: (rule, how each side's value is named)
         "generational suffixes": (SUFFIX_CONFLICT, "name_suffix_{}"),
         "dates of birth": (DOB_CONFLICT, "date_of_birth_{}"),
@@ -218,6 +237,9 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
         "sexes": (SEX_CONFLICT, "sex_{}"),
         NAMESAKES: (NAMESAKE_CONFLICT, "coalesce(name_suffix_{}, 'no suffix')"),
     }
+    if min_ages:
+        conflict["ages"] = (AGE_CONFLICT, "coalesce('born ' || cast(date_of_birth_{0} as varchar),"
+                                          " 'at least ' || cast(min_age_{0} as varchar) || ' years old')")
     reasons = " ".join(f"when coalesce({rule}, false) then '{label} ' || {value.format('l')} || ' / ' || {value.format('r')}"
                        for label, (rule, value) in conflict.items())
     flags = (f", coalesce({FIRST_NAME_CONFLICT}, false) as first_names_conflict,"
@@ -233,13 +255,14 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
         ),
         members as (
             select m.grp, {member_columns}, {optional}
-            from ({membership}) as m join {records} as r on r.record_key = m.record_key
+            from ({membership}) as m join {records} as r on r.record_key = m.record_key {age_join}
         ),
         suspect as (
             select grp from members group by grp
             having count(distinct date_of_birth) > 1 or count(distinct first_name_canonical) > 1 or count(distinct name_suffix) > 1
                 or count(distinct sex) > 1
                 or (count(name_suffix) > 0 and count(*) filter (where name_suffix is null and date_of_birth is null) > 0)
+                {"or (count(min_age) > 0 and count(date_of_birth) > 0)" if min_ages else ""}
         ),
         described as (
             select members.*, n.name_count, p.first_name_phonetic,
@@ -250,7 +273,7 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
             left join {RECORD_PHONETICS} as p on p.record_key = members.record_key
             where members.grp in (select grp from suspect)
               and (members.date_of_birth is not null or members.first_name_norm is not null or members.name_suffix is not null
-                   or members.sex is not null)
+                   or members.sex is not null{" or members.min_age is not null" if min_ages else ""})
         ),
         name_variants as (
             {" union ".join(f"select nickname as name, canonical from {t} union select canonical, canonical from {t}" for t in nicknames)}
@@ -281,12 +304,25 @@ def optional_columns(con: duckdb.DuckDBPyConnection, records: str) -> frozenset[
     return OPTIONAL_COLUMNS & {row[0] for row in con.sql(f"describe select * from {records}").fetchall()}
 
 
+def write_min_ages(con: duckdb.DuckDBPyConnection, min_ages: dict[str, int]) -> None:
+    """MIN_AGES_TABLE: the minimum age of each source that declares one (cdp.yml sources[].min_age)."""
+    con.execute(f"create or replace table {MIN_AGES_TABLE} (source varchar, min_age integer)")
+    if min_ages:
+        con.executemany(f"insert into {MIN_AGES_TABLE} values (?, ?)", sorted(min_ages.items()))
+
+
+def declared_min_ages(con: duckdb.DuckDBPyConnection) -> str | None:
+    """MIN_AGES_TABLE when a source declares a minimum age (conflict_pairs_sql's `min_ages`), else None."""
+    declared = table_exists(con, *MIN_AGES_TABLE.split(".")) and con.execute(f"select count(*) from {MIN_AGES_TABLE}").fetchall()[0][0]
+    return MIN_AGES_TABLE if declared else None
+
+
 def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.DataFrame) -> pl.DataFrame:
     """Pairs of records in one cluster that clearly conflict: record_key_l, record_key_r, reason."""
     con.register("cluster_of_record", clusters.select("record_key", "cluster").to_arrow())
     try:
         membership = "select record_key, cluster as grp from cluster_of_record"
-        sql = conflict_pairs_sql(membership, records, present=optional_columns(con, records))
+        sql = conflict_pairs_sql(membership, records, present=optional_columns(con, records), min_ages=declared_min_ages(con))
         return con.sql(
             f"select record_key_l, record_key_r, reason from ({sql}) "
             "order by record_key_l, record_key_r"

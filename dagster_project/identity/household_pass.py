@@ -41,8 +41,8 @@ import polars as pl
 
 from dagster_project.identity.clusters import components, edge_nodes
 from dagster_project.identity.conflicts import (
-    NAMESAKES, WEIGHED_CONFLICTS, conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, optional_column,
-    optional_columns,
+    NAMESAKES, WEIGHED_CONFLICTS, conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, declared_min_ages,
+    optional_column, optional_columns,
 )
 from dagster_project.identity.decisions import rule_edges
 from dagster_project.identity.phonetic import RECORD_PHONETICS, register_phonetic_keys
@@ -154,7 +154,8 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str) -> pl.DataFram
                       f" union all select pair, record_key_r from {_CANDIDATES}")
         return con.sql(
             f"""select record_key_l, record_key_r from {_CANDIDATES}
-                where pair not in (select grp from ({conflict_pairs_sql(membership, records, present=present)})
+                where pair not in (select grp from ({conflict_pairs_sql(membership, records, present=present,
+                                                                        min_ages=declared_min_ages(con))})
                                    where reason not like '{NAMESAKES}%')
                 order by record_key_l, record_key_r"""
         ).pl()

@@ -72,6 +72,7 @@ def clustering_signature(con: duckdb.DuckDBPyConnection, config: CdpConfig) -> s
         "ambiguity_margin": config.ambiguity_margin, "best_link_min_probability": config.best_link_min_probability,
         "household_safe": str(config.household_safe),
         "one_record_per_person": {source.name: source.one_record_per_person for source in config.sources},
+        "min_age": {source.name: source.min_age for source in config.sources},
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for path in sorted(_IDENTITY_CODE.glob("*.py")):

@@ -29,7 +29,7 @@ import polars as pl
 from dagster_project.config import CdpConfig
 from dagster_project.identity.best_links import BEST_LINK_RULE, best_link_candidates, best_link_pass
 from dagster_project.identity.clusters import assign_person_ids, components, edge_nodes
-from dagster_project.identity.conflicts import separate_conflicts
+from dagster_project.identity.conflicts import separate_conflicts, write_min_ages
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
 from dagster_project.identity.graph import (
     FINGERPRINTS_TABLE,
@@ -196,6 +196,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def _resolve(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None], full: bool,
              scorer: Scorer | None) -> IdentityReport:
     con.execute(IDENTITY_DDL)
+    write_min_ages(con, {source.name: source.min_age for source in config.sources if source.min_age})
     if not config.identity_model.exists():
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
     times = StepTimes()
