@@ -237,3 +237,26 @@ def test_a_model_with_household_levels_is_retrained_once_household_safety_is_off
         monkeypatch.setattr("dagster_project.identity.resolve.train_model", train)
         assert ensure_model(con, safe) == {"trained": True} and trained_with == [True]
         assert ensure_model(con, safe) is None and trained_with == [True]  # then reused
+
+
+def test_a_declared_minimum_age_keeps_younger_records_out_of_that_sources_persons(identity_runs, tmp_path):
+    """min_age on a source (cdp.yml): after resolution no person holds a record of it beside a date of
+    birth too young for it on that record's date. The generator does not keep benefit claimants over 30,
+    so declaring 30 must split some of its persons."""
+    config = identity_runs["config"]
+    shutil.copy(config.warehouse, tmp_path / "warehouse.duckdb")
+    sources = [dataclasses.replace(s, min_age=30) if s.name == "benefits" else s for s in config.sources]
+    declared = dataclasses.replace(config, warehouse=tmp_path / "warehouse.duckdb", sources=sources)
+    too_young = """
+        select count(distinct b.person_id) from identity.person_map as b
+        join intermediate.int_identity__records as br on br.record_key = b.record_key and br.source = 'benefits'
+        join identity.person_map as o on o.person_id = b.person_id
+        join intermediate.int_identity__records as r on r.record_key = o.record_key
+        where (year(br.updated_at) * 12 + month(br.updated_at)) - (year(r.date_of_birth) * 12 + month(r.date_of_birth)) < 12 * 30"""
+    with connect(declared.warehouse) as con:
+        assert con.execute(too_young).fetchall()[0][0] > 0  # before: persons the rule will split
+        resolve_identities(con, declared, "min-age")
+        assert con.execute("select * from identity.source_min_ages").fetchall() == [("benefits", 30)]
+        assert con.execute(too_young).fetchall()[0][0] == 0
+        refused = con.execute("select count(*) from identity.edges where veto_reason like '%ages born%'").fetchall()[0][0]
+    assert refused > 0  # the links that would have joined them are refused, with the rule as the reason
