@@ -21,6 +21,9 @@ belong to different people:
   name beyond an initial: a form that says "m" is not the wife's, and
   nothing else on it tells (sexes are not compared when both first names
   are known: the names tell, and a sex typed wrong would split a person);
+- ages: a record of a source that declares a minimum age (cdp.yml
+  `min_age`: tax forms, benefit claims are filed by adults) and a date of
+  birth that makes its holder younger than that on the record's date;
 - a human cannot-link decision.
 A cluster may also hold two records of one duplicate-free source (a census
 return, a tax form file: identity.one_per_person), which no person can.
