@@ -256,7 +256,9 @@ def test_a_declared_minimum_age_keeps_younger_records_out_of_that_sources_person
         where (year(br.updated_at) * 12 + month(br.updated_at)) - (year(r.date_of_birth) * 12 + month(r.date_of_birth)) < 12 * 30"""
     with connect(declared.warehouse) as con:
         assert con.execute(too_young).fetchall()[0][0] > 0  # before: persons the rule will split
-        resolve_identities(con, declared, "min-age")
+        # Declared on a later day: nothing new to score, but every record is clustered again.
+        report = resolve_identities(con, declared, "min-age", full=False)
+        assert report.scoring.startswith("incremental") and "settings" in report.region
         assert con.execute("select * from identity.source_min_ages").fetchall() == [("benefits", 30)]
         assert con.execute(too_young).fetchall()[0][0] == 0
         refused = con.execute("select count(*) from identity.edges where veto_reason like '%ages born%'").fetchall()[0][0]
