@@ -27,8 +27,9 @@ from dagster_project.canonical import IDENTITY_FIELDS, KIND_FIELDS, KIND_GRAIN, 
 from dagster_project.child_process import announce_parent, launcher_dying_with_parent
 from dagster_project.config import BUNDLED_DBT_PROJECT, CdpConfig, SourceConfig
 from dagster_project.config_profiles import SegmentsConfig, applied_suppressions
-from dagster_project.spark.local import local_cores, session_settings, spark_dir
+from dagster_project.spark.local import session_settings, spark_dir
 from dagster_project.spark.resource import CLUSTER_SETTINGS
+from dagster_project.spark.settings import local_cores
 from dagster_project.warehouse import memory_limit, threads
 
 COPIED = ("dbt_project.yml", "macros", "models", "seeds", "snapshots", "tests")

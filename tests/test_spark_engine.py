@@ -10,7 +10,7 @@ import yaml
 
 from dagster_project.config import ConfigError, load_config
 from dagster_project.dbt_workspace import render_files
-from dagster_project.spark.local import local_cores
+from dagster_project.spark.settings import local_cores
 from dagster_project.spark import settings
 from tests.conftest import make_workspace
 
@@ -50,7 +50,7 @@ def test_engine_spark_targets_spark_in_the_dbt_profile(tmp_path, monkeypatch):
 
 
 def test_a_local_master_has_the_cores_it_names_or_the_machines():
-    assert (local_cores("local[1]"), local_cores("local[4]")) == (1, 4)
+    assert (local_cores("local[1]"), local_cores("local[4]"), local_cores("local")) == (1, 4, 1)
     assert local_cores("local[*]") == (os.cpu_count() or 2)
 
 

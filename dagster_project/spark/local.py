@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from dagster_project.config import CdpConfig, load_config
+from dagster_project.spark.settings import local_cores
 from dagster_project.warehouse import connect
 
 # The tables outside dbt that the models read (dbt sources): whole schemas of
@@ -28,12 +29,6 @@ SOURCE_TABLES = ("identity.person_map", "identity.partner_matches", "ml.customer
 
 def spark_dir(config: CdpConfig) -> Path:
     return config.spark.warehouse
-
-
-def local_cores(master: str) -> int:
-    """The cores of a local master: N of local[N], the machine's for local[*]."""
-    count = master[len("local["):-1]
-    return int(count) if count.isdigit() else (os.cpu_count() or 2)
 
 
 def session_settings(folder: Path, master: str = "local[2]") -> dict[str, str]:

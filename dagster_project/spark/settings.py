@@ -10,6 +10,7 @@ installed (`pip install -e .[spark]`) only when the engine is spark.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from typing import Literal
 
@@ -45,11 +46,12 @@ class SparkSpec(Strict):
     def is_local(self) -> bool:
         return bool(LOCAL_MASTER.fullmatch(self.master))
 
-    @property
-    def cores(self) -> str:
-        """local[N]'s N (`*`: every core); local alone is one core."""
-        match = LOCAL_MASTER.fullmatch(self.master)
-        return (match.group(2) or "1") if match else ""
+
+
+def local_cores(master: str) -> int:
+    """The cores of a local master: N of local[N], the machine's for local[*], one for local alone."""
+    count = LOCAL_MASTER.fullmatch(master).group(2) or "1"
+    return int(count) if count.isdigit() else (os.cpu_count() or 2)
 
 
 def spark_installed() -> bool:
