@@ -196,9 +196,9 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def _resolve(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, done: Callable[[str], None], full: bool,
              scorer: Scorer | None) -> IdentityReport:
     con.execute(IDENTITY_DDL)
-    write_min_ages(con, {source.name: source.min_age for source in config.sources if source.min_age})
     if not config.identity_model.exists():
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
+    write_min_ages(con, {source.name: source.min_age for source in config.sources if source.min_age})
     times = StepTimes()
     graph = build_graph(
         con, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight, full=full,
