@@ -7,7 +7,7 @@ from datetime import date
 
 import polars as pl
 
-from dagster_project.identity.best_links import BEST_LINK_RULE, best_link_pass
+from dagster_project.identity.best_links import BEST_LINK_RULE, _names_agree, best_link_pass
 from tests.test_household_pass import EDGE_SCHEMA, records_connection
 
 MARGIN = 5.0
@@ -23,15 +23,18 @@ DUPLICATE_FREE = {"census:1": "census", "census:2": "census", "tax:1": "tax", "t
 
 def _run(candidates: list[tuple], *, household_safe: bool = True, clusters: dict[str, int] | None = None,
          cannot_link=(), rows=ROWS):
-    """candidates: (key, linked key, match weight) scored under the threshold. Every record starts as its own
+    """candidates: (key, linked key, match weight[, names agree]) scored under the threshold (the names
+    agree unless said otherwise). Every record starts as its own
     person unless `clusters` says otherwise. Returns each record's person, the edges added, persons joined,
     the conflicting pairs joined all the same."""
     con, records = records_connection(rows)
     keys = records["record_key"].to_list()
     clusters = clusters or {key: n for n, key in enumerate(keys)}
     start = pl.DataFrame({"record_key": keys, "cluster": [clusters[k] for k in keys]}, schema={"record_key": pl.String, "cluster": pl.Int64})
-    scored = pl.DataFrame([(a, b, 2 ** w / (1 + 2 ** w), float(w)) for a, b, w in candidates],
-                          schema=["record_key", "linked_record_key", "match_probability", "match_weight"], orient="row")
+    candidates = [(*pair, True) if len(pair) == 3 else pair for pair in candidates]
+    scored = pl.DataFrame([(a, b, 2 ** w / (1 + 2 ** w), float(w), agree) for a, b, w, agree in candidates],
+                          schema=["record_key", "linked_record_key", "match_probability", "match_weight", "names_agree"],
+                          orient="row")
     one_per_person = pl.DataFrame(list(DUPLICATE_FREE.items()), schema=["record_key", "source"], orient="row")
     full = records.filter(pl.col("date_of_birth").is_not_null() & (pl.col("first_name_norm").str.len_chars() > 1))["record_key"]
     decisions = pl.DataFrame(list(cannot_link), schema={"record_key": pl.String, "linked_record_key": pl.String}, orient="row")
@@ -65,12 +68,23 @@ def test_only_duplicate_free_sources_and_no_cannot_link_decision():
     assert joined == 0 and person["census:1"] != person["tax:1"]
 
 
-def test_a_partial_record_joins_only_where_the_records_show_no_households():
-    # tax:2 has no date of birth: in household data it may be any member of the family at the address.
+def test_a_partial_record_joins_a_full_one_in_household_data_only_when_their_names_agree():
+    # tax:2 has no date of birth: in household data only its names tell it from the family at the address.
     person, _, joined, _ = _run([("census:2", "tax:2", 1.0)], household_safe=True)
-    assert joined == 0 and person["census:2"] != person["tax:2"]
-    person, _, joined, _ = _run([("census:2", "tax:2", 1.0)], household_safe=False)
     assert joined == 1 and person["census:2"] == person["tax:2"]
+    person, _, joined, _ = _run([("census:2", "tax:2", 1.0, False)], household_safe=True)
+    assert joined == 0 and person["census:2"] != person["tax:2"]
+    person, _, joined, _ = _run([("census:2", "tax:2", 1.0, False)], household_safe=False)
+    assert joined == 1 and person["census:2"] == person["tax:2"]
+
+
+def test_two_partial_records_never_join_in_household_data():
+    rows = [("census:2", None, "anna", "kowalska", "3 high street", "AB12CD"),
+            ("tax:2", None, "anna", "kowalska", "3 high street", "AB12CD")]
+    person, _, joined, _ = _run([("census:2", "tax:2", 1.0)], rows=rows, household_safe=True)
+    assert joined == 0 and person["census:2"] != person["tax:2"]
+    person, _, joined, _ = _run([("census:2", "tax:2", 1.0)], rows=rows, household_safe=False)
+    assert joined == 1
 
 
 def test_conflicting_records_never_join_in_household_data_and_are_reported_when_weighed():
@@ -92,3 +106,12 @@ def test_only_the_conflicts_a_join_brings_together_are_reported():
                                        clusters={"census:1": 0, "crm:1": 0, "tax:1": 1})
     assert joined == 1 and person["tax:1"] == person["crm:1"]
     assert accepted.rows() == [("crm:1", "tax:1", "household safety off, best-link pass: dates of birth 1951-02-03 / 1974-09-16")]
+
+
+def test_names_agree_when_both_the_surnames_and_the_first_names_are_alike():
+    # Splink's weights per pair: (first name, last name); a blank weighs zero, an initial that fits more.
+    weights = [(2.5, 1.2), (0.8, 3.0), (0.0, 3.0), (1.0, 0.0), (-6.0, 3.0), (None, 3.0), (2.0, -2.0)]
+    scores = pl.DataFrame(weights, schema=["mw_first_name", "mw_last_name"], orient="row")
+    assert scores.select(_names_agree(scores.columns))["names_agree"].to_list() == [True, True, False, False, False, False, False]
+    without_names = pl.DataFrame({"mw_date_of_birth": [5.0]})
+    assert without_names.select(_names_agree(without_names.columns))["names_agree"].to_list() == [False]

@@ -17,6 +17,7 @@ from dagster_project.identity.splink_model import (
 )
 from dagster_project.identity.splink_prepare import NICKNAMES_CSV, SCRATCH, key_cap, prepare_records, scratch_database
 from dagster_project.identity.splink_settings import build_spec
+from dagster_project.identity.best_links import _names_agree
 from dagster_project.identity.term_frequencies import frozen_lookups
 from tests.splink_synthetic import load_identity_records, synthetic_records
 
@@ -474,3 +475,10 @@ def test_scoring_representatives_of_identical_records_gives_every_records_scores
     within = scored[False].filter(pl.col("record_key_l").str.ends_with(pl.col("record_key_r").str.split(":").list.last()))
     assert within.height > 0 and scored[False]["from_blocking"].any() and not scored[False]["from_blocking"].all()
     assert scored[True].equals(scored[False])
+
+
+def test_the_best_link_pass_reads_alike_names_from_the_models_weights(links):
+    """identity.best_links lets a record without a date of birth join only where both names are alike."""
+    agree = links.with_columns(_names_agree(links.columns))
+    pairs = [("case:bob1", "case:bob2"), ("case:peg1", "case:peg2"), ("case:home1", "case:home2"), ("case:home1", "case:home3")]
+    assert [_pair(agree, a, b)["names_agree"] for a, b in pairs] == [True, True, False, False]
