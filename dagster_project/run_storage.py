@@ -15,6 +15,13 @@ Dagster's connections to its WAL files use synchronous=NORMAL, SQLite's
 advice for WAL: a commit survives a crash of the process and the file is
 never corrupted; only a power loss can roll back the last commits (of the run
 history, not of the warehouse).
+
+Opening the connection was the next cost: Dagster's SQLite event log builds
+an engine and opens a connection per event stored (in the run's shard, and
+in the index for asset and check events). During the run each shard has one
+engine whose connections are pooled, so an event costs its insert and
+commit: a run of the sample's 800-person workspace with nothing new took
+about 3 s less (of 40).
 """
 
 from __future__ import annotations
@@ -26,9 +33,9 @@ from pathlib import Path
 from typing import Iterator
 
 import dagster as dg
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SQLITE_BUSY_TIMEOUT_SECONDS, SqliteEventLogStorage
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
 
 
 def new_run_id() -> str:
@@ -50,7 +57,42 @@ def storage_kept_open(instance: dg.DagsterInstance, run_id: str) -> Iterator[lis
             con = stack.enter_context(closing(sqlite3.connect(path)))
             con.execute("select count(*) from sqlite_master").fetchall()  # joins the WAL; no transaction stays open
         stack.enter_context(_wal_commits_without_fsync(root))
+        stack.enter_context(_pooled_connections(instance.event_log_storage))
         yield files
+
+
+@contextmanager
+def _pooled_connections(storage: SqliteEventLogStorage) -> Iterator[None]:
+    """While inside: `storage` connects to each shard through one engine whose connections are
+    pooled (SQLAlchemy's default pool), instead of Dagster's new engine and connection per call.
+    Dagster's own lock and first-use initialisation of a shard are kept. Nested (`cdp run` holds
+    the storage, and so does the workspace's executor inside it): the outer pool serves both."""
+    if "_connect" in vars(storage):
+        yield
+        return
+    engines: dict[str, Engine] = {}
+
+    @contextmanager
+    def connect(shard: str) -> Iterator[Connection]:
+        with storage._db_lock:
+            engine = engines.get(shard)
+            if engine is None:
+                engine = engines[shard] = create_engine(
+                    storage.conn_string_for_shard(shard),
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
+                if shard not in storage._initialized_dbs:
+                    storage._initdb(engine)
+                    storage._initialized_dbs.add(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    storage._connect = connect  # read by run_connection and index_connection
+    try:
+        yield
+    finally:
+        del storage._connect
+        for engine in engines.values():
+            engine.dispose()
 
 
 @contextmanager
