@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import re
 import shutil
 import sys
 from functools import cached_property
@@ -134,6 +135,29 @@ def record_models_built(project_dir: Path) -> None:
     current = models_fingerprint_path(project_dir)
     if current.exists():
         built_fingerprint_path(project_dir).write_text(current.read_text())
+
+
+# dagster-dbt gives each dbt command of a run its own target folder, <step>-<run id[:7]>-<7 hex>,
+# with a copy of the manifest, the parse state and run_results.json: about 17 MB a run for the
+# sample, gigabytes a year for a daily run. The last runs' folders are kept, to read what they ran.
+INVOCATION_FOLDER = re.compile(r".+-(?P<run>[0-9a-f]{7})-[0-9a-f]{7}")
+KEPT_RUNS = 10
+
+
+def prune_invocation_folders(project_dir: Path, run_id: str, keep_runs: int = KEPT_RUNS) -> list[Path]:
+    """Deletes the dbt target folders of all runs but `run_id` and the `keep_runs` latest (by their
+    folders' times); returns those deleted."""
+    target, runs = Path(project_dir) / "target", {}
+    for folder in target.iterdir() if target.is_dir() else ():
+        match = INVOCATION_FOLDER.fullmatch(folder.name)
+        if match and folder.is_dir():
+            runs.setdefault(match["run"], []).append(folder)
+    latest = sorted(runs, key=lambda run: max(f.stat().st_mtime for f in runs[run]), reverse=True)
+    kept = {run_id[:7], *latest[:keep_runs]}
+    deleted = [folder for run in latest if run not in kept for folder in runs[run]]
+    for folder in deleted:
+        shutil.rmtree(folder, ignore_errors=True)
+    return deleted
 
 
 def render_files(config: CdpConfig) -> dict[str, str]:

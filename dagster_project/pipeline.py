@@ -12,7 +12,7 @@ import dagster as dg
 import yaml
 
 from dagster_project.config import CdpConfig
-from dagster_project.dbt_workspace import record_models_built
+from dagster_project.dbt_workspace import prune_invocation_folders, record_models_built
 from dagster_project.freshness import RunTimeline, record_file_freshness, run_timeline
 from dagster_project.ingest.holds import HELD_METADATA_KEY
 from dagster_project.publish import publish_warehouse
@@ -132,6 +132,7 @@ def finish_run(config: CdpConfig, instance: dg.DagsterInstance, run_id: str, eve
     failures = failed_steps + after_steps
     if not failed_steps:  # every dbt model of this run was built from the models it has now
         record_models_built(config.state_dir / "dbt")
+    prune_invocation_folders(config.state_dir / "dbt", run_id)
     run = instance.get_run_by_id(run_id)
     mode = run_mode_text(run is not None and is_full_run(run.tags), events)
     started = time.perf_counter()
