@@ -103,10 +103,10 @@ def best_link_pass(con: duckdb.DuckDBPyConnection, records: str, candidates: pl.
                    ) -> tuple[pl.DataFrame, pl.DataFrame, int, pl.DataFrame]:
     """Link the best candidates between duplicate-free sources (see the module docstring).
     `candidates` are Splink pairs under the threshold (CANDIDATE_SCHEMA: names_agree says whether a
-    partial record may join, see the module docstring); `one_per_person` (record_key, source) the records of duplicate-free sources. Returns
-    the edges with the best links added, the new clusters, how many persons were joined into another,
-    and the conflicting pairs joined (household safety off: record_key_l, record_key_r, reason), which
-    identity.accepted_conflicts keeps."""
+    partial record may join, see the module docstring); `one_per_person` (record_key, source) the
+    records of duplicate-free sources. Returns the edges with the best links added, the new clusters,
+    how many persons were joined into another, and the conflicting pairs joined (household safety off:
+    record_key_l, record_key_r, reason), which identity.accepted_conflicts keeps."""
     links = best_links(candidates, clusters, one_per_person, full_records=full_records, margin=margin,
                        household_safe=household_safe)
     if links.is_empty():
