@@ -22,7 +22,7 @@ DUPLICATE_FREE = {"census:1": "census", "census:2": "census", "tax:1": "tax", "t
 
 
 def _run(candidates: list[tuple], *, household_safe: bool = True, clusters: dict[str, int] | None = None,
-         cannot_link=(), rows=ROWS):
+         cannot_link=(), rows=ROWS, comparisons: dict | None = None):
     """candidates: (key, linked key, match weight[, names agree]) scored under the threshold (the names
     agree unless said otherwise). Every record starts as its own
     person unless `clusters` says otherwise. Returns each record's person, the edges added, persons joined,
@@ -34,12 +34,13 @@ def _run(candidates: list[tuple], *, household_safe: bool = True, clusters: dict
     candidates = [(*pair, True) if len(pair) == 3 else pair for pair in candidates]
     scored = pl.DataFrame([(a, b, 2 ** w / (1 + 2 ** w), float(w), agree) for a, b, w, agree in candidates],
                           schema=["record_key", "linked_record_key", "match_probability", "match_weight", "names_agree"],
-                          orient="row")
+                          orient="row").with_columns(**{name: pl.lit(value) for name, value in (comparisons or {}).items()})
+    edge_schema = {**EDGE_SCHEMA, "match_probability": pl.Float64, **{name: pl.Float64 for name in comparisons or {}}}
     one_per_person = pl.DataFrame(list(DUPLICATE_FREE.items()), schema=["record_key", "source"], orient="row")
     full = records.filter(pl.col("date_of_birth").is_not_null() & (pl.col("first_name_norm").str.len_chars() > 1))["record_key"]
     decisions = pl.DataFrame(list(cannot_link), schema={"record_key": pl.String, "linked_record_key": pl.String}, orient="row")
     edges, result, joined, accepted = best_link_pass(
-        con, "records", scored, pl.DataFrame(schema={**EDGE_SCHEMA, "match_probability": pl.Float64}), start, one_per_person,
+        con, "records", scored, pl.DataFrame(schema=edge_schema), start, one_per_person,
         full_records=full, margin=MARGIN, household_safe=household_safe, cannot_link=decisions)
     return dict(result.iter_rows()), edges, joined, accepted
 
@@ -76,6 +77,12 @@ def test_a_partial_record_joins_a_full_one_in_household_data_only_when_their_nam
     assert joined == 0 and person["census:2"] != person["tax:2"]
     person, _, joined, _ = _run([("census:2", "tax:2", 1.0, False)], household_safe=False)
     assert joined == 1 and person["census:2"] == person["tax:2"]
+
+
+def test_a_best_link_keeps_splinks_weight_per_comparison_for_explain():
+    _, edges, joined, _ = _run([("census:2", "tax:2", 1.0)], comparisons={"mw_first_name": 2.5, "mw_last_name": 4.0})
+    assert joined == 1
+    assert edges.select("rule", "mw_first_name", "mw_last_name").rows() == [(BEST_LINK_RULE, 2.5, 4.0)]
 
 
 def test_two_partial_records_never_join_in_household_data():

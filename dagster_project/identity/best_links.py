@@ -62,6 +62,9 @@ ACCEPTED_SCHEMA = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r"
 CANDIDATE_SCHEMA = {"record_key": pl.String, "linked_record_key": pl.String, "match_probability": pl.Float64,
                     "match_weight": pl.Float64, "names_agree": pl.Boolean}
 _RECORDS_VIEW = "best_link_records"
+# Splink's level and weight per comparison (gamma_X, mw_X): carried onto the edges, which
+# `cdp explain` shows, so a join of a partial record shows which names were alike.
+COMPARISON_COLUMNS = pl.col("^(gamma|mw)_.*$")
 
 
 def best_link_candidates(con: duckdb.DuckDBPyConnection, records: str, model_path: Path, sources: list[str], *,
@@ -86,7 +89,7 @@ def best_link_candidates(con: duckdb.DuckDBPyConnection, records: str, model_pat
             .join(source_of, on="record_key").join(source_of.rename({"record_key": "linked_record_key", "source": "linked_source"}),
                                                    on="linked_record_key")
             .filter(pl.col("source") != pl.col("linked_source"))
-            .select(list(CANDIDATE_SCHEMA)).cast(CANDIDATE_SCHEMA))
+            .select(*CANDIDATE_SCHEMA, COMPARISON_COLUMNS).cast(CANDIDATE_SCHEMA))
 
 
 def _names_agree(columns: list[str]) -> pl.Expr:
@@ -113,7 +116,7 @@ def best_link_pass(con: duckdb.DuckDBPyConnection, records: str, candidates: pl.
         return edges, clusters, 0, ACCEPTED_SCHEMA.clear()
     clusters, kept, joined, accepted = join_groups(con, records, links, clusters, one_per_person, cannot_link,
                                          weighed_conflicts_allowed=not household_safe)
-    added = rule_edges(kept.select("record_key", "linked_record_key", "match_probability", "match_weight"),
+    added = rule_edges(kept.select("record_key", "linked_record_key", "match_probability", "match_weight", COMPARISON_COLUMNS),
                        BEST_LINK_RULE, dict(edges.schema))
     accepted = accepted.with_columns(("household safety off, best-link pass: " + pl.col("reason")).alias("reason"))
     return pl.concat([edges, added], how="vertical"), clusters, joined, accepted
@@ -122,7 +125,8 @@ def best_link_pass(con: duckdb.DuckDBPyConnection, records: str, candidates: pl.
 def best_links(candidates: pl.DataFrame, clusters: pl.DataFrame, one_per_person: pl.DataFrame, *,
                full_records: pl.Series, margin: float, household_safe: bool) -> pl.DataFrame:
     """The candidate pairs that are each record's clearly best candidate in the other's source:
-    record_key, linked_record_key, match_probability, match_weight, cluster_l, cluster_r."""
+    record_key, linked_record_key, match_probability, match_weight, cluster_l, cluster_r and the
+    candidates' comparison columns."""
     side = lambda s: {"record_key": f"record_key_{s}", "source": f"source_{s}", "cluster": f"cluster_{s}"}  # noqa: E731
     placed = one_per_person.join(clusters, on="record_key")
     pairs = (candidates.rename({"record_key": "record_key_l", "linked_record_key": "record_key_r"})
@@ -142,7 +146,7 @@ def best_links(candidates: pl.DataFrame, clusters: pl.DataFrame, one_per_person:
     mutual = pairs.join(best[0], on=["record_key_l", "record_key_r"]).join(best[1], on=["record_key_l", "record_key_r"])
     return (mutual.sort("record_key_l", "record_key_r")
             .select(pl.col("record_key_l").alias("record_key"), pl.col("record_key_r").alias("linked_record_key"),
-                    "match_probability", "match_weight", "cluster_l", "cluster_r"))
+                    "match_probability", "match_weight", "cluster_l", "cluster_r", COMPARISON_COLUMNS))
 
 
 def _clearly_best(pairs: pl.DataFrame, this: str, other: str, margin: float) -> pl.DataFrame:

@@ -84,7 +84,8 @@ def _describe_link(row: dict) -> str:
     elif row["rule"] == "best_link":
         head += (f"best-link pass: under the threshold (Splink match probability {row['match_probability']:.4f}, weight "
                  f"{row['match_weight']:+.1f}), each record the other's clearly best candidate between two "
-                 "one-record-per-person sources (identity/best_links.py)")
+                 "one-record-per-person sources; in household data a record without a date of birth or full "
+                 "first name joins only where both names are alike (identity/best_links.py)")
     elif row["rule"] == "splink":
         head += f"Splink match probability {row['match_probability']:.4f} (weight {row['match_weight']:+.1f})"
     else:
