@@ -62,8 +62,8 @@ ACCEPTED_SCHEMA = pl.DataFrame(schema={"record_key_l": pl.String, "record_key_r"
 CANDIDATE_SCHEMA = {"record_key": pl.String, "linked_record_key": pl.String, "match_probability": pl.Float64,
                     "match_weight": pl.Float64, "names_agree": pl.Boolean}
 _RECORDS_VIEW = "best_link_records"
-# Splink's level and weight per comparison (gamma_X, mw_X): carried onto the edges, which
-# `cdp explain` shows, so a join of a partial record shows which names were alike.
+# Splink's level and weight per comparison (gamma_X, mw_X) of each best link: identity.edges
+# takes them (resolve._write_edges), and `cdp explain` shows which names were alike.
 COMPARISON_COLUMNS = pl.col("^(gamma|mw)_.*$")
 
 
@@ -103,23 +103,26 @@ def _names_agree(columns: list[str]) -> pl.Expr:
 def best_link_pass(con: duckdb.DuckDBPyConnection, records: str, candidates: pl.DataFrame, edges: pl.DataFrame,
                    clusters: pl.DataFrame, one_per_person: pl.DataFrame, *, full_records: pl.Series, margin: float,
                    household_safe: bool, cannot_link: pl.DataFrame | None = None,
-                   ) -> tuple[pl.DataFrame, pl.DataFrame, int, pl.DataFrame]:
+                   ) -> tuple[pl.DataFrame, pl.DataFrame, int, pl.DataFrame, pl.DataFrame]:
     """Link the best candidates between duplicate-free sources (see the module docstring).
     `candidates` are Splink pairs under the threshold (CANDIDATE_SCHEMA: names_agree says whether a
     partial record may join, see the module docstring); `one_per_person` (record_key, source) the
     records of duplicate-free sources. Returns the edges with the best links added, the new clusters,
     how many persons were joined into another, and the conflicting pairs joined (household safety off:
-    record_key_l, record_key_r, reason), which identity.accepted_conflicts keeps."""
+    record_key_l, record_key_r, reason), which identity.accepted_conflicts keeps, and the best links'
+    comparison columns (record_key, linked_record_key, gamma_X and mw_X as the candidates have them)."""
     links = best_links(candidates, clusters, one_per_person, full_records=full_records, margin=margin,
                        household_safe=household_safe)
+    scores = links.select("record_key", "linked_record_key", COMPARISON_COLUMNS)
     if links.is_empty():
-        return edges, clusters, 0, ACCEPTED_SCHEMA.clear()
+        return edges, clusters, 0, ACCEPTED_SCHEMA.clear(), scores
     clusters, kept, joined, accepted = join_groups(con, records, links, clusters, one_per_person, cannot_link,
                                          weighed_conflicts_allowed=not household_safe)
-    added = rule_edges(kept.select("record_key", "linked_record_key", "match_probability", "match_weight", COMPARISON_COLUMNS),
+    added = rule_edges(kept.select("record_key", "linked_record_key", "match_probability", "match_weight"),
                        BEST_LINK_RULE, dict(edges.schema))
     accepted = accepted.with_columns(("household safety off, best-link pass: " + pl.col("reason")).alias("reason"))
-    return pl.concat([edges, added], how="vertical"), clusters, joined, accepted
+    scores = scores.join(kept.select("record_key", "linked_record_key"), on=["record_key", "linked_record_key"])
+    return pl.concat([edges, added], how="vertical"), clusters, joined, accepted, scores
 
 
 def best_links(candidates: pl.DataFrame, clusters: pl.DataFrame, one_per_person: pl.DataFrame, *,

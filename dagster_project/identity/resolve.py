@@ -262,7 +262,7 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
     counts = _separation_counts(separation)
     del separation
     with times.step("best-link pass"):
-        edges, clusters, best_link_joins, accepted_by_best_links = best_link_pass(
+        edges, clusters, best_link_joins, accepted_by_best_links, best_link_scores = best_link_pass(
             con, RECORDS_TABLE, best_candidates, edges, clusters, one_per_person,
             full_records=full_records, margin=config.ambiguity_margin,
             household_safe=safety.safe, cannot_link=decisions.cannot_link)
@@ -315,8 +315,8 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
             write_household_safety(con, safety)
             if not region.whole:
                 _forget_region(con, region.keys)
-            _write_edges(con, edges, graph.comparisons, run_id, replace=region.whole)
-            del edges
+            _write_edges(con, edges, graph.comparisons, run_id, replace=region.whole, best_link_scores=best_link_scores)
+            del edges, best_link_scores
             con.register("new_accepted_conflicts", accepted.to_arrow())
             if region.whole:
                 con.execute("delete from identity.accepted_conflicts")
@@ -460,21 +460,30 @@ def _separation_counts(separation) -> dict:
 
 
 def _write_edges(con: duckdb.DuckDBPyConnection, edges: pl.DataFrame, comparisons: list[str], run_id: str,
-                 replace: bool = True) -> None:
-    """identity.edges: the edges with their pairs' comparison columns (SCORES_TABLE; none for
-    a must-link decision) and the run id; unless `replace`, added to the stored ones."""
-    columns = ", ".join(f"s.{column}" for column in comparison_columns(comparisons))
+                 replace: bool = True, best_link_scores: pl.DataFrame | None = None) -> None:
+    """identity.edges: the edges with their pairs' comparison columns (SCORES_TABLE, or for a best
+    link under the threshold `best_link_scores`; none for a must-link decision) and the run id;
+    unless `replace`, added to the stored ones."""
+    from_best_links = set() if best_link_scores is None else set(best_link_scores.columns)
+    columns = ", ".join(f"coalesce(s.{column}, b.{column}) as {column}" if column in from_best_links else f"s.{column}"
+                        for column in comparison_columns(comparisons))
     con.register("new_edges", _arrow(edges))
+    con.register("best_link_scores", _arrow(best_link_scores if from_best_links else pl.DataFrame(
+        schema={"record_key": pl.String, "linked_record_key": pl.String})))
     try:
         con.execute(
             f"""{"create or replace table identity.edges as" if replace else "insert into identity.edges"}
             select e.*, {columns}, ? as run_id
-            from new_edges as e left join {SCORES_TABLE} as s
-              on e.rule <> 'must_link' and s.record_key = e.record_key and s.linked_record_key = e.linked_record_key""",
+            from new_edges as e
+            left join {SCORES_TABLE} as s
+              on e.rule <> 'must_link' and s.record_key = e.record_key and s.linked_record_key = e.linked_record_key
+            left join best_link_scores as b
+              on e.rule = '{BEST_LINK_RULE}' and b.record_key = e.record_key and b.linked_record_key = e.linked_record_key""",
             [run_id],
         )
     finally:
         con.unregister("new_edges")
+        con.unregister("best_link_scores")
 
 
 def _scoring_summary(plan: ScoringPlan) -> str:
