@@ -138,8 +138,8 @@ def record_models_built(project_dir: Path) -> None:
 
 
 # dagster-dbt gives each dbt command of a run its own target folder, <step>-<run id[:7]>-<7 hex>,
-# with a copy of the manifest, the parse state and run_results.json: about 16 MB a run for the
-# sample, gigabytes a year for a daily run. The last runs' folders are kept, to read what they ran.
+# with a copy of the manifest, the parse state and run_results.json: about 16 MB a run for an
+# 800-person workspace, gigabytes a year for a daily run. The last runs' folders are kept, to read what they ran.
 INVOCATION_FOLDER = re.compile(r".+-(?P<run>[0-9a-f]{7})-[0-9a-f]{7}")
 KEPT_RUNS = 10
 
