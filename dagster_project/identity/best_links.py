@@ -113,15 +113,14 @@ def best_link_pass(con: duckdb.DuckDBPyConnection, records: str, candidates: pl.
     comparison columns (record_key, linked_record_key, gamma_X and mw_X as the candidates have them)."""
     links = best_links(candidates, clusters, one_per_person, full_records=full_records, margin=margin,
                        household_safe=household_safe)
-    scores = links.select("record_key", "linked_record_key", COMPARISON_COLUMNS)
     if links.is_empty():
-        return edges, clusters, 0, ACCEPTED_SCHEMA.clear(), scores
+        return edges, clusters, 0, ACCEPTED_SCHEMA.clear(), links.select("record_key", "linked_record_key", COMPARISON_COLUMNS)
     clusters, kept, joined, accepted = join_groups(con, records, links, clusters, one_per_person, cannot_link,
                                          weighed_conflicts_allowed=not household_safe)
     added = rule_edges(kept.select("record_key", "linked_record_key", "match_probability", "match_weight"),
                        BEST_LINK_RULE, dict(edges.schema))
     accepted = accepted.with_columns(("household safety off, best-link pass: " + pl.col("reason")).alias("reason"))
-    scores = scores.join(kept.select("record_key", "linked_record_key"), on=["record_key", "linked_record_key"])
+    scores = kept.select("record_key", "linked_record_key", COMPARISON_COLUMNS)
     return pl.concat([edges, added], how="vertical"), clusters, joined, accepted, scores
 
 

@@ -47,7 +47,6 @@ class SparkSpec(Strict):
         return bool(LOCAL_MASTER.fullmatch(self.master))
 
 
-
 def local_cores(master: str) -> int:
     """The cores of a local master: N of local[N], the machine's for local[*], one for local alone."""
     count = LOCAL_MASTER.fullmatch(master).group(2) or "1"
