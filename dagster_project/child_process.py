@@ -13,6 +13,9 @@ launcher just execs dbt.
 
 The kernel sends the signal when the *thread* that started the child ends:
 dbt is started by the step's thread, which waits for it to finish.
+
+During a run the launcher has dbt run by a copy of a process that imported
+dbt already (warm_dbt.py), which dies with the launcher.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import os
 import shutil
 import sys
 from pathlib import Path
+
+from dagster_project.warm_dbt import SERVER_VARIABLE
 
 PARENT_PID_VARIABLE = "CDP_DBT_PARENT_PID"
 
@@ -33,6 +38,9 @@ if sys.platform.startswith("linux"):
     parent = os.environ.get({variable!r})
     if parent and int(parent) != os.getppid():
         sys.exit("dbt not started: the process that launched it has ended")
+    if os.environ.get({server!r}):  # a run's warm dbt (warm_dbt.py): returns only if it did not answer
+        from dagster_project.warm_dbt import run_warm
+        run_warm({executable!r}, sys.argv[1:])
 os.execv({executable!r}, [{executable!r}, *sys.argv[1:]])
 '''
 
@@ -41,7 +49,7 @@ def launcher_dying_with_parent(executable: str, folder: Path) -> str:
     """The path of a launcher script (written into `folder`) that runs `executable` as a child dying with its parent."""
     executable = shutil.which(executable) or executable  # execv takes a path, not a name on $PATH
     path = folder / f"{Path(executable).name}-child"
-    text = LAUNCHER.format(python=sys.executable, variable=PARENT_PID_VARIABLE, executable=executable)
+    text = LAUNCHER.format(python=sys.executable, variable=PARENT_PID_VARIABLE, server=SERVER_VARIABLE, executable=executable)
     if not path.exists() or path.read_text() != text:
         folder.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.tmp")

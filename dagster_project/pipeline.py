@@ -19,6 +19,7 @@ from dagster_project.publish import publish_warehouse
 from dagster_project.report import write_run_report
 from dagster_project.run_mode import full_run_tags, is_full_run
 from dagster_project.run_storage import new_run_id, storage_kept_open
+from dagster_project.warm_dbt import warm_dbt
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.spark.resource import SparkResource
 from dagster_project.spark.tables import copy_for_readers
@@ -82,7 +83,7 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None, ful
         job = job.get_subset(asset_selection=set(assets), asset_check_selection=set())
     run_id = new_run_id()
     with dagster_instance(config) as instance:
-        with storage_kept_open(instance, run_id):
+        with storage_kept_open(instance, run_id), warm_dbt():
             result = job.execute_in_process(
                 instance=instance,
                 run_id=run_id,

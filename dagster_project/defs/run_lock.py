@@ -8,7 +8,7 @@ sensor (it reacts after the run started). `cdp run` takes the lock itself:
 `execute_in_process` uses its own executor.
 
 Holding the lock, the executor also keeps Dagster's SQLite storage open
-(run_storage.py), tags the run with its workspace, reports
+(run_storage.py), starts dbt warm (warm_dbt.py), tags the run with its workspace, reports
 runs a killed holder left marked as going on as failed (stale_runs), and
 ends the run as `cdp run` does (pipeline.finish_run): the freshness of the
 files it loaded, the warehouse published for readers when every step
@@ -22,6 +22,7 @@ from dagster_project.pipeline import finish_run
 from dagster_project.run_lock import workspace_lock
 from dagster_project.run_storage import storage_kept_open
 from dagster_project.stale_runs import fail_stale_runs, workspace_tags
+from dagster_project.warm_dbt import warm_dbt
 
 
 def workspace_locked_executor(config: CdpConfig) -> dg.ExecutorDefinition:
@@ -56,7 +57,7 @@ class WorkspaceLockedExecutor(dg.Executor):
                 for stale in fail_stale_runs(instance, self._config, dead_holder, current_run_id=run_id):
                     plan_context.log.warning(f"run {stale} ended without reporting its end: marked failed")
             events = []
-            with storage_kept_open(instance, run_id):  # as `cdp run` does: no fsyncs per event
+            with storage_kept_open(instance, run_id), warm_dbt():  # as `cdp run` does: no fsyncs per event, dbt warm
                 for event in self._inner.execute(plan_context, execution_plan):
                     events.append(event)
                     yield event
