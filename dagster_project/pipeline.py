@@ -77,21 +77,22 @@ def run_pipeline(config: CdpConfig, assets: list[dg.AssetKey] | None = None, ful
     from dagster_project.defs.automation import FULL_RUN_JOB
 
     config.check_ready_to_run()
-    definitions = build_definitions(config)
-    job = definitions.resolve_job_def(FULL_RUN_JOB)
-    if assets is not None:
-        job = job.get_subset(asset_selection=set(assets), asset_check_selection=set())
-    run_id = new_run_id()
-    with dagster_instance(config) as instance:
-        with storage_kept_open(instance, run_id), warm_dbt():
-            result = job.execute_in_process(
-                instance=instance,
-                run_id=run_id,
-                raise_on_error=False,
-                tags={**workspace_tags(config), **full_run_tags(full)},
-                run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
-            )
-        end = finish_run(config, instance, result.run_id, result.all_events)
+    with warm_dbt():  # dbt's parse of a changed project (building the definitions), then the run's dbt steps
+        definitions = build_definitions(config)
+        job = definitions.resolve_job_def(FULL_RUN_JOB)
+        if assets is not None:
+            job = job.get_subset(asset_selection=set(assets), asset_check_selection=set())
+        run_id = new_run_id()
+        with dagster_instance(config) as instance:
+            with storage_kept_open(instance, run_id):
+                result = job.execute_in_process(
+                    instance=instance,
+                    run_id=run_id,
+                    raise_on_error=False,
+                    tags={**workspace_tags(config), **full_run_tags(full)},
+                    run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("CDP_LOG_LEVEL", "INFO")}}}},
+                )
+            end = finish_run(config, instance, result.run_id, result.all_events)
     summary = summarise_run(config, result.run_id, end.failures, materialized_assets(result))
     summary.published_now = end.published is not None
     summary.step_seconds = end.timeline.step_seconds
