@@ -20,6 +20,8 @@ connection and kills itself when it closes; the launcher dies with the step
 that started it) and when the server does (PR_SET_PDEATHSIG); the server
 dies with the run that started it, and is stopped when the run ends.
 SIGINT and SIGTERM sent to the launcher (dagster-dbt's cancel) go to the copy.
+The server waits for its copies, so the run's accounting of its child
+processes (CPU time, peak memory) counts them as it counted dbt started cold.
 Linux only: elsewhere dbt starts cold.
 """
 
@@ -89,6 +91,7 @@ def warm_dbt() -> Iterator[None]:
 def serve(path: str, parent_pid: int, main: str = DBT_MAIN, preload: tuple[str, ...] = PRELOADED) -> NoReturn:
     """Listen on `path`, import `main` (module:function), then run each request in a forked copy."""
     _die_with_parent(parent_pid)
+    _default_signals()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)  # before the import: a launcher that comes meanwhile waits rather than starting dbt cold
     listener.listen(16)
@@ -100,7 +103,7 @@ def serve(path: str, parent_pid: int, main: str = DBT_MAIN, preload: tuple[str, 
             pass
     if main == DBT_MAIN:
         _warm_schemas()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the copies
+    signal.signal(signal.SIGCHLD, _reap_copies)
     while True:
         connection, _ = listener.accept()
         try:
@@ -115,6 +118,36 @@ def serve(path: str, parent_pid: int, main: str = DBT_MAIN, preload: tuple[str, 
         connection.close()
         for fd in fds:
             os.close(fd)
+
+
+def _default_signals() -> None:
+    """SIGTERM stops the server, SIGINT interrupts dbt, as in a process of their own: a process
+    inherits the signals its starter ignored or blocked (a Dagster run in a long-lived process may
+    have), and then the run could not stop its server, nor cancel dbt."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD})
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _stop(signum, frame) -> NoReturn:
+    """End the server once its copies have ended (a copy reports its status just before it exits)."""
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+
+
+def _reap_copies(signum, frame) -> None:
+    """Wait for the copies that ended: a run's accounting of its child processes (CPU time, peak
+    memory: RUSAGE_CHILDREN) then counts them, as it counted dbt started cold."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _load(main: str) -> Callable[[], object]:
@@ -146,6 +179,7 @@ def _run_request(connection: socket.socket, fds: list[int], request: dict, liste
     try:
         listener.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _die_with_parent(None)
         for target, fd in enumerate(fds):  # stdin, stdout, stderr
             os.dup2(fd, target)
@@ -221,6 +255,7 @@ def run_warm(executable: str, args: list[str]) -> None:
         return
     for forwarded in (signal.SIGINT, signal.SIGTERM):
         signal.signal(forwarded, lambda number, frame: os.kill(pid, number))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         status = _INT.unpack(_receive_exactly(connection, _INT.size))[0]
     except EOFError:

@@ -30,19 +30,26 @@ def entry():
                       "mark": os.environ.get("MARK"), "stdin": sys.stdin.readline()}), flush=True)
     if sys.argv[1] == "sleep":
         time.sleep(60)
+    if sys.argv[1] == "allocate":  # 300 MB resident
+        memory = bytearray(b"x") * (300 << 20)
     return int(sys.argv[2])
 
 serve(sys.argv[1], int(sys.argv[2]), main="__main__:entry", preload=())
 """
 
 
-@pytest.fixture
-def server(tmp_path):
-    path = tmp_path / "s"  # short: a socket's path is limited
-    process = subprocess.Popen([sys.executable, "-c", SERVER, str(path), str(os.getpid())], stdout=subprocess.DEVNULL)
+def _start_server(path: Path, **popen) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", SERVER, str(path), str(os.getpid())], stdout=subprocess.DEVNULL, **popen)
     deadline = time.monotonic() + 30
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    return process
+
+
+@pytest.fixture
+def server(tmp_path):
+    path = tmp_path / "s"  # short: a socket's path is limited
+    process = _start_server(path)
     yield path, process
     process.kill()
     process.wait()
@@ -102,6 +109,43 @@ def test_sigterm_to_the_launcher_reaches_the_command(server, tmp_path):
     launched.stdout.readline()  # the copy is running
     launched.send_signal(signal.SIGTERM)
     assert launched.wait(timeout=30) == 3  # the copy's SIGTERM handler's status
+
+
+def test_the_server_ends_on_sigterm_though_its_starter_ignored_and_blocked_it(tmp_path):
+    def ignore_and_block_sigterm():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    process = _start_server(tmp_path / "s", preexec_fn=ignore_and_block_sigterm)
+    process.terminate()
+    try:
+        assert process.wait(timeout=30) == 0  # stopped on its own, not killed
+    finally:
+        process.kill()
+
+
+# The run's side: a process starts the server, has the launcher run a command that takes 300 MB, stops
+# the server, and says the peak memory of its largest finished child process (the run summary's).
+OWNER = """
+import os, resource, subprocess, sys, time
+server_script, path, launcher = sys.argv[1:]
+server = subprocess.Popen([sys.executable, server_script, path, str(os.getpid())], stdout=subprocess.DEVNULL)
+while not os.path.exists(path):
+    time.sleep(0.05)
+subprocess.run([launcher, "allocate", "0"], env={**os.environ, "CDP_WARM_DBT": path}, input="\\n", text=True,
+               stdout=subprocess.DEVNULL, check=True)
+server.terminate()
+server.wait()
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+"""
+
+
+def test_a_runs_peak_memory_of_its_children_counts_the_copies(tmp_path):
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    owner = subprocess.run([sys.executable, "-c", OWNER, str(script), str(tmp_path / "s"), _launcher(tmp_path)],
+                           capture_output=True, text=True, timeout=120, check=True)
+    assert int(owner.stdout) >= 300  # MB: the copy's, though the server (forked, not started) ran it
 
 
 def test_a_runs_server_serves_inside_and_is_gone_after():
