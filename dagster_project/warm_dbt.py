@@ -121,12 +121,13 @@ def serve(path: str, parent_pid: int, main: str = DBT_MAIN, preload: tuple[str, 
 
 
 def _default_signals() -> None:
-    """SIGTERM stops the server, SIGINT interrupts dbt, as in a process of their own: a process
-    inherits the signals its starter ignored or blocked (a Dagster run in a long-lived process may
-    have), and then the run could not stop its server, nor cancel dbt."""
+    """SIGTERM stops the server. A process inherits the signals its starter ignored or blocked (a
+    Dagster run in a long-lived process may have), and then the run could not stop its server.
+    Ctrl-C in a terminal reaches the whole process group: the server ignores it, and the copy (in a
+    group of its own) gets it once, from its launcher."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGCHLD})
     signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _stop(signum, frame) -> NoReturn:
@@ -180,6 +181,8 @@ def _run_request(connection: socket.socket, fds: list[int], request: dict, liste
         listener.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # dbt's own handling of an interrupt
+        os.setpgid(0, 0)
         _die_with_parent(None)
         for target, fd in enumerate(fds):  # stdin, stdout, stderr
             os.dup2(fd, target)

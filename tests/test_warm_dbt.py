@@ -111,6 +111,20 @@ def test_sigterm_to_the_launcher_reaches_the_command(server, tmp_path):
     assert launched.wait(timeout=30) == 3  # the copy's SIGTERM handler's status
 
 
+def test_an_interrupt_reaches_the_command_once_and_leaves_the_server_serving(server, tmp_path):
+    socket_path, process = server
+    launcher = _launcher(tmp_path)
+    launched = _start(launcher, socket_path, tmp_path, "sleep", "0")
+    launched.stdin.write("\n")
+    launched.stdin.flush()
+    launched.stdout.readline()
+    process.send_signal(signal.SIGINT)  # Ctrl-C reaches the run's whole process group, the server too
+    launched.send_signal(signal.SIGINT)
+    assert launched.wait(timeout=30) == 128 + signal.SIGINT  # the command's KeyboardInterrupt
+    output, _ = _start(launcher, socket_path, tmp_path, "build", "0").communicate("\n", timeout=60)
+    assert json.loads(output)["ppid"] == process.pid
+
+
 def test_the_server_ends_on_sigterm_though_its_starter_ignored_and_blocked_it(tmp_path):
     def ignore_and_block_sigterm():
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
