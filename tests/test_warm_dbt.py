@@ -146,6 +146,7 @@ server_script, path, launcher = sys.argv[1:]
 server = subprocess.Popen([sys.executable, server_script, path, str(os.getpid())], stdout=subprocess.DEVNULL)
 while not os.path.exists(path):
     time.sleep(0.05)
+os.environ.pop("CDP_DBT_PARENT_PID", None)  # a run's, if the test's process ran one: not this launcher's parent
 subprocess.run([launcher, "allocate", "0"], env={**os.environ, "CDP_WARM_DBT": path}, input="\\n", text=True,
                stdout=subprocess.DEVNULL, check=True)
 server.terminate()
