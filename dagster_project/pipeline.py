@@ -19,12 +19,12 @@ from dagster_project.publish import publish_warehouse
 from dagster_project.report import write_run_report
 from dagster_project.run_mode import full_run_tags, is_full_run
 from dagster_project.run_storage import new_run_id, storage_kept_open
-from dagster_project.warm_dbt import warm_dbt
 from dagster_project.run_summary import RunSummary, summarise_run
 from dagster_project.spark.resource import SparkResource
 from dagster_project.spark.tables import copy_for_readers
 from dagster_project.stale_runs import workspace_tags
 from dagster_project.warehouse import connect
+from dagster_project.warm_dbt import warm_dbt
 
 
 REPORT_TAG = "cdp/report"  # the Dagster run's tag holding its run report's path

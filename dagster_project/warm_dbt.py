@@ -61,22 +61,32 @@ _INT = struct.Struct("!i")
 PR_SET_PDEATHSIG = 1
 
 
+_serving: list[str] = []  # the socket of the server this process started, while it serves
+
+
 @contextmanager
 def warm_dbt() -> Iterator[None]:
     """While inside, dbt commands started through the launcher fork from a server that has imported
-    dbt (started here, in the background). Nested: the outer server serves."""
-    if os.environ.get(SERVER_VARIABLE) or not sys.platform.startswith("linux"):
+    dbt (started here, in the background). Nested: the outer server serves. A server of another
+    process (its variable inherited) is not this run's: it may end first."""
+    if _serving or not sys.platform.startswith("linux"):
         yield
         return
     folder = Path(tempfile.mkdtemp(prefix="cdp-dbt-"))  # short: a socket's path is at most 107 bytes
     path = folder / "socket"
     server = subprocess.Popen([sys.executable, "-I", "-m", "dagster_project.warm_dbt", str(path), str(os.getpid())],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    inherited = os.environ.get(SERVER_VARIABLE)
     os.environ[SERVER_VARIABLE] = str(path)
+    _serving.append(str(path))
     try:
         yield
     finally:
-        os.environ.pop(SERVER_VARIABLE, None)
+        _serving.clear()
+        if inherited is None:
+            os.environ.pop(SERVER_VARIABLE, None)
+        else:
+            os.environ[SERVER_VARIABLE] = inherited
         server.terminate()
         try:
             server.wait(timeout=10)

@@ -163,13 +163,18 @@ def test_a_runs_peak_memory_of_its_children_counts_the_copies(tmp_path):
     assert int(owner.stdout) >= 300  # MB: the copy's, though the server (forked, not started) ran it
 
 
-def test_a_runs_server_serves_inside_and_is_gone_after():
+def test_a_runs_server_serves_inside_and_is_gone_after(monkeypatch):
     assert SERVER_VARIABLE not in os.environ
     with warm_dbt():
         socket_path = Path(os.environ[SERVER_VARIABLE])
         with warm_dbt():  # nested: the outer server serves
             assert os.environ[SERVER_VARIABLE] == str(socket_path)
     assert SERVER_VARIABLE not in os.environ and not socket_path.parent.exists()
+
+    monkeypatch.setenv(SERVER_VARIABLE, "/gone/socket")  # inherited from another process's run
+    with warm_dbt():
+        assert os.environ[SERVER_VARIABLE] != "/gone/socket"  # a server of this run's own
+    assert os.environ[SERVER_VARIABLE] == "/gone/socket"
 
 
 def _running(pid: int) -> bool:
