@@ -460,16 +460,15 @@ def _separation_counts(separation) -> dict:
 
 
 def _write_edges(con: duckdb.DuckDBPyConnection, edges: pl.DataFrame, comparisons: list[str], run_id: str,
-                 replace: bool = True, best_link_scores: pl.DataFrame | None = None) -> None:
+                 replace: bool, best_link_scores: pl.DataFrame) -> None:
     """identity.edges: the edges with their pairs' comparison columns (SCORES_TABLE, or for a best
-    link under the threshold `best_link_scores`; none for a must-link decision) and the run id;
-    unless `replace`, added to the stored ones."""
-    from_best_links = set() if best_link_scores is None else set(best_link_scores.columns)
+    link under the threshold `best_link_scores`, as best_link_pass returns them; none for a
+    must-link decision) and the run id; unless `replace`, added to the stored ones."""
+    from_best_links = set(best_link_scores.columns)
     columns = ", ".join(f"coalesce(s.{column}, b.{column}) as {column}" if column in from_best_links else f"s.{column}"
                         for column in comparison_columns(comparisons))
     con.register("new_edges", _arrow(edges))
-    con.register("best_link_scores", _arrow(best_link_scores if from_best_links else pl.DataFrame(
-        schema={"record_key": pl.String, "linked_record_key": pl.String})))
+    con.register("best_link_scores", _arrow(best_link_scores))
     try:
         con.execute(
             f"""{"create or replace table identity.edges as" if replace else "insert into identity.edges"}
