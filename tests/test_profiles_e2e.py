@@ -10,7 +10,10 @@ raised between the first and second run, so some members exit.
 from __future__ import annotations
 
 import json
+import shutil
+from datetime import timedelta
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -160,6 +163,111 @@ def test_a_person_with_an_open_ticket_is_in_no_marketing_segment(profiles):
     assert leaked.height == 0
     actions = query(config, "select a.* from marts.customer_next_best_action a join marts.customer_traits t using (person_id) where t.has_unresolved_ticket")
     assert (actions["next_best_action"] == "service_recovery").all() and not actions["promotions_allowed"].any()
+
+
+def _expected_order_features(orders: pl.DataFrame, cutoffs: pl.DataFrame, models) -> pl.DataFrame:
+    """customer_activity_snapshots' order features computed here from the order lines: an order
+    counts where any of its lines meets the condition."""
+    rows = []
+    for days_before, cutoff in cutoffs.select("days_before_as_of", "cutoff_at").iter_rows():
+        before = orders.filter(pl.col("ordered_at") < cutoff)
+        def window(days):
+            return before.filter(pl.col("ordered_at") >= cutoff - timedelta(days=days))
+        def ahead(days):
+            return orders.filter((pl.col("ordered_at") >= cutoff) & (pl.col("ordered_at") < cutoff + timedelta(days=days)))
+        per_person = before.group_by("person_id").agg(
+            order_count=pl.col("order_key").n_unique(), revenue=pl.col("amount_reporting").sum(),
+            first_order_at=pl.col("ordered_at").min(), last_order_at=pl.col("ordered_at").max(),
+            store_orders=pl.col("order_key").filter(pl.col("channel") == "store").n_unique())
+        for name, frame in (("orders_90d", window(90)), ("orders_365d", window(365)),
+                            ("churn_orders", ahead(models.churn_horizon_days)),
+                            ("propensity_orders", ahead(models.propensity_horizon_days))):
+            per_person = per_person.join(frame.group_by("person_id").agg(pl.col("order_key").n_unique().alias(name)),
+                                         on="person_id", how="left")
+        per_person = per_person.join(window(365).group_by("person_id").agg(revenue_365d=pl.col("amount_reporting").sum()),
+                                     on="person_id", how="left")
+        rows.append(per_person.with_columns(
+            pl.lit(days_before).alias("days_before_as_of"),
+            *(pl.col(c).fill_null(0) for c in ("orders_90d", "orders_365d", "churn_orders", "propensity_orders")),
+            pl.col("revenue_365d").fill_null(0),
+            (pl.col("store_orders") / pl.col("order_count")).alias("store_order_share"),
+        ).with_columns(
+            pl.when(days_before >= models.churn_horizon_days).then((pl.col("churn_orders") == 0).cast(pl.Int32))
+              .alias("churned_in_horizon"),
+            pl.when(days_before >= models.propensity_horizon_days).then((pl.col("propensity_orders") > 0).cast(pl.Int32))
+              .alias("purchased_in_horizon"),
+        ))
+    return pl.concat(rows).drop("store_orders", "churn_orders", "propensity_orders")
+
+
+def test_activity_snapshots_count_an_order_once_whatever_times_its_lines_carry(profiles, tmp_path):
+    """The snapshots' order features (counts, revenue, windows, store share, labels) equal a
+    computation here from the order lines, on the workspace's orders and again once one order's
+    lines carry two times 400 days apart (the model reads an order whose lines carry one time as one
+    row, and groups the lines of the others): the model's SQL on a copy of the warehouse."""
+    config, _ = profiles
+    compiled = max((config.state_dir / "dbt" / "target").glob("*/compiled/**/customer_activity_snapshots.sql"),
+                   key=lambda path: path.stat().st_mtime).read_text()
+    copy = tmp_path / config.warehouse.name  # the SQL names the warehouse's catalog
+    shutil.copy(config.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        split_order = con.sql("""
+            select order_key from marts.fct_orders where person_id is not null and not is_refund
+            group by order_key having count(*) >= 2 order by order_key limit 1""").fetchall()[0][0]
+        for lines_apart in (False, True):
+            if lines_apart:
+                con.execute("""update marts.fct_orders set ordered_at = ordered_at - interval 400 days
+                    where order_line_key = (select min(order_line_key) from marts.fct_orders where order_key = ?)""",
+                            [split_order])
+            orders = con.sql("""
+                select person_id, order_key, ordered_at, channel, amount_reporting from marts.fct_orders
+                where person_id is not null and not is_refund and person_id not in (
+                    select person_id from marts.customer_consent where purpose = 'profiling' and status = 'withdrawn')""").pl()
+            cutoffs = con.sql("select days_before_as_of, cutoff_at from intermediate.int_customer__cutoffs").pl()
+            expected = _expected_order_features(orders, cutoffs, config.models)
+            actual = con.sql(f"select * from ({compiled}) where order_count > 0").pl()
+            joined = actual.join(expected, on=["person_id", "days_before_as_of"], how="full", suffix="_expected")
+            assert joined.height == actual.height == expected.height > 100
+            for column in ("order_count", "first_order_at", "last_order_at", "orders_90d", "orders_365d", "churned_in_horizon",
+                           "purchased_in_horizon"):
+                assert joined.select(pl.col(column).cast(pl.Int64, strict=False).eq_missing(
+                    pl.col(f"{column}_expected").cast(pl.Int64, strict=False)).all()).item(), column
+            for column in ("revenue", "revenue_365d", "store_order_share"):
+                difference = (pl.col(column).cast(pl.Float64) - pl.col(f"{column}_expected").cast(pl.Float64)).abs()
+                assert joined.select((difference < 0.001).all()).item(), column
+        # The moved line is before a cut-off that the order's other lines are not: the lines' path ran.
+        times = orders.filter(pl.col("order_key") == split_order)["ordered_at"]
+        assert cutoffs.filter((pl.col("cutoff_at") > times.min()) & (pl.col("cutoff_at") <= times.max())).height > 0
+
+
+def test_product_recommendations_are_the_co_purchases_computed_here(profiles):
+    """customer_product_recommendations equal the model's rule computed here from the order lines:
+    each customer's 10 most recent products, co-purchase partners shared by at least 3 customers (a
+    product's 20 strongest), scored by the customer's products pointing to them, bought ones left
+    out, the best 3; nothing for people who withdrew profiling consent."""
+    config, _ = profiles
+    lines = query(config, """
+        select person_id, product_id, ordered_at from marts.fct_orders
+        where person_id is not null and product_id is not null and person_id not in (
+            select person_id from marts.customer_consent where purpose = 'profiling' and status = 'withdrawn')""")
+    bought = lines.group_by("person_id", "product_id").agg(pl.col("ordered_at").max().alias("last_bought_at"))
+    recent = (bought.sort(["person_id", "last_bought_at", "product_id"], descending=[False, True, False])
+              .group_by("person_id", maintain_order=True).head(10).select("person_id", "product_id"))
+    partners = (recent.join(recent, on="person_id", suffix="_also").filter(pl.col("product_id") != pl.col("product_id_also"))
+                .group_by("product_id", "product_id_also").len("shared").filter(pl.col("shared") >= 3)
+                .sort(["product_id", "shared", "product_id_also"], descending=[False, True, False])
+                .group_by("product_id", maintain_order=True).head(20))
+    scored = (recent.join(partners, on="product_id").group_by("person_id", "product_id_also").agg(pl.col("shared").sum())
+              .rename({"product_id_also": "product_id", "shared": "affinity_score"})
+              .join(bought, on=["person_id", "product_id"], how="anti"))
+    expected = (scored.sort(["person_id", "affinity_score", "product_id"], descending=[False, True, False])
+                .group_by("person_id", maintain_order=True).head(3)
+                .with_columns(pl.col("product_id").cum_count().over("person_id").alias("recommendation_rank")))
+    actual = query(config, "select person_id, product_id, affinity_score, recommendation_rank from marts.customer_product_recommendations")
+    key = ["person_id", "recommendation_rank"]
+    assert actual.height == expected.height > 100
+    assert actual.sort(key).select(pl.all().cast(pl.String)).equals(
+        expected.select(actual.columns).sort(key).select(pl.all().cast(pl.String)))
 
 
 def test_traits_and_snapshots_agree_on_open_tickets(profiles):

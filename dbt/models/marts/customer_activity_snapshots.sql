@@ -59,33 +59,73 @@ events as (
 
 {#- One row per order and cut-off first, then per person: counting orders with distinct over
     the order lines cost most of this model. An order counts where any of its lines meets the
-    condition (max of 1 or null, then count), as a distinct count of order keys over the lines would. #}
+    condition, as a distinct count of order keys over the lines would. Nearly every order's lines
+    carry one time: such an order is one row (its lines' amounts summed, a store line flagged)
+    whose conditions are read at each cut-off as they are; the lines of an order with several
+    times are grouped per order at each cut-off (max of 1 or null, then count). #}
+{%- set before = 'orders.ordered_at < cutoffs.cutoff_at' -%}
+{%- set order_conditions = [
+    ('is_before', 'max', before, '1'),
+    ('revenue', 'sum', before, 'orders.amount_reporting'),
+    ('first_order_at', 'min', before, 'orders.ordered_at'),
+    ('last_order_at', 'max', before, 'orders.ordered_at'),
+    ('is_in_90d', 'max', before ~ ' and orders.ordered_at >= ' ~ dbt.dateadd('day', -90, 'cutoffs.cutoff_at'), '1'),
+    ('is_in_365d', 'max', before ~ ' and orders.ordered_at >= ' ~ dbt.dateadd('day', -365, 'cutoffs.cutoff_at'), '1'),
+    ('revenue_365d', 'sum', before ~ ' and orders.ordered_at >= ' ~ dbt.dateadd('day', -365, 'cutoffs.cutoff_at'),
+     'orders.amount_reporting'),
+    ('is_store', 'max', before ~ ' and orders.is_store_line = 1', '1'),
+    ('is_in_churn_horizon', 'max', 'orders.ordered_at >= cutoffs.cutoff_at and orders.ordered_at < '
+     ~ dbt.dateadd('day', churn_days, 'cutoffs.cutoff_at'), '1'),
+    ('is_in_propensity_horizon', 'max', 'orders.ordered_at >= cutoffs.cutoff_at and orders.ordered_at < '
+     ~ dbt.dateadd('day', propensity_days, 'cutoffs.cutoff_at'), '1'),
+] %}
+order_lines as (
+
+    select person_id, order_key, ordered_at, amount_reporting,
+           case when channel = 'store' then 1 else 0 end as is_store_line
+    from orders
+
+),
+
+order_rows as (
+
+    select
+        person_id,
+        order_key,
+        min(ordered_at) as ordered_at,
+        max(ordered_at) as last_line_at,
+        sum(amount_reporting) as amount_reporting,
+        max(is_store_line) as is_store_line
+    from order_lines
+    group by person_id, order_key
+
+),
+
 orders_at_cutoffs as (
 
     select
         orders.person_id,
-        cutoffs.days_before_as_of,
-        max(case when orders.ordered_at < cutoffs.cutoff_at then 1 end) as is_before,
-        sum(case when orders.ordered_at < cutoffs.cutoff_at then orders.amount_reporting else 0 end) as revenue,
-        min(case when orders.ordered_at < cutoffs.cutoff_at then orders.ordered_at end) as first_order_at,
-        max(case when orders.ordered_at < cutoffs.cutoff_at then orders.ordered_at end) as last_order_at,
-        max(case when orders.ordered_at < cutoffs.cutoff_at
-                  and orders.ordered_at >= {{ dbt.dateadd('day', -90, 'cutoffs.cutoff_at') }}
-                 then 1 end) as is_in_90d,
-        max(case when orders.ordered_at < cutoffs.cutoff_at
-                  and orders.ordered_at >= {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_at') }}
-                 then 1 end) as is_in_365d,
-        sum(case when orders.ordered_at < cutoffs.cutoff_at
-                  and orders.ordered_at >= {{ dbt.dateadd('day', -365, 'cutoffs.cutoff_at') }}
-                 then orders.amount_reporting else 0 end) as revenue_365d,
-        max(case when orders.ordered_at < cutoffs.cutoff_at and orders.channel = 'store' then 1 end) as is_store,
-        max(case when orders.ordered_at >= cutoffs.cutoff_at
-                  and orders.ordered_at < {{ dbt.dateadd('day', churn_days, 'cutoffs.cutoff_at') }}
-                 then 1 end) as is_in_churn_horizon,
-        max(case when orders.ordered_at >= cutoffs.cutoff_at
-                  and orders.ordered_at < {{ dbt.dateadd('day', propensity_days, 'cutoffs.cutoff_at') }}
-                 then 1 end) as is_in_propensity_horizon
-    from orders
+        cutoffs.days_before_as_of
+        {%- for name, aggregate, condition, value in order_conditions %},
+        case when {{ condition }} then {{ value }}{{ ' else 0' if aggregate == 'sum' }} end as {{ name }}
+        {%- endfor %}
+    from order_rows as orders
+    cross join cutoffs
+    where coalesce(orders.ordered_at = orders.last_line_at, true)
+
+    union all
+
+    select
+        orders.person_id,
+        cutoffs.days_before_as_of
+        {%- for name, aggregate, condition, value in order_conditions %},
+        {{ aggregate }}(case when {{ condition }} then {{ value }}{{ ' else 0' if aggregate == 'sum' }} end) as {{ name }}
+        {%- endfor %}
+    from order_lines as orders
+    inner join order_rows as several_times
+        on several_times.person_id = orders.person_id
+        and several_times.order_key = orders.order_key
+        and several_times.ordered_at < several_times.last_line_at
     cross join cutoffs
     group by orders.person_id, cutoffs.days_before_as_of, orders.order_key
 
