@@ -97,7 +97,7 @@ def profile(config_path: Path, reuse_scores: bool, cprofile: Path | None) -> dic
         profiler.dump_stats(str(cprofile))
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     return {
-        "records": report.records, "persons": report.persons, "links": report.links, "scoring": report.scoring,
+        "records": report.records, "persons": report.persons, "links": report.links, "scoring": report.scoring, "region": report.region,
         "seconds": round(seconds, 1), "cpu_seconds": round(_cpu_seconds() - cpu_started, 1),  # all threads: steadier on a busy machine
         "step_seconds": report.step_seconds, "step_cpu_seconds": step_cpu,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

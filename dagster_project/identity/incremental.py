@@ -157,9 +157,30 @@ def reuse_scores(con: duckdb.DuckDBPyConnection, vetoable_pairs: str, into: str)
     )
 
 
-def write_scoring_state(con: duckdb.DuckDBPyConnection, scores: str, fingerprints: str, signature: str) -> None:
+def write_scoring_state(con: duckdb.DuckDBPyConnection, scores: str, fingerprints: str, signature: str,
+                        incremental: bool) -> None:
     """Store this run's scores, record fingerprints (tables of the connection) and signature
-    (inside the caller's transaction)."""
-    con.execute(f"create or replace table {SCORED_PAIRS} as select * from {scores} order by record_key, linked_record_key")
-    con.execute(f"create or replace table {FINGERPRINTS} as select * from {fingerprints} order by record_key")
+    (inside the caller's transaction). An incremental run changes the stored rows in place: the
+    pairs of new or changed records and those no longer kept go, this run's new pairs come,
+    and likewise the fingerprints; rewriting them all cost more than the run's own scoring on a
+    small day."""
+    if not incremental:
+        con.execute(f"create or replace table {SCORED_PAIRS} as select * from {scores} order by record_key, linked_record_key")
+        con.execute(f"create or replace table {FINGERPRINTS} as select * from {fingerprints} order by record_key")
+    else:
+        con.execute(f"""create or replace temp table rescored_records as
+            select record_key from {fingerprints} anti join {FINGERPRINTS} using (record_key, fingerprint)""")
+        rescored = ("{table}.record_key in (select record_key from rescored_records)"
+                    " or {table}.linked_record_key in (select record_key from rescored_records)")
+        con.execute(f"""delete from {SCORED_PAIRS} where {rescored.format(table=SCORED_PAIRS)} or not exists (
+            select 1 from {scores} as s
+            where s.record_key = {SCORED_PAIRS}.record_key and s.linked_record_key = {SCORED_PAIRS}.linked_record_key)""")
+        con.execute(f"""insert into {SCORED_PAIRS} by name select * from {scores} as s
+            where {rescored.format(table="s")} or not exists (
+                select 1 from {SCORED_PAIRS} as stored
+                where stored.record_key = s.record_key and stored.linked_record_key = s.linked_record_key)""")
+        con.execute(f"delete from {FINGERPRINTS} where record_key not in (select record_key from {fingerprints}) "
+                    "or record_key in (select record_key from rescored_records)")
+        con.execute(f"insert into {FINGERPRINTS} select f.* from {fingerprints} as f semi join rescored_records using (record_key)")
+        con.execute("drop table rescored_records")
     con.execute(f"create or replace table {SCORING_STATE} as select ? as signature", [signature])

@@ -3,7 +3,8 @@
 Reads `intermediate.int_identity__records` and `intermediate.int_identity__links`
 (built by dbt), adds Splink links and vetoes (identity.graph), clusters the
 graph, and writes in one transaction:
-- identity.person_map: exactly one row per identity record, with its person_id;
+- identity.person_map: exactly one row per identity record, with its person_id (run_id and
+  resolved_at: the run that last clustered the record; an incremental run writes its region's rows);
 - identity.edges: every link with its rule or match weights, vetoed ones flagged;
 - identity.id_history: person id merges, splits and creations, per run;
 - identity.one_record_sources: the sources treated as one record per person, and why;
@@ -238,7 +239,6 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
                      {v.source: v.one_per_person for v in verdicts}, safety.safe, pass_candidates, times)
     del links
     full_records = records.filter(pl.col("is_full"))["record_key"]
-    all_keys = records["record_key"]
     del records
     outside_edges = None
     if not region.whole:
@@ -284,11 +284,9 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         # Only the region's clusters: claims on a previous id come from the region alone, as no
         # previous person straddles it (identity.region); new ids follow every previous one.
         assignment = assign_person_ids(clusters, None if previous is None else previous.select("record_key", "person_id"))
+        # Only the region's records when incremental: the others keep their stored rows.
         person_map = assignment.person_map
-        if not region.whole:
-            kept = previous.filter(pl.col("record_key").is_in(all_keys.implode()) & ~pl.col("record_key").is_in(region.keys.implode()))
-            person_map = pl.concat([person_map, kept.cast(person_map.schema)], how="vertical")
-    del clusters, previous, all_keys
+    del clusters, previous
     done(RESOLVE_STAGES[3])
     with times.step("write tables"):
         now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -296,16 +294,9 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
 
         con.execute("begin transaction")
         try:
-            con.register("new_person_map", _arrow(person_map))
-            con.execute(
-                f"""create or replace table identity.person_map as
-                select r.record_key, r.source, r.source_record_id, p.person_id, cast(p.cluster_size as bigint) as cluster_size,
-                       ? as run_id, cast(? as timestamp) as resolved_at
-                from {RECORDS_TABLE} as r join new_person_map as p on p.record_key = r.record_key
-                order by r.record_key""",
-                [run_id, now],
-            )
-            con.unregister("new_person_map")
+            if not region.whole:
+                _forget_region(con, region.keys)
+            _write_person_map(con, person_map, run_id, now, replace=region.whole)
             con.register("new_decisions", decisions.table.to_arrow())
             con.execute("create or replace table identity.decisions as select * from new_decisions")
             con.register("new_one_record_sources", pl.DataFrame(
@@ -313,15 +304,13 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
             ).to_arrow())
             con.execute("create or replace table identity.one_record_sources as select * from new_one_record_sources")
             write_household_safety(con, safety)
-            if not region.whole:
-                _forget_region(con, region.keys)
             _write_edges(con, edges, graph.comparisons, run_id, replace=region.whole, best_link_scores=best_link_scores)
             del edges, best_link_scores
             con.register("new_accepted_conflicts", accepted.to_arrow())
             if region.whole:
                 con.execute("delete from identity.accepted_conflicts")
             con.execute("insert into identity.accepted_conflicts select record_key_l, record_key_r, reason from new_accepted_conflicts")
-            write_scoring_state(con, SCORES_TABLE, FINGERPRINTS_TABLE, graph.signature)
+            write_scoring_state(con, SCORES_TABLE, FINGERPRINTS_TABLE, graph.signature, incremental=graph.plan.incremental)
             write_clustering_state(con, RECORDS_TABLE, signature, pass_candidates)
             if history.height:
                 con.register("new_history", history.to_arrow())
@@ -342,15 +331,19 @@ def _cluster_and_write(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id
         link_counts = _link_counts(con)
         done(RESOLVE_STAGES[4])
 
-    sizes = person_map.unique("person_id").group_by("cluster_size").len().sort("cluster_size")
+    del person_map
+    records, persons, largest = con.execute(
+        "select count(*), count(distinct person_id), coalesce(max(cluster_size), 0) from identity.person_map").fetchall()[0]
+    sizes = dict(con.execute(
+        "select cluster_size, count(distinct person_id) from identity.person_map group by cluster_size order by cluster_size").fetchall())
     events = history["event"].value_counts() if history.height else pl.DataFrame({"event": [], "count": []})
     event_counts = dict(zip(events["event"].to_list(), events["count"].to_list()))
     return IdentityReport(
-        records=person_map.height,
-        persons=person_map["person_id"].n_unique(),
+        records=records,
+        persons=persons,
         **link_counts,
-        largest_cluster=int(person_map["cluster_size"].max() or 0),
-        cluster_size_counts=dict(sizes.iter_rows()),
+        largest_cluster=int(largest),
+        cluster_size_counts=sizes,
         merges=event_counts.get("merge", 0),
         splits=event_counts.get("split", 0),
         created=event_counts.get("create", 0),
@@ -406,15 +399,41 @@ def _region(con: duckdb.DuckDBPyConnection, plan: ScoringPlan, signature: str, r
     return Region(keys, f"{keys.len()} of {records.height} records, reached from these records: {counts}")
 
 
+def _write_person_map(con: duckdb.DuckDBPyConnection, person_map: pl.DataFrame, run_id: str, now: datetime,
+                      replace: bool) -> None:
+    """identity.person_map: the rows of `person_map` (record_key, person_id, cluster_size) with their
+    records' source keys, this run's id and time; unless `replace`, added to the stored rows."""
+    con.register("new_person_map", _arrow(person_map))
+    try:
+        con.execute(
+            f"""{"create or replace table identity.person_map as" if replace else "insert into identity.person_map"}
+            select r.record_key, r.source, r.source_record_id, p.person_id, cast(p.cluster_size as bigint) as cluster_size,
+                   ? as run_id, cast(? as timestamp) as resolved_at
+            from {RECORDS_TABLE} as r join new_person_map as p on p.record_key = r.record_key
+            {"order by r.record_key" if replace else ""}""",
+            [run_id, now],
+        )
+    finally:
+        con.unregister("new_person_map")
+
+
 def _forget_region(con: duckdb.DuckDBPyConnection, keys: pl.Series) -> None:
-    """Delete the stored edges and accepted conflicts of the region's records, and of records gone
-    (inside the caller's transaction): the region's are written again."""
+    """Delete the stored person map rows, edges and accepted conflicts of the region's records and
+    of records gone (inside the caller's transaction): the region's are written again. Every stored
+    edge and conflict is of records the last run's person map holds, so the records gone are those."""
     con.register("region_keys", pl.DataFrame({"record_key": keys}).to_arrow())
-    ends = [f"{end} in (select record_key from region_keys) or {end} not in (select record_key from {RECORDS_TABLE})"
-            for end in ("record_key", "linked_record_key")]
+    try:
+        con.execute(f"""create or replace temp table forgotten_records as
+            select record_key from region_keys
+            union all
+            (select record_key from identity.person_map anti join {RECORDS_TABLE} using (record_key))""")
+    finally:
+        con.unregister("region_keys")
+    forgotten = "(select record_key from forgotten_records)"
     for table in ("identity.edges", "identity.accepted_conflicts"):
-        con.execute(f"delete from {table} where {ends[0]} or {ends[1]}")
-    con.unregister("region_keys")
+        con.execute(f"delete from {table} where record_key in {forgotten} or linked_record_key in {forgotten}")
+    con.execute(f"delete from identity.person_map where record_key in {forgotten}")
+    con.execute("drop table forgotten_records")
 
 
 def _link_counts(con: duckdb.DuckDBPyConnection) -> dict:
