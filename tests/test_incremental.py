@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -27,7 +28,16 @@ from dagster import DagsterEventType
 from dagster_project.config import BUNDLED_DBT_PROJECT, load_config
 from dagster_project.dbt_workspace import WorkspaceDbtPreparer, dbt_executable, workspace_dbt_project
 from dagster_project.dbt_workspace import record_models_built
-from dagster_project.defs.dbt import BY_CONSTRUCTION, FULL_RUNS_ONLY, KEPT_IN_PLACE, build_args, staging_in_place
+from dagster_project.defs.dbt import (
+    BY_CONSTRUCTION,
+    FULL_RUNS_ONLY,
+    KEPT_IN_PLACE,
+    ChecksLeftToFullRuns,
+    build_args,
+    quiet_checks_left_to_full_runs,
+    staging_in_place,
+    tests_left_to_full_runs,
+)
 from dagster_project.governance.erasure import erase_person
 from dagster_project.identity.incremental import blocking_key_columns, keep_possible_partners, plan_scoring, reuse_scores
 from dagster_project.identity.resolve import resolve_identities
@@ -376,6 +386,33 @@ def test_an_incremental_run_runs_only_the_data_tests_marked_for_every_run(multi_
     # The dbt tests among the asset checks (Great Expectations gates are checks too).
     assert _checks_evaluated(config, third.run_id) & tests.keys() == every_run  # the third run was incremental
     assert _checks_evaluated(config, first.run_id) & tests.keys() > every_run  # the first was full
+    # Dagster's warning that a blocking check gave no result is dropped for exactly the others.
+    assert tests_left_to_full_runs(config.state_dir / "dbt" / "target" / "manifest.json") == tests.keys() - every_run
+
+
+def test_dagster_does_not_warn_of_each_test_left_to_full_runs_but_of_any_other_check(tmp_path, caplog):
+    manifest = tmp_path / "manifest.json"
+    tests = {"every_day": {"meta": {"cdp_every_run": True}}, "full_runs": {"meta": {"cdp_every_run": False}},
+             "unmarked": {"meta": {}}, "by_construction": {"meta": {"cdp_every_run": True}, "tags": ["cdp_by_construction"]}}
+    manifest.write_text(json.dumps({"nodes": {
+        f"test.cdp.{name}": {"resource_type": "test", "name": name, "config": {"meta": spec["meta"]}, "tags": spec.get("tags", [])}
+        for name, spec in tests.items()} | {"model.cdp.full_runs": {"resource_type": "model", "name": "full_runs", "config": {}}}}))
+    logger = logging.getLogger("dagster._core.execution.plan.active")
+    before = list(logger.filters)
+    try:
+        quiet_checks_left_to_full_runs(manifest)
+        quiet_checks_left_to_full_runs(manifest)  # replaces the filter it installed
+        assert len([f for f in logger.filters if isinstance(f, ChecksLeftToFullRuns)]) == 1
+        with caplog.at_level(logging.WARNING, logger=logger.name):
+            for name in [*tests, "a_great_expectations_gate"]:
+                logger.warning(f"Blocking asset check 'marts/dim_customer:{name}' emitted no result in step 'dbt_marts'; "
+                               "downstream step 'dbt_activation' will proceed without gating on it.")
+            logger.warning("another warning of full_runs")
+    finally:
+        logger.filters[:] = before
+    assert [record.getMessage().split("'")[1] for record in caplog.records if "emitted no result" in record.getMessage()] == \
+        ["marts/dim_customer:every_day", "marts/dim_customer:a_great_expectations_gate"]
+    assert any(record.getMessage() == "another warning of full_runs" for record in caplog.records)
 
 
 def _tests_named_in_project_config() -> set[str]:
