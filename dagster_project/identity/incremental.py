@@ -160,10 +160,9 @@ def reuse_scores(con: duckdb.DuckDBPyConnection, vetoable_pairs: str, into: str)
 def write_scoring_state(con: duckdb.DuckDBPyConnection, scores: str, fingerprints: str, signature: str,
                         incremental: bool) -> None:
     """Store this run's scores, record fingerprints (tables of the connection) and signature
-    (inside the caller's transaction). An incremental run changes the stored rows in place: the
-    pairs of new or changed records and those no longer kept go, this run's new pairs come,
-    and likewise the fingerprints; rewriting them all cost more than the run's own scoring on a
-    small day."""
+    (inside the caller's transaction). An incremental run changes the stored rows in place rather
+    than rewriting every row whatever its batch: the pairs of new or changed records and those no
+    longer kept go, this run's new pairs come, and likewise the fingerprints."""
     if not incremental:
         con.execute(f"create or replace table {SCORED_PAIRS} as select * from {scores} order by record_key, linked_record_key")
         con.execute(f"create or replace table {FINGERPRINTS} as select * from {fingerprints} order by record_key")
