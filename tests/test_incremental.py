@@ -36,7 +36,7 @@ from dagster_project.defs.dbt import (
     build_args,
     quiet_checks_left_to_full_runs,
     staging_in_place,
-    tests_left_to_full_runs,
+    data_tests_left_to_full_runs,
 )
 from dagster_project.governance.erasure import erase_person
 from dagster_project.identity.incremental import blocking_key_columns, keep_possible_partners, plan_scoring, reuse_scores
@@ -387,7 +387,7 @@ def test_an_incremental_run_runs_only_the_data_tests_marked_for_every_run(multi_
     assert _checks_evaluated(config, third.run_id) & tests.keys() == every_run  # the third run was incremental
     assert _checks_evaluated(config, first.run_id) & tests.keys() > every_run  # the first was full
     # Dagster's warning that a blocking check gave no result is dropped for exactly the others.
-    assert tests_left_to_full_runs(config.state_dir / "dbt" / "target" / "manifest.json") == tests.keys() - every_run
+    assert data_tests_left_to_full_runs(config.state_dir / "dbt" / "target" / "manifest.json") == tests.keys() - every_run
 
 
 def test_dagster_does_not_warn_of_each_test_left_to_full_runs_but_of_any_other_check(tmp_path, caplog):

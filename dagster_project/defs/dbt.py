@@ -110,7 +110,7 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
     return [_dbt_selection(project, name, select) for name, select in SELECTIONS.items()]
 
 
-def tests_left_to_full_runs(manifest_path: Path) -> set[str]:
+def data_tests_left_to_full_runs(manifest_path: Path) -> set[str]:
     """The names of the data tests an incremental run leaves out (BY_CONSTRUCTION, FULL_RUNS_ONLY)."""
     nodes = json.loads(Path(manifest_path).read_text())["nodes"].values()
     return {node["name"] for node in nodes if node["resource_type"] == "test" and (
@@ -143,7 +143,7 @@ def quiet_checks_left_to_full_runs(manifest_path: Path) -> None:
     logger = logging.getLogger(_EXECUTION_LOGGER)
     for old in [f for f in logger.filters if isinstance(f, ChecksLeftToFullRuns)]:
         logger.removeFilter(old)
-    logger.addFilter(ChecksLeftToFullRuns(tests_left_to_full_runs(manifest_path)))
+    logger.addFilter(ChecksLeftToFullRuns(data_tests_left_to_full_runs(manifest_path)))
 
 
 def _dbt_selection(project: DbtProject, name: str, select: str) -> dg.AssetsDefinition:
