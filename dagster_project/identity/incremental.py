@@ -169,13 +169,14 @@ def write_scoring_state(con: duckdb.DuckDBPyConnection, scores: str, fingerprint
     else:
         con.execute(f"""create or replace temp table rescored_records as
             select record_key from {fingerprints} anti join {FINGERPRINTS} using (record_key, fingerprint)""")
-        rescored = ("{table}.record_key in (select record_key from rescored_records)"
-                    " or {table}.linked_record_key in (select record_key from rescored_records)")
-        con.execute(f"""delete from {SCORED_PAIRS} where {rescored.format(table=SCORED_PAIRS)} or not exists (
+        rescored = ("record_key in (select record_key from rescored_records)"
+                    " or linked_record_key in (select record_key from rescored_records)")
+        con.execute(f"""delete from {SCORED_PAIRS} where {rescored} or not exists (
             select 1 from {scores} as s
             where s.record_key = {SCORED_PAIRS}.record_key and s.linked_record_key = {SCORED_PAIRS}.linked_record_key)""")
+        # What is left stored is this run's reused pairs: every other pair of `scores` is new.
         con.execute(f"""insert into {SCORED_PAIRS} by name select * from {scores} as s
-            where {rescored.format(table="s")} or not exists (
+            where not exists (
                 select 1 from {SCORED_PAIRS} as stored
                 where stored.record_key = s.record_key and stored.linked_record_key = s.linked_record_key)""")
         con.execute(f"delete from {FINGERPRINTS} where record_key not in (select record_key from {fingerprints}) "
