@@ -12,13 +12,13 @@ rows touch, except on `cdp run --full`, which passes --full-refresh.
 """
 
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Mapping
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.dbt_manifest import validate_manifest
 
 from dagster_project.child_process import announce_parent
 from dagster_project.config import CdpConfig
@@ -111,8 +111,9 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
 
 
 def data_tests_left_to_full_runs(manifest_path: Path) -> set[str]:
-    """The names of the data tests an incremental run leaves out (BY_CONSTRUCTION, FULL_RUNS_ONLY)."""
-    nodes = json.loads(Path(manifest_path).read_text())["nodes"].values()
+    """The names of the data tests an incremental run leaves out (BY_CONSTRUCTION, FULL_RUNS_ONLY).
+    The manifest as dagster-dbt read it for the dbt assets (it keeps it parsed)."""
+    nodes = validate_manifest(Path(manifest_path))["nodes"].values()
     return {node["name"] for node in nodes if node["resource_type"] == "test" and (
         "cdp_by_construction" in node.get("tags", []) or not node["config"].get("meta", {}).get("cdp_every_run", False))}
 
