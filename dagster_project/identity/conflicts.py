@@ -437,8 +437,10 @@ def sole_links(edges: pl.DataFrame, one_per_person: pl.DataFrame) -> pl.DataFram
     """Pairs (record_key_l < record_key_r) of records of two different duplicate-free
     sources whose standing link is each one's only link into the other's source."""
     source = one_per_person.select("record_key", "source")
+    keys = source["record_key"].implode()
     links = (
-        edges.filter(~pl.col("vetoed"))
+        # Only links between such records count: the others are left out before the pairs are made unique.
+        edges.filter(~pl.col("vetoed") & pl.col("record_key").is_in(keys) & pl.col("linked_record_key").is_in(keys))
         .select(pl.min_horizontal("record_key", "linked_record_key").alias("record_key_l"),
                 pl.max_horizontal("record_key", "linked_record_key").alias("record_key_r"))
         .unique()

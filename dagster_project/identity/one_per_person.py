@@ -44,7 +44,7 @@ def duplicate_free_sources(records: pl.DataFrame, edges: pl.DataFrame, declared:
     it holds one record per person: as `declared` (source -> true / false /
     None) says, else as its unvetoed `edges` (record_key, linked_record_key,
     vetoed) show."""
-    linked = _records_linked_within_source(records, edges)
+    linked = _records_linked_within_source(edges)
     counts = (
         records.filter(pl.col("is_described"))
         .with_columns(pl.col("record_key").is_in(linked.implode()).alias("linked"))
@@ -74,13 +74,13 @@ def _detected(source: str, described: int, linked: int) -> SourceVerdict:
     return SourceVerdict(source, False, f"has duplicates: {found}")
 
 
-def _records_linked_within_source(records: pl.DataFrame, edges: pl.DataFrame) -> pl.Series:
+def _records_linked_within_source(edges: pl.DataFrame) -> pl.Series:
     """Keys of records with an unvetoed link to another record of their own source."""
-    source_of = records.select("record_key", "source")
-    within = (
-        edges.filter(~pl.col("vetoed")).select("record_key", "linked_record_key")
-        .join(source_of, on="record_key")
-        .join(source_of.rename({"record_key": "linked_record_key", "source": "linked_source"}), on="linked_record_key")
-        .filter(pl.col("source") == pl.col("linked_source"))
-    )
+    within = edges.filter(~pl.col("vetoed") & (source_of_key("record_key") == source_of_key("linked_record_key")))
     return pl.concat([within["record_key"], within["linked_record_key"]]).unique()
+
+
+def source_of_key(column: str) -> pl.Expr:
+    """The source of a record key ("source:source_record_id", as int_identity__records builds it; a
+    source name holds no colon): read from the key, without a join of millions of keys."""
+    return pl.col(column).str.splitn(":", 2).struct.field("field_0")
