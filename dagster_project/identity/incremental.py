@@ -164,8 +164,8 @@ def write_scoring_state(con: duckdb.DuckDBPyConnection, scores: str, fingerprint
     than rewriting every row whatever its batch: the pairs of new or changed records and those no
     longer kept go, this run's new pairs come, and likewise the fingerprints."""
     if not incremental:
-        con.execute(f"create or replace table {SCORED_PAIRS} as select * from {scores} order by record_key, linked_record_key")
-        con.execute(f"create or replace table {FINGERPRINTS} as select * from {fingerprints} order by record_key")
+        con.execute(f"create or replace table {SCORED_PAIRS} as select * from {scores}")
+        con.execute(f"create or replace table {FINGERPRINTS} as select * from {fingerprints}")
     else:
         con.execute(f"""create or replace temp table rescored_records as
             select record_key from {fingerprints} anti join {FINGERPRINTS} using (record_key, fingerprint)""")

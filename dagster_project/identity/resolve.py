@@ -409,8 +409,7 @@ def _write_person_map(con: duckdb.DuckDBPyConnection, person_map: pl.DataFrame, 
             f"""{"create or replace table identity.person_map as" if replace else "insert into identity.person_map"}
             select r.record_key, r.source, r.source_record_id, p.person_id, cast(p.cluster_size as bigint) as cluster_size,
                    ? as run_id, cast(? as timestamp) as resolved_at
-            from {RECORDS_TABLE} as r join new_person_map as p on p.record_key = r.record_key
-            {"order by r.record_key" if replace else ""}""",
+            from {RECORDS_TABLE} as r join new_person_map as p on p.record_key = r.record_key""",
             [run_id, now],
         )
     finally:
