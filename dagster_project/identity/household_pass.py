@@ -79,13 +79,14 @@ def _household_records_sql(records: str, present: frozenset[str]) -> str:
             left join household_last_name_keys as k on k.name = r.last_name_norm
             where r.first_name_norm is not null and r.address_line_norm is not null
         ),
-        parts as (
-            select *,
-                   -- The house number (as Splink's preparation reads it), and the street's first letters.
-                   {house_number_sql("address")} as house,
+        addresses as (
+            -- The house number (as Splink's preparation reads it), and the street's first letters;
+            -- once per address, which several records share.
+            select address, {house_number_sql("address")} as house,
                    left(trim(regexp_replace(regexp_replace(address, ' flat [0-9a-z]+', ''), '[0-9]+[a-z]?', '', 'g')), 4) as street
-            from named
+            from (select distinct address from named)
         ),
+        parts as (select * from named join addresses using (address)),
         keyed as (
             select *, house || '|' || postcode_norm as house_postcode, house || '|' || street as house_street from parts
             where house is not null

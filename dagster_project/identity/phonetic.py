@@ -67,8 +67,7 @@ def write_record_phonetics(con: duckdb.DuckDBPyConnection, records: str) -> None
         con.execute(
             f"""create or replace table {RECORD_PHONETICS} as
                 select r.record_key, k.phonetic as first_name_phonetic
-                from {records} as r left join first_name_keys as k on k.name = r.first_name_norm
-                order by r.record_key"""
+                from {records} as r left join first_name_keys as k on k.name = r.first_name_norm"""
         )
     finally:
         con.unregister("first_name_keys")
