@@ -61,13 +61,16 @@ def register_phonetic_keys(con: duckdb.DuckDBPyConnection, view: str, names_sql:
 
 
 def write_record_phonetics(con: duckdb.DuckDBPyConnection, records: str) -> None:
-    """Create RECORD_PHONETICS (record_key, first_name_phonetic) from the identity records table."""
+    """Create RECORD_PHONETICS (record_key, first_name_phonetic) from the identity records table: the
+    records whose first name has a key. Readers left-join it, so a record without a row has none; most
+    records of a retail CDP (receipts, events) have no first name."""
     register_phonetic_keys(con, "first_name_keys", f"select first_name_norm from {records}")
     try:
         con.execute(
             f"""create or replace table {RECORD_PHONETICS} as
                 select r.record_key, k.phonetic as first_name_phonetic
-                from {records} as r left join first_name_keys as k on k.name = r.first_name_norm"""
+                from {records} as r join first_name_keys as k on k.name = r.first_name_norm
+                where k.phonetic is not null"""
         )
     finally:
         con.unregister("first_name_keys")
