@@ -216,7 +216,10 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
     it conflict too (AGE_CONFLICT). `membership` is a query or
     relation of (record_key, grp); only groups whose records carry more than
     one date of birth, first name, suffix or sex, or a suffix beside a record
-    with neither a suffix nor a date of birth, are searched pairwise. The
+    with neither a suffix nor a date of birth, are searched pairwise; only their records with
+    something to conflict on take part (a bare record, a receipt or an event, never conflicts
+    nor makes a group suspect in which a pair could be found: at a million retail records most
+    are bare). The
     identity gate (expectations/identity_person_map.json) runs this same SQL
     over the person map. Reads RECORD_PHONETICS, written beside the person
     map by identity resolution. `present`: the OPTIONAL_COLUMNS the records
@@ -259,6 +262,8 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
         members as (
             select m.grp, {member_columns}, {optional}
             from ({membership}) as m join {records} as r on r.record_key = m.record_key {age_join}
+            where r.date_of_birth is not null or r.first_name_norm is not null or r.name_suffix is not null
+                  {"or r.sex is not null" if "sex" in present else ""}{" or a.min_age is not null" if min_ages else ""}
         ),
         suspect as (
             select grp from members group by grp
@@ -275,8 +280,6 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
             left join surname_counts as s on s.last_name_norm = members.first_name_norm
             left join {RECORD_PHONETICS} as p on p.record_key = members.record_key
             where members.grp in (select grp from suspect)
-              and (members.date_of_birth is not null or members.first_name_norm is not null or members.name_suffix is not null
-                   or members.sex is not null{" or members.min_age is not null" if min_ages else ""})
         ),
         name_variants as (
             {" union ".join(f"select nickname as name, canonical from {t} union select canonical, canonical from {t}" for t in nicknames)}
