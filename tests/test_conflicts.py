@@ -435,6 +435,22 @@ def test_first_names_that_sound_alike_never_conflict():
     assert pairs == {("e", "f"), ("g", "h")}
 
 
+def test_links_within_a_source_are_read_from_the_record_keys_whatever_the_source_record_ids_hold():
+    # A record key is "source:source_record_id"; an id may hold colons, a source name never does.
+    n = 100
+    records = pl.DataFrame({
+        "record_key": [f"crm:{i}:x" for i in range(n)] + [f"crm_eu:{i}" for i in range(n)],
+        "source": ["crm"] * n + ["crm_eu"] * n,
+        "is_described": [True] * (2 * n),
+    })
+    # crm_eu's records link to crm's (another source), and two of crm's to each other.
+    links = [(f"crm:{i}:x", f"crm_eu:{i}") for i in range(n)] + [("crm:0:x", "crm:1:x")]
+    edges = pl.DataFrame(links, schema=["record_key", "linked_record_key"], orient="row").with_columns(vetoed=pl.lit(False))
+    verdicts = {v.source: v for v in duplicate_free_sources(records, edges, {})}
+    assert verdicts["crm"].reason.startswith("has duplicates: 2 of 100")
+    assert verdicts["crm_eu"].one_per_person and verdicts["crm_eu"].reason.startswith("detected: 0 of 100")
+
+
 def test_the_sole_link_of_two_duplicate_free_sources_joins_despite_first_names_but_a_twin_never_does():
     con = _warehouse()
     born = date(1961, 4, 2)

@@ -76,11 +76,11 @@ def _detected(source: str, described: int, linked: int) -> SourceVerdict:
 
 def _records_linked_within_source(edges: pl.DataFrame) -> pl.Series:
     """Keys of records with an unvetoed link to another record of their own source."""
-    within = edges.filter(~pl.col("vetoed") & (source_of_key("record_key") == source_of_key("linked_record_key")))
+    within = edges.filter(~pl.col("vetoed") & (_source_of_key("record_key") == _source_of_key("linked_record_key")))
     return pl.concat([within["record_key"], within["linked_record_key"]]).unique()
 
 
-def source_of_key(column: str) -> pl.Expr:
+def _source_of_key(column: str) -> pl.Expr:
     """The source of a record key ("source:source_record_id", as int_identity__records builds it; a
     source name holds no colon): read from the key, without a join of millions of keys."""
     return pl.col(column).str.splitn(":", 2).struct.field("field_0")
