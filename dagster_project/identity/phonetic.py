@@ -25,7 +25,7 @@ import duckdb
 import jellyfish
 import polars as pl
 
-# identity.record_phonetics: the first name's key per identity record, for the
+# identity.record_phonetics: the first name's key of each identity record that has one, for the
 # conflict rule (identity/conflicts.py), which also runs in the identity gate.
 # Keyed by record_key, so erasure removes a person's rows like any identity row.
 RECORD_PHONETICS = "identity.record_phonetics"

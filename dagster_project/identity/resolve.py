@@ -11,8 +11,8 @@ graph, and writes in one transaction:
 - identity.household_safety: whether the records hold households (identity.households), and why;
 - identity.scored_pairs, record_fingerprints, scoring_state: what Splink scored, which
   the next incremental run reuses (identity.incremental);
-and, before clustering, identity.record_phonetics: each record's first-name
-  sound-alike key, which the conflict rule reads (here and in the identity gate).
+and, before clustering, identity.record_phonetics: the first-name sound-alike key of each
+  record with one, which the conflict rule reads (here and in the identity gate).
 """
 
 from __future__ import annotations
