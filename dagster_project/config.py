@@ -19,8 +19,8 @@ from typing import Annotated, Any, Callable, Literal
 
 import duckdb
 import yaml
-from pydantic import (AfterValidator, BeforeValidator, Field, PositiveFloat, PositiveInt, StrictBool, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (AfterValidator, BeforeValidator, Field, NonNegativeInt, PositiveFloat, PositiveInt, StrictBool,
+                      ValidationInfo, field_validator, model_validator)
 
 from dagster_project import config_profiles as profiles
 from dagster_project.canonical import (
@@ -181,7 +181,8 @@ class SourceConfig:
     # form file); None: detected from the links (identity.one_per_person).
     one_record_per_person: bool | None = None
     # Every record of this source is of a person at least this old on the record's
-    # updated_at (tax forms, benefit claims: adults); None: any age.
+    # updated_at (tax forms, benefit claims: adults); 0: any age; None: read from the
+    # records (identity.source_ages).
     min_age: int | None = None
 
     @property
@@ -210,7 +211,7 @@ class SourceSpec(Strict):
     allow_refunds: StrictBool = False
     encoding: Annotated[str, AfterValidator(_codec)] = "utf-8"
     one_record_per_person: StrictBool | None = None
-    min_age: Annotated[PositiveInt, Field(le=120)] | None = None
+    min_age: Annotated[NonNegativeInt, Field(le=120)] | None = None
 
     @model_validator(mode="after")
     def _mapping_fits_kind_and_contract(self) -> SourceSpec:
@@ -225,7 +226,7 @@ class SourceSpec(Strict):
             raise Problem("is required when links_to is set", "mapping.account_ref")
         if self.min_age is not None and (self.identity_source or self.kind in ("partner", "enrichment")):
             raise Problem("applies to sources with identity records of their own", "min_age")
-        if self.min_age is not None and "updated_at" not in self.mapping:
+        if self.min_age and "updated_at" not in self.mapping:
             raise Problem("needs mapping.updated_at: the date on which a record's person is at least that old", "min_age")
         _check_expressions(self.mapping, self.columns())
         return self

@@ -33,6 +33,7 @@ class RunSummary:
     identity_records: int | None = None
     persons: int | None = None
     one_record_sources: list = field(default_factory=list)  # (source, why) treated as one record per person
+    min_ages: list = field(default_factory=list)  # (source, age, why): its people are at least that old
     accepted_conflicts: int = 0  # pairs joined despite a conflict (identity.accepted_conflicts)
     household_safe: bool = True  # whether first-name and birth-date conflicts were refused (identity.household_safety)
     household_reason: str = ""  # why: the setting, or what the records showed (auto)
@@ -91,6 +92,7 @@ class RunSummary:
         if self.identity_records is not None:
             lines += ["", f"Identity{self._when('identity')}: {self.identity_records} records resolved to {self.persons} persons"]
             lines += [f"  one record per person: {source} ({why})" for source, why in self.one_record_sources]
+            lines += [f"  at least {age} years old: {source} ({why})" for source, age, why in self.min_ages]
             if self.household_reason:
                 lines.append(f"  household safety {'on' if self.household_safe else 'off'} ({self.household_reason})"
                              + ("" if self.household_safe else
@@ -199,6 +201,10 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
             summary.one_record_sources = con.execute(
                 "select source, reason from identity.one_record_sources where one_record_per_person order by source"
             ).fetchall()
+        if table_exists(con, "identity", "source_min_ages"):
+            rows = con.execute("select * from identity.source_min_ages where min_age is not null order by source").fetchall()
+            # A warehouse from before the ages were read from the records has no reason column: they were declared.
+            summary.min_ages = [(row[0], row[1], row[2] if len(row) > 2 else "declared in cdp.yml") for row in rows]
         _profiles(con, config, summary)
         summary.freshness = latest_latency(con, run_id)
         for audience in config.audiences:

@@ -122,8 +122,11 @@ def test_a_minimum_age_is_a_whole_number_of_years_on_a_source_of_dated_identity_
         return mutate
     config = load_config(write_config(tmp_path / "yes", declare("benefits", 18)))
     assert {s.name: s.min_age for s in config.sources if s.min_age} == {"benefits": 18}
+    # 0: people of any age, which needs no date (left out, the age is read from the records).
+    config = load_config(write_config(tmp_path / "any", declare("benefits", 0, drop_updated_at=True)))
+    assert {s.name: s.min_age for s in config.sources if s.min_age is not None} == {"benefits": 0}
     for folder, mutate, message in [
-        ("zero", declare("benefits", 0), r"sources\.benefits\.min_age: must be greater than 0"),
+        ("negative", declare("benefits", -1), r"sources\.benefits\.min_age: must be greater than or equal to 0"),
         ("text", declare("benefits", "adult"), r"sources\.benefits\.min_age: must be a valid integer"),
         ("undated", declare("benefits", 18, drop_updated_at=True), r"sources\.benefits\.min_age: needs mapping\.updated_at"),
         ("orders", declare("ecommerce_orders", 18), r"sources\.ecommerce_orders\.min_age: applies to sources with identity records"),

@@ -14,6 +14,7 @@ from dagster_project.identity.conflicts import (
 )
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
+from dagster_project.identity.source_ages import AgeVerdict
 
 RECORD_SCHEMA = {
     "record_key": pl.String, "date_of_birth": pl.Date, "first_name_norm": pl.String,
@@ -360,7 +361,7 @@ def test_a_form_of_an_adults_only_source_is_the_fathers_not_his_young_sons():
     persons = dict(separate_conflicts(con, "records", edges, one_cluster, full, margin=5.0).clusters.iter_rows())
     assert len({persons["tax:1"], persons["census:1"], persons["census:2"]}) == 3
     # Tax forms are filed by adults (cdp.yml: min_age 18): the son could never take it, so it is the father's.
-    write_min_ages(con, {"tax": 18})
+    write_min_ages(con, [AgeVerdict("tax", 18, "declared min_age: 18 in cdp.yml")])
     pairs = {(l, r): reason for l, r, reason in conflict_pairs(con, "records", one_cluster).iter_rows()}
     assert pairs[("census:2", "tax:1")] == "ages born 2007-02-10 / at least 18 years old"
     assert ("census:1", "tax:1") not in pairs

@@ -239,18 +239,39 @@ def test_a_model_with_household_levels_is_retrained_once_household_safety_is_off
         assert ensure_model(con, safe) is None and trained_with == [True]  # then reused
 
 
+TOO_YOUNG_FOR_ITS_SOURCE = """
+    select count(distinct b.person_id) from identity.person_map as b
+    join intermediate.int_identity__records as br on br.record_key = b.record_key and br.date_of_birth is null
+    join identity.source_min_ages as a on a.source = br.source and a.min_age is not null
+    join identity.person_map as o on o.person_id = b.person_id
+    join intermediate.int_identity__records as r on r.record_key = o.record_key and r.record_key <> b.record_key
+    where (year(br.updated_at) * 12 + month(br.updated_at)) - (year(r.date_of_birth) * 12 + month(r.date_of_birth)) < 12 * a.min_age"""
+
+
+def test_minimum_ages_read_from_the_records_keep_younger_records_out(identity_runs):
+    """No source of the generated data declares a minimum age: those whose named records are all of
+    some age (their own dates of birth, or those of the records they link to) are read as such, and no
+    person then holds a record of theirs without a date of birth beside a record too young for it."""
+    with connect(identity_runs["config"].warehouse, read_only=True) as con:
+        verdicts = {source: (age, reason) for source, age, reason in con.execute("select * from identity.source_min_ages").fetchall()}
+        assert con.execute(TOO_YOUNG_FOR_ITS_SOURCE).fetchall()[0][0] == 0
+    assert all(reason.startswith("read from the records") for _, reason in verdicts.values()), verdicts
+    assert any(age for age, _ in verdicts.values()), verdicts  # the generator's customers are 16 and over
+    assert verdicts["web_events"] == (None, "read from the records: 0 aged records, too few to tell; any age")  # no surname
+
+
 def test_a_declared_minimum_age_keeps_younger_records_out_of_that_sources_persons(identity_runs, tmp_path):
-    """min_age on a source (cdp.yml): after resolution no person holds a record of it beside another
-    record whose date of birth is too young for it on that record's date (a record's own date of birth is
-    no second person). The generator does not keep benefit claimants over 30, so declaring 30 must split
-    some of its persons."""
+    """min_age on a source (cdp.yml): after resolution no person holds a record of it without a date of
+    birth beside another record whose date of birth is too young for it on that record's date (a record
+    with a date of birth of its own is told apart by it). The generator does not keep benefit claimants
+    over 30, so declaring 30 must split some of its persons."""
     config = identity_runs["config"]
     shutil.copy(config.warehouse, tmp_path / "warehouse.duckdb")
     sources = [dataclasses.replace(s, min_age=30) if s.name == "benefits" else s for s in config.sources]
     declared = dataclasses.replace(config, warehouse=tmp_path / "warehouse.duckdb", sources=sources)
     too_young = """
         select count(distinct b.person_id) from identity.person_map as b
-        join intermediate.int_identity__records as br on br.record_key = b.record_key and br.source = 'benefits'
+        join intermediate.int_identity__records as br on br.record_key = b.record_key and br.source = 'benefits' and br.date_of_birth is null
         join identity.person_map as o on o.person_id = b.person_id
         join intermediate.int_identity__records as r on r.record_key = o.record_key and r.record_key <> b.record_key
         where (year(br.updated_at) * 12 + month(br.updated_at)) - (year(r.date_of_birth) * 12 + month(r.date_of_birth)) < 12 * 30"""
@@ -259,7 +280,8 @@ def test_a_declared_minimum_age_keeps_younger_records_out_of_that_sources_person
         # Declared on a later day: nothing new to score, but every record is clustered again.
         report = resolve_identities(con, declared, "min-age", full=False)
         assert report.scoring.startswith("incremental") and "settings" in report.region
-        assert con.execute("select * from identity.source_min_ages").fetchall() == [("benefits", 30)]
+        min_ages = {source: (age, reason) for source, age, reason in con.execute("select * from identity.source_min_ages").fetchall()}
+        assert min_ages["benefits"] == (30, "declared min_age: 30 in cdp.yml")
         assert con.execute(too_young).fetchall()[0][0] == 0
         refused = con.execute("select count(*) from identity.edges where veto_reason like '%ages born%'").fetchall()[0][0]
     assert refused > 0  # the links that would have joined them are refused, with the rule as the reason

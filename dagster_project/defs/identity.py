@@ -112,6 +112,7 @@ def person_map(context: dg.AssetExecutionContext, cdp: CdpResource, spark: Spark
             "clusters_with_two_records_of_a_one_record_source": report.crowded_clusters,
             "one_record_per_person_sources": dg.MetadataValue.json(report.one_record_sources),
             "household_safety": report.household_safety,
+            "source_min_ages": dg.MetadataValue.json(report.min_ages),
             "pairs_joined_despite_a_conflict": report.accepted_conflicts,
             "ambiguous_links": report.ambiguous_links,
             "persons_joined_by_the_household_pass": report.household_joins,

@@ -67,6 +67,7 @@ import polars as pl
 
 from dagster_project.identity.clusters import edge_nodes
 from dagster_project.identity.phonetic import RECORD_PHONETICS
+from dagster_project.identity.source_ages import MONTHS, AgeVerdict
 from dagster_project.warehouse import table_exists
 
 # Weight of a link without a Splink score (a loyalty card, a login): an
@@ -166,15 +167,19 @@ NAMESAKE_CONFLICT = (
 )
 SEX_CONFLICT = ("sex_l <> sex_r"
                 " AND (coalesce(length(first_name_norm_l), 0) <= 1 OR coalesce(length(first_name_norm_r), 0) <= 1)")
-# A record of a source whose people are at least some age (cdp.yml sources[].min_age: a tax form,
-# a benefit claim) and a date of birth that makes its holder younger than that on the record's date:
-# a parent's tax form is not his young son's. Whole months, so a birthday within the month is no conflict.
-_MONTHS = "(year({when}) * 12 + month({when}))"
+# A record without a date of birth of a source whose people are at least some age (a tax form, a
+# benefit claim: identity.source_ages) and a date of birth that makes its holder younger than that on
+# the record's date: a parent's tax form is not his young son's. Whole months, so a birthday within
+# the month is no conflict. A record's own date of birth says its age (the date-of-birth rule, which
+# reads typos as typos): the minimum age stands in only for a date of birth the record lacks.
 AGE_CONFLICT = " OR ".join(
-    f"{_MONTHS.format(when=f'updated_at_{a}')} - {_MONTHS.format(when=f'date_of_birth_{b}')} < 12 * min_age_{a}"
+    f"(date_of_birth_{a} IS NULL"
+    f" AND {MONTHS.format(when=f'updated_at_{a}')} - {MONTHS.format(when=f'date_of_birth_{b}')} < 12 * min_age_{a})"
     for a, b in (("l", "r"), ("r", "l"))
 )
-MIN_AGES_TABLE = "identity.source_min_ages"  # source, min_age: written by identity resolution from cdp.yml
+# Of a record of such a source: the birth month that would make another record too young for it.
+YOUNGEST_BIRTH_MONTH = f"CASE WHEN date_of_birth IS NULL THEN {MONTHS.format(when='updated_at')} - 12 * min_age END"
+MIN_AGES_TABLE = "identity.source_min_ages"  # source, min_age, reason: written by identity resolution (identity.source_ages)
 CONFLICT_COLUMNS = [
     "record_key", "date_of_birth", "first_name_norm", "first_name_canonical", "first_name_listed", "last_name_norm", "name_suffix",
     "sex", "name_count", "written_as_first_name", "first_name_phonetic", "email", "phone",
@@ -270,7 +275,7 @@ def conflict_pairs_sql(membership: str, records: str, nicknames: tuple[str, ...]
             having count(distinct date_of_birth) > 1 or count(distinct first_name_canonical) > 1 or count(distinct name_suffix) > 1
                 or count(distinct sex) > 1
                 or (count(name_suffix) > 0 and count(*) filter (where name_suffix is null and date_of_birth is null) > 0)
-                {"or (count(min_age) > 0 and count(date_of_birth) > 0)" if min_ages else ""}
+                {f"or max({MONTHS.format(when='date_of_birth')}) > min({YOUNGEST_BIRTH_MONTH})" if min_ages else ""}
         ),
         described as (
             select members.*, n.name_count, p.first_name_phonetic,
@@ -310,17 +315,18 @@ def optional_columns(con: duckdb.DuckDBPyConnection, records: str) -> frozenset[
     return OPTIONAL_COLUMNS & {row[0] for row in con.sql(f"describe select * from {records}").fetchall()}
 
 
-def write_min_ages(con: duckdb.DuckDBPyConnection, min_ages: dict[str, int]) -> None:
-    """MIN_AGES_TABLE: the minimum age of each source that declares one (cdp.yml sources[].min_age)."""
-    con.execute(f"create or replace table {MIN_AGES_TABLE} (source varchar, min_age integer)")
-    if min_ages:
-        con.executemany(f"insert into {MIN_AGES_TABLE} values (?, ?)", sorted(min_ages.items()))
+def write_min_ages(con: duckdb.DuckDBPyConnection, verdicts: list[AgeVerdict]) -> None:
+    """MIN_AGES_TABLE: each source's minimum age (null: any age) and why (identity.source_ages)."""
+    con.execute(f"create or replace table {MIN_AGES_TABLE} (source varchar, min_age integer, reason varchar)")
+    if verdicts:
+        con.executemany(f"insert into {MIN_AGES_TABLE} values (?, ?, ?)",
+                        [(v.source, v.min_age, v.reason) for v in sorted(verdicts, key=lambda v: v.source)])
 
 
-def declared_min_ages(con: duckdb.DuckDBPyConnection) -> str | None:
-    """MIN_AGES_TABLE when a source declares a minimum age (conflict_pairs_sql's `min_ages`), else None."""
-    declared = table_exists(con, *MIN_AGES_TABLE.split(".")) and con.execute(f"select count(*) from {MIN_AGES_TABLE}").fetchall()[0][0]
-    return MIN_AGES_TABLE if declared else None
+def min_ages_in_force(con: duckdb.DuckDBPyConnection) -> str | None:
+    """MIN_AGES_TABLE when a source has a minimum age (conflict_pairs_sql's `min_ages`), else None."""
+    present = table_exists(con, *MIN_AGES_TABLE.split(".")) and con.execute(f"select count(min_age) from {MIN_AGES_TABLE}").fetchall()[0][0]
+    return MIN_AGES_TABLE if present else None
 
 
 def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.DataFrame) -> pl.DataFrame:
@@ -328,7 +334,7 @@ def conflict_pairs(con: duckdb.DuckDBPyConnection, records: str, clusters: pl.Da
     con.register("cluster_of_record", clusters.select("record_key", "cluster").to_arrow())
     try:
         membership = "select record_key, cluster as grp from cluster_of_record"
-        sql = conflict_pairs_sql(membership, records, present=optional_columns(con, records), min_ages=declared_min_ages(con))
+        sql = conflict_pairs_sql(membership, records, present=optional_columns(con, records), min_ages=min_ages_in_force(con))
         return con.sql(
             f"select record_key_l, record_key_r, reason from ({sql}) "
             "order by record_key_l, record_key_r"

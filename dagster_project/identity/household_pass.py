@@ -41,7 +41,7 @@ import polars as pl
 
 from dagster_project.identity.clusters import components, edge_nodes
 from dagster_project.identity.conflicts import (
-    NAMESAKES, WEIGHED_CONFLICTS, conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, declared_min_ages,
+    NAMESAKES, WEIGHED_CONFLICTS, conflict_pairs, conflict_pairs_sql, crowded_clusters, decided_conflicts, min_ages_in_force,
     optional_column, optional_columns,
 )
 from dagster_project.identity.decisions import rule_edges
@@ -156,7 +156,7 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str) -> pl.DataFram
         return con.sql(
             f"""select record_key_l, record_key_r from {_CANDIDATES}
                 where pair not in (select grp from ({conflict_pairs_sql(membership, records, present=present,
-                                                                        min_ages=declared_min_ages(con))})
+                                                                        min_ages=min_ages_in_force(con))})
                                    where reason not like '{NAMESAKES}%')
                 order by record_key_l, record_key_r"""
         ).pl()

@@ -43,7 +43,9 @@ import polars as pl
 
 from dagster_project.config import CdpConfig
 from dagster_project.identity.clusters import components
-from dagster_project.identity.conflicts import KNOWN_NAME_COUNT, NICKNAME_TABLES, TYPO_FREQUENCY_RATIO, TYPO_SIMILARITY
+from dagster_project.identity.conflicts import (
+    KNOWN_NAME_COUNT, MIN_AGES_TABLE, NICKNAME_TABLES, TYPO_FREQUENCY_RATIO, TYPO_SIMILARITY,
+)
 from dagster_project.warehouse import table_exists
 
 CLUSTERING_STATE = "identity.clustering_state"
@@ -66,13 +68,14 @@ class Region:
 
 def clustering_signature(con: duckdb.DuckDBPyConnection, config: CdpConfig) -> str:
     """What the clustering of every record depends on besides the records, links and candidates:
-    the identity settings, the identity code and the nickname lists."""
+    the identity settings, the sources' minimum ages (declared or read from the records: MIN_AGES_TABLE,
+    written by this run), the identity code and the nickname lists."""
     settings = {
         "match_threshold": config.match_threshold, "veto_weight": config.veto_weight,
         "ambiguity_margin": config.ambiguity_margin, "best_link_min_probability": config.best_link_min_probability,
         "household_safe": str(config.household_safe),
         "one_record_per_person": {source.name: source.one_record_per_person for source in config.sources},
-        "min_age": {source.name: source.min_age for source in config.sources},
+        "min_age": dict(con.execute(f"select source, min_age from {MIN_AGES_TABLE} order by source").fetchall()),
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for path in sorted(_IDENTITY_CODE.glob("*.py")):
@@ -92,7 +95,7 @@ def why_not_a_region(con: duckdb.DuckDBPyConnection, signature: str, verdicts: d
     if missing:
         return f"nothing stored to compare with ({', '.join(missing)})"
     if [row[0] for row in con.execute(f"select signature from {CLUSTERING_STATE}").fetchall()] != [signature]:
-        return "the identity settings, the identity code or the nickname lists changed"
+        return "the identity settings, the sources' minimum ages, the identity code or the nickname lists changed"
     if dict(con.execute("select source, one_record_per_person from identity.one_record_sources").fetchall()) != verdicts:
         return "a source's duplicate-free verdict changed"
     if con.execute("select safe from identity.household_safety").fetchall() != [(household_safe,)]:

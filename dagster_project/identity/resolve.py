@@ -62,6 +62,7 @@ from dagster_project.identity.region import (
     why_not_a_region,
     write_clustering_state,
 )
+from dagster_project.identity.source_ages import source_min_ages
 from dagster_project.identity.splink_model import train_model
 from dagster_project.identity.splink_settings import has_address_parts, has_household_levels
 from dagster_project.identity.step_times import StepTimes
@@ -106,6 +107,7 @@ class IdentityReport:
     crowded_clusters: int = 0  # clusters the links alone would have made that held two records of a duplicate-free source
     one_record_sources: dict = field(default_factory=dict)  # source -> why it is treated as one record per person
     household_safety: str = ""  # whether first-name and birth-date conflicts are refused, and why (identity.households)
+    min_ages: dict = field(default_factory=dict)  # source -> its people's minimum age, and why (identity.source_ages)
     accepted_conflicts: int = 0  # conflicting pairs joined: sole links of duplicate-free sources, or household_safe false
     household_joins: int = 0  # persons joined into another by the household pass (identity.household_pass)
     best_link_joins: int = 0  # persons joined into another by the best-link pass (identity.best_links)
@@ -199,16 +201,20 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, don
     con.execute(IDENTITY_DDL)
     if not config.identity_model.exists():
         raise FileNotFoundError(f"no identity model at {config.identity_model}: run `cdp identity train` (or the identity/model asset)")
-    write_min_ages(con, {source.name: source.min_age for source in config.sources if source.min_age})
     times = StepTimes()
     graph = build_graph(
         con, config.identity_model, match_threshold=config.match_threshold, veto_weight=config.veto_weight, full=full,
         scorer=scorer, times=times,
     )
     done(RESOLVE_STAGES[0])
+    with times.step("source minimum ages"):
+        declared = {source.name: source.min_age for source in config.sources if source.has_identity_records}
+        min_ages = source_min_ages(con, RECORDS_TABLE, graph.edges.filter(~pl.col("vetoed")), declared)
+        write_min_ages(con, min_ages)
     with memory_share(con, PYTHON_HEAVY_SHARE):
         report = _cluster_and_write(con, config, run_id, done, graph, times)
     report.step_seconds = times.seconds
+    report.min_ages = {v.source: f"{v.min_age} ({v.reason})" for v in min_ages if v.min_age}
     return report
 
 

@@ -1,0 +1,113 @@
+"""Sources whose people are all at least some age: tax forms and benefit claims are filed by adults.
+
+A minimum age tells a form that names a parent and a young child alike ("J Smith", no date of
+birth, at their address) to be the parent's (identity.conflicts: AGE_CONFLICT). A source says
+its minimum age in cdp.yml (`min_age: N`; `min_age: 0`: any age). When it does not, it is read
+from the records, as duplicate-free sources are (identity.one_per_person):
+
+- the age of each of the source's named records (a surname) on its date (`updated_at`), from its
+  own date of birth or, where it has none (a tax form), from the dates of birth of the records it
+  links to (their median);
+- a source of people of every age holds children of every age; a source of adults holds none,
+  but for links to another member of the family and mistyped dates, which scatter over all young
+  ages. So a candidate age (18, then 16: majority, school-leaving age) is the source's minimum
+  when fewer than MAX_YOUNGER_SHARE of its aged records are younger, and of those at most
+  MAX_JUST_BELOW_SHARE of all and half in the two years below it: a source that takes people from
+  16 (a survey, a shop's customers) has most of its young at 16 and 17, where a wrong link to a
+  child of any age falls one time in nine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+CANDIDATE_MIN_AGES = (18, 16)
+MAX_YOUNGER_SHARE = 0.05
+MAX_JUST_BELOW_SHARE = 0.01
+MAX_JUST_BELOW_OF_YOUNGER = 0.5
+# Below this many aged records the shares say too little to decide.
+MIN_AGED_RECORDS = 100
+
+MONTHS = "(year({when}) * 12 + month({when}))"  # a date in whole months: an age is a difference of two
+
+
+@dataclass(frozen=True)
+class AgeVerdict:
+    source: str
+    min_age: int | None  # None: people of any age
+    reason: str
+
+
+def minimum_age(records_by_age: dict[int, int]) -> tuple[int | None, str]:
+    """The minimum age that aged records (age in whole years -> records; ages of 18 and over
+    may be counted together) show, and why."""
+    aged = sum(records_by_age.values())
+    if aged < MIN_AGED_RECORDS:
+        return None, f"read from the records: {aged} aged records, too few to tell; any age"
+    for age in CANDIDATE_MIN_AGES:
+        younger = sum(n for years, n in records_by_age.items() if years < age)
+        just_below = sum(n for years, n in records_by_age.items() if age - 2 <= years < age)
+        if (younger <= MAX_YOUNGER_SHARE * aged and just_below <= MAX_JUST_BELOW_SHARE * aged
+                and just_below <= MAX_JUST_BELOW_OF_YOUNGER * younger):
+            return age, f"read from the records: {younger:,} of {aged:,} aged records younger than {age}"
+    younger = sum(n for years, n in records_by_age.items() if years < CANDIDATE_MIN_AGES[-1])
+    return None, f"read from the records: {younger:,} of {aged:,} aged records younger than {CANDIDATE_MIN_AGES[-1]}; any age"
+
+
+def source_min_ages(con: duckdb.DuckDBPyConnection, records: str, links: pl.DataFrame,
+                    declared: dict[str, int | None]) -> list[AgeVerdict]:
+    """Each source's minimum age: as `declared` (source -> age, 0 for any age, None to read it)
+    says, else as its records and their `links` (record_key, linked_record_key: unvetoed) show."""
+    verdicts = [AgeVerdict(source, age or None, f"declared min_age: {age} in cdp.yml")
+                for source, age in sorted(declared.items()) if age is not None]
+    undecided = sorted(source for source, age in declared.items() if age is None)
+    if not undecided:
+        return verdicts
+    counts = _records_by_age(con, records, links, undecided)
+    for source in undecided:
+        age, reason = minimum_age(counts.get(source, {}))
+        verdicts.append(AgeVerdict(source, age, reason))
+    return sorted(verdicts, key=lambda verdict: verdict.source)
+
+
+def _records_by_age(con: duckdb.DuckDBPyConnection, records: str, links: pl.DataFrame,
+                    sources: list[str]) -> dict[str, dict[int, int]]:
+    """source -> {age in whole years, 18 for all older: named records} of these sources."""
+    age = f"{MONTHS.format(when='x.updated_at')} - {MONTHS.format(when='{dob}')}"
+    con.register("age_links", links.select("record_key", "linked_record_key").to_arrow())
+    try:
+        rows = con.execute(
+            f"""with named as (
+                    select record_key, source, date_of_birth, updated_at from {records}
+                    where source in (select unnest(?)) and last_name_norm is not null and updated_at is not null
+                ),
+                both_ways as (
+                    select record_key, linked_record_key from age_links
+                    union all select linked_record_key, record_key from age_links
+                ),
+                own as (
+                    select x.source, {age.format(dob='x.date_of_birth')} as months from named as x
+                    where x.date_of_birth is not null
+                ),
+                linked as (
+                    select x.source, median({age.format(dob='y.date_of_birth')}) as months
+                    from named as x
+                    join both_ways as l on l.record_key = x.record_key
+                    join {records} as y on y.record_key = l.linked_record_key
+                    where x.date_of_birth is null and y.date_of_birth is not null
+                    group by x.record_key, x.source
+                )
+                select source, least(floor(months / 12), {max(CANDIDATE_MIN_AGES)})::integer as years, count(*)
+                from (select * from own union all select * from linked)
+                group by all""",
+            [sources],
+        ).fetchall()
+    finally:
+        con.unregister("age_links")
+    counts: dict[str, dict[int, int]] = {}
+    for source, years, n in rows:
+        counts.setdefault(source, {})[years] = n
+    return counts
