@@ -60,53 +60,64 @@ def minimum_age(records_by_age: dict[int, int]) -> tuple[int | None, str]:
 def source_min_ages(con: duckdb.DuckDBPyConnection, records: str, links: pl.DataFrame,
                     declared: dict[str, int | None]) -> list[AgeVerdict]:
     """Each source's minimum age: as `declared` (source -> age, 0 for any age, None to read it)
-    says, else as its records and their `links` (record_key, linked_record_key: unvetoed) show."""
+    says, else as its records show: their own dates of birth where at least MIN_AGED_RECORDS
+    have one, else those and the dates of birth of the records they link to (`links`:
+    record_key, linked_record_key, unvetoed); reading the links of a million records costs a second."""
     verdicts = [AgeVerdict(source, age or None, f"declared min_age: {age} in cdp.yml")
-                for source, age in sorted(declared.items()) if age is not None]
+                for source, age in declared.items() if age is not None]
     undecided = sorted(source for source, age in declared.items() if age is None)
-    if not undecided:
-        return verdicts
-    counts = _records_by_age(con, records, links, undecided)
-    for source in undecided:
-        age, reason = minimum_age(counts.get(source, {}))
-        verdicts.append(AgeVerdict(source, age, reason))
+    counts = _records_by_age(con, records, undecided) if undecided else {}
+    dateless = {source: by_age.pop(None, 0) for source, by_age in counts.items()}
+    few = [source for source in undecided if sum(counts.get(source, {}).values()) < MIN_AGED_RECORDS and dateless.get(source)]
+    if few:
+        counts |= _records_by_age(con, records, few, links)
+        for by_age in counts.values():
+            by_age.pop(None, None)
+    verdicts += [AgeVerdict(source, *minimum_age(counts.get(source, {}))) for source in undecided]
     return sorted(verdicts, key=lambda verdict: verdict.source)
 
 
-def _records_by_age(con: duckdb.DuckDBPyConnection, records: str, links: pl.DataFrame,
-                    sources: list[str]) -> dict[str, dict[int, int]]:
-    """source -> {age in whole years, 18 for all older: named records} of these sources."""
+def _records_by_age(con: duckdb.DuckDBPyConnection, records: str, sources: list[str],
+                    links: pl.DataFrame | None = None) -> dict[str, dict[int, int]]:
+    """source -> {age in whole years, 18 for all older: named records} of these sources, from their
+    own dates of birth and, with `links`, from the median of the linked records' for those without;
+    without `links`, None: the named records without a date of birth."""
     age = f"{MONTHS.format(when='x.updated_at')} - {MONTHS.format(when='{dob}')}"
-    con.register("age_links", links.select("record_key", "linked_record_key").to_arrow())
+    # Each end of a link in its turn: the dateless records are few beside the links.
+    linked = f"""
+        union all
+        select x.source, median({age.format(dob='y.date_of_birth')}) as months
+        from (
+            select x.*, a.linked_record_key as other from named as x join age_links as a on a.record_key = x.record_key
+            where x.date_of_birth is null
+            union all
+            select x.*, a.record_key from named as x join age_links as a on a.linked_record_key = x.record_key
+            where x.date_of_birth is null
+        ) as x
+        join {records} as y on y.record_key = x.other
+        where y.date_of_birth is not null
+        group by x.record_key, x.source"""
+    if links is not None:
+        con.register("age_links", links.select("record_key", "linked_record_key").to_arrow())
     try:
         rows = con.execute(
             f"""with named as (
                     select record_key, source, date_of_birth, updated_at from {records}
                     where source in (select unnest(?)) and last_name_norm is not null and updated_at is not null
-                ),
-                both_ways as (
-                    select record_key, linked_record_key from age_links
-                    union all select linked_record_key, record_key from age_links
-                ),
-                own as (
-                    select x.source, {age.format(dob='x.date_of_birth')} as months from named as x
-                    where x.date_of_birth is not null
-                ),
-                linked as (
-                    select x.source, median({age.format(dob='y.date_of_birth')}) as months
-                    from named as x
-                    join both_ways as l on l.record_key = x.record_key
-                    join {records} as y on y.record_key = l.linked_record_key
-                    where x.date_of_birth is null and y.date_of_birth is not null
-                    group by x.record_key, x.source
                 )
-                select source, least(floor(months / 12), {max(CANDIDATE_MIN_AGES)})::integer as years, count(*)
-                from (select * from own union all select * from linked)
+                select source, cast(case when months is not null  -- least() would skip a null
+                                         then least(floor(months / 12), {max(CANDIDATE_MIN_AGES)}) end as integer) as years,
+                       count(*)
+                from (
+                    select x.source, {age.format(dob='x.date_of_birth')} as months from named as x
+                    {"where x.date_of_birth is not null" + linked if links is not None else ""}
+                )
                 group by all""",
             [sources],
         ).fetchall()
     finally:
-        con.unregister("age_links")
+        if links is not None:
+            con.unregister("age_links")
     counts: dict[str, dict[int, int]] = {}
     for source, years, n in rows:
         counts.setdefault(source, {})[years] = n
