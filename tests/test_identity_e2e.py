@@ -257,6 +257,10 @@ def test_minimum_ages_read_from_the_records_keep_younger_records_out(identity_ru
         assert con.execute(TOO_YOUNG_FOR_ITS_SOURCE).fetchall()[0][0] == 0
     assert all(reason.startswith("read from the records") for _, reason in verdicts.values()), verdicts
     assert any(age for age, _ in verdicts.values()), verdicts  # the generator's customers are 16 and over
+    source, (age, _) = next((source, verdict) for source, verdict in sorted(verdicts.items()) if verdict[0])
+    with connect(identity_runs["config"].warehouse, read_only=True) as con:
+        person = con.execute("select min(person_id) from identity.person_map where source = ?", [source]).fetchall()[0][0]
+    assert f"at least {age} years old: read from the records" in explain_person(identity_runs["config"].warehouse, person).render()
     assert verdicts["web_events"] == (None, "read from the records: 0 aged records, too few to tell; any age")  # no surname
 
 

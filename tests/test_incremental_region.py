@@ -166,3 +166,23 @@ def test_a_batch_that_flips_a_duplicate_free_verdict_clusters_everything(resolve
     report, _ = _compare(resolved, tmp_path, copy_three)
     assert report.region == "all records: a source's duplicate-free verdict changed"
     assert "loyalty" not in report.one_record_sources
+
+
+def test_a_batch_that_flips_a_minimum_age_read_from_the_records_clusters_everything(resolved, tmp_path):
+    """Children's records (born ten years before their date) added to a source read as 16 and
+    over, one in ten of its dated records: it becomes a source of any age."""
+    with connect(resolved.warehouse) as con:
+        source = con.execute("select source from identity.source_min_ages where min_age is not null order by source limit 1").fetchall()[0][0]
+        dated = con.execute(f"select count(*) from {RECORDS} where source = ? and date_of_birth is not null", [source]).fetchall()[0][0]
+
+    def add_children(con):
+        con.execute(
+            f"""insert into {RECORDS} select * replace ('{source}:child-' || source_record_id as record_key,
+                                                      'child-' || source_record_id as source_record_id,
+                                                      cast(updated_at - interval 10 years as date) as date_of_birth)
+            from {RECORDS} where source = ? and date_of_birth is not null and last_name_norm is not null
+            order by record_key limit {dated // 10}""", [source])
+
+    report, _ = _compare(resolved, tmp_path, add_children)
+    assert report.region.startswith("all records: the identity settings, the sources' minimum ages"), report.region
+    assert source not in report.min_ages

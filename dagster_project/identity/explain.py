@@ -36,13 +36,16 @@ class PersonExplanation:
     decisions: pl.DataFrame | None = None  # human must-link / cannot-link decisions naming its records
     one_record_sources: dict | None = None  # source -> why it holds one record per person
     accepted: pl.DataFrame | None = None  # conflicting records joined on purpose (identity.accepted_conflicts)
+    min_ages: dict | None = None  # source -> (age, why): its people are at least that old (identity.source_ages)
 
     def render(self) -> str:
         sources = self.records["source"].n_unique()
         lines = [f"Person {self.person_id}: {self.records.height} records from {sources} sources", ""]
-        one_record = self.one_record_sources or {}
+        one_record, min_ages = self.one_record_sources or {}, self.min_ages or {}
         for (source,), group in self.records.group_by("source", maintain_order=True):
-            lines.append(f"{source}" + (f" (one record per person: {one_record[source]})" if source in one_record else ""))
+            notes = [f"one record per person: {one_record[source]}"] if source in one_record else []
+            notes += [f"at least {min_ages[source][0]} years old: {min_ages[source][1]}"] if source in min_ages else []
+            lines.append(source + (f" ({'; '.join(notes)})" if notes else ""))
             for row in group.iter_rows(named=True):
                 values = [f"{c}={row[c]}" for c in RECORD_COLUMNS if row.get(c) is not None]
                 lines.append(f"  {row['source_record_id']}: {', '.join(values)}")
@@ -135,9 +138,12 @@ def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
             "select * from identity.accepted_conflicts where list_contains(?, record_key) and list_contains(?, linked_record_key)",
             [keys, keys],
         ).to_arrow_table()) if table_exists(con, "identity", "accepted_conflicts") else None
+        min_ages = {row[0]: (row[1], row[2] if len(row) > 2 else "declared in cdp.yml") for row in con.execute(
+            "select * from identity.source_min_ages where min_age is not null"
+        ).fetchall()} if table_exists(con, "identity", "source_min_ages") else None
     vetoed = edges.filter(pl.col("vetoed")) if "vetoed" in edges.columns else edges.clear()
     links = edges.filter(~pl.col("vetoed")) if "vetoed" in edges.columns else edges
-    return PersonExplanation(person_id, records, links, vetoed, history, decisions, one_record_sources, accepted)
+    return PersonExplanation(person_id, records, links, vetoed, history, decisions, one_record_sources, accepted, min_ages)
 
 
 def _edges(con: duckdb.DuckDBPyConnection, keys: list[str]) -> pl.DataFrame:

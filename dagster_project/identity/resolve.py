@@ -12,7 +12,9 @@ graph, and writes in one transaction:
 - identity.scored_pairs, record_fingerprints, scoring_state: what Splink scored, which
   the next incremental run reuses (identity.incremental);
 and, before clustering, identity.record_phonetics: the first-name sound-alike key of each
-  record with one, which the conflict rule reads (here and in the identity gate).
+  record with one, which the conflict rule reads (here and in the identity gate), and
+  identity.source_min_ages: each source's minimum age, declared or read from the records
+  (identity.source_ages), which the conflict rule reads too.
 """
 
 from __future__ import annotations
@@ -209,7 +211,9 @@ def _resolve(con: duckdb.DuckDBPyConnection, config: CdpConfig, run_id: str, don
     done(RESOLVE_STAGES[0])
     with times.step("source minimum ages"):
         declared = {source.name: source.min_age for source in config.sources if source.has_identity_records}
-        min_ages = source_min_ages(con, RECORDS_TABLE, graph.edges.filter(~pl.col("vetoed")), declared)
+        links = graph.edges.select("record_key", "linked_record_key", "vetoed").filter(~pl.col("vetoed"))
+        min_ages = source_min_ages(con, RECORDS_TABLE, links, declared)
+        del links
         write_min_ages(con, min_ages)
     with memory_share(con, PYTHON_HEAVY_SHARE):
         report = _cluster_and_write(con, config, run_id, done, graph, times)
