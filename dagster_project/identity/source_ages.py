@@ -6,8 +6,9 @@ its minimum age in cdp.yml (`min_age: N`; `min_age: 0`: any age). When it does n
 from the records, as duplicate-free sources are (identity.one_per_person):
 
 - the age of each of the source's named records (a surname) on its date (`updated_at`), from its
-  own date of birth or, where it has none (a tax form), from the dates of birth of the records it
-  links to (their median);
+  own date of birth; for a source with fewer than MIN_AGED_RECORDS of those (a tax form file),
+  also of its records without one, from the dates of birth of the records each links to (their
+  median);
 - a source of people of every age holds children of every age; a source of adults holds none,
   but for links to another member of the family and mistyped dates, which scatter over all young
   ages. So a candidate age (18, then 16: majority, school-leaving age) is the source's minimum
@@ -62,7 +63,7 @@ def source_min_ages(con: duckdb.DuckDBPyConnection, records: str, links: pl.Data
     """Each source's minimum age: as `declared` (source -> age, 0 for any age, None to read it)
     says, else as its records show: their own dates of birth where at least MIN_AGED_RECORDS
     have one, else those and the dates of birth of the records they link to (`links`:
-    record_key, linked_record_key, unvetoed); reading the links of a million records costs a second."""
+    record_key, linked_record_key, unvetoed; reading them took 0.2-0.3 s at a million records)."""
     verdicts = [AgeVerdict(source, age or None, f"declared min_age: {age} in cdp.yml")
                 for source, age in declared.items() if age is not None]
     undecided = sorted(source for source, age in declared.items() if age is None)
