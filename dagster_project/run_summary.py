@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from dagster_project.config import CdpConfig
 from dagster_project.freshness import latest_latency
+from dagster_project.identity.source_ages import stored_min_ages
 from dagster_project.ingest.holds import FILE_REJECTED, export_hold_reasons
 from dagster_project.progress import peak_memory_mb
 from dagster_project.warehouse import connect, table_exists
@@ -201,10 +202,7 @@ def summarise_run(config: CdpConfig, run_id: str, failures: list[str],
             summary.one_record_sources = con.execute(
                 "select source, reason from identity.one_record_sources where one_record_per_person order by source"
             ).fetchall()
-        if table_exists(con, "identity", "source_min_ages"):
-            rows = con.execute("select * from identity.source_min_ages where min_age is not null order by source").fetchall()
-            # A warehouse from before the ages were read from the records has no reason column: they were declared.
-            summary.min_ages = [(row[0], row[1], row[2] if len(row) > 2 else "declared in cdp.yml") for row in rows]
+        summary.min_ages = [(source, age, why) for source, (age, why) in stored_min_ages(con).items()]
         _profiles(con, config, summary)
         summary.freshness = latest_latency(con, run_id)
         for audience in config.audiences:

@@ -10,11 +10,11 @@ import polars as pl
 
 from dagster_project.config import BUNDLED_DBT_PROJECT
 from dagster_project.identity.conflicts import (
-    MUST_LINK_WEIGHT, cluster_without_conflicts, conflict_pairs, separate_conflicts, write_min_ages,
+    MUST_LINK_WEIGHT, cluster_without_conflicts, conflict_pairs, separate_conflicts,
 )
 from dagster_project.identity.one_per_person import duplicate_free_sources
 from dagster_project.identity.phonetic import write_record_phonetics
-from dagster_project.identity.source_ages import AgeVerdict
+from dagster_project.identity.source_ages import AgeVerdict, write_min_ages
 
 RECORD_SCHEMA = {
     "record_key": pl.String, "date_of_birth": pl.Date, "first_name_norm": pl.String,

@@ -239,13 +239,17 @@ def test_a_model_with_household_levels_is_retrained_once_household_safety_is_off
         assert ensure_model(con, safe) is None and trained_with == [True]  # then reused
 
 
-TOO_YOUNG_FOR_ITS_SOURCE = """
-    select count(distinct b.person_id) from identity.person_map as b
-    join intermediate.int_identity__records as br on br.record_key = b.record_key and br.date_of_birth is null
-    join identity.source_min_ages as a on a.source = br.source and a.min_age is not null
-    join identity.person_map as o on o.person_id = b.person_id
-    join intermediate.int_identity__records as r on r.record_key = o.record_key and r.record_key <> b.record_key
-    where (year(br.updated_at) * 12 + month(br.updated_at)) - (year(r.date_of_birth) * 12 + month(r.date_of_birth)) < 12 * a.min_age"""
+def _persons_with_a_record_too_young_for_its_source(con, min_ages: str = "select * from identity.source_min_ages") -> int:
+    """Persons holding a record without a date of birth of a source of `min_ages` (source, min_age)
+    beside another record whose date of birth is too young for it on that record's date."""
+    return con.execute(f"""
+        select count(distinct b.person_id) from identity.person_map as b
+        join intermediate.int_identity__records as br on br.record_key = b.record_key and br.date_of_birth is null
+        join ({min_ages}) as a on a.source = br.source and a.min_age is not null
+        join identity.person_map as o on o.person_id = b.person_id
+        join intermediate.int_identity__records as r on r.record_key = o.record_key and r.record_key <> b.record_key
+        where (year(br.updated_at) * 12 + month(br.updated_at)) - (year(r.date_of_birth) * 12 + month(r.date_of_birth))
+              < 12 * a.min_age""").fetchall()[0][0]
 
 
 def test_minimum_ages_read_from_the_records_keep_younger_records_out(identity_runs):
@@ -254,7 +258,7 @@ def test_minimum_ages_read_from_the_records_keep_younger_records_out(identity_ru
     person then holds a record of theirs without a date of birth beside a record too young for it."""
     with connect(identity_runs["config"].warehouse, read_only=True) as con:
         verdicts = {source: (age, reason) for source, age, reason in con.execute("select * from identity.source_min_ages").fetchall()}
-        assert con.execute(TOO_YOUNG_FOR_ITS_SOURCE).fetchall()[0][0] == 0
+        assert _persons_with_a_record_too_young_for_its_source(con) == 0
     assert all(reason.startswith("read from the records") for _, reason in verdicts.values()), verdicts
     assert any(age for age, _ in verdicts.values()), verdicts  # the generator's customers are 16 and over
     source, (age, _) = next((source, verdict) for source, verdict in sorted(verdicts.items()) if verdict[0])
@@ -273,19 +277,14 @@ def test_a_declared_minimum_age_keeps_younger_records_out_of_that_sources_person
     shutil.copy(config.warehouse, tmp_path / "warehouse.duckdb")
     sources = [dataclasses.replace(s, min_age=30) if s.name == "benefits" else s for s in config.sources]
     declared = dataclasses.replace(config, warehouse=tmp_path / "warehouse.duckdb", sources=sources)
-    too_young = """
-        select count(distinct b.person_id) from identity.person_map as b
-        join intermediate.int_identity__records as br on br.record_key = b.record_key and br.source = 'benefits' and br.date_of_birth is null
-        join identity.person_map as o on o.person_id = b.person_id
-        join intermediate.int_identity__records as r on r.record_key = o.record_key and r.record_key <> b.record_key
-        where (year(br.updated_at) * 12 + month(br.updated_at)) - (year(r.date_of_birth) * 12 + month(r.date_of_birth)) < 12 * 30"""
+    benefits_30 = "select 'benefits' as source, 30 as min_age"
     with connect(declared.warehouse) as con:
-        assert con.execute(too_young).fetchall()[0][0] > 0  # before: persons the rule will split
+        assert _persons_with_a_record_too_young_for_its_source(con, benefits_30) > 0  # before: persons the rule will split
         # Declared on a later day: nothing new to score, but every record is clustered again.
         report = resolve_identities(con, declared, "min-age", full=False)
         assert report.scoring.startswith("incremental") and "settings" in report.region
         min_ages = {source: (age, reason) for source, age, reason in con.execute("select * from identity.source_min_ages").fetchall()}
         assert min_ages["benefits"] == (30, "declared min_age: 30 in cdp.yml")
-        assert con.execute(too_young).fetchall()[0][0] == 0
+        assert _persons_with_a_record_too_young_for_its_source(con, benefits_30) == 0
         refused = con.execute("select count(*) from identity.edges where veto_reason like '%ages born%'").fetchall()[0][0]
     assert refused > 0  # the links that would have joined them are refused, with the rule as the reason

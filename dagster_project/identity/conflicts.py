@@ -67,7 +67,7 @@ import polars as pl
 
 from dagster_project.identity.clusters import edge_nodes
 from dagster_project.identity.phonetic import RECORD_PHONETICS
-from dagster_project.identity.source_ages import MONTHS, AgeVerdict
+from dagster_project.identity.source_ages import MIN_AGES_TABLE, MONTHS
 from dagster_project.warehouse import table_exists
 
 # Weight of a link without a Splink score (a loyalty card, a login): an
@@ -179,7 +179,6 @@ AGE_CONFLICT = " OR ".join(
 )
 # Of a record of such a source: the birth month that would make another record too young for it.
 YOUNGEST_BIRTH_MONTH = f"CASE WHEN date_of_birth IS NULL THEN {MONTHS.format(when='updated_at')} - 12 * min_age END"
-MIN_AGES_TABLE = "identity.source_min_ages"  # source, min_age, reason: written by identity resolution (identity.source_ages)
 CONFLICT_COLUMNS = [
     "record_key", "date_of_birth", "first_name_norm", "first_name_canonical", "first_name_listed", "last_name_norm", "name_suffix",
     "sex", "name_count", "written_as_first_name", "first_name_phonetic", "email", "phone",
@@ -313,14 +312,6 @@ def optional_column(column: str, present: frozenset[str]) -> str:
 def optional_columns(con: duckdb.DuckDBPyConnection, records: str) -> frozenset[str]:
     """The OPTIONAL_COLUMNS the records table has (one built before the sex field has not; a test's may lack any)."""
     return OPTIONAL_COLUMNS & {row[0] for row in con.sql(f"describe select * from {records}").fetchall()}
-
-
-def write_min_ages(con: duckdb.DuckDBPyConnection, verdicts: list[AgeVerdict]) -> None:
-    """MIN_AGES_TABLE: each source's minimum age (null: any age) and why (identity.source_ages)."""
-    con.execute(f"create or replace table {MIN_AGES_TABLE} (source varchar, min_age integer, reason varchar)")
-    if verdicts:
-        con.executemany(f"insert into {MIN_AGES_TABLE} values (?, ?, ?)",
-                        [(v.source, v.min_age, v.reason) for v in sorted(verdicts, key=lambda v: v.source)])
 
 
 def min_ages_in_force(con: duckdb.DuckDBPyConnection) -> str | None:

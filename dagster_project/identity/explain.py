@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from dagster_project.identity.source_ages import stored_min_ages
 from dagster_project.warehouse import connect, table_exists
 
 RECORD_COLUMNS = [
@@ -138,9 +139,7 @@ def explain_person(warehouse: Path, person_id: str) -> PersonExplanation:
             "select * from identity.accepted_conflicts where list_contains(?, record_key) and list_contains(?, linked_record_key)",
             [keys, keys],
         ).to_arrow_table()) if table_exists(con, "identity", "accepted_conflicts") else None
-        min_ages = {row[0]: (row[1], row[2] if len(row) > 2 else "declared in cdp.yml") for row in con.execute(
-            "select * from identity.source_min_ages where min_age is not null"
-        ).fetchall()} if table_exists(con, "identity", "source_min_ages") else None
+        min_ages = stored_min_ages(con)
     vetoed = edges.filter(pl.col("vetoed")) if "vetoed" in edges.columns else edges.clear()
     links = edges.filter(~pl.col("vetoed")) if "vetoed" in edges.columns else edges
     return PersonExplanation(person_id, records, links, vetoed, history, decisions, one_record_sources, accepted, min_ages)

@@ -43,9 +43,8 @@ import polars as pl
 
 from dagster_project.config import CdpConfig
 from dagster_project.identity.clusters import components
-from dagster_project.identity.conflicts import (
-    KNOWN_NAME_COUNT, MIN_AGES_TABLE, NICKNAME_TABLES, TYPO_FREQUENCY_RATIO, TYPO_SIMILARITY,
-)
+from dagster_project.identity.conflicts import KNOWN_NAME_COUNT, NICKNAME_TABLES, TYPO_FREQUENCY_RATIO, TYPO_SIMILARITY
+from dagster_project.identity.source_ages import MIN_AGES_TABLE
 from dagster_project.warehouse import table_exists
 
 CLUSTERING_STATE = "identity.clustering_state"

@@ -32,7 +32,7 @@ import polars as pl
 from dagster_project.config import CdpConfig
 from dagster_project.identity.best_links import BEST_LINK_RULE, best_link_candidates, best_link_pass
 from dagster_project.identity.clusters import assign_person_ids, components, edge_nodes
-from dagster_project.identity.conflicts import separate_conflicts, write_min_ages
+from dagster_project.identity.conflicts import separate_conflicts
 from dagster_project.identity.decisions import Decisions, must_link_edges, resolve_decisions
 from dagster_project.identity.graph import (
     FINGERPRINTS_TABLE,
@@ -64,7 +64,7 @@ from dagster_project.identity.region import (
     why_not_a_region,
     write_clustering_state,
 )
-from dagster_project.identity.source_ages import source_min_ages
+from dagster_project.identity.source_ages import source_min_ages, write_min_ages
 from dagster_project.identity.splink_model import train_model
 from dagster_project.identity.splink_settings import has_address_parts, has_household_levels
 from dagster_project.identity.step_times import StepTimes

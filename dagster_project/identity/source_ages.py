@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from dagster_project.warehouse import table_exists
+
 CANDIDATE_MIN_AGES = (18, 16)
 MAX_YOUNGER_SHARE = 0.05
 MAX_JUST_BELOW_SHARE = 0.01
@@ -33,6 +35,7 @@ MAX_JUST_BELOW_OF_YOUNGER = 0.5
 MIN_AGED_RECORDS = 100
 
 MONTHS = "(year({when}) * 12 + month({when}))"  # a date in whole months: an age is a difference of two
+MIN_AGES_TABLE = "identity.source_min_ages"  # source, min_age (null: any age), reason: written by identity resolution
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,25 @@ def source_min_ages(con: duckdb.DuckDBPyConnection, records: str, links: pl.Data
     few = [source for source in undecided if sum(counts.get(source, {}).values()) < MIN_AGED_RECORDS and dateless.get(source)]
     if few:
         counts |= _records_by_age(con, records, few, links)
-        for by_age in counts.values():
-            by_age.pop(None, None)
     verdicts += [AgeVerdict(source, *minimum_age(counts.get(source, {}))) for source in undecided]
     return sorted(verdicts, key=lambda verdict: verdict.source)
+
+
+def write_min_ages(con: duckdb.DuckDBPyConnection, verdicts: list[AgeVerdict]) -> None:
+    """MIN_AGES_TABLE: each source's minimum age (null: any age) and why."""
+    con.execute(f"create or replace table {MIN_AGES_TABLE} (source varchar, min_age integer, reason varchar)")
+    if verdicts:
+        con.executemany(f"insert into {MIN_AGES_TABLE} values (?, ?, ?)",
+                        [(v.source, v.min_age, v.reason) for v in sorted(verdicts, key=lambda v: v.source)])
+
+
+def stored_min_ages(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
+    """source -> (minimum age, why) of the sources with one, as the last resolution wrote them."""
+    if not table_exists(con, *MIN_AGES_TABLE.split(".")):
+        return {}
+    rows = con.execute(f"select * from {MIN_AGES_TABLE} where min_age is not null order by source").fetchall()
+    # A warehouse from before the ages were read from the records has no reason column: they were declared.
+    return {row[0]: (row[1], row[2] if len(row) > 2 else "declared in cdp.yml") for row in rows}
 
 
 def _records_by_age(con: duckdb.DuckDBPyConnection, records: str, sources: list[str],
